@@ -1,0 +1,124 @@
+"""Convolution in any number of spatial dimensions, forward and backward.
+
+What a CNN layer computes is a cross-correlation: a filter slides over the
+input and, at each position, takes the inner product of the window with the
+filter (seed 000's ``[[-1, 1], [-1, -3]]``). Written as one matrix product:
+
+1. pad the input and view it as windows ``(N, *out, *k, C_in)`` (no copy);
+2. copy the windows into one matrix ``cols (N*prod(out), prod(k)*C_in)``
+   (im2col, channels innermost, so it matches the kernel's own layout);
+3. ``y = cols @ kernel.reshape(prod(k)*C_in, C_out) + bias``.
+
+Layouts are Keras's ``channels_last``: input ``(N, *spatial, C_in)``, kernel
+``(*k, C_in, C_out)``, bias ``(C_out,)``, output ``(N, *out, C_out)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..backend import xp
+from ..errors import ShapeError
+from . import shapes
+from .windows import interior, kernel_offsets, offset_slice, pad, window_view
+
+
+@dataclass
+class ConvCache:
+    """What the backward pass needs from the forward pass."""
+    cols: object            # (N*prod(out), prod(k)*C_in) im2col matrix
+    kernel: object          # (*k, C_in, C_out)
+    x_shape: tuple
+    pads: tuple
+    strides: tuple
+    dilation: tuple
+    out: tuple
+    has_bias: bool
+
+
+def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1, where="conv"):
+    """Check shapes and return ``(strides, dilation, pads, out_spatial)``."""
+    nd = len(kernel_shape) - 2
+    if nd < 1:
+        raise ShapeError(f"{where}: the kernel must be (*kernel_size, C_in, C_out). Received: kernel shape={tuple(kernel_shape)}")
+    if len(x_shape) != nd + 2:
+        raise ShapeError(
+            f"{where}: a {nd}-D convolution expects input of rank {nd + 2} (batch, {nd} spatial axes, channels); "
+            f"got rank {len(x_shape)}. "
+            + ("Add a channel axis, e.g. x[..., None]. " if len(x_shape) == nd + 1 else "")
+            + f"Received: input shape={tuple(x_shape)}"
+        )
+    if x_shape[-1] != kernel_shape[-2]:
+        raise ShapeError(
+            f"{where}: the input has {x_shape[-1]} channels but the kernel expects {kernel_shape[-2]} "
+            f"(input and filter channels must match). "
+            f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}"
+        )
+    kernel = tuple(kernel_shape[:-2])
+    strides = shapes.normalize_tuple(strides, nd, "strides")
+    dilation = shapes.normalize_tuple(dilation_rate, nd, "dilation_rate")
+    spatial = tuple(x_shape[1:-1])
+    pads = shapes.resolve_padding(spatial, kernel, strides, dilation, padding)
+    out = shapes.output_shape(spatial, kernel, strides, dilation, pads, where)
+    return strides, dilation, pads, out
+
+
+def im2col(x, kernel, strides, dilation, pads, out):
+    """Windows of ``x (N, *S, C)`` as one contiguous matrix ``(N*prod(out), prod(kernel)*C)``."""
+    view = window_view(pad(x, pads), kernel, strides, dilation, out)
+    return xp.ascontiguousarray(view).reshape(x.shape[0] * math.prod(out), -1)
+
+
+def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """N-d convolution (cross-correlation), ``channels_last``.
+
+    Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in, C_out)``, ``bias (C_out,)``
+    -> ``y (N, *out, C_out)`` with ``out = floor((S + pads - d*(k-1) - 1)/s) + 1``.
+    ``padding`` is ``"valid"``, ``"same"`` (TensorFlow's rule) or explicit ints.
+    Returns ``(y, cache)``.
+    """
+    strides, dilation, pads, out = conv_geometry(x.shape, kernel.shape, strides, padding, dilation_rate)
+    k = tuple(kernel.shape[:-2])
+    c_out = kernel.shape[-1]
+    cols = im2col(x, k, strides, dilation, pads, out)
+    y = cols @ kernel.reshape(-1, c_out)
+    if bias is not None:
+        y += bias
+    cache = ConvCache(cols, kernel, tuple(x.shape), pads, strides, dilation, out, bias is not None)
+    return y.reshape(x.shape[0], *out, c_out), cache
+
+
+def conv_backward(dy, cache: ConvCache, need_dx=True):
+    """Gradients of :func:`conv_forward`.
+
+    ``dy (N, *out, C_out)`` -> ``(dx (N, *S, C_in) or None, dkernel (*k, C_in, C_out), dbias (C_out,) or None)``.
+    ``dkernel = cols.T @ dy`` is one matrix product. ``dx`` is
+    ``dy @ kernel.T`` (gradient per window cell) added back into place, one
+    strided slice per kernel offset (col2im).
+    """
+    kernel = cache.kernel
+    c_out = kernel.shape[-1]
+    dy2 = dy.reshape(-1, c_out)
+    dkernel = (cache.cols.T @ dy2).reshape(kernel.shape)
+    dbias = dy2.sum(axis=0) if cache.has_bias else None
+    if not need_dx:
+        return None, dkernel, dbias
+    k = tuple(kernel.shape[:-2])
+    n, c_in = cache.x_shape[0], cache.x_shape[-1]
+    dcols = (dy2 @ kernel.reshape(-1, c_out).T).reshape(n, *cache.out, *k, c_in)
+    return col2im(dcols, cache.x_shape, k, cache.strides, cache.dilation, cache.pads, cache.out), dkernel, dbias
+
+
+def col2im(dcols, x_shape, kernel, strides, dilation, pads, out):
+    """Add window gradients ``(N, *out, *kernel, C)`` back onto the input ``(N, *S, C)``.
+
+    One strided-slice addition per kernel offset (``np.add.at`` would be slower).
+    """
+    spatial = x_shape[1:-1]
+    padded = (x_shape[0],) + tuple(s + b + a for s, (b, a) in zip(spatial, pads)) + (x_shape[-1],)
+    dx = xp.zeros(padded, dtype=dcols.dtype)
+    nd = len(kernel)
+    lead = (slice(None),) * (1 + nd)
+    for offset in kernel_offsets(kernel):
+        dx[offset_slice(offset, strides, dilation, out)] += dcols[lead + offset]
+    return dx[interior(pads, spatial)]

@@ -1,0 +1,168 @@
+"""Pooling in any number of spatial dimensions, forward and backward.
+
+A pooling window slides like a convolution's but has no weights: max pooling
+keeps the largest value of each window, average pooling the mean. Layout
+``(N, *spatial, C)``; each channel is pooled on its own.
+
+Both walk the kernel offsets (4 strided slices for a 2x2 window) instead of
+the output positions, so there is no Python loop over pixels.
+
+Rules that match Keras/TensorFlow:
+
+* ``strides=None`` means the pool size.
+* ``"same"`` padding: padded cells never win a max (they hold -inf) and are
+  not counted in an average (it divides by the real cells only).
+* Ties in max pooling: the gradient goes to the **first** maximum of the
+  window in row-major order, one winner per window, as TensorFlow and
+  PyTorch do. (Sending it to every tied cell makes conv gradients wrong on
+  MNIST, whose saturated patches tie often.)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..backend import xp
+from ..errors import ShapeError
+from . import shapes
+from .windows import interior, kernel_offsets, offset_slice, pad
+
+
+@dataclass
+class PoolCache:
+    x_shape: tuple
+    pool: tuple
+    strides: tuple
+    pads: tuple
+    out: tuple
+    extra: object = None    # max: index of the winning offset; average: cell counts
+
+
+def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pooling"):
+    """Check shapes and return ``(pool, strides, pads, out_spatial)``."""
+    if isinstance(pool_size, int):
+        raise ShapeError(f"{where}: pool_size must be a tuple here (layers expand ints). Received: pool_size={pool_size!r}")
+    nd = len(pool_size)
+    if len(x_shape) != nd + 2:
+        raise ShapeError(
+            f"{where}: {nd}-D pooling expects input of rank {nd + 2} (batch, {nd} spatial axes, channels); "
+            f"got rank {len(x_shape)}. Received: input shape={tuple(x_shape)}"
+        )
+    pool = shapes.normalize_tuple(pool_size, nd, "pool_size")
+    strides = pool if strides is None else shapes.normalize_tuple(strides, nd, "strides")
+    if not (isinstance(padding, str) and padding.lower() in ("valid", "same")):
+        raise ShapeError(f'{where}: padding must be "valid" or "same". Received: padding={padding!r}')
+    ones = (1,) * nd
+    pads = shapes.resolve_padding(x_shape[1:-1], pool, strides, ones, padding)
+    out = shapes.output_shape(x_shape[1:-1], pool, strides, ones, pads, where)
+    return pool, strides, pads, out
+
+
+def max_pool_forward(x, pool_size, strides=None, padding="valid"):
+    """Max pooling. ``x (N, *S, C)`` -> ``(y (N, *out, C), cache)``.
+
+    The cache holds, per output cell, the index (row-major, within the window)
+    of the first maximum: the backward pass routes the gradient there.
+    """
+    pool, strides, pads, out = pool_geometry(x.shape, pool_size, strides, padding, "max_pool")
+    xp_ = pad(x, pads, value=-xp.inf)
+    ones = (1,) * len(pool)
+    offsets = kernel_offsets(pool)
+    y = xp_[offset_slice(offsets[0], strides, ones, out)].copy()
+    winner = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) < 256 else xp.int32)
+    for j, offset in enumerate(offsets[1:], start=1):
+        cells = xp_[offset_slice(offset, strides, ones, out)]
+        better = cells > y          # strictly greater: the first maximum keeps its place
+        xp.copyto(winner, j, where=better)
+        xp.maximum(y, cells, out=y)
+    return y, PoolCache(tuple(x.shape), pool, strides, pads, out, winner)
+
+
+def max_pool_backward(dy, cache: PoolCache):
+    """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient goes to its first maximum."""
+    ones = (1,) * len(cache.pool)
+    dx = xp.zeros(_padded_shape(cache), dtype=dy.dtype)
+    for j, offset in enumerate(kernel_offsets(cache.pool)):
+        dx[offset_slice(offset, cache.strides, ones, cache.out)] += xp.where(cache.extra == j, dy, 0)
+    return dx[interior(cache.pads, cache.x_shape[1:-1])]
+
+
+def avg_pool_forward(x, pool_size, strides=None, padding="valid"):
+    """Average pooling. ``x (N, *S, C)`` -> ``(y (N, *out, C), cache)``.
+
+    With ``"same"`` padding, border windows divide by the number of real cells.
+    """
+    pool, strides, pads, out = pool_geometry(x.shape, pool_size, strides, padding, "avg_pool")
+    ones = (1,) * len(pool)
+    xp_ = pad(x, pads)
+    y = xp.zeros((x.shape[0], *out, x.shape[-1]), dtype=x.dtype)
+    for offset in kernel_offsets(pool):
+        y += xp_[offset_slice(offset, strides, ones, out)]
+    counts = _real_cell_counts(x.shape, pool, strides, pads, out, x.dtype)
+    y /= counts
+    return y, PoolCache(tuple(x.shape), pool, strides, pads, out, counts)
+
+
+def avg_pool_backward(dy, cache: PoolCache):
+    """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient is spread evenly over its real cells."""
+    ones = (1,) * len(cache.pool)
+    share = dy / cache.extra
+    dx = xp.zeros(_padded_shape(cache), dtype=dy.dtype)
+    for offset in kernel_offsets(cache.pool):
+        dx[offset_slice(offset, cache.strides, ones, cache.out)] += share
+    return dx[interior(cache.pads, cache.x_shape[1:-1])]
+
+
+def _real_cell_counts(x_shape, pool, strides, pads, out, dtype):
+    """How many unpadded cells each window covers: ``prod(pool)`` without padding,
+    an array ``(1, *out, 1)`` with it."""
+    if not any(b or a for b, a in pads):
+        return math.prod(pool)      # a Python int keeps the array's dtype
+    ones = (1,) * len(pool)
+    mask = pad(xp.ones((1, *x_shape[1:-1], 1), dtype=dtype), pads)
+    counts = xp.zeros((1, *out, 1), dtype=dtype)
+    for offset in kernel_offsets(pool):
+        counts += mask[offset_slice(offset, strides, ones, out)]
+    return counts
+
+
+def _padded_shape(cache: PoolCache):
+    return (cache.x_shape[0],) + tuple(
+        s + b + a for s, (b, a) in zip(cache.x_shape[1:-1], cache.pads)) + (cache.x_shape[-1],)
+
+
+def global_max_pool_forward(x):
+    """``x (N, *S, C)`` -> ``(y (N, C), cache)``: the largest value of each channel."""
+    _check_spatial(x, "global_max_pool")
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    winner = xp.argmax(flat, axis=1)                 # argmax returns the first maximum
+    y = xp.take_along_axis(flat, winner[:, None, :], axis=1)[:, 0, :]
+    return y, (tuple(x.shape), winner)
+
+
+def global_max_pool_backward(dy, cache):
+    """``dy (N, C)`` -> ``dx (N, *S, C)``, all of it to the first maximum."""
+    x_shape, winner = cache
+    dx = xp.zeros((x_shape[0], math.prod(x_shape[1:-1]), x_shape[-1]), dtype=dy.dtype)
+    xp.put_along_axis(dx, winner[:, None, :], dy[:, None, :], axis=1)
+    return dx.reshape(x_shape)
+
+
+def global_avg_pool_forward(x):
+    """``x (N, *S, C)`` -> ``(y (N, C), cache)``: the mean of each channel."""
+    _check_spatial(x, "global_avg_pool")
+    axes = tuple(range(1, x.ndim - 1))
+    return x.mean(axis=axes), tuple(x.shape)
+
+
+def global_avg_pool_backward(dy, x_shape):
+    """``dy (N, C)`` -> ``dx (N, *S, C)``, spread evenly."""
+    cells = math.prod(x_shape[1:-1])
+    shape = (x_shape[0],) + (1,) * (len(x_shape) - 2) + (x_shape[-1],)
+    return xp.broadcast_to((dy / cells).reshape(shape), x_shape).copy()
+
+
+def _check_spatial(x, where):
+    if x.ndim < 3:
+        raise ShapeError(f"{where}: expects (batch, *spatial, channels) with at least one spatial axis. "
+                         f"Received: input shape={tuple(x.shape)}")
