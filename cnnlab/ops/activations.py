@@ -94,6 +94,21 @@ def silu_backward(dy, x, y):
     return dy * (s * (1 + x * (1 - s)))
 
 
+def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras's full ReLU: ``x`` from ``threshold`` up, capped at ``max_value``;
+    below the threshold ``negative_slope * (x - threshold)``."""
+    t = x.dtype.type(threshold)
+    y = xp.where(x >= t, x, x.dtype.type(negative_slope) * (x - t))
+    return y if max_value is None else xp.minimum(y, x.dtype.type(max_value))
+
+
+def relu_general_backward(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
+    slope = xp.where(x >= x.dtype.type(threshold), dy.dtype.type(1), dy.dtype.type(negative_slope))
+    if max_value is not None:
+        slope = xp.where(x >= x.dtype.type(max_value), dy.dtype.type(0), slope)
+    return dy * slope
+
+
 #: name -> (forward, backward). Keras's names, with its aliases.
 ACTIVATIONS = {
     "linear": (linear, linear_backward),
@@ -106,6 +121,7 @@ ACTIVATIONS = {
     "softplus": (softplus, softplus_backward),
     "silu": (silu, silu_backward),
     "swish": (silu, silu_backward),
+    "relu_general": (relu_general, relu_general_backward),
 }
 
 

@@ -1,0 +1,10 @@
+"""Keras-compatible names: ``from cnnlab import keras`` and the seed-004 program runs unchanged.
+
+Every name here is an alias of a cnnlab object with Keras's signature.
+"""
+from ..layers import Input
+from ..model import Sequential
+from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, utils
+
+__all__ = ["Input", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
+           "losses", "metrics", "models", "optimizers", "utils"]

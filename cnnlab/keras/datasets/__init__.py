@@ -1,0 +1,2 @@
+"""``keras.datasets``."""
+from . import mnist  # noqa: F401

@@ -1,0 +1,3 @@
+"""``keras.metrics``."""
+from ..model.metrics import (BinaryAccuracy, CategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,  # noqa: F401
+                             Metric, SparseCategoricalAccuracy, get)

@@ -1,0 +1,2 @@
+"""``keras.models``."""
+from ..model import Sequential  # noqa: F401

@@ -1,0 +1,2 @@
+"""``keras.optimizers``."""
+from ..model.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop, get  # noqa: F401

@@ -1,0 +1,18 @@
+"""``keras.utils``."""
+import numpy as np
+
+from ..random import set_seed as set_random_seed  # noqa: F401
+
+
+def to_categorical(x, num_classes=None):
+    """Integer labels ``(N,)`` -> one-hot ``(N, num_classes)`` float32, as Keras."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim > 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
+    num_classes = int(x.max()) + 1 if num_classes is None else int(num_classes)
+    if x.size and (x.min() < 0 or x.max() >= num_classes):
+        raise ValueError(f"to_categorical: labels must be in [0, {num_classes}). "
+                         f"Received: labels in [{x.min()}, {x.max()}]")
+    out = np.zeros(x.shape + (num_classes,), dtype=np.float32)
+    np.put_along_axis(out, x[..., None], 1.0, axis=-1)
+    return out

@@ -1,0 +1,255 @@
+"""The Layer base class: weights, lazy build, forward beside backward.
+
+A layer turns an op into an object with weights. Its two halves:
+
+* ``forward(x, training) -> (y, cache)``: the op's forward, then the layer's
+  activation (``Conv2D(..., activation="relu")`` applies ReLU to the op's
+  output ``z``);
+* ``backward(dy, cache) -> (dx, grads)``: the activation's backward, then the
+  op's. ``grads`` lines up with ``layer.trainable_weights``.
+
+The cache travels with the caller instead of living in the layer, so one
+layer can run on two halves of a batch at once (see ``cnnlab.model.parallel``).
+
+Keras's face (``layer(x)``, ``build``, ``get_weights``, ``get_config``) sits on top.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import floatx
+from ..errors import ShapeError
+from ..ops import activations as act_ops
+from . import initializers
+
+_uids: dict[str, int] = {}
+
+
+def unique_name(prefix: str) -> str:
+    """``conv2d``, then ``conv2d_1``, ``conv2d_2``... as Keras names layers."""
+    count = _uids.get(prefix, 0)
+    _uids[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def clear_session():
+    """Reset automatic names (``keras.backend.clear_session``)."""
+    _uids.clear()
+
+
+def snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def as_float_input(x, where):
+    """Cast an input batch to float32 as Keras does (uint8 pixels and ``x / 255.0``
+    float64 included); refuse what cannot be a number."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise ShapeError(f"{where}: expects a numeric array. Received: dtype={arr.dtype}")
+    return arr if arr.dtype == floatx else arr.astype(floatx)
+
+
+@dataclass
+class Cache:
+    core: object        # what the op's backward needs
+    z: object = None    # the op's output, before the activation
+    y: object = None    # after the activation
+
+
+class Layer:
+    """Base class. Subclasses set ``input_rank`` (with the batch axis, or None
+    for any) and override ``build``, ``compute_output_shape``, ``_forward``,
+    ``_backward`` and ``get_config``."""
+
+    input_rank: int | None = None
+    rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
+
+    def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
+                 batch_input_shape=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.built = False
+        self._weights: dict[str, np.ndarray] = {}
+        self.input_shape_arg = None
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        if input_shape is not None:
+            self.input_shape_arg = self._check_input_shape_arg(tuple(input_shape))
+            warn_input_shape(self.name)
+        self.activation_name = "linear" if activation is None else _activation_name(activation)
+        self._act_forward, self._act_backward = act_ops.get(self.activation_name)
+        self._act_kwargs = {}
+        self.input_shape = None
+        self.output_shape = None
+
+    # ---- shapes -------------------------------------------------------
+    def _check_input_shape_arg(self, shape):
+        """``input_shape`` is one sample's shape; say so if it holds the batch axis."""
+        if self.input_rank is not None and len(shape) != self.input_rank - 1:
+            extra = ""
+            if len(shape) == self.input_rank:
+                extra = (f" It looks like it includes the batch axis: `input_shape` is the shape of one sample, "
+                         f"e.g. input_shape={shape[1:]}.")
+            elif len(shape) == self.input_rank - 2:
+                extra = f" Add the channel axis, e.g. input_shape={shape + (1,)}."
+            raise ShapeError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects `input_shape` with {self.input_rank - 1} "
+                f"entries {self.rank_hint.replace('batch, ', '')}.{extra} Received: input_shape={shape}"
+            )
+        return shape
+
+    def check_input_shape(self, input_shape):
+        """Refuse an input of the wrong rank with a message that says how to fix it."""
+        if self.input_rank is not None and len(input_shape) != self.input_rank:
+            hint = ""
+            if len(input_shape) == self.input_rank - 1 and self.input_rank >= 3:
+                hint = (" The channel axis seems to be missing: for grayscale images add it with "
+                        "x[..., None] (or x.reshape(-1, *x.shape[1:], 1)).")
+            raise ShapeError(
+                f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible: expected rank "
+                f"{self.input_rank} {self.rank_hint}, found rank {len(input_shape)}.{hint} "
+                f"Received: input shape={tuple(input_shape)}"
+            )
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        """Create the weights for ``input_shape`` (batch axis first, may be None)."""
+        self.built = True
+
+    def ensure_built(self, input_shape):
+        input_shape = tuple(input_shape)
+        self.check_input_shape(input_shape)
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self.input_shape = (None,) + tuple(input_shape[1:])
+            self.output_shape = tuple(self.compute_output_shape(self.input_shape))
+        return self.output_shape
+
+    # ---- weights ------------------------------------------------------
+    def add_weight(self, name, shape, initializer="zeros", dtype=None):
+        value = np.asarray(initializers.get(initializer)(tuple(shape), dtype=dtype or floatx), dtype=dtype or floatx)
+        self._weights[name] = value
+        return value
+
+    @property
+    def weights(self):
+        return list(self._weights.values())
+
+    @property
+    def weight_names(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return self.weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [] if self.trainable else self.weights
+
+    def get_weights(self):
+        return [w.copy() for w in self._weights.values()]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` in (Keras layouts), checking count and shapes first."""
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ShapeError(
+                f"Layer '{self.name}' ({type(self).__name__}) has {len(self._weights)} weights "
+                f"{self.weight_names} but {len(weights)} were given. Received: {len(weights)} arrays"
+            )
+        for (key, current), new in zip(self._weights.items(), weights):
+            new = np.asarray(new)
+            if new.shape != current.shape:
+                raise ShapeError(
+                    f"Layer '{self.name}' ({type(self).__name__}): weight '{key}' has shape {current.shape}, "
+                    f"the given array has shape {new.shape}. Received: shape={new.shape}"
+                )
+        for current, new in zip(self._weights.values(), weights):
+            np.copyto(current, np.asarray(new, dtype=current.dtype))  # in place: optimizers keep their views
+
+    def count_params(self):
+        return int(sum(w.size for w in self._weights.values()))
+
+    # ---- computation --------------------------------------------------
+    def _forward(self, x, training):
+        """The op's forward: ``x -> (z, core_cache)``."""
+        return x, None
+
+    def _backward(self, dz, core_cache):
+        """The op's backward: ``dz -> (dx, [grad per trainable weight])``."""
+        return dz, []
+
+    def forward(self, x, training=False):
+        """``x -> (y, cache)``: the op, then the activation."""
+        z, core = self._forward(x, training)
+        if self.activation_name == "linear":
+            return z, Cache(core, z, z)
+        y = self._act_forward(z, **self._act_kwargs)
+        return y, Cache(core, z, y)
+
+    def backward(self, dy, cache: Cache, skip_activation=False):
+        """``dy -> (dx, grads)``. ``skip_activation`` means ``dy`` is already the
+        gradient of the pre-activation ``z`` (the fused softmax + cross-entropy path)."""
+        dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
+        return self._backward(dz, cache.core)
+
+    def __call__(self, x, training=False):
+        x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
+        self.ensure_built(x.shape)
+        self.check_input_shape(x.shape)
+        self.check_input(x)
+        return self.forward(x, training)[0]
+
+    @property
+    def ends_in_softmax(self):
+        """True when the layer's output is a softmax over the last axis (fused loss path)."""
+        return self.activation_name == "softmax" and self._act_kwargs.get("axis", -1) in (-1,)
+
+    def check_input(self, x):
+        """Hook for layers with more to check than the rank (channels, sizes)."""
+
+    # ---- config -------------------------------------------------------
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": floatx}
+        if self.input_shape_arg is not None:
+            config["batch_input_shape"] = (None,) + tuple(self.input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("dtype", None)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _activation_name(activation):
+    if callable(activation):
+        for name, (fwd, _) in act_ops.ACTIVATIONS.items():
+            if fwd is activation:
+                return name
+        raise ValueError(f"Unknown activation function {activation!r}; pass a name such as 'relu'.")
+    name = str(activation).lower()
+    act_ops.get(name)  # raises a clear error for unknown names
+    return name
+
+
+def warn_input_shape(layer_name):
+    warnings.warn(
+        f"Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
+        f"prefer using an `Input(shape)` object as the first layer in the model instead. ({layer_name})",
+        UserWarning, stacklevel=4)

@@ -1,0 +1,116 @@
+"""Convolution layers: one N-d class, thin 1D/2D/3D names on top.
+
+Conv1D reads audio-like ``(batch, steps, channels)``, Conv2D images
+``(batch, height, width, channels)``, Conv3D video/volumes
+``(batch, depth, height, width, channels)`` (seed 002). The kernel is
+``(*kernel_size, C_in, filters)``: each filter is an order-3 tensor for 2-D
+images, as deep as the input has channels.
+"""
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..ops import conv as conv_ops
+from ..ops import shapes
+from . import initializers
+from .base import Layer
+
+_SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+
+
+class Conv(Layer):
+    """N-d convolution (cross-correlation) with Keras's arguments and defaults."""
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        self.input_rank = self.rank + 2
+        self.rank_hint = f"(batch, {_SPATIAL_NAMES[self.rank]}, channels)"
+        super().__init__(activation=activation, **kwargs)
+        where = f"{type(self).__name__} '{self.name}'"
+        if not isinstance(filters, int) or filters < 1:
+            raise ShapeError(f"{where}: `filters` must be a positive integer. Received: filters={filters!r}")
+        _only_default(where, data_format=(data_format, (None, "channels_last")), groups=(groups, (1,)),
+                      kernel_regularizer=(kernel_regularizer, (None,)), bias_regularizer=(bias_regularizer, (None,)),
+                      activity_regularizer=(activity_regularizer, (None,)),
+                      kernel_constraint=(kernel_constraint, (None,)), bias_constraint=(bias_constraint, (None,)))
+        self.filters = filters
+        self.kernel_size = shapes.normalize_tuple(kernel_size, self.rank, "kernel_size")
+        self.strides = shapes.normalize_tuple(strides, self.rank, "strides")
+        self.dilation_rate = shapes.normalize_tuple(dilation_rate, self.rank, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ShapeError(f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ShapeError(f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}')
+        self.padding = padding.lower()
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def kernel_shape(self, channels):
+        return (*self.kernel_size, channels, self.filters)
+
+    def build(self, input_shape):
+        self.add_weight("kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        _, _, _, out = conv_ops.conv_geometry(
+            input_shape, self.kernel_shape(input_shape[-1]), self.strides, self.padding, self.dilation_rate,
+            where=f"{type(self).__name__} '{self.name}'")
+        return (input_shape[0], *out, self.filters)
+
+    def check_input(self, x):
+        expected = self._weights["kernel"].shape[-2]
+        if x.shape[-1] != expected:
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got {x.shape[-1]} "
+                f"(input and filter channels must match). Received: input shape={tuple(x.shape)}")
+
+    def _forward(self, x, training):
+        return conv_ops.conv_forward(x, self._weights["kernel"], self._weights.get("bias"),
+                                     self.strides, self.padding, self.dilation_rate)
+
+    def _backward(self, dz, cache):
+        dx, dkernel, dbias = conv_ops.conv_backward(dz, cache)
+        return dx, [dkernel] + ([dbias] if self.use_bias else [])
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": self.dilation_rate, "groups": 1, "activation": self.activation_name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None}
+
+    def param_formula(self):
+        """``"3*3*1*32 + 32 = 320"`` (built layers only)."""
+        return shapes.param_formula(self._weights["kernel"].shape, self.use_bias)
+
+
+def _only_default(where, **options):
+    """Refuse options cnnlab does not implement, naming them, instead of ignoring them."""
+    for name, (value, allowed) in options.items():
+        if value not in allowed:
+            raise ShapeError(f"{where}: cnnlab supports only {name}={allowed[0]!r}. Received: {name}={value!r}")
+
+
+class Conv1D(Conv):
+    """1-D convolution over ``(batch, steps, channels)``."""
+    rank = 1
+
+
+class Conv2D(Conv):
+    """2-D convolution over ``(batch, height, width, channels)``."""
+    rank = 2
+
+
+class Conv3D(Conv):
+    """3-D convolution over ``(batch, depth, height, width, channels)``."""
+    rank = 3

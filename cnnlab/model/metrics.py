@@ -1,0 +1,107 @@
+"""Metrics: running means over an epoch, with Keras's names.
+
+``'accuracy'`` means categorical, sparse categorical or binary accuracy
+depending on the loss and the shapes, as Keras decides it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, match_rank
+
+
+class Metric:
+    """A running mean of a per-sample value, weighted by the number of samples."""
+
+    name = "metric"
+
+    def __init__(self, name=None):
+        if name:
+            self.name = name
+        self.reset_state()
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def values(self, y_true, y_pred):
+        """One value per sample."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred):
+        v = self.values(y_true, np.asarray(y_pred))
+        self.total += float(np.sum(v, dtype=np.float64))
+        self.count += int(v.size)
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class CategoricalAccuracy(Metric):
+    name = "categorical_accuracy"
+
+    def values(self, y_true, y_pred):
+        return np.asarray(y_true).argmax(-1) == y_pred.argmax(-1)
+
+
+class SparseCategoricalAccuracy(Metric):
+    name = "sparse_categorical_accuracy"
+
+    def values(self, y_true, y_pred):
+        y = np.asarray(y_true).reshape(len(y_pred), -1)[:, 0]
+        return y.astype(np.int64) == y_pred.argmax(-1)
+
+
+class BinaryAccuracy(Metric):
+    name = "binary_accuracy"
+
+    def __init__(self, name=None, threshold=0.5):
+        self.threshold = threshold
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        y_true = match_rank(y_true, y_pred)
+        return ((y_pred > self.threshold) == (y_true > 0.5)).mean(axis=-1)
+
+
+class MeanAbsoluteError(Metric):
+    name = "mean_absolute_error"
+
+    def values(self, y_true, y_pred):
+        return np.abs(y_pred - match_rank(y_true, y_pred)).reshape(len(y_pred), -1).mean(axis=-1)
+
+
+class MeanSquaredError(Metric):
+    name = "mean_squared_error"
+
+    def values(self, y_true, y_pred):
+        d = y_pred - match_rank(y_true, y_pred)
+        return (d * d).reshape(len(y_pred), -1).mean(axis=-1)
+
+
+_BY_NAME = {
+    "categorical_accuracy": CategoricalAccuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy, "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+}
+
+
+def get(identifier, loss=None, output_shape=None):
+    """A metric from a name or instance; ``'accuracy'`` is resolved against the loss."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in ("accuracy", "acc"):
+            if isinstance(loss, BinaryCrossentropy) or (output_shape is not None and output_shape[-1] == 1):
+                cls = BinaryAccuracy
+            elif isinstance(loss, SparseCategoricalCrossentropy):
+                cls = SparseCategoricalAccuracy
+            elif isinstance(loss, CategoricalCrossentropy):
+                cls = CategoricalAccuracy
+            else:
+                cls = CategoricalAccuracy
+            return cls(name=identifier)
+        if key in _BY_NAME:
+            return _BY_NAME[key](name=identifier)
+    raise ValueError(f"Unknown metric {identifier!r}. Known: ['accuracy', {', '.join(repr(k) for k in sorted(_BY_NAME))}]. "
+                     f"Received: metrics=[{identifier!r}]")

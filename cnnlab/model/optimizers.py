@@ -1,0 +1,199 @@
+"""Optimizers with Keras 3's names, defaults and update rules.
+
+Each step receives the parameters and their gradients (lists of arrays in the
+same order) and updates the parameters in place.
+
+Seed 002/003's list, with the rules as Keras writes them:
+
+* SGD: ``w -= lr*g``; momentum: ``m = mu*m - lr*g; w += m``; Nesterov:
+  ``m = mu*m - lr*g; w += mu*m - lr*g``.
+* Adagrad: ``acc += g^2; w -= lr*g/sqrt(acc + eps)``, ``acc`` starting at 0.1.
+  Every weight's step only shrinks as ``acc`` grows; it shrinks more slowly for
+  weights that rarely get a gradient (seed 002 says their step *grows*: it does not).
+* RMSprop: ``v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v + eps)``.
+* Adam: ``m += (1-b1)(g-m); v += (1-b2)(g^2-v);
+  w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v) + eps)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: state per parameter, an ``iterations`` counter, ``apply``."""
+
+    def __init__(self, learning_rate=0.001, name=None, **kwargs):
+        unsupported = {k: v for k, v in kwargs.items() if v not in (None, False)}
+        if unsupported:
+            raise ValueError(f"{type(self).__name__}: cnnlab does not support {sorted(unsupported)} yet. "
+                             f"Received: {unsupported}")
+        self.learning_rate = float(learning_rate)
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self.built = False
+        self._slots: list[list[np.ndarray]] = []
+
+    # Each subclass names its per-parameter state and how to start it.
+    slot_names: tuple[str, ...] = ()
+
+    def _initial_slot(self, name, param):
+        return np.zeros_like(param)
+
+    def build(self, params):
+        self._slots = [[self._initial_slot(name, p) for p in params] for name in self.slot_names]
+        self.built = True
+
+    def apply(self, params, grads):
+        """One update of every parameter (in place)."""
+        if not self.built:
+            self.build(params)
+        self.iterations += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._update(p, g, [slot[i] for slot in self._slots])
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's spelling: an iterable of ``(gradient, variable)`` pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([v for _, v in pairs], [g for g, _ in pairs])
+
+    def _update(self, p, g, slots):
+        raise NotImplementedError
+
+    @property
+    def variables(self):
+        """Keras counts ``iterations`` and ``learning_rate`` as optimizer variables too."""
+        return [np.array(self.iterations), np.array(self.learning_rate, dtype=np.float32)] + [
+            s for slot in self._slots for s in slot]
+
+    def get_state(self):
+        return {"iterations": self.iterations, "slots": [[s.copy() for s in slot] for slot in self._slots]}
+
+    def set_state(self, state):
+        self.iterations = int(state["iterations"])
+        self._slots = [[np.array(s, copy=True) for s in slot] for slot in state["slots"]]
+        self.built = True
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: `momentum` must be in [0, 1]. Received: momentum={momentum}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.slot_names = ("momentum",) if self.momentum > 0 else ()
+
+    def _update(self, p, g, slots):
+        lr = p.dtype.type(self.learning_rate)
+        if not slots:
+            p -= lr * g
+            return
+        m, mu = slots[0], p.dtype.type(self.momentum)
+        m *= mu
+        m -= lr * g
+        if self.nesterov:
+            p += mu * m - lr * g
+        else:
+            p += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    slot_names = ("momentum", "velocity")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, name, amsgrad=amsgrad, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def apply(self, params, grads):
+        t = self.iterations + 1
+        # The bias corrections fold into one step size per iteration.
+        self._lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        super().apply(params, grads)
+
+    def _update(self, p, g, slots):
+        m, v = slots
+        dt = p.dtype.type
+        m += (g - m) * dt(1 - self.beta_1)
+        v += (g * g - v) * dt(1 - self.beta_2)
+        p -= dt(self._lr_t) * m / (np.sqrt(v) + dt(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "amsgrad": False}
+
+
+class RMSprop(Optimizer):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name=None,
+                 **kwargs):
+        super().__init__(learning_rate, name, centered=centered, **kwargs)
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.slot_names = ("velocity", "momentum") if self.momentum > 0 else ("velocity",)
+
+    def _update(self, p, g, slots):
+        dt = p.dtype.type
+        v = slots[0]
+        v *= dt(self.rho)
+        v += dt(1 - self.rho) * g * g
+        increment = dt(self.learning_rate) * g / np.sqrt(v + dt(self.epsilon))
+        if self.momentum > 0:
+            m = slots[1]
+            m *= dt(self.momentum)
+            m += increment
+            p -= m
+        else:
+            p -= increment
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": False}
+
+
+class Adagrad(Optimizer):
+    slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def _initial_slot(self, name, param):
+        return np.full_like(param, self.initial_accumulator_value)
+
+    def _update(self, p, g, slots):
+        dt = p.dtype.type
+        acc = slots[0]
+        acc += g * g
+        p -= dt(self.learning_rate) * g / np.sqrt(acc + dt(self.epsilon))
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+
+
+def get(identifier):
+    """An optimizer from a name (``"adam"``), a config dict or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer class. Received: {identifier!r}")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Could not interpret optimizer identifier {identifier!r}. Known: {sorted(_BY_NAME)}. "
+                     f"Received: optimizer={identifier!r}")

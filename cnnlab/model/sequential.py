@@ -1,0 +1,460 @@
+"""``Sequential``: a stack of layers, trained by backpropagation.
+
+One training step (DESIGN.md): forward through the layers, the loss and its
+gradient, backward through the layers in reverse, then the optimizer::
+
+    y, caches = forward(x)              # each layer keeps what its backward needs
+    loss, dy = loss.value_and_grad(t, y)
+    grads = backward(dy, caches)        # dW, db per layer, in reverse order
+    optimizer.apply(params, grads)
+
+When the last layer ends in softmax (sigmoid) and the loss is (binary)
+cross-entropy, the loss reads the layer's pre-activation ``z`` and the
+gradient is simply ``softmax(z) - y``, as Keras does during ``fit``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import random as cnn_random
+from ..backend import floatx
+from ..errors import CnnlabError, ShapeError
+from ..layers import InputLayer, KerasTensor, Layer
+from ..layers.base import as_float_input, unique_name
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from . import summary as summary_mod
+from .callbacks import CallbackList, History, ProgbarLogger
+
+
+class Sequential:
+    """A linear stack of layers with Keras's ``compile``/``fit``/``evaluate``/``predict``."""
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or unique_name("sequential")
+        self.trainable = trainable
+        self._layers: list[Layer] = []
+        self._input_shape = None     # one sample's shape, batch axis excluded
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._metrics = []
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building -----------------------------------------------------
+    def add(self, layer):
+        if isinstance(layer, KerasTensor):
+            layer = layer.input_layer
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_shape is not None:
+                raise ShapeError(f"Sequential '{self.name}': an Input can only be the first layer.")
+            self._input_shape = tuple(layer.shape[1:])
+            self._try_build()
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a layer instance. Received: {layer!r} of type {type(layer)}")
+        if not self._layers and self._input_shape is None and layer.input_shape_arg is not None:
+            self._input_shape = tuple(layer.input_shape_arg)
+        names = {l.name for l in self._layers}
+        if layer.name in names:
+            raise ValueError(f"All layers added to a Sequential model should have unique names. "
+                             f"Name '{layer.name}' is already the name of a layer in this model.")
+        self._layers.append(layer)
+        self._try_build()
+
+    def pop(self):
+        layer = self._layers.pop()
+        return layer
+
+    def _try_build(self):
+        if self._input_shape is not None:
+            self.build((None, *self._input_shape))
+
+    def build(self, input_shape=None):
+        """Build every layer in order for ``input_shape`` (batch axis first), checking
+        that each output fits the next layer."""
+        if input_shape is None:
+            if self._input_shape is None:
+                raise ShapeError(f"Sequential '{self.name}' does not know its input shape yet: give the first "
+                                 f"layer input_shape=..., start with keras.Input(shape), or call the model on data.")
+            input_shape = (None, *self._input_shape)
+        shape = (None, *tuple(input_shape)[1:])
+        self._input_shape = shape[1:]
+        for layer in self._layers:
+            try:
+                shape = layer.ensure_built(shape)
+            except ShapeError as e:
+                raise ShapeError(f"Sequential '{self.name}', layer '{layer.name}' ({type(layer).__name__}) "
+                                 f"with input shape {shape}: {e}") from None
+        self._collect_params()
+        return shape
+
+    @property
+    def built(self):
+        return self._input_shape is not None and all(layer.built for layer in self._layers)
+
+    def _collect_params(self):
+        self._params = [w for layer in self._layers for w in layer.trainable_weights]
+
+    def _ensure_built_for(self, x):
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self._layers]}.")
+
+    @property
+    def input_shape(self):
+        return None if self._input_shape is None else (None, *self._input_shape)
+
+    @property
+    def output_shape(self):
+        return self._layers[-1].output_shape if self._layers and self._layers[-1].built else None
+
+    # ---- weights ------------------------------------------------------
+    @property
+    def weights(self):
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self._layers)
+        if len(weights) != expected:
+            raise ShapeError(f"Sequential '{self.name}' has {expected} weight arrays but {len(weights)} were given.")
+        i = 0
+        for layer in self._layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[i:i + n])
+            i += n
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self._layers)
+
+    # ---- computation --------------------------------------------------
+    def _check_batch(self, x, where):
+        x = as_float_input(x, f"Sequential '{self.name}' ({where})")
+        if x.ndim == 0:
+            raise ShapeError(f"Sequential '{self.name}' ({where}): expects a batch of samples, got a scalar.")
+        self._ensure_built_for(x)
+        expected = tuple(self._input_shape)
+        if tuple(x.shape[1:]) != expected:
+            hint = ""
+            if tuple(x.shape[1:]) + (1,) == expected:
+                hint = " The channel axis is missing: add it with x[..., None] (or x.reshape(-1, *x.shape[1:], 1))."
+            elif tuple(x.shape) == expected:
+                hint = " This looks like a single sample: add the batch axis with x[None]."
+            raise ShapeError(f"Sequential '{self.name}' ({where}): expected input of shape (None, "
+                             f"{', '.join(map(str, expected))}), got {tuple(x.shape)}.{hint} "
+                             f"Received: input shape={tuple(x.shape)}")
+        return x
+
+    def forward(self, x, training=False):
+        """``x -> (y, caches)``; ``caches[i]`` is what layer ``i``'s backward needs."""
+        caches = []
+        for layer in self._layers:
+            x, cache = layer.forward(x, training)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, dy, caches, skip_last_activation=False):
+        """``dy`` (gradient of the output, or of the last pre-activation when
+        ``skip_last_activation``) -> gradients for ``self.trainable_weights``, in order."""
+        grads_per_layer = []
+        for i in range(len(self._layers) - 1, -1, -1):
+            layer = self._layers[i]
+            dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == len(self._layers) - 1)
+            grads_per_layer.append(grads if layer.trainable else [])
+        return [g for grads in reversed(grads_per_layer) for g in grads]
+
+    def __call__(self, x, training=False):
+        x = self._check_batch(x, "call")
+        return self.forward(x, training)[0]
+
+    # ---- training set-up ----------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        for key, value in kwargs.items():
+            if key not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss") or (
+                    key == "steps_per_execution" and value != 1):
+                raise ValueError(f"compile(): cnnlab does not support `{key}`. Received: {key}={value!r}")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss) if loss is not None else None
+        self._metric_specs = list(metrics or [])
+        self._metrics = []
+        self.compiled = True
+
+    def _build_metrics(self):
+        if not self._metrics and self._metric_specs:
+            self._metrics = [metrics_mod.get(m, self.loss, self.output_shape) for m in self._metric_specs]
+        return self._metrics
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in self._build_metrics()]
+
+    def _require_compiled(self, what):
+        if not self.compiled or self.loss is None:
+            raise CnnlabError(f"You must call `compile()` with a loss before calling `{what}()`.")
+
+    def _loss_and_grad(self, y, out, caches):
+        """The loss and the gradient to start backward from; fused with the last
+        activation when possible. Returns ``(loss, dy, skip_last_activation)``."""
+        last = self._layers[-1]
+        if self.loss.fuses_with(last.activation_name) and (last.activation_name != "softmax" or last.ends_in_softmax):
+            loss, dz = self.loss.value_and_grad(y, caches[-1].z, from_logits=True)
+            return loss, dz, True
+        loss, dy = self.loss.value_and_grad(y, out)
+        return loss, dy, False
+
+    # ---- one batch ----------------------------------------------------
+    def _train_step(self, x, y):
+        out, caches = self.forward(x, training=True)
+        loss, dy, fused = self._loss_and_grad(y, out, caches)
+        grads = self.backward(dy, caches, skip_last_activation=fused)
+        if not self.optimizer.built:
+            self._collect_params()
+        self.optimizer.apply(self._params, grads)
+        return loss, out
+
+    def train_on_batch(self, x, y, return_dict=False):
+        self._require_compiled("train_on_batch")
+        x = self._check_batch(x, "train_on_batch")
+        y = np.asarray(y)
+        _check_lengths(x, y, "train_on_batch")
+        loss, out = self._train_step(x, y)
+        return self._format_result(loss, [(m, y, out) for m in self._build_metrics()], return_dict)
+
+    def test_on_batch(self, x, y, return_dict=False):
+        self._require_compiled("test_on_batch")
+        x = self._check_batch(x, "test_on_batch")
+        y = np.asarray(y)
+        out, caches = self.forward(x)
+        loss, _, _ = self._loss_and_grad(y, out, caches)
+        return self._format_result(loss, [(m, y, out) for m in self._build_metrics()], return_dict)
+
+    def _format_result(self, loss, metric_inputs, return_dict):
+        values = {"loss": loss}
+        for m, y, out in metric_inputs:
+            m.reset_state()
+            m.update_state(y, out)
+            values[m.name] = m.result()
+        if return_dict:
+            return values
+        return loss if len(values) == 1 else list(values.values())
+
+    def predict_on_batch(self, x):
+        return self.forward(self._check_batch(x, "predict_on_batch"))[0]
+
+    # ---- whole data sets ----------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
+            sample_weight=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
+
+        One epoch is ``ceil(N / batch_size)`` updates (seed 002 calls it one
+        update; with mini-batches it is one per batch). Returns a ``History``.
+        """
+        self._require_compiled("fit")
+        if class_weight is not None or sample_weight is not None or steps_per_epoch is not None:
+            raise CnnlabError("fit(): class_weight, sample_weight and steps_per_epoch are not supported yet.")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size < 1:
+            raise CnnlabError(f"fit(): batch_size must be a positive integer. Received: batch_size={batch_size}")
+        x, y = _as_arrays(x, y, "fit")
+        if validation_data is None and validation_split:
+            if not 0 < validation_split < 1:
+                raise CnnlabError(f"fit(): validation_split must be in (0, 1). Received: {validation_split}")
+            split = int(len(x) * (1 - validation_split))   # Keras takes the last samples, before shuffling
+            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+        if len(x) == 0:
+            raise CnnlabError("fit(): the training data is empty (0 samples). Received: x shape="
+                              f"{tuple(np.shape(x))}")
+        self._check_batch(x[:1], "fit")
+        self._check_labels(y)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = math.ceil(len(x) / batch_size)
+        history = History()
+        cb_list = [history] + list(callbacks or [])
+        if verbose:
+            cb_list.append(ProgbarLogger(verbose))
+        cbs = CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        metrics = self._build_metrics()
+        self.stop_training = False
+        self.history = history
+        rng = cnn_random.generator()
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            loss_sum, seen = 0.0, 0
+            for m in metrics:
+                m.reset_state()
+            logs = {}
+            for step in range(steps):
+                cbs.on_train_batch_begin(step)
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                xb = as_float_input(x[idx], "fit")
+                if xb.dtype.kind == "f" and not np.isfinite(xb).all():
+                    raise CnnlabError(f"fit(): the input batch {step} of epoch {epoch + 1} contains NaN or inf "
+                                      f"(samples {idx[~np.isfinite(xb.reshape(len(xb), -1)).all(axis=1)][:5].tolist()}). "
+                                      f"Clean the data before training; the weights were not updated.")
+                yb = y[idx]
+                loss, out = self._train_step(xb, yb)
+                loss_sum += loss * len(idx)
+                seen += len(idx)
+                for m in metrics:
+                    m.update_state(yb, out)
+                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if validation_data is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
+                val = self.evaluate(*validation_data, batch_size=validation_batch_size or batch_size, verbose=0,
+                                    return_dict=True)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    def _check_labels(self, y):
+        """Catch labels that do not fit the loss before any training happens."""
+        probe_out = np.zeros((min(len(y), 4), *self.output_shape[1:]), dtype=floatx)
+        if isinstance(self.loss, losses_mod.BinaryCrossentropy):
+            probe_out += 0.5
+        elif isinstance(self.loss, (losses_mod.CategoricalCrossentropy, losses_mod.SparseCategoricalCrossentropy)):
+            probe_out += 1.0 / max(self.output_shape[-1], 1)
+        if isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy):
+            from ..ops.losses import sparse_labels
+            sparse_labels(y, self.output_shape[-1])       # the whole label array: range and type
+        self.loss.value_and_grad(y[:len(probe_out)], probe_out)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, sample_weight=None,
+                 steps=None, callbacks=None):
+        """Loss (and metrics) over the whole data: ``[loss, metric...]``, or the loss alone without metrics."""
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        x, y = _as_arrays(x, y, "evaluate")
+        if len(x) == 0:
+            raise CnnlabError("evaluate(): the data is empty (0 samples).")
+        self._check_batch(x[:1], "evaluate")
+        metrics = self._build_metrics()
+        for m in metrics:
+            m.reset_state()
+        total, seen = 0.0, 0
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = math.ceil(len(x) / batch_size)
+        from .progress import Progbar
+        bar = Progbar(steps, verbose)
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            xb, yb = as_float_input(x[sl], "evaluate"), y[sl]
+            out, caches = self.forward(xb)
+            loss, _, _ = self._loss_and_grad(yb, out, caches)
+            total += loss * len(xb)
+            seen += len(xb)
+            for m in metrics:
+                m.update_state(yb, out)
+            bar.update(step + 1, {"loss": total / seen, **{m.name: m.result() for m in metrics}},
+                       finalize=step == steps - 1)
+        values = {"loss": total / seen, **{m.name: m.result() for m in metrics}}
+        if return_dict:
+            return values
+        return values["loss"] if len(values) == 1 else list(values.values())
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for every sample, in batches (softmax probabilities for a classifier;
+        take ``argmax(-1)`` for the class: Keras 3 has no ``predict_classes``)."""
+        batch_size = 32 if batch_size is None else int(batch_size)
+        x = np.asarray(x)
+        if x.ndim == 0 or len(x) == 0:
+            raise CnnlabError(f"predict(): expects a non-empty batch. Received: x shape={tuple(x.shape)}")
+        self._check_batch(x[:1], "predict")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = math.ceil(len(x) / batch_size)
+        from .progress import Progbar
+        bar = Progbar(steps, verbose)
+        outs = []
+        for step in range(steps):
+            xb = as_float_input(x[step * batch_size:(step + 1) * batch_size], "predict")
+            outs.append(self.forward(xb)[0])
+            bar.update(step + 1, finalize=step == steps - 1)
+        return np.concatenate(outs, axis=0)
+
+    # ---- description --------------------------------------------------
+    def summary(self, line_length=None, positions=None, print_fn=None, show_formula=False, **kwargs):
+        text = summary_mod.render(self, line_length, positions, show_formula)
+        if print_fn is None:
+            print(text, end="")
+        else:
+            print_fn(text)
+
+    def get_config(self):
+        layers = []
+        if self._input_shape is not None:
+            layers.append({"module": "keras.layers", "class_name": "InputLayer",
+                           "config": {"batch_shape": (None, *self._input_shape), "dtype": floatx,
+                                      "sparse": False, "name": "input_layer"}, "registered_name": None})
+        for layer in self._layers:
+            layers.append({"module": "keras.layers", "class_name": type(layer).__name__,
+                           "config": layer.get_config(), "registered_name": None})
+        return {"name": self.name, "trainable": self.trainable, "dtype": floatx, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..layers import LAYER_CLASSES
+        model = cls(name=config.get("name"))
+        for entry in config.get("layers", []):
+            name = entry.get("class_name")
+            if name not in LAYER_CLASSES:
+                raise CnnlabError(f"Unknown layer class {name!r}: cnnlab has {sorted(LAYER_CLASSES)}.")
+            layer_config = dict(entry.get("config", {}))
+            if name == "InputLayer":
+                model.add(InputLayer(batch_shape=layer_config.get("batch_shape"), name=layer_config.get("name")))
+                continue
+            layer_config.pop("dtype", None)
+            model.add(LAYER_CLASSES[name].from_config(layer_config))
+        return model
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, built={self.built}>"
+
+
+def _as_arrays(x, y, where):
+    if x is None or y is None:
+        raise CnnlabError(f"{where}(): needs both x and y. Received: x={type(x).__name__}, y={type(y).__name__}")
+    x, y = np.asarray(x), np.asarray(y)
+    _check_lengths(x, y, where)
+    return x, y
+
+
+def _check_lengths(x, y, where):
+    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+        raise CnnlabError(f"{where}(): x and y must have the same number of samples. "
+                          f"Received: x shape={tuple(x.shape)}, y shape={tuple(y.shape)}")
