@@ -7,10 +7,13 @@ is reproducible.
 from __future__ import annotations
 
 import random as _py_random
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
 _state = {"rng": np.random.default_rng()}
+_thread = threading.local()
 
 
 def set_seed(seed: int) -> None:
@@ -38,3 +41,19 @@ def get_state():
 
 def set_state(state) -> None:
     _state["rng"].bit_generator.state = state
+
+
+def stream(default: np.random.Generator) -> np.random.Generator:
+    """The generator a random layer should draw from: its own, unless the
+    current thread was given one (one part of a batch split across threads)."""
+    return getattr(_thread, "rng", None) or default
+
+
+@contextmanager
+def thread_stream(rng: np.random.Generator):
+    """Within the block, random layers on this thread draw from ``rng``."""
+    _thread.rng = rng
+    try:
+        yield
+    finally:
+        _thread.rng = None

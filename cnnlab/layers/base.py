@@ -68,6 +68,8 @@ class Layer:
     ``_backward`` and ``get_config``."""
 
     input_rank: int | None = None
+    stochastic = False  # draws random numbers in training (Dropout)
+    can_crop = False    # forward accepts crop_to (Conv)
     rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
 
     def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
@@ -187,23 +189,31 @@ class Layer:
         """The op's forward: ``x -> (z, core_cache)``."""
         return x, None
 
-    def _backward(self, dz, core_cache):
-        """The op's backward: ``dz -> (dx, [grad per trainable weight])``."""
+    def _backward(self, dz, core_cache, need_dx=True):
+        """The op's backward: ``dz -> (dx, [grad per trainable weight])``; ``dx``
+        may be None when ``need_dx`` is False (the model's first layer)."""
         return dz, []
 
-    def forward(self, x, training=False):
-        """``x -> (y, cache)``: the op, then the activation."""
-        z, core = self._forward(x, training)
+    def used_input_extent(self, input_shape):
+        """How many leading cells of each spatial axis this layer reads (None: all).
+        A valid pooling 11 -> 5 reads only 10, so the layer before may skip the last."""
+        return None
+
+    def forward(self, x, training=False, crop_to=None):
+        """``x -> (y, cache)``: the op, then the activation. ``crop_to`` (layers that
+        support it) computes only the first ``crop_to[i]`` outputs per spatial axis."""
+        z, core = self._forward(x, training, crop_to) if crop_to else self._forward(x, training)
         if self.activation_name == "linear":
             return z, Cache(core, z, z)
         y = self._act_forward(z, **self._act_kwargs)
         return y, Cache(core, z, y)
 
-    def backward(self, dy, cache: Cache, skip_activation=False):
+    def backward(self, dy, cache: Cache, skip_activation=False, need_dx=True):
         """``dy -> (dx, grads)``. ``skip_activation`` means ``dy`` is already the
         gradient of the pre-activation ``z`` (the fused softmax + cross-entropy path)."""
-        dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
-        return self._backward(dz, cache.core)
+        dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(
+            dy, cache.z, cache.y, **self._act_kwargs)
+        return self._backward(dz, cache.core, need_dx)
 
     def __call__(self, x, training=False):
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")

@@ -71,12 +71,14 @@ class Conv(Layer):
                 f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got {x.shape[-1]} "
                 f"(input and filter channels must match). Received: input shape={tuple(x.shape)}")
 
-    def _forward(self, x, training):
-        return conv_ops.conv_forward(x, self._weights["kernel"], self._weights.get("bias"),
-                                     self.strides, self.padding, self.dilation_rate)
+    can_crop = True
 
-    def _backward(self, dz, cache):
-        dx, dkernel, dbias = conv_ops.conv_backward(dz, cache)
+    def _forward(self, x, training, crop_to=None):
+        return conv_ops.conv_forward(x, self._weights["kernel"], self._weights.get("bias"),
+                                     self.strides, self.padding, self.dilation_rate, crop_to)
+
+    def _backward(self, dz, cache, need_dx=True):
+        dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx)
         return dx, [dkernel] + ([dbias] if self.use_bias else [])
 
     def get_config(self):

@@ -56,8 +56,8 @@ class Dense(Layer):
     def _forward(self, x, training):
         return dense_ops.dense_forward(x, self._weights["kernel"], self._weights.get("bias"))
 
-    def _backward(self, dz, cache):
-        dx, dkernel, dbias = dense_ops.dense_backward(dz, cache)
+    def _backward(self, dz, cache, need_dx=True):
+        dx, dkernel, dbias = dense_ops.dense_backward(dz, cache, need_dx)
         return dx, [dkernel] + ([dbias] if self.use_bias else [])
 
     def param_formula(self):
@@ -90,7 +90,7 @@ class Flatten(Layer):
     def _forward(self, x, training):
         return dense_ops.flatten_forward(x)
 
-    def _backward(self, dz, x_shape):
+    def _backward(self, dz, x_shape, need_dx=True):
         return dense_ops.flatten_backward(dz, x_shape), []
 
     def get_config(self):
@@ -126,7 +126,7 @@ class Reshape(Layer):
     def _forward(self, x, training):
         return dense_ops.reshape_forward(x, self.target_shape)
 
-    def _backward(self, dz, x_shape):
+    def _backward(self, dz, x_shape, need_dx=True):
         return dense_ops.reshape_backward(dz, x_shape), []
 
     def get_config(self):
@@ -148,10 +148,12 @@ class Dropout(Layer):
         self.seed = seed
         self.rng = cnn_random.make_generator(seed)
 
-    def _forward(self, x, training):
-        return dropout_ops.dropout_forward(x, self.rate, self.rng, training)
+    stochastic = True
 
-    def _backward(self, dz, mask):
+    def _forward(self, x, training):
+        return dropout_ops.dropout_forward(x, self.rate, cnn_random.stream(self.rng), training)
+
+    def _backward(self, dz, mask, need_dx=True):
         return dropout_ops.dropout_backward(dz, mask), []
 
     def get_config(self):

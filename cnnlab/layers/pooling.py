@@ -38,11 +38,17 @@ class Pooling(Layer):
                                               where=f"{type(self).__name__} '{self.name}'")
         return (input_shape[0], *out, input_shape[-1])
 
+    def used_input_extent(self, input_shape):
+        if self.padding != "valid":
+            return None
+        out = self.compute_output_shape(input_shape)[1:-1]
+        return tuple((o - 1) * s + p for o, s, p in zip(out, self.strides, self.pool_size))
+
     def _forward(self, x, training):
         fn = pool_ops.max_pool_forward if self.mode == "max" else pool_ops.avg_pool_forward
         return fn(x, self.pool_size, self.strides, self.padding)
 
-    def _backward(self, dz, cache):
+    def _backward(self, dz, cache, need_dx=True):
         fn = pool_ops.max_pool_backward if self.mode == "max" else pool_ops.avg_pool_backward
         return fn(dz, cache), []
 
@@ -89,7 +95,7 @@ class GlobalPooling(Layer):
         y, cache = fn(x)
         return (y.reshape((x.shape[0],) + (1,) * self.rank + (x.shape[-1],)) if self.keepdims else y), cache
 
-    def _backward(self, dz, cache):
+    def _backward(self, dz, cache, need_dx=True):
         fn = pool_ops.global_max_pool_backward if self.mode == "max" else pool_ops.global_avg_pool_backward
         return fn(dz.reshape(dz.shape[0], dz.shape[-1]), cache), []
 

@@ -27,6 +27,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from . import summary as summary_mod
+from . import parallel
 from .callbacks import CallbackList, History, ProgbarLogger
 
 
@@ -44,6 +45,8 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._metrics = []
+        self._params = []
+        self._crops = []
         for layer in layers or []:
             self.add(layer)
 
@@ -70,6 +73,7 @@ class Sequential:
 
     def pop(self):
         layer = self._layers.pop()
+        self._try_build()
         return layer
 
     def _try_build(self):
@@ -93,7 +97,19 @@ class Sequential:
                 raise ShapeError(f"Sequential '{self.name}', layer '{layer.name}' ({type(layer).__name__}) "
                                  f"with input shape {shape}: {e}") from None
         self._collect_params()
+        self._plan_crops()
         return shape
+
+    def _plan_crops(self):
+        """Where a layer's output is partly thrown away by the next layer (a valid
+        pooling 11 -> 5 reads 10 cells), let the layer compute only what is read."""
+        self._crops = [None] * len(self._layers)
+        for i, (layer, following) in enumerate(zip(self._layers, self._layers[1:])):
+            if not layer.can_crop:
+                continue
+            used = following.used_input_extent(layer.output_shape)
+            if used is not None and tuple(used) != tuple(layer.output_shape[1:-1]):
+                self._crops[i] = tuple(used)
 
     @property
     def built(self):
@@ -101,10 +117,6 @@ class Sequential:
 
     def _collect_params(self):
         self._params = [w for layer in self._layers for w in layer.trainable_weights]
-
-    def _ensure_built_for(self, x):
-        if not self.built:
-            self.build((None, *x.shape[1:]))
 
     @property
     def layers(self):
@@ -158,27 +170,36 @@ class Sequential:
 
     # ---- computation --------------------------------------------------
     def _check_batch(self, x, where):
+        """Cast a batch to float32 and check its shape against the model's input."""
         x = as_float_input(x, f"Sequential '{self.name}' ({where})")
-        if x.ndim == 0:
-            raise ShapeError(f"Sequential '{self.name}' ({where}): expects a batch of samples, got a scalar.")
-        self._ensure_built_for(x)
-        expected = tuple(self._input_shape)
-        if tuple(x.shape[1:]) != expected:
-            hint = ""
-            if tuple(x.shape[1:]) + (1,) == expected:
-                hint = " The channel axis is missing: add it with x[..., None] (or x.reshape(-1, *x.shape[1:], 1))."
-            elif tuple(x.shape) == expected:
-                hint = " This looks like a single sample: add the batch axis with x[None]."
-            raise ShapeError(f"Sequential '{self.name}' ({where}): expected input of shape (None, "
-                             f"{', '.join(map(str, expected))}), got {tuple(x.shape)}.{hint} "
-                             f"Received: input shape={tuple(x.shape)}")
+        self._check_shape(x.shape, where)
         return x
 
-    def forward(self, x, training=False):
-        """``x -> (y, caches)``; ``caches[i]`` is what layer ``i``'s backward needs."""
+    def _check_shape(self, shape, where):
+        shape = tuple(shape)
+        if len(shape) == 0:
+            raise ShapeError(f"Sequential '{self.name}' ({where}): expects a batch of samples, got a scalar.")
+        if not self.built:
+            self.build((None, *shape[1:]))
+        expected = tuple(self._input_shape)
+        if shape[1:] != expected:
+            hint = ""
+            if shape[1:] + (1,) == expected:
+                hint = " The channel axis is missing: add it with x[..., None] (or x.reshape(-1, *x.shape[1:], 1))."
+            elif shape == expected:
+                hint = " This looks like a single sample: add the batch axis with x[None]."
+            raise ShapeError(f"Sequential '{self.name}' ({where}): expected input of shape (None, "
+                             f"{', '.join(map(str, expected))}), got {shape}.{hint} "
+                             f"Received: input shape={shape}")
+
+    def forward(self, x, training=False, crop=True):
+        """``x -> (y, caches)``; ``caches[i]`` is what layer ``i``'s backward needs.
+
+        ``crop=False`` computes every layer's full output even where the next
+        layer ignores part of it (for looking at feature maps)."""
         caches = []
-        for layer in self._layers:
-            x, cache = layer.forward(x, training)
+        for layer, crop_to in zip(self._layers, self._crops if crop else [None] * len(self._layers)):
+            x, cache = layer.forward(x, training, crop_to)
             caches.append(cache)
         return x, caches
 
@@ -188,7 +209,8 @@ class Sequential:
         grads_per_layer = []
         for i in range(len(self._layers) - 1, -1, -1):
             layer = self._layers[i]
-            dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == len(self._layers) - 1)
+            dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == len(self._layers) - 1,
+                                       need_dx=i > 0)
             grads_per_layer.append(grads if layer.trainable else [])
         return [g for grads in reversed(grads_per_layer) for g in grads]
 
@@ -233,12 +255,33 @@ class Sequential:
 
     # ---- one batch ----------------------------------------------------
     def _train_step(self, x, y):
-        out, caches = self.forward(x, training=True)
-        loss, dy, fused = self._loss_and_grad(y, out, caches)
-        grads = self.backward(dy, caches, skip_last_activation=fused)
-        if not self.optimizer.built:
-            self._collect_params()
+        """One update on the batch ``(x, y)``; returns the batch loss (before the
+        update) and the outputs. Large batches are split across threads
+        (``cnnlab.model.parallel``); the gradient is the same."""
+        parts = parallel.split(len(x))
+        if len(parts) > 1 and any(layer.stochastic for layer in self._layers):
+            streams = [cnn_random.make_generator() for _ in parts]
+        else:
+            streams = [None] * len(parts)
+
+        def part_step(index):
+            sl = parts[index]
+            with cnn_random.thread_stream(streams[index]):
+                out, caches = self.forward(x[sl], training=True)
+            loss, dy, fused = self._loss_and_grad(y[sl], out, caches)
+            share = (sl.stop - sl.start) / len(x)    # each part's loss is its own mean
+            if share != 1:
+                dy *= dy.dtype.type(share)
+            return loss * share, out, self.backward(dy, caches, skip_last_activation=fused)
+
+        results = parallel.run(part_step, list(range(len(parts))))
+        loss = sum(r[0] for r in results)
+        grads = results[0][2]
+        for _, _, more in results[1:]:
+            for g, h in zip(grads, more):
+                g += h
         self.optimizer.apply(self._params, grads)
+        out = results[0][1] if len(results) == 1 else np.concatenate([r[1] for r in results])
         return loss, out
 
     def train_on_batch(self, x, y, return_dict=False):
@@ -294,7 +337,7 @@ class Sequential:
         if len(x) == 0:
             raise CnnlabError("fit(): the training data is empty (0 samples). Received: x shape="
                               f"{tuple(np.shape(x))}")
-        self._check_batch(x[:1], "fit")
+        self._check_shape(x.shape, "fit")
         self._check_labels(y)
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = math.ceil(len(x) / batch_size)
@@ -363,7 +406,7 @@ class Sequential:
         x, y = _as_arrays(x, y, "evaluate")
         if len(x) == 0:
             raise CnnlabError("evaluate(): the data is empty (0 samples).")
-        self._check_batch(x[:1], "evaluate")
+        self._check_shape(x.shape, "evaluate")
         metrics = self._build_metrics()
         for m in metrics:
             m.reset_state()
@@ -395,7 +438,7 @@ class Sequential:
         x = np.asarray(x)
         if x.ndim == 0 or len(x) == 0:
             raise CnnlabError(f"predict(): expects a non-empty batch. Received: x shape={tuple(x.shape)}")
-        self._check_batch(x[:1], "predict")
+        self._check_shape(x.shape, "predict")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = math.ceil(len(x) / batch_size)
         from .progress import Progbar

@@ -87,7 +87,7 @@ def render(model, line_length=None, positions=None, show_formula=False):
     try:
         table = _rich_table(header, align, widths, rows, line_length)
     except ImportError:
-        table = _plain_table(header, align, widths, rows)
+        table = _plain_table(header, align, _fit_widths(widths, line_length), rows)
     return "\n".join([title, table, *footer_lines(model)]) + "\n"
 
 
@@ -105,6 +105,22 @@ def _rich_table(header, align, widths, rows, line_length):
     with console.capture() as capture:
         console.print(table)
     return capture.get().rstrip("\n")
+
+
+def _fit_widths(widths, line_length):
+    """Shrink the columns so that they and the borders fit ``line_length``,
+    spreading the excess as rich does (so both renderings are identical)."""
+    excess = sum(widths) + len(widths) + 1 - line_length
+    widths = list(widths)
+    remaining_ratio = len(widths)
+    for i, width in enumerate(widths):
+        if excess <= 0:
+            break
+        cut = min(width, round(excess / remaining_ratio))
+        widths[i] -= cut
+        excess -= cut
+        remaining_ratio -= 1
+    return widths
 
 
 def _plain_table(header, align, widths, rows):

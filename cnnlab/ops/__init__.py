@@ -4,7 +4,7 @@ No state, no Keras names; layers (``cnnlab.layers``) wrap them.
 """
 from . import activations, shapes
 from .activations import ACTIVATIONS
-from .conv import col2im, conv_backward, conv_forward, im2col
+from .conv import conv_backward, conv_forward, im2col
 from .dense import (dense_backward, dense_forward, flatten_backward, flatten_forward,
                     reshape_backward, reshape_forward)
 from .dropout import dropout_backward, dropout_forward

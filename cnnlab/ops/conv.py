@@ -64,20 +64,38 @@ def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_ra
 
 
 def im2col(x, kernel, strides, dilation, pads, out):
-    """Windows of ``x (N, *S, C)`` as one contiguous matrix ``(N*prod(out), prod(kernel)*C)``."""
-    view = window_view(pad(x, pads), kernel, strides, dilation, out)
-    return xp.ascontiguousarray(view).reshape(x.shape[0] * math.prod(out), -1)
+    """Windows of ``x (N, *S, C)`` as one matrix ``cols (N*prod(out), prod(kernel)*C)``.
+
+    Row ``m`` holds window ``m``'s cells, kernel offsets outer and channels
+    inner, matching ``kernel.reshape(-1, C_out)``. With one input channel
+    (the first layer on greyscale images) it is built offset-major instead,
+    as ``prod(kernel)`` long contiguous copies, and returned as a transposed
+    view, which BLAS reads directly.
+    """
+    x_p = pad(x, pads)
+    rows = x.shape[0] * math.prod(out)
+    if x.shape[-1] == 1:
+        offsets = kernel_offsets(kernel)
+        cols_t = xp.empty((len(offsets), x.shape[0], *out, 1), dtype=x.dtype)
+        for i, offset in enumerate(offsets):
+            cols_t[i] = x_p[offset_slice(offset, strides, dilation, out)]
+        return cols_t.reshape(len(offsets), rows).T
+    view = window_view(x_p, kernel, strides, dilation, out)
+    return xp.ascontiguousarray(view).reshape(rows, -1)
 
 
-def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, crop_to=None):
     """N-d convolution (cross-correlation), ``channels_last``.
 
     Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in, C_out)``, ``bias (C_out,)``
     -> ``y (N, *out, C_out)`` with ``out = floor((S + pads - d*(k-1) - 1)/s) + 1``.
     ``padding`` is ``"valid"``, ``"same"`` (TensorFlow's rule) or explicit ints.
-    Returns ``(y, cache)``.
+    ``crop_to`` computes only the first ``crop_to[i]`` outputs along each axis
+    (when a following pooling would discard the rest). Returns ``(y, cache)``.
     """
     strides, dilation, pads, out = conv_geometry(x.shape, kernel.shape, strides, padding, dilation_rate)
+    if crop_to is not None:
+        out = tuple(min(o, c) for o, c in zip(out, crop_to))
     k = tuple(kernel.shape[:-2])
     c_out = kernel.shape[-1]
     cols = im2col(x, k, strides, dilation, pads, out)
@@ -92,9 +110,12 @@ def conv_backward(dy, cache: ConvCache, need_dx=True):
     """Gradients of :func:`conv_forward`.
 
     ``dy (N, *out, C_out)`` -> ``(dx (N, *S, C_in) or None, dkernel (*k, C_in, C_out), dbias (C_out,) or None)``.
-    ``dkernel = cols.T @ dy`` is one matrix product. ``dx`` is
-    ``dy @ kernel.T`` (gradient per window cell) added back into place, one
-    strided slice per kernel offset (col2im).
+
+    * ``dkernel = cols.T @ dy``: one matrix product.
+    * ``dx`` (col2im): each kernel offset sent ``dy @ kernel[offset].T`` to a
+      strided slice of the input; one small matrix product and one slice
+      addition per offset (``np.add.at`` would be slower). ``need_dx=False``
+      skips it for the first layer, whose input needs no gradient.
     """
     kernel = cache.kernel
     c_out = kernel.shape[-1]
@@ -105,20 +126,10 @@ def conv_backward(dy, cache: ConvCache, need_dx=True):
         return None, dkernel, dbias
     k = tuple(kernel.shape[:-2])
     n, c_in = cache.x_shape[0], cache.x_shape[-1]
-    dcols = (dy2 @ kernel.reshape(-1, c_out).T).reshape(n, *cache.out, *k, c_in)
-    return col2im(dcols, cache.x_shape, k, cache.strides, cache.dilation, cache.pads, cache.out), dkernel, dbias
-
-
-def col2im(dcols, x_shape, kernel, strides, dilation, pads, out):
-    """Add window gradients ``(N, *out, *kernel, C)`` back onto the input ``(N, *S, C)``.
-
-    One strided-slice addition per kernel offset (``np.add.at`` would be slower).
-    """
-    spatial = x_shape[1:-1]
-    padded = (x_shape[0],) + tuple(s + b + a for s, (b, a) in zip(spatial, pads)) + (x_shape[-1],)
-    dx = xp.zeros(padded, dtype=dcols.dtype)
-    nd = len(kernel)
-    lead = (slice(None),) * (1 + nd)
-    for offset in kernel_offsets(kernel):
-        dx[offset_slice(offset, strides, dilation, out)] += dcols[lead + offset]
-    return dx[interior(pads, spatial)]
+    spatial = cache.x_shape[1:-1]
+    per_offset = kernel.reshape(-1, c_in, c_out)
+    dx = xp.zeros((n, *(s + b + a for s, (b, a) in zip(spatial, cache.pads)), c_in), dtype=dy.dtype)
+    for i, offset in enumerate(kernel_offsets(k)):
+        dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += (
+            dy2 @ per_offset[i].T).reshape(n, *cache.out, c_in)
+    return dx[interior(cache.pads, spatial)], dkernel, dbias

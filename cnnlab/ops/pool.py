@@ -82,8 +82,13 @@ def max_pool_backward(dy, cache: PoolCache):
     """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient goes to its first maximum."""
     ones = (1,) * len(cache.pool)
     dx = xp.zeros(_padded_shape(cache), dtype=dy.dtype)
+    disjoint = all(s >= p for s, p in zip(cache.strides, cache.pool))
     for j, offset in enumerate(kernel_offsets(cache.pool)):
-        dx[offset_slice(offset, cache.strides, ones, cache.out)] += xp.where(cache.extra == j, dy, 0)
+        cells = dx[offset_slice(offset, cache.strides, ones, cache.out)]
+        if disjoint:    # windows do not overlap: write straight into place
+            xp.multiply(dy, cache.extra == j, out=cells)
+        else:
+            cells += dy * (cache.extra == j)
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 

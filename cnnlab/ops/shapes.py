@@ -140,4 +140,4 @@ def param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
     text = "*".join(str(k) for k in kernel_shape)
     if use_bias:
         text += f" + {kernel_shape[-1]}"
-    return f"{text} = {param_count(kernel_shape, use_bias)}"
+    return f"{text} = {param_count(kernel_shape, use_bias):,}"

@@ -33,7 +33,7 @@ EPS = 1e-6
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 # conv and pooling have the largest case space and cost milliseconds per case
-WIDE = settings(SETTINGS, max_examples=60)
+WIDE = settings(SETTINGS, max_examples=100)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -232,6 +232,49 @@ def test_conv_gradients_fixed_strided_dilated_same(nd):
     assert_grad(db, loss, b, "dbias")
 
 
+def test_conv_on_non_contiguous_input_matches_contiguous_copy():
+    """The window view is built from the array's strides: slices and transposes must work."""
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((2, 3, 11, 9))
+    for c_in, x in [(2, base.transpose(0, 2, 3, 1)[..., :2]),     # NCHW -> NHWC view, sliced
+                    (1, base[:, :1].transpose(0, 2, 3, 1)),        # one channel, a view
+                    (3, base.transpose(0, 2, 3, 1)[:, ::2, 1:])]:  # stepped spatial slice
+        assert not x.flags.c_contiguous
+        w = rng.standard_normal((3, 2, c_in, 4))
+        y, cache = conv_forward(x, w, strides=(2, 1), padding="same")
+        y_ref, cache_ref = conv_forward(np.ascontiguousarray(x), w, strides=(2, 1), padding="same")
+        np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
+        r = rng.standard_normal(y.shape)
+        for a, b in zip(conv_backward(r, cache), conv_backward(r, cache_ref)):
+            if b is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for op in (max_pool_forward, avg_pool_forward):
+        x = base.transpose(0, 2, 3, 1)
+        np.testing.assert_array_equal(op(x, (3, 2), (2, 2), "same")[0],
+                                      op(np.ascontiguousarray(x), (3, 2), (2, 2), "same")[0])
+
+
+@pytest.mark.skipif("crop_to" not in conv_forward.__code__.co_varnames, reason="conv_forward has no crop_to")
+@pytest.mark.parametrize("c_in", [1, 2])
+def test_conv_crop_to_equals_cropping_the_full_output(c_in):
+    """crop_to computes only the leading outputs (those a following pooling keeps)."""
+    rng = np.random.default_rng(c_in)
+    x = rng.standard_normal((2, 7, 6, c_in))
+    w = rng.standard_normal((2, 2, c_in, 3))
+    b = rng.standard_normal(3)
+    full, full_cache = conv_forward(x, w, b)                 # (2, 6, 5, 3)
+    y, cache = conv_forward(x, w, b, crop_to=(4, 4))
+    assert y.shape == (2, 4, 4, 3)
+    np.testing.assert_allclose(y, full[:, :4, :4], rtol=1e-12)
+    r = rng.standard_normal(y.shape)
+    r_full = np.zeros(full.shape)
+    r_full[:, :4, :4] = r
+    for a, b_ in zip(conv_backward(r, cache), conv_backward(r_full, full_cache)):
+        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+    assert_grad(conv_backward(r, cache)[1],
+                lambda: float(np.sum(conv_forward(x, w, b, crop_to=(4, 4))[0] * r)), w, "crop_to dkernel")
+
+
 # --------------------------------------------------------------------------- pooling
 
 @st.composite
@@ -389,29 +432,44 @@ def away_from_zero(rng, shape, margin=0.05):
     return np.where(np.abs(x) < margin, np.sign(x + 1e-12) * margin + x, x)
 
 
+def away_from(x, kinks, margin=0.05):
+    """Move entries within ``margin`` of a kink (where the derivative jumps) out of reach."""
+    for k in kinks:
+        near = np.abs(x - k) < margin
+        x = np.where(near, k + np.where(x >= k, margin, -margin) + (x - k), x)
+    return x
+
+
+# name, keyword arguments, kinks to keep away from
 ELEMENTWISE = [
-    ("linear", {}),
-    ("relu", {}),
-    ("leaky_relu", {}),
-    ("leaky_relu", {"negative_slope": 0.01}),
-    ("leaky_relu", {"negative_slope": 0.3}),
-    ("sigmoid", {}),
-    ("tanh", {}),
-    ("elu", {}),
-    ("elu", {"alpha": 0.5}),
-    ("softplus", {}),
-    ("silu", {}),
-    ("swish", {}),
+    ("linear", {}, []),
+    ("relu", {}, [0.0]),
+    ("leaky_relu", {}, [0.0]),
+    ("leaky_relu", {"negative_slope": 0.01}, [0.0]),
+    ("leaky_relu", {"negative_slope": 0.3}, [0.0]),
+    ("sigmoid", {}, []),
+    ("tanh", {}, []),
+    ("elu", {}, [0.0]),
+    ("elu", {"alpha": 0.5}, [0.0]),
+    ("softplus", {}, []),
+    ("silu", {}, []),
+    ("swish", {}, []),
+    ("relu_general", {}, [0.0]),
+    ("relu_general", {"max_value": 1.5}, [0.0, 1.5]),
+    ("relu_general", {"negative_slope": 0.1, "threshold": 0.5, "max_value": 2.0}, [0.5, 2.0]),
+    ("relu_general", {"threshold": -1.0}, [-1.0]),
 ]
 
 
-@pytest.mark.parametrize("name,kw", ELEMENTWISE, ids=lambda v: str(v))
+@pytest.mark.parametrize("name,kw,kinks", ELEMENTWISE, ids=[f"{n}{kw or ''}" for n, kw, _ in ELEMENTWISE])
 @SETTINGS
 @given(shape=st.sampled_from([(4,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2 ** 32 - 1))
-def test_activation_gradients_match_numerical(name, kw, shape, seed):
+def test_activation_gradients_match_numerical(name, kw, kinks, shape, seed):
+    if name not in act.ACTIVATIONS:
+        pytest.skip(f"{name} not registered")
     fwd, bwd = act.ACTIVATIONS[name]
     rng = np.random.default_rng(seed)
-    x = away_from_zero(rng, shape)
+    x = away_from(rng.uniform(-3, 3, shape), kinks)
     y = fwd(x, **kw)
     assert y.shape == x.shape and y.dtype == x.dtype
     r = rng.standard_normal(shape)
@@ -422,8 +480,9 @@ def test_activation_gradients_match_numerical(name, kw, shape, seed):
 def test_activation_registry_is_complete():
     expected = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "silu"}
     assert expected <= set(act.ACTIVATIONS)
-    tested = {name for name, _ in ELEMENTWISE} | {"softmax"}
-    assert set(act.ACTIVATIONS) <= tested
+    # a newly registered activation must come with a gradient case above
+    tested = {name for name, _, _ in ELEMENTWISE} | {"softmax"}
+    assert set(act.ACTIVATIONS) <= tested, sorted(set(act.ACTIVATIONS) - tested)
 
 
 @pytest.mark.parametrize("axis", [-1, 0, 1, 2, -2])

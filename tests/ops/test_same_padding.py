@@ -150,3 +150,24 @@ def test_max_pool_same_stride_1_all_negative():
     np.testing.assert_array_equal(y[0, :, 0], [-1.0, -1.0, -3.0, -3.0, -9.0])
     dx = max_pool_backward(np.ones_like(y), cache)
     np.testing.assert_array_equal(dx[0, :, 0], [0, 2, 0, 2, 1])
+
+
+# --------------------------------------------------------------------------- the rule as properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 5), d=st.integers(1, 3))
+def test_same_padding_properties(size, k, s, d):
+    before, after = same_padding(size, k, s, d)
+    out = -(-size // s)                                     # ceil(size / s)
+    k_eff = (k - 1) * d + 1
+    assert 0 <= before <= after <= before + 1               # the extra cell goes after
+    assert before + after == max((out - 1) * s + k_eff - size, 0)
+    assert output_size(size, k, s, d, before, after) == out
+    # every window touches at least one real cell (so max never sees only -inf, avg never divides by 0)
+    for o in range(out):
+        start = o * s - before
+        assert start <= size - 1 and start + k_eff - 1 >= 0

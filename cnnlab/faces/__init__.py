@@ -1,0 +1,1 @@
+"""Helpers behind the command line (``cnnlab.cli``)."""

@@ -1,0 +1,142 @@
+"""Model specs: a small JSON (or YAML) description of a Sequential model.
+
+::
+
+    {"input_shape": [28, 28, 1],
+     "layers": [{"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": 3, "activation": "relu"}},
+                {"class_name": "MaxPooling2D", "config": {"pool_size": 2}},
+                {"class_name": "Flatten"},
+                {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}],
+     "optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+Layer classes are looked up in :data:`cnnlab.layers.LAYER_CLASSES` (plus Keras's
+aliases such as ``MaxPool2D``); nothing is ever imported by a name read from a file.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+from .errors import CnnlabError
+from .layers import LAYER_CLASSES, Input
+from .layers.base import clear_session
+from .model import Sequential
+
+#: The seed-004 CNN: 225,034 parameters.
+SEED_004 = {
+    "name": "sequential",
+    "input_shape": [28, 28, 1],
+    "layers": [
+        {"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}},
+        {"class_name": "MaxPooling2D", "config": {"pool_size": [2, 2]}},
+        {"class_name": "Conv2D", "config": {"filters": 64, "kernel_size": [3, 3], "activation": "relu"}},
+        {"class_name": "MaxPooling2D", "config": {"pool_size": [2, 2]}},
+        {"class_name": "Flatten", "config": {}},
+        {"class_name": "Dense", "config": {"units": 128, "activation": "relu"}},
+        {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}},
+    ],
+    "optimizer": "adam",
+    "loss": "sparse_categorical_crossentropy",
+    "metrics": ["accuracy"],
+}
+
+# Keras's other spellings of the same classes.
+ALIASES = {f"{short}{d}D": f"{long}{d}D" for d in (1, 2, 3) for short, long in (
+    ("MaxPool", "MaxPooling"), ("AvgPool", "AveragePooling"), ("Convolution", "Conv"),
+    ("GlobalMaxPool", "GlobalMaxPooling"), ("GlobalAvgPool", "GlobalAveragePooling"))}
+
+KEYS = {"name", "input_shape", "layers", "optimizer", "loss", "metrics"}
+
+
+def default_spec():
+    """A copy of the seed-004 spec."""
+    return copy.deepcopy(SEED_004)
+
+
+def load_spec(path):
+    """Read a spec from a ``.json`` file, or ``.yaml``/``.yml`` when PyYAML is installed."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise CnnlabError(f"cannot read the spec file {path}: {e.strerror}. Received: {path!r}") from None
+    if path.lower().endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise CnnlabError(f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, "
+                              f"or write the spec as JSON. Received: {path!r}") from None
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise CnnlabError(f"{path} is not valid YAML: {e}") from None
+    else:
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise CnnlabError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
+                              f"Received: {text[max(e.pos - 20, 0):e.pos + 20]!r}") from None
+    check_spec(spec, path)
+    return spec
+
+
+def check_spec(spec, where="spec"):
+    """Raise a :class:`CnnlabError` naming the problem if ``spec`` is not a usable spec."""
+    if not isinstance(spec, dict):
+        raise CnnlabError(f"{where}: a spec is an object with a 'layers' list. Received: {type(spec).__name__}")
+    unknown = sorted(set(spec) - KEYS)
+    if unknown:
+        raise CnnlabError(f"{where}: unknown key(s) {unknown}; a spec has {sorted(KEYS)}. Received: {unknown}")
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise CnnlabError(f"{where}: 'layers' must be a non-empty list. Received: layers={layers!r}")
+    for i, entry in enumerate(layers):
+        name = entry.get("class_name") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            raise CnnlabError(f"{where}: layer {i} needs a 'class_name'. Received: {entry!r}")
+        if ALIASES.get(name, name) not in LAYER_CLASSES:
+            raise CnnlabError(f"{where}: layer {i} has the unknown layer class {name!r}. cnnlab knows "
+                              f"{', '.join(sorted(LAYER_CLASSES))}. Received: class_name={name!r}")
+        if not isinstance(entry.get("config", {}), dict):
+            raise CnnlabError(f"{where}: layer {i} ({name}): 'config' must be an object. "
+                              f"Received: {entry['config']!r}")
+    shape = spec.get("input_shape")
+    if shape is not None and not (isinstance(shape, list) and shape and all(
+            isinstance(s, int) and s > 0 for s in shape)):
+        raise CnnlabError(f"{where}: 'input_shape' must be a list of positive integers such as [28, 28, 1]. "
+                          f"Received: input_shape={shape!r}")
+
+
+def build_model(spec, where="spec"):
+    """A :class:`Sequential` built from ``spec`` (not compiled: see :func:`compile_args`)."""
+    check_spec(spec, where)
+    clear_session()  # layer names start again at conv2d, dense, ... as in a fresh Keras program
+    model = Sequential(name=spec.get("name"))
+    if spec.get("input_shape"):
+        model.add(Input(shape=tuple(spec["input_shape"])))
+    for i, entry in enumerate(spec["layers"]):
+        name = entry["class_name"]
+        config = dict(entry.get("config") or {})
+        try:
+            layer = LAYER_CLASSES[ALIASES.get(name, name)].from_config(config)
+            model.add(layer)
+        except CnnlabError as e:
+            raise CnnlabError(f"{where}: layer {i} ({name}): {e}") from None
+        except (TypeError, ValueError) as e:
+            raise CnnlabError(f"{where}: layer {i} ({name}) cannot be built from its config: {e}. "
+                              f"Received: config={config}") from None
+    return model
+
+
+def compile_args(spec, optimizer=None, learning_rate=None):
+    """``model.compile`` keyword arguments from ``spec``; ``optimizer`` and
+    ``learning_rate`` (from the command line) override the spec."""
+    opt = optimizer or spec.get("optimizer") or "adam"
+    if learning_rate is not None:
+        name = opt.get("class_name") if isinstance(opt, dict) else opt
+        config = dict(opt.get("config", {})) if isinstance(opt, dict) else {}
+        opt = {"class_name": name, "config": {**config, "learning_rate": float(learning_rate)}}
+    return {"optimizer": opt, "loss": spec.get("loss") or "sparse_categorical_crossentropy",
+            "metrics": spec.get("metrics", ["accuracy"])}
