@@ -42,16 +42,40 @@ class Optimizer:
         return np.zeros_like(param)
 
     def build(self, params):
-        self._slots = [[self._initial_slot(name, p) for p in params] for name in self.slot_names]
+        """Create the state: one flat buffer per slot, and per parameter a view into
+        it, so that parameters sharing one buffer can be updated in one pass."""
+        self._build_slots([[self._initial_slot(name, p) for p in params] for name in self.slot_names])
+
+    def _build_slots(self, slots):
+        self._flat_slots, self._slots = [], []
+        for arrays in slots:
+            flat = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.zeros(0, np.float32)
+            views, offset = [], 0
+            for a in arrays:
+                views.append(flat[offset:offset + a.size].reshape(a.shape))
+                offset += a.size
+            self._flat_slots.append(flat)
+            self._slots.append(views)
         self.built = True
+
+    def _begin_step(self):
+        """Per-step quantities shared by every parameter (Adam's bias correction)."""
+        self.iterations += 1
 
     def apply(self, params, grads):
         """One update of every parameter (in place)."""
         if not self.built:
             self.build(params)
-        self.iterations += 1
+        self._begin_step()
         for i, (p, g) in enumerate(zip(params, grads)):
             self._update(p, g, [slot[i] for slot in self._slots])
+
+    def apply_flat(self, flat_params, flat_grads):
+        """The same update on whole buffers: ``flat_params`` holds the parameters
+        given to ``build``, one after another (a few large in-place passes instead
+        of many small ones)."""
+        self._begin_step()
+        self._update(flat_params, flat_grads, self._flat_slots)
 
     def apply_gradients(self, grads_and_vars):
         """Keras's spelling: an iterable of ``(gradient, variable)`` pairs."""
@@ -72,8 +96,7 @@ class Optimizer:
 
     def set_state(self, state):
         self.iterations = int(state["iterations"])
-        self._slots = [[np.array(s, copy=True) for s in slot] for slot in state["slots"]]
-        self.built = True
+        self._build_slots([[np.asarray(s) for s in slot] for slot in state["slots"]])
 
     def get_config(self):
         return {"name": self.name, "learning_rate": self.learning_rate}
@@ -116,11 +139,11 @@ class Adam(Optimizer):
         super().__init__(learning_rate, name, amsgrad=amsgrad, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def apply(self, params, grads):
-        t = self.iterations + 1
+    def _begin_step(self):
+        super()._begin_step()
+        t = self.iterations
         # The bias corrections fold into one step size per iteration.
         self._lr_t = self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        super().apply(params, grads)
 
     def _update(self, p, g, slots):
         m, v = slots

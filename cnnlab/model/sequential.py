@@ -116,6 +116,20 @@ class Sequential:
         return self._input_shape is not None and all(layer.built for layer in self._layers)
 
     def _collect_params(self):
+        """Lay every trainable weight out in one flat buffer (layers keep views into
+        it), so the optimizer updates all of them in a few passes."""
+        sizes = [w.size for layer in self._layers for w in layer.trainable_weights]
+        self._flat_params = np.empty(sum(sizes), dtype=floatx)
+        self._flat_grads = np.empty_like(self._flat_params)
+        offset = 0
+        for layer in self._layers:
+            if not layer.trainable:
+                continue
+            for name, w in list(layer._weights.items()):
+                view = self._flat_params[offset:offset + w.size].reshape(w.shape)
+                view[...] = w
+                layer._weights[name] = view
+                offset += w.size
         self._params = [w for layer in self._layers for w in layer.trainable_weights]
 
     @property
@@ -280,7 +294,10 @@ class Sequential:
         for _, _, more in results[1:]:
             for g, h in zip(grads, more):
                 g += h
-        self.optimizer.apply(self._params, grads)
+        if not self.optimizer.built:
+            self.optimizer.build(self._params)
+        np.concatenate([g.ravel() for g in grads], out=self._flat_grads)
+        self.optimizer.apply_flat(self._flat_params, self._flat_grads)
         out = results[0][1] if len(results) == 1 else np.concatenate([r[1] for r in results])
         return loss, out
 
