@@ -28,7 +28,7 @@ def load_mnist(data=None):
 
 
 def model_from_args(args):
-    """The model named by ``--spec`` (or the seed-004 CNN), compiled, and its spec."""
+    """The model named by ``--spec`` (or the seed-004 CNN), compiled."""
     from . import specs
     spec = specs.load_spec(args.spec) if args.spec else specs.default_spec()
     model = specs.build_model(spec, args.spec or "seed-004")
@@ -183,6 +183,9 @@ def run_predict(args):
     from .faces.images import read_image, to_mnist
     images = [read_image(path) for path in args.images]  # fail on a bad image before loading the model
     model = load_model(args.model)
+    if len(model.input_shape or ()) != 4:
+        raise CnnlabError(f"predict needs a model of images (None, height, width, channels). "
+                          f"Received: input shape {model.input_shape}")
     _, height, width, channels = model.input_shape
     for path, im in zip(args.images, images):
         x, inverted = to_mnist(im, (height, width), channels)

@@ -66,6 +66,7 @@ def test_seed_004_program_runs_prints_summary_and_trains(tmp_path, monkeypatch, 
     monkeypatch.setenv("COLUMNS", "120")
     from cnnlab import keras
     keras.utils.set_random_seed(0)
+    keras.backend.clear_session()     # automatic names start at conv2d, as in a fresh program
     namespace = {}
     exec(compile(SEED_004_PROGRAM, "seed_004.py", "exec"), namespace)
     out = capsys.readouterr().out

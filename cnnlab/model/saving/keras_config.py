@@ -1,0 +1,69 @@
+"""A Sequential model as Keras 3 serializes it (``config.json`` of a ``.keras`` file).
+
+``serialize_keras_object(model)`` in Keras 3 gives::
+
+    {"module": "keras", "class_name": "Sequential",
+     "config": {"name": ..., "trainable": ..., "dtype": <DTypePolicy>,
+                "layers": [<InputLayer>, <layer>, ...], "build_input_shape": [null, ...]},
+     "registered_name": null,
+     "build_config": {"input_shape": [null, ...]},
+     "compile_config": {...}}            # only once compiled
+
+and each layer ``{"module": "keras.layers", "class_name": ..., "config": ...,
+"registered_name": null, "build_config": {"input_shape": ...}}``, with the dtype
+written as a ``DTypePolicy`` object (keras/src/layers/layer.py, ``get_config``).
+"""
+from __future__ import annotations
+
+from ...backend import floatx
+from . import compile_config
+
+
+def dtype_policy(name=floatx):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def layer_entry(layer):
+    config = dict(layer.get_config())
+    config["dtype"] = dtype_policy()
+    # Keras 3 turns `input_shape=` into an InputLayer (written first); the layer keeps no copy.
+    config.pop("batch_input_shape", None)
+    entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
+             "registered_name": None}
+    if layer.built and layer.input_shape is not None:
+        entry["build_config"] = {"input_shape": list(layer.input_shape)}
+    return entry
+
+
+def input_layer_entry(model):
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": [None, *model.input_shape[1:]], "dtype": floatx, "sparse": False,
+                       "name": "input_layer"},
+            "registered_name": None}
+
+
+def serialize_model(model, include_compile=True):
+    """The Keras 3 ``config.json`` object for ``model`` (JSON-ready: lists, not tuples)."""
+    layers = []
+    if model.input_shape is not None:
+        layers.append(input_layer_entry(model))
+    layers.extend(layer_entry(layer) for layer in model.layers)
+    config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy(), "layers": layers}
+    obj = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    if model.input_shape is not None:
+        config["build_input_shape"] = list(model.input_shape)
+        obj["build_config"] = {"input_shape": list(model.input_shape)}
+    if include_compile and model.compiled:
+        obj["compile_config"] = compile_config.serialize(model)
+    return _jsonable(obj)
+
+
+def _jsonable(value):
+    """Tuples become lists and NumPy scalars Python numbers, as ``json.dumps`` would write them."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
