@@ -95,15 +95,16 @@ def silu_backward(dy, x, y):
 
 
 def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """Keras's full ReLU: ``x`` from ``threshold`` up, capped at ``max_value``;
-    below the threshold ``negative_slope * (x - threshold)``."""
+    """Keras's full ReLU: ``x`` above ``threshold``, capped at ``max_value``;
+    at or below the threshold ``negative_slope * (x - threshold)`` (so
+    ``x == threshold`` gives 0, as Keras computes ``x * (x > threshold)``)."""
     t = x.dtype.type(threshold)
-    y = xp.where(x >= t, x, x.dtype.type(negative_slope) * (x - t))
+    y = xp.where(x > t, x, x.dtype.type(negative_slope) * (x - t))
     return y if max_value is None else xp.minimum(y, x.dtype.type(max_value))
 
 
 def relu_general_backward(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
-    slope = xp.where(x >= x.dtype.type(threshold), dy.dtype.type(1), dy.dtype.type(negative_slope))
+    slope = xp.where(x > x.dtype.type(threshold), dy.dtype.type(1), dy.dtype.type(negative_slope))
     if max_value is not None:
         slope = xp.where(x >= x.dtype.type(max_value), dy.dtype.type(0), slope)
     return dy * slope

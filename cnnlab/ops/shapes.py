@@ -12,6 +12,7 @@ which for ``d = 1`` is the familiar ``floor((in - k + 2p) / s) + 1``.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 from ..errors import ShapeError
@@ -19,16 +20,19 @@ from ..errors import ShapeError
 
 def normalize_tuple(value, n: int, name: str) -> tuple[int, ...]:
     """``3`` -> ``(3, 3)`` for ``n = 2``; a sequence must have length ``n``."""
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
         values = (value,) * n
     else:
-        values = tuple(value)
+        try:
+            values = tuple(value)
+        except TypeError:
+            values = ()
         if len(values) != n:
             raise ShapeError(
                 f"`{name}` must be an int or a tuple of {n} ints. Received: {name}={value!r}"
             )
     for v in values:
-        if not isinstance(v, (int,)) or isinstance(v, bool) or v < 1:
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
             raise ShapeError(
                 f"`{name}` must contain positive integers. Received: {name}={value!r}"
             )

@@ -263,3 +263,16 @@ def test_seed004_model_on_tiny_images_fails_at_the_second_pool():
         conv_forward(h, np.zeros((3, 3, 2, 2)))
     with pytest.raises(ShapeError, match="max_pool"):
         max_pool_forward(np.zeros((1, 1, 1, 1)), (2, 2))
+
+
+def test_relu_general_matches_keras_docstring_examples():
+    """keras.activations.relu(x, negative_slope, max_value, threshold), Keras 3's own examples.
+    Keras computes ``x * (x > threshold)``: an input equal to the threshold gives 0."""
+    if "relu_general" not in activations.ACTIVATIONS:
+        pytest.skip("relu_general not registered")
+    relu = activations.relu_general
+    x = np.array([-10, -5, 0.0, 5, 10], dtype=np.float32)
+    np.testing.assert_array_equal(relu(x), [0, 0, 0, 5, 10])
+    np.testing.assert_array_equal(relu(x, negative_slope=0.5), [-5, -2.5, 0, 5, 10])
+    np.testing.assert_array_equal(relu(x, max_value=5.0), [0, 0, 0, 5, 5])
+    np.testing.assert_array_equal(relu(x, threshold=5.0), [0, 0, 0, 0, 10])
