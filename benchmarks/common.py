@@ -369,6 +369,7 @@ def machine_info(threads) -> dict:
         "numpy": np.__version__,
         "threads": threads,
         "platform": platform.platform(),
+        "load_average_start": load_average(),
     }
     try:
         import cnnlab
@@ -380,6 +381,26 @@ def machine_info(threads) -> dict:
         info["torch"] = torch.__version__
     info.update(thread_report())
     return info
+
+
+def load_average():
+    """(1, 5, 15)-minute load averages, or None. Other processes competing for the cores
+    make timings noisy (and can collapse OpenMP-style thread pools); the report shows it."""
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(v) for v in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def load_warning(start, end=None):
+    """A line for the report when other work was running: the 1-minute load average read
+    before the benchmark started (the one at the end includes this process itself)."""
+    if not start or start[0] < 1.0:
+        return ""
+    return (f"WARNING: the machine was busy before the run (1-minute load average {start[0]:.2f}"
+            + (f", {end[0]:.2f} at the end" if end else "") + "): other processes competed for the cores, "
+            "so these timings are noisy (OpenMP-style thread pools such as PyTorch's suffer most).")
 
 
 def command_line() -> str:
@@ -402,6 +423,9 @@ def machine_markdown(info) -> str:
              f"- Threads: {info['threads']} (torch.set_num_threads, threadpoolctl BLAS limit, "
              f"cnnlab.model.parallel.set_num_threads); removed from the environment: "
              f"{', '.join(f'{k}={v}' for k, v in info['removed_env'].items()) or 'nothing (none was set)'}"]
+    if info.get("load_average_start"):
+        lines.append("- Load average before the run (1/5/15 min): "
+                     + " / ".join(f"{v:.2f}" for v in info["load_average_start"]))
     return "\n".join(lines)
 
 

@@ -176,8 +176,12 @@ def main(argv=None):
              f"{r['vs_best_torch']['time_ratio']:.2f}", f"{r['vs_best_torch']['speed_ratio']:.2f}"]
             for r in results]
     table = common.markdown_table(header, rows)
+    load_end = common.load_average()
+    warning = common.load_warning(info["load_average_start"], load_end)
     note = ("Ratios are medians of per-round ratios; 'best torch' is the faster of NCHW and channels_last "
             "in each round. ms are medians over rounds of (run time / calls).")
+    if warning:
+        note = f"**{warning}**\n\n{note}"
     print()
     print(table)
     print()
@@ -186,7 +190,7 @@ def main(argv=None):
         md = "\n\n".join([f"# cnnlab conv ops vs PyTorch (batch {args.batch}, {args.threads} threads)",
                           f"Command: `{common.command_line()}`", common.machine_markdown(info), table, note]) + "\n"
         data = {"command": common.command_line(), "args": vars(args), "machine": info,
-                "correctness": checks, "results": results}
+                "correctness": checks, "load_average_end": load_end, "warning": warning, "results": results}
         for path in common.write_results(args.out, "ops", data, md):
             print(f"wrote {path}")
     _ = torch

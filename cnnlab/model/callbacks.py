@@ -117,7 +117,8 @@ class EarlyStopping(_Monitor):
         self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
 
     def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best, self.best_weights, self.best_epoch = 0, 0, self.baseline, None, 0
+        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
+        self.best = math.inf if self.mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
         current = self.current(logs)
@@ -127,9 +128,12 @@ class EarlyStopping(_Monitor):
             self.best_weights = self.model.get_weights()
         self.wait += 1
         if self.improved(current, self.best):
-            self.best, self.best_epoch, self.wait = current, epoch, 0
+            self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            # Patience restarts only once the baseline is beaten, as in Keras.
+            if self.baseline is None or self.improved(current, self.baseline):
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
@@ -138,7 +142,7 @@ class EarlyStopping(_Monitor):
     def on_train_end(self, logs=None):
         if self.stopped_epoch and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch:
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)

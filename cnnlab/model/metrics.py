@@ -1,13 +1,13 @@
 """Metrics: running means over an epoch, with Keras's names.
 
-``'accuracy'`` means categorical, sparse categorical or binary accuracy
-depending on the loss and the shapes, as Keras decides it.
+``'accuracy'`` means categorical, sparse categorical or binary accuracy,
+decided from the shapes of labels and outputs as Keras 3 decides it.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, match_rank
+from .losses import match_rank
 
 
 class Metric:
@@ -85,19 +85,20 @@ _BY_NAME = {
 }
 
 
-def get(identifier, loss=None, output_shape=None):
-    """A metric from a name or instance; ``'accuracy'`` is resolved against the loss."""
+def get(identifier, y_true_shape=None, y_pred_shape=None):
+    """A metric from a name or instance. ``'accuracy'`` is resolved as Keras 3
+    does, from the shapes: one output unit -> binary; integer labels (one axis
+    fewer, or a last axis of 1 against several units) -> sparse; else categorical."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):
-            if isinstance(loss, BinaryCrossentropy) or (output_shape is not None and output_shape[-1] == 1):
+            if y_pred_shape is not None and y_pred_shape[-1] == 1:
                 cls = BinaryAccuracy
-            elif isinstance(loss, SparseCategoricalCrossentropy):
+            elif y_true_shape is not None and y_pred_shape is not None and (
+                    len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1):
                 cls = SparseCategoricalAccuracy
-            elif isinstance(loss, CategoricalCrossentropy):
-                cls = CategoricalAccuracy
             else:
                 cls = CategoricalAccuracy
             return cls(name=identifier)

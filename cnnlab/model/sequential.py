@@ -244,14 +244,20 @@ class Sequential:
         self._metrics = []
         self.compiled = True
 
-    def _build_metrics(self):
+    def _build_metrics(self, y):
+        """Metric objects, created on first use: ``'accuracy'`` depends on the labels' shape."""
         if not self._metrics and self._metric_specs:
-            self._metrics = [metrics_mod.get(m, self.loss, self.output_shape) for m in self._metric_specs]
+            self._metrics = [metrics_mod.get(m, np.shape(y), self.output_shape) for m in self._metric_specs]
         return self._metrics
 
     @property
+    def metrics(self):
+        """The compiled metric objects (created when training or evaluation first sees labels)."""
+        return list(self._metrics)
+
+    @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self._build_metrics()]
+        return ["loss"] + [m.name for m in self._metrics]
 
     def _require_compiled(self, what):
         if not self.compiled or self.loss is None:
@@ -307,7 +313,7 @@ class Sequential:
         y = np.asarray(y)
         _check_lengths(x, y, "train_on_batch")
         loss, out = self._train_step(x, y)
-        return self._format_result(loss, [(m, y, out) for m in self._build_metrics()], return_dict)
+        return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
@@ -315,7 +321,7 @@ class Sequential:
         y = np.asarray(y)
         out, caches = self.forward(x)
         loss, _, _ = self._loss_and_grad(y, out, caches)
-        return self._format_result(loss, [(m, y, out) for m in self._build_metrics()], return_dict)
+        return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
 
     def _format_result(self, loss, metric_inputs, return_dict):
         values = {"loss": loss}
@@ -363,7 +369,7 @@ class Sequential:
         if verbose:
             cb_list.append(ProgbarLogger(verbose))
         cbs = CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
-        metrics = self._build_metrics()
+        metrics = self._build_metrics(y)
         self.stop_training = False
         self.history = history
         rng = cnn_random.generator()
@@ -424,7 +430,7 @@ class Sequential:
         if len(x) == 0:
             raise CnnlabError("evaluate(): the data is empty (0 samples).")
         self._check_shape(x.shape, "evaluate")
-        metrics = self._build_metrics()
+        metrics = self._build_metrics(y)
         for m in metrics:
             m.reset_state()
         total, seen = 0.0, 0
@@ -504,6 +510,22 @@ class Sequential:
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
+
+    # ---- saving (cnnlab.model.saving) ---------------------------------
+    def save(self, filepath, overwrite=True):
+        """Save the whole model as a Keras 3 ``.keras`` file (atomically)."""
+        from .saving import save_model
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights as ``.weights.h5`` (Keras's layout) or ``.safetensors``."""
+        from .saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights from ``.weights.h5``, ``.keras`` or ``.safetensors``, checked against the model first."""
+        from .saving import load_weights
+        load_weights(self, filepath)
 
 
 def _as_arrays(x, y, where):

@@ -179,7 +179,7 @@ CONFIG_CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, input_shape", CONFIG_CASES, ids=lambda v: getattr(v, "__name__", None))
+@pytest.mark.parametrize("make, input_shape", CONFIG_CASES, ids=[f"case{i}" for i in range(len(CONFIG_CASES))])
 def test_config_round_trip_gives_same_output_shape(make, input_shape):
     layer = make()
     out = built(layer, input_shape)
@@ -332,7 +332,8 @@ SHAPE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, input_shape, expected", SHAPE_CASES)
+@pytest.mark.parametrize("make, input_shape, expected", SHAPE_CASES,
+                         ids=[f"case{i}-{e}" for i, (_, _, e) in enumerate(SHAPE_CASES)])
 def test_output_shapes(make, input_shape, expected):
     layer = make()
     assert built(layer, input_shape) == expected

@@ -397,15 +397,19 @@ def dense_softmax_variants(w, b):
     a = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(3, activation="softmax")])
     c = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(3), keras.layers.Activation("softmax")])
     d = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(3), keras.layers.Softmax()])
-    for m in (a, c, d):
+    # a trailing identity Reshape hides the softmax from the loss: the unfused path
+    # (cross-entropy on probabilities, then the softmax Jacobian)
+    e = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(3), keras.layers.Activation("softmax"),
+                          keras.layers.Reshape((3,))])
+    for m in (a, c, d, e):
         m.layers[0].set_weights([w, b])
         m.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="sparse_categorical_crossentropy")
-    return a, c, d
+    return a, c, d, e
 
 
 def test_fused_gradient_is_softmax_minus_onehot():
     """One SGD step (lr 1) on Dense(softmax): dW = x^T (softmax(z) - onehot(y)) / N, db = mean(p - onehot),
-    for the activation on the Dense, as an Activation layer and as a Softmax layer."""
+    for the activation on the Dense, as an Activation layer, as a Softmax layer, and unfused."""
     x, y = blobs(32)
     rng = np.random.default_rng(5)
     w = rng.normal(0, 0.5, (6, 3)).astype(np.float32)
@@ -430,9 +434,11 @@ def test_fit_uses_logits_so_the_loss_is_not_clipped():
     y = np.array([0, 0])
     w = np.zeros((6, 3), np.float32)
     b = np.array([0.0, 50.0, 0.0], np.float32)
-    for model in dense_softmax_variants(w, b):
+    *fused, unfused = dense_softmax_variants(w, b)
+    for model in fused:
         loss = model.train_on_batch(x, y)
         assert loss == pytest.approx(50.0, rel=1e-4)
+    assert unfused.train_on_batch(x, y) == pytest.approx(-np.log(1e-7), rel=1e-4), "probabilities are clipped"
     # the loss function on probabilities clips, as Keras's does
     probs = np.array([[0.0, 1.0, 0.0]], dtype=np.float32)
     clipped = keras.losses.SparseCategoricalCrossentropy()(np.array([0]), probs)

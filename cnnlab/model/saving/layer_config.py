@@ -1,0 +1,147 @@
+"""One layer entry of a Keras ``config.json`` -> a cnnlab layer, or a clear refusal.
+
+The class comes from cnnlab's own table (``cnnlab.layers.LAYER_CLASSES``); the
+file's ``module`` is never imported. Keras 3's spellings are accepted: a
+``DTypePolicy`` object or a dtype name, initializer objects, activation names.
+An option cnnlab does not implement is refused by name, unless its value is
+"off" (``None``/``False``), which is how Keras writes options left at their default.
+"""
+from __future__ import annotations
+
+import inspect
+
+from ...backend import floatx
+from ...errors import CnnlabError
+from ...layers import LAYER_CLASSES, InputLayer
+from ...layers import initializers as init_mod
+from ...layers.base import Layer
+from ...ops import activations as act_ops
+
+#: Accepted spellings that a class's signature does not show.
+_EXTRA_OPTIONS = {"LeakyReLU": {"alpha"}}
+_INPUT_OPTIONS = {"batch_shape", "shape", "batch_size", "dtype", "sparse", "ragged", "optional", "name",
+                  "batch_input_shape", "input_shape"}
+
+
+def _off(value):
+    return value is None or value is False
+
+
+def is_float32_policy(dtype):
+    if dtype is None or dtype == floatx:
+        return True
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        return (dtype.get("config") or {}).get("name") == floatx
+    return False
+
+
+def check_keras_object(entry, where):
+    """A serialized object must name a built-in Keras class: module ``keras...`` (or none), no registered name."""
+    module, registered = entry.get("module"), entry.get("registered_name")
+    if module is not None and not (isinstance(module, str) and module.split(".")[0] == "keras"):
+        raise CnnlabError(f"{where}: class {entry.get('class_name')!r} comes from module {module!r}; cnnlab "
+                          f"builds only its own layers and never imports code named in a file. "
+                          f"Received: module={module!r}")
+    if registered is not None and registered != entry.get("class_name"):
+        raise CnnlabError(f"{where}: {registered!r} is a custom registered class; cnnlab never imports code "
+                          f"named in a file. Received: registered_name={registered!r}")
+
+
+def accepted_options(cls):
+    names = set(_EXTRA_OPTIONS.get(cls.__name__, ()))
+    for fn in (cls.__init__, Layer.__init__):
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                names.add(p.name)
+    return names
+
+
+def _activation(value, where):
+    if isinstance(value, dict):
+        check_keras_object(value, where)
+        if not isinstance(value.get("config"), str):
+            raise CnnlabError(f"{where}: activation {value!r} is not a built-in activation name. "
+                              f"Received: activation={value!r}")
+        value = value["config"]
+    try:
+        act_ops.get(value)
+    except ValueError as e:
+        raise CnnlabError(f"{where}: {e}") from None
+    return value
+
+
+def _initializer(value, key, where):
+    if isinstance(value, dict):
+        check_keras_object(value, f"{where}, {key}")
+        value = {"class_name": value.get("class_name"), "config": dict(value.get("config") or {})}
+    elif not isinstance(value, str):
+        raise CnnlabError(f"{where}: {key} must be an initializer name or object. Received: {key}={value!r}")
+    try:
+        init_mod.get(value)
+    except (ValueError, TypeError) as e:
+        raise CnnlabError(f"{where}: unsupported {key}: {e}") from None
+    return value
+
+
+def parse_batch_shape(value, where):
+    if (not isinstance(value, (list, tuple)) or len(value) < 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value[1:])
+            or not (value[0] is None or (isinstance(value[0], int) and value[0] > 0))):
+        raise CnnlabError(f"{where}: batch_shape must be [batch or null, d1, d2, ...] with positive sizes. "
+                          f"Received: batch_shape={value!r}")
+    return (None, *value[1:])
+
+
+def input_layer_from_config(config, where):
+    unknown = {k: v for k, v in config.items() if k not in _INPUT_OPTIONS}
+    if unknown:
+        raise CnnlabError(f"{where}: unsupported InputLayer options {sorted(unknown)}. Received: {unknown}")
+    for key in ("sparse", "ragged", "optional"):
+        if not _off(config.get(key)):
+            raise CnnlabError(f"{where}: cnnlab supports only dense inputs. Received: {key}={config[key]!r}")
+    shape = config.get("batch_shape") or config.get("batch_input_shape")
+    if shape is None and config.get("shape") is not None:
+        shape = [None, *config["shape"]]
+    if shape is None:
+        raise CnnlabError(f"{where}: the InputLayer has no batch_shape. Received: config={config!r}")
+    return InputLayer(batch_shape=parse_batch_shape(shape, where), name=config.get("name"))
+
+
+def layer_from_config(entry, position):
+    """``entry`` = ``{"module", "class_name", "config", "registered_name", ...}`` -> a cnnlab layer."""
+    where = f"Layer {position} of the model"
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise CnnlabError(f"{where}: expected a serialized layer object. Received: {str(entry)[:200]}")
+    class_name = entry.get("class_name")
+    config = dict(entry["config"])
+    name = config.get("name")
+    where = f"Layer {name!r} ({class_name}, position {position})"
+    if class_name not in LAYER_CLASSES:
+        raise CnnlabError(f"{where}: unknown layer class {class_name!r}. cnnlab builds only its own layers: "
+                          f"{sorted(LAYER_CLASSES)}. Received: class_name={class_name!r}")
+    check_keras_object(entry, where)
+    if class_name == "InputLayer":
+        return input_layer_from_config(config, where)
+    cls = LAYER_CLASSES[class_name]
+    dtype = config.pop("dtype", None)
+    if not is_float32_policy(dtype):
+        raise CnnlabError(f"{where}: cnnlab computes in float32 only. Received: dtype={dtype!r}")
+    if "activation" in config and config["activation"] is not None:
+        config["activation"] = _activation(config["activation"], where)
+    for key in [k for k in config if k.endswith("_initializer")]:
+        config[key] = _initializer(config[key], key, where)
+    allowed = accepted_options(cls)
+    unsupported = {}
+    for key in [k for k in config if k not in allowed]:
+        value = config.pop(key)
+        if not _off(value):
+            unsupported[key] = value
+    if unsupported:
+        raise CnnlabError(f"{where}: cnnlab does not support the option(s) {sorted(unsupported)}. "
+                          f"Received: {unsupported}")
+    try:
+        return cls.from_config(config)
+    except CnnlabError as e:
+        raise CnnlabError(f"{where}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise CnnlabError(f"{where}: {e}") from None
