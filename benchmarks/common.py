@@ -31,10 +31,11 @@ def clean_environment() -> None:
     variables once, at import. The removed values are kept in
     ``CNNLAB_BENCH_REEXEC`` so that the report can say what was removed.
     """
-    if "numpy" in sys.modules or "torch" in sys.modules:
-        raise RuntimeError("clean_environment() must run before numpy/torch are imported")
     present = {k: os.environ[k] for k in THREAD_VARS if k in os.environ}
     if present:
+        if "numpy" in sys.modules or "torch" in sys.modules:
+            raise RuntimeError(f"{', '.join(present)} must be removed before numpy/torch are imported: "
+                               f"call benchmarks.common.clean_environment() first")
         if os.environ.get(_REEXEC_MARK):
             raise RuntimeError(f"thread variables still set after re-exec: {present}")
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
@@ -420,8 +421,8 @@ def machine_markdown(info) -> str:
     lines = [f"- CPU: {info['cpu_model']} ({info['cpus_allowed']} CPUs usable; {' '.join(info['cpu_flags'])})",
              f"- Python {info['python']}, NumPy {info['numpy']} (BLAS: {blas or 'n/a'})"
              + (f", PyTorch {info['torch']}" if "torch" in info else "") + f", cnnlab {info.get('cnnlab', '?')}",
-             f"- Threads: {info['threads']} (torch.set_num_threads, threadpoolctl BLAS limit, "
-             f"cnnlab.model.parallel.set_num_threads); removed from the environment: "
+             f"- Threads: {info['threads']} ({'torch.set_num_threads, ' if 'torch' in info else ''}"
+             f"threadpoolctl BLAS limit, cnnlab.model.parallel.set_num_threads); removed from the environment: "
              f"{', '.join(f'{k}={v}' for k, v in info['removed_env'].items()) or 'nothing (none was set)'}"]
     if info.get("load_average_start"):
         lines.append("- Load average before the run (1/5/15 min): "

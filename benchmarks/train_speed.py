@@ -256,15 +256,19 @@ def render(args, info, gemm, torch_gemm, flops, floor_img_s, twin, training, inf
                "PyTorch img/s, the median of per-round ratios (range over rounds in brackets); > 1 means cnnlab "
                "is faster. Overhead = time of train_on_batch over _train_step on the same batches.")
     i, lt = infer, latency
+    def ratio(r):
+        return f"{r['speed_ratio']:.2f} ({r['speed_ratio_min']:.2f}-{r['speed_ratio_max']:.2f})"
     rows = [["inference, batch 128 (img/s)", f"{i['img_per_s']['cnnlab']:,.0f}", f"{i['img_per_s']['torch']:,.0f}",
-             f"{i['cnnlab_vs_torch']['speed_ratio']:.2f}"],
+             ratio(i["cnnlab_vs_torch"])],
             ["1 image: `model.predict(x[:1], verbose=0)` (ms)", f"{lt['ms']['cnnlab_predict']:.3f}",
-             f"{lt['ms']['torch']:.3f}", f"{lt['predict_vs_torch']['speed_ratio']:.2f}"],
+             f"{lt['ms']['torch']:.3f}", ratio(lt["predict_vs_torch"])],
             ["1 image: `model.predict_on_batch(x[:1])` (ms)", f"{lt['ms']['cnnlab_predict_on_batch']:.3f}",
-             f"{lt['ms']['torch']:.3f}", f"{lt['predict_on_batch_vs_torch']['speed_ratio']:.2f}"]]
+             f"{lt['ms']['torch']:.3f}", ratio(lt["predict_on_batch_vs_torch"])]]
     out.append(f"## Inference ({i['images']:,} test images; PyTorch: `no_grad`, `model(x)` + softmax)\n\n"
                + common.markdown_table(["", "cnnlab", "PyTorch", "speed ratio cnnlab/PyTorch (>1: cnnlab faster)"],
-                                       rows))
+                                       rows)
+               + "\n\nValues are medians over rounds; the speed ratio is the median of per-round ratios (range in "
+               "brackets), so on a noisy machine it need not equal the ratio of the medians.")
     if memory:
         rows = []
         for batch in args.batch_sizes:
@@ -278,9 +282,13 @@ def render(args, info, gemm, torch_gemm, flops, floor_img_s, twin, training, inf
         out.append(f"## Peak memory of training ({args.memory_steps} steps from a fresh model, each in its own "
                    f"process)\n\n" + common.markdown_table(
                        ["batch", "cnnlab peak RSS growth MiB", "cnnlab tracemalloc peak MiB",
-                        "PyTorch peak RSS growth MiB", "cnnlab process VmHWM MiB", "PyTorch process VmHWM MiB"], rows)
-                   + "\n\nPeak RSS growth = VmHWM after training minus VmRSS before it (VmHWM reset first); it "
-                   "includes optimizer state and every buffer the steps allocate.")
+                        "PyTorch peak RSS growth MiB", "cnnlab process peak RSS MiB", "PyTorch process peak RSS MiB"],
+                       rows)
+                   + "\n\nPeak RSS growth = VmHWM after training minus VmRSS before it (VmHWM reset to the current "
+                   "RSS just before training, after the data and the model are loaded); it includes optimizer state "
+                   "and every buffer the steps allocate. Process peak RSS = VmHWM over the same span (libraries "
+                   "included: PyTorch's are large). tracemalloc peak: NumPy allocations of a second, warm pass "
+                   "over the same steps.")
     return "\n\n".join(out) + "\n"
 
 

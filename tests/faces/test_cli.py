@@ -163,7 +163,7 @@ def test_summary_formula(capsys):
 
 def test_summary_of_a_spec(capsys, tiny_spec):
     code, out, _ = run(capsys, "summary", "--spec", tiny_spec)
-    assert code == 0 and f"Total params: {TINY_PARAMS}" in out and "max_pooling2d (MaxPooling2D)" in out
+    assert code == 0 and f"Trainable params: {TINY_PARAMS}" in out and "max_pooling2d (MaxPooling2D)" in out
 
 
 # --------------------------------------------------------------------------- predict

@@ -126,7 +126,7 @@ def _read_layers(h5py, f, model, where):
         _check_keys(group, len(expected), f"layer '{layer.name}' ({type(layer).__name__})", where)
         datasets = [_dataset(h5py, group, str(i), where) for i in range(len(expected))]
         for (ds, location), (name, shape, dtype) in zip(datasets, expected):
-            check_array(layer, name, location, ds.shape, ds.dtype, shape, dtype)
+            check_array(layer, name, f"{where}: {location}", ds.shape, ds.dtype, shape, dtype)
         per_layer.append(datasets)
     # Every dataset has been checked; only now is any data read.
     return [[np.asarray(ds[()]) for ds, _ in datasets] for datasets in per_layer]
@@ -142,7 +142,10 @@ def _read_optimizer(h5py, f, model, where):
     params = model.trainable_weights
     specs = optimizer_state.expected_specs(optimizer, params)
     count = len(group)
-    if count > 2 + MAX_SLOTS_PER_WEIGHT * max(len(params), 1) or count not in (2, len(specs)):
+    # A built optimizer takes its full state; one not built yet (compiled, never trained) also takes the
+    # two counters alone, which is what Keras saves before the first step.
+    allowed = (len(specs),) if optimizer.built and optimizer.slot_names else (2, len(specs))
+    if count > 2 + MAX_SLOTS_PER_WEIGHT * max(len(params), 1) or count not in allowed:
         warnings.warn(f"Skipping variable loading for optimizer '{optimizer.name}', because it has "
                       f"{len(specs)} variables whereas the saved optimizer has {count} variables.", stacklevel=4)
         return None

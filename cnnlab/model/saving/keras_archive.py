@@ -25,8 +25,9 @@ from . import h5_store, limits
 from .keras_config import serialize_model
 
 CONFIG, METADATA, WEIGHTS = "config.json", "metadata.json", "model.weights.h5"
-#: The Keras release whose ``.keras`` layout this module writes (metadata.json's ``keras_version``).
-KERAS_FORMAT_VERSION = "3.10.0"
+#: metadata.json's ``keras_version``: the Keras release this layout was checked against (3.15.1 reads and
+#: writes files identical in structure to these, both ways).
+KERAS_FORMAT_VERSION = "3.15.1"
 
 
 def write_archive(fileobj, model):

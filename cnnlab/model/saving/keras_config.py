@@ -38,7 +38,7 @@ def layer_entry(layer):
 def input_layer_entry(model):
     return {"module": "keras.layers", "class_name": "InputLayer",
             "config": {"batch_shape": [None, *model.input_shape[1:]], "dtype": floatx, "sparse": False,
-                       "name": "input_layer"},
+                       "ragged": False, "name": "input_layer", "optional": False},
             "registered_name": None}
 
 

@@ -73,7 +73,17 @@ def _activation(value, where):
 def _initializer(value, key, where):
     if isinstance(value, dict):
         check_keras_object(value, f"{where}, {key}")
-        value = {"class_name": value.get("class_name"), "config": dict(value.get("config") or {})}
+        config = dict(value.get("config") or {})
+        cls = init_mod._BY_CLASS.get(value.get("class_name"))
+        if cls is not None:
+            # Options newer Keras versions add (GlorotUniform's input_axes/output_axes) are dropped when off.
+            allowed = {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
+            extra = {k: v for k, v in config.items() if k not in allowed}
+            if any(not _off(v) for v in extra.values()):
+                raise CnnlabError(f"{where}: {key} {value.get('class_name')} with unsupported option(s) "
+                                  f"{sorted(extra)}. Received: {extra}")
+            config = {k: v for k, v in config.items() if k in allowed}
+        value = {"class_name": value.get("class_name"), "config": config}
     elif not isinstance(value, str):
         raise CnnlabError(f"{where}: {key} must be an initializer name or object. Received: {key}={value!r}")
     try:
