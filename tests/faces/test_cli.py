@@ -144,7 +144,7 @@ def test_yaml_spec(capsys, tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))
     code, out, _ = run(capsys, "summary", "--spec", spec)
-    assert code == 0 and f"Total params: {TINY_PARAMS}" in out
+    assert code == 0 and f"Trainable params: {TINY_PARAMS}" in out
 
 
 # --------------------------------------------------------------------------- summary
