@@ -144,7 +144,7 @@ def test_yaml_spec(capsys, tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))
     code, out, _ = run(capsys, "summary", "--spec", spec)
-    assert code == 0 and f"Trainable params: {TINY_PARAMS}" in out
+    assert code == 0 and f"Total params: {TINY_PARAMS}" in out
 
 
 # --------------------------------------------------------------------------- summary
@@ -163,7 +163,7 @@ def test_summary_formula(capsys):
 
 def test_summary_of_a_spec(capsys, tiny_spec):
     code, out, _ = run(capsys, "summary", "--spec", tiny_spec)
-    assert code == 0 and f"Trainable params: {TINY_PARAMS}" in out and "max_pooling2d (MaxPooling2D)" in out
+    assert code == 0 and f"Total params: {TINY_PARAMS}" in out and "max_pooling2d (MaxPooling2D)" in out
 
 
 # --------------------------------------------------------------------------- predict
@@ -233,7 +233,7 @@ def test_train_save_evaluate_predict_summary(capsys, tmp_path, tiny_spec):
     assert code == 0, err
     assert re.search(r"Test accuracy: 0\.\d{4}, test loss: \d+\.\d{4}", out)
     code, out, err = run(capsys, "summary", model_file)
-    assert code == 0 and f"Total params: {TINY_PARAMS}" in out
+    assert code == 0 and f"Trainable params: {TINY_PARAMS}" in out
     (_, _), (xt, _) = load_sample()
     image = write_png(tmp_path / "digit.png", xt[0])
     code, out, err = run(capsys, "predict", model_file, image)
