@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from .. import random as cnn_random
-from ..backend import floatx
+from ..backend import floatx, keep_freed_memory
 from ..errors import CnnlabError, ShapeError
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import as_float_input, unique_name
@@ -278,6 +278,7 @@ class Sequential:
         """One update on the batch ``(x, y)``; returns the batch loss (before the
         update) and the outputs. Large batches are split across threads
         (``cnnlab.model.parallel``); the gradient is the same."""
+        keep_freed_memory()
         parts = parallel.split(len(x))
         if len(parts) > 1 and any(layer.stochastic for layer in self._layers):
             streams = [cnn_random.make_generator() for _ in parts]
@@ -319,8 +320,7 @@ class Sequential:
         self._require_compiled("test_on_batch")
         x = self._check_batch(x, "test_on_batch")
         y = np.asarray(y)
-        out, caches = self.forward(x)
-        loss, _, _ = self._loss_and_grad(y, out, caches)
+        out, loss = self._infer(x, y)
         return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
 
     def _format_result(self, loss, metric_inputs, return_dict):
@@ -333,8 +333,23 @@ class Sequential:
             return values
         return loss if len(values) == 1 else list(values.values())
 
+    def _infer(self, x, y=None):
+        """Outputs for the batch ``x`` (split across threads like training), and the
+        loss when labels ``y`` are given."""
+        keep_freed_memory()
+        parts = parallel.split(len(x))
+
+        def part(sl):
+            out, caches = self.forward(x[sl])
+            loss = None if y is None else self._loss_and_grad(y[sl], out, caches)[0] * (sl.stop - sl.start) / len(x)
+            return out, loss
+
+        results = parallel.run(part, parts)
+        out = results[0][0] if len(results) == 1 else np.concatenate([r[0] for r in results])
+        return out, (None if y is None else sum(r[1] for r in results))
+
     def predict_on_batch(self, x):
-        return self.forward(self._check_batch(x, "predict_on_batch"))[0]
+        return self._infer(self._check_batch(x, "predict_on_batch"))[0]
 
     # ---- whole data sets ----------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
@@ -441,8 +456,7 @@ class Sequential:
         for step in range(steps):
             sl = slice(step * batch_size, (step + 1) * batch_size)
             xb, yb = as_float_input(x[sl], "evaluate"), y[sl]
-            out, caches = self.forward(xb)
-            loss, _, _ = self._loss_and_grad(yb, out, caches)
+            out, loss = self._infer(xb, yb)
             total += loss * len(xb)
             seen += len(xb)
             for m in metrics:
@@ -469,7 +483,7 @@ class Sequential:
         outs = []
         for step in range(steps):
             xb = as_float_input(x[step * batch_size:(step + 1) * batch_size], "predict")
-            outs.append(self.forward(xb)[0])
+            outs.append(self._infer(xb)[0])
             bar.update(step + 1, finalize=step == steps - 1)
         return np.concatenate(outs, axis=0)
 

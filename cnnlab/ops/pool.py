@@ -61,25 +61,40 @@ def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pool
 def max_pool_forward(x, pool_size, strides=None, padding="valid"):
     """Max pooling. ``x (N, *S, C)`` -> ``(y (N, *out, C), cache)``.
 
-    The cache holds, per output cell, the index (row-major, within the window)
-    of the first maximum: the backward pass routes the gradient there.
+    The cache records where each window's first maximum is, so that the
+    backward pass routes the gradient there.
     """
     pool, strides, pads, out = pool_geometry(x.shape, pool_size, strides, padding, "max_pool")
-    xp_ = pad(x, pads, value=-xp.inf)
-    ones = (1,) * len(pool)
-    offsets = kernel_offsets(pool)
-    y = xp_[offset_slice(offsets[0], strides, ones, out)].copy()
-    winner = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) < 256 else xp.int32)
-    for j, offset in enumerate(offsets[1:], start=1):
-        cells = xp_[offset_slice(offset, strides, ones, out)]
-        better = cells > y          # strictly greater: the first maximum keeps its place
-        xp.copyto(winner, j, where=better)
-        xp.maximum(y, cells, out=y)
-    return y, PoolCache(tuple(x.shape), pool, strides, pads, out, winner)
+    x_padded = pad(x, pads, value=-xp.inf)
+    if strides == pool:
+        y, winners = _tiled_max(x_padded, pool, out)
+    else:
+        y, winners = _sliding_max(x_padded, pool, strides, out)
+    return y, PoolCache(tuple(x.shape), pool, strides, pads, out, winners)
 
 
 def max_pool_backward(dy, cache: PoolCache):
     """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient goes to its first maximum."""
+    if cache.strides == cache.pool:
+        return _tiled_max_backward(dy, cache)
+    return _sliding_max_backward(dy, cache)
+
+
+def _sliding_max(x_padded, pool, strides, out):
+    """Any windows: walk the kernel offsets in row-major order, keeping the best
+    value and the offset it came from (strictly greater wins, so ties keep the first)."""
+    ones = (1,) * len(pool)
+    offsets = kernel_offsets(pool)
+    y = x_padded[offset_slice(offsets[0], strides, ones, out)].copy()
+    winner = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) < 256 else xp.int32)
+    for j, offset in enumerate(offsets[1:], start=1):
+        cells = x_padded[offset_slice(offset, strides, ones, out)]
+        xp.copyto(winner, j, where=cells > y)
+        xp.maximum(y, cells, out=y)
+    return y, winner
+
+
+def _sliding_max_backward(dy, cache):
     ones = (1,) * len(cache.pool)
     dx = xp.zeros(_padded_shape(cache), dtype=dy.dtype)
     disjoint = all(s >= p for s, p in zip(cache.strides, cache.pool))
@@ -89,6 +104,62 @@ def max_pool_backward(dy, cache: PoolCache):
             xp.multiply(dy, cache.extra == j, out=cells)
         else:
             cells += dy * (cache.extra == j)
+    return dx[interior(cache.pads, cache.x_shape[1:-1])]
+
+
+def _along(a, axis, k, step, count):
+    """Cells ``k, k + step, ...`` (``count`` of them) of ``a`` along ``axis``."""
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(k, k + (count - 1) * step + 1, step)
+    return a[tuple(index)]
+
+
+def _tiled_max(x_padded, pool, out):
+    """Windows that tile the input (stride = pool size): reduce one axis at a
+    time, the last spatial axis first. Each reduction keeps, per cell, which of
+    the ``p`` candidates won; taking ties to the lower index on every axis, last
+    axis first, picks the window's first maximum in row-major order."""
+    tiled = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, pool)) + (slice(None),)
+    current, winners = x_padded[tiled], []      # cells past the last whole window are never read
+    for axis in range(len(pool), 0, -1):
+        p, o = pool[axis - 1], out[axis - 1]
+        best = _along(current, axis, 0, p, o)
+        winner = None
+        for k in range(1, p):
+            cells = _along(current, axis, k, p, o)
+            better = cells > best
+            if winner is None:
+                winner = better if p == 2 else better.astype(xp.uint8)
+            else:
+                xp.copyto(winner, k, where=better)
+            best = xp.maximum(best, cells) if k == 1 else xp.maximum(best, cells, out=best)
+        if winner is None:                      # pool size 1 along this axis
+            best, winner = best.copy(), xp.zeros(best.shape, dtype=bool)
+        winners.append((axis, p, winner))
+        current = best
+    return current, winners
+
+
+def _tiled_max_backward(dy, cache):
+    grad = dy
+    for axis, p, winner in reversed(cache.extra):       # first spatial axis first
+        shape = list(grad.shape)
+        shape[axis] *= p
+        spread = xp.empty(shape, dtype=dy.dtype)
+        o = grad.shape[axis]
+        if p == 2:
+            taken = _along(spread, axis, 1, 2, o)
+            xp.multiply(grad, winner, out=taken)
+            xp.subtract(grad, taken, out=_along(spread, axis, 0, 2, o))
+        else:
+            for k in range(p):
+                xp.multiply(grad, winner == k, out=_along(spread, axis, k, p, o))
+        grad = spread
+    padded = _padded_shape(cache)
+    if grad.shape == padded and not any(b or a for b, a in cache.pads):
+        return grad                              # the windows cover the input exactly
+    dx = xp.zeros(padded, dtype=dy.dtype)
+    dx[(slice(None),) + tuple(slice(0, s) for s in grad.shape[1:-1]) + (slice(None),)] = grad
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 
