@@ -203,13 +203,25 @@ def run_predict(args):
 COMMANDS = {"train": (add_train, run_train), "summary": (add_summary, run_summary),
             "evaluate": (add_evaluate, run_evaluate), "predict": (add_predict, run_predict)}
 
+#: Subcommands that live with their own package; each module defines ``add(sub)`` and ``run(args)``.
+PACKAGE_COMMANDS = {"explain": "cnnlab.explain.cli", "tune": "cnnlab.tune.cli", "lesson": "cnnlab.lessons.cli"}
+
 
 def build_parser():
+    import importlib
     parser = argparse.ArgumentParser(prog="cnnlab", description="cnnlab: a small, transparent CNN lab on NumPy.")
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     for name, (add, run) in COMMANDS.items():
         add(sub).set_defaults(func=run)
+    for name, module_name in PACKAGE_COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name and module_name.startswith(e.name):   # that package is not written yet
+                continue
+            raise
+        module.add(sub).set_defaults(func=module.run)
     return parser
 
 
