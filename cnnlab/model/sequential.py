@@ -228,6 +228,32 @@ class Sequential:
             grads_per_layer.append(grads if layer.trainable else [])
         return [g for grads in reversed(grads_per_layer) for g in grads]
 
+    def layer_outputs(self, x):
+        """Every layer's full output for the batch ``x`` (inference mode, no cropping):
+        ``(outputs, caches)`` with ``outputs[i]`` the output of ``self.layers[i]``."""
+        x = self._check_batch(x, "layer_outputs")
+        outputs, caches = [], []
+        for layer in self._layers:
+            x, cache = layer.forward(x, training=False)
+            outputs.append(x)
+            caches.append(cache)
+        return outputs, caches
+
+    def gradient_at(self, caches, layer_index, top_grad, top_is_logits=True):
+        """Backpropagate ``top_grad`` from the last layer down to the output of
+        layer ``layer_index`` and return d(score)/d(that output).
+
+        ``top_grad`` is the gradient of a scalar score with respect to the last
+        layer's output, or, with ``top_is_logits``, to its pre-activation (the
+        class score before softmax, as Grad-CAM uses). ``caches`` come from
+        :meth:`layer_outputs`. Weight gradients are discarded.
+        """
+        grad = top_grad
+        last = len(self._layers) - 1
+        for i in range(last, layer_index, -1):
+            grad, _ = self._layers[i].backward(grad, caches[i], skip_activation=top_is_logits and i == last)
+        return grad
+
     def __call__(self, x, training=False):
         x = self._check_batch(x, "call")
         return self.forward(x, training)[0]
