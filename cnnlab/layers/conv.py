@@ -12,7 +12,8 @@ from ..errors import ShapeError
 from ..ops import conv as conv_ops
 from ..ops import shapes
 from . import initializers
-from .base import Layer
+from ..ops import activations as act_ops
+from .base import Cache, Layer
 
 _SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
 
@@ -80,6 +81,41 @@ class Conv(Layer):
     def _backward(self, dz, cache, need_dx=True):
         dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx)
         return dx, [dkernel] + ([dbias] if self.use_bias else [])
+
+    # ---- pooling first, then bias and activation (an exact reordering) -------------
+    # Max pooling picks per channel, and adding a per-channel bias or applying a
+    # non-decreasing activation does not change which cell wins. So
+    # ``maxpool(act(conv + b)) == act(maxpool(conv) + b)``; the right-hand side
+    # adds the bias and applies the activation on a map 4x smaller (2x2 pool).
+    # The model's plan uses these four methods for a Conv followed by MaxPooling.
+    def defers_to_pooling(self):
+        slope = self._act_kwargs.get("negative_slope", 0.0)
+        return self.activation_name in act_ops.NON_DECREASING or (
+            self.activation_name in ("leaky_relu", "relu_general") and slope >= 0)
+
+    def forward_linear(self, x, crop_to=None):
+        """The convolution alone, no bias, no activation: ``(z, cache)``."""
+        return conv_ops.conv_forward(x, self._weights["kernel"], None, self.strides, self.padding,
+                                     self.dilation_rate, crop_to)
+
+    def backward_linear(self, dz, cache, need_dx=True):
+        """``(dx, dkernel)`` of :meth:`forward_linear`."""
+        dx, dkernel, _ = conv_ops.conv_backward(dz, cache, need_dx)
+        return dx, dkernel
+
+    def bias_activation(self, p):
+        """Bias and activation on a (pooled) map: ``(y, cache)``."""
+        z = p + self._weights["bias"] if self.use_bias else p
+        if self.activation_name == "linear":
+            return z, Cache(None, z, z)
+        y = self._act_forward(z, **self._act_kwargs)
+        return y, Cache(None, z, y)
+
+    def bias_activation_backward(self, dy, cache):
+        """``(dp, dbias or None)`` of :meth:`bias_activation`."""
+        dz = dy if self.activation_name == "linear" else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
+        dbias = dz.reshape(-1, dz.shape[-1]).sum(axis=0) if self.use_bias else None
+        return dz, dbias
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

@@ -47,6 +47,7 @@ class Sequential:
         self._metrics = []
         self._params = []
         self._crops = []
+        self._pool_first = []
         for layer in layers or []:
             self.add(layer)
 
@@ -97,19 +98,29 @@ class Sequential:
                 raise ShapeError(f"Sequential '{self.name}', layer '{layer.name}' ({type(layer).__name__}) "
                                  f"with input shape {shape}: {e}") from None
         self._collect_params()
-        self._plan_crops()
+        self._plan_execution()
         return shape
 
-    def _plan_crops(self):
-        """Where a layer's output is partly thrown away by the next layer (a valid
-        pooling 11 -> 5 reads 10 cells), let the layer compute only what is read."""
+    def _plan_execution(self):
+        """Two exact shortcuts for training and inference, decided once per build:
+
+        * crops: where the next layer reads only part of a layer's output (a valid
+          pooling 11 -> 5 reads 10 cells), the layer computes only that part;
+        * pooling first: a Conv followed by MaxPooling pools the raw convolution and
+          adds the bias and activation afterwards, on the smaller map (see
+          ``Conv.bias_activation``).
+        ``layer_outputs`` ignores the plan and computes every full map.
+        """
         self._crops = [None] * len(self._layers)
+        self._pool_first = [False] * len(self._layers)
         for i, (layer, following) in enumerate(zip(self._layers, self._layers[1:])):
-            if not layer.can_crop:
-                continue
-            used = following.used_input_extent(layer.output_shape)
-            if used is not None and tuple(used) != tuple(layer.output_shape[1:-1]):
-                self._crops[i] = tuple(used)
+            if layer.can_crop:
+                used = following.used_input_extent(layer.output_shape)
+                if used is not None and tuple(used) != tuple(layer.output_shape[1:-1]):
+                    self._crops[i] = tuple(used)
+            if (getattr(layer, "defers_to_pooling", None) and layer.defers_to_pooling()
+                    and getattr(following, "mode", None) == "max" and following.activation_name == "linear"):
+                self._pool_first[i] = True
 
     @property
     def built(self):
@@ -206,27 +217,46 @@ class Sequential:
                              f"{', '.join(map(str, expected))}), got {shape}.{hint} "
                              f"Received: input shape={shape}")
 
-    def forward(self, x, training=False, crop=True):
+    def forward(self, x, training=False):
         """``x -> (y, caches)``; ``caches[i]`` is what layer ``i``'s backward needs.
-
-        ``crop=False`` computes every layer's full output even where the next
-        layer ignores part of it (for looking at feature maps)."""
-        caches = []
-        for layer, crop_to in zip(self._layers, self._crops if crop else [None] * len(self._layers)):
-            x, cache = layer.forward(x, training, crop_to)
+        Follows the execution plan (crops, pooling first)."""
+        caches, i = [], 0
+        while i < len(self._layers):
+            layer = self._layers[i]
+            if self._pool_first[i]:
+                pool = self._layers[i + 1]
+                z, conv_cache = layer.forward_linear(x, self._crops[i])
+                pooled, pool_cache = pool.forward(z, training)
+                x, act_cache = layer.bias_activation(pooled)
+                caches += [(conv_cache, act_cache), pool_cache]
+                i += 2
+                continue
+            x, cache = layer.forward(x, training, self._crops[i])
             caches.append(cache)
+            i += 1
         return x, caches
 
     def backward(self, dy, caches, skip_last_activation=False):
         """``dy`` (gradient of the output, or of the last pre-activation when
         ``skip_last_activation``) -> gradients for ``self.trainable_weights``, in order."""
-        grads_per_layer = []
-        for i in range(len(self._layers) - 1, -1, -1):
+        grads_per_layer = [[] for _ in self._layers]
+        last = len(self._layers) - 1
+        i = last
+        while i >= 0:
             layer = self._layers[i]
-            dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == len(self._layers) - 1,
+            if i > 0 and self._pool_first[i - 1]:
+                conv, (conv_cache, act_cache) = self._layers[i - 1], caches[i - 1]
+                dp, dbias = conv.bias_activation_backward(dy, act_cache)
+                dz, _ = layer.backward(dp, caches[i])
+                dy, dkernel = conv.backward_linear(dz, conv_cache, need_dx=i - 1 > 0)
+                grads_per_layer[i - 1] = [dkernel] + ([dbias] if dbias is not None else [])
+                i -= 2
+                continue
+            dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == last,
                                        need_dx=i > 0)
-            grads_per_layer.append(grads if layer.trainable else [])
-        return [g for grads in reversed(grads_per_layer) for g in grads]
+            grads_per_layer[i] = grads
+            i -= 1
+        return [g for layer, grads in zip(self._layers, grads_per_layer) if layer.trainable for g in grads]
 
     def layer_outputs(self, x):
         """Every layer's full output for the batch ``x`` (inference mode, no cropping):

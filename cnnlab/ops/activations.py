@@ -126,6 +126,11 @@ ACTIVATIONS = {
 }
 
 
+#: Activations that never decrease: max pooling commutes with them, so a model
+#: may pool first and activate the (4x smaller) pooled map instead.
+NON_DECREASING = {"linear", "relu", "sigmoid", "tanh", "softplus", "elu"}
+
+
 def get(name):
     """``(forward, backward)`` for an activation name; ``None`` means linear."""
     key = "linear" if name is None else str(name).lower()
