@@ -44,8 +44,13 @@ class Profiler:
 
     def __enter__(self):
         for layer in self.model.layers:
-            self._wrap(layer, "forward", ("forward", f"{layer.name} ({type(layer).__name__})"))
-            self._wrap(layer, "backward", ("backward", f"{layer.name} ({type(layer).__name__})"))
+            label = f"{layer.name} ({type(layer).__name__})"
+            # The plan may run a conv as two halves around the pooling (see Sequential._plan_execution).
+            for method, phase in [("forward", "forward"), ("forward_linear", "forward"),
+                                  ("bias_activation", "forward"), ("backward", "backward"),
+                                  ("backward_linear", "backward"), ("bias_activation_backward", "backward")]:
+                if hasattr(layer, method):
+                    self._wrap(layer, method, (phase, label))
         self._wrap(self.model, "_loss_and_grad", ("loss", "loss and its gradient"))
         self._wrap(self.model.optimizer, "apply_flat", ("optimizer", type(self.model.optimizer).__name__))
         self._wrap(self.model, "_train_step", ("step", "whole training step (wall)"))
