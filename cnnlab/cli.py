@@ -111,7 +111,31 @@ def add_train(sub):
     p.add_argument("--out", default=os.path.join("runs", "latest"), metavar="DIR",
                    help="output folder (default runs/latest)")
     p.add_argument("--quiet", action="store_true", help="no summary and no progress bar")
+    p.add_argument("--resume", metavar="DIR",
+                   help="back the training state up into DIR (keras.callbacks.BackupAndRestore) and, if DIR holds "
+                        "a backup from an interrupted run, continue it exactly; the backup is deleted at the end")
+    p.add_argument("--backup-every", type=positive_int, metavar="N",
+                   help="with --resume: back up every N batches instead of at the end of each epoch")
     return p
+
+
+def backup_callbacks(args):
+    """``--resume DIR``: ``BackupAndRestore(DIR)``, and a line saying where a resumed run continues."""
+    if not args.resume:
+        if args.backup_every:
+            raise CnnlabError(f"--backup-every needs --resume DIR (where the backups go). "
+                              f"Received: --backup-every {args.backup_every}")
+        return []
+    from .model.callbacks import BackupAndRestore, LambdaCallback
+    backup = BackupAndRestore(args.resume, save_freq=args.backup_every or "epoch")
+
+    def say_where(logs=None):
+        point = backup.restored_from
+        if point is not None:
+            done = f", after {point.step} batches of it" if point.step else ""
+            print(f"Resuming from the backup in {args.resume}: epoch {point.epoch + 1}{done}", flush=True)
+
+    return [backup, LambdaCallback(on_train_begin=say_where)]
 
 
 def run_train(args):
@@ -123,7 +147,7 @@ def run_train(args):
           f"({args.data or 'the MNIST sample bundled with cnnlab'})")
     if not args.quiet:
         model.summary()
-    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs,
+    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, callbacks=backup_callbacks(args),
                         validation_split=args.validation_split, verbose=0 if args.quiet else 1)
     print_scores(model.evaluate(xt, yt, verbose=0, return_dict=True))
     save_run(model, history, args.out)

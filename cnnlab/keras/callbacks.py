@@ -1,3 +1,3 @@
 """``keras.callbacks``."""
-from ..model.callbacks import (Callback, EarlyStopping, History, LambdaCallback, ModelCheckpoint,  # noqa: F401
-                               ProgbarLogger, TerminateOnNaN)
+from ..model.callbacks import (BackupAndRestore, Callback, EarlyStopping, History, LambdaCallback,  # noqa: F401
+                               ModelCheckpoint, ProgbarLogger, TerminateOnNaN)

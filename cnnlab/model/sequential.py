@@ -444,15 +444,24 @@ class Sequential:
         self.stop_training = False
         self.history = history
         rng = cnn_random.generator()
+        self._resume_point = None        # BackupAndRestore.on_train_begin may set it (model.saving.backup)
         cbs.on_train_begin()
+        resume, self._resume_point = self._resume_point, None
+        if resume is not None:
+            initial_epoch = resume.epoch
+        logs = {}                        # (no epoch left to run: on_train_end still gets logs)
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
-            loss_sum, seen = 0.0, 0
+            loss_sum, seen, first_step = 0.0, 0, 0
             for m in metrics:
                 m.reset_state()
             logs = {}
-            for step in range(steps):
+            if resume is not None and resume.order is not None:   # mid-epoch: same order, sums so far
+                order, first_step, loss_sum, seen, logs = resume.continue_epoch(len(x), steps, metrics)
+            else:
+                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+            resume = None
+            for step in range(first_step, steps):
                 cbs.on_train_batch_begin(step)
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 xb = as_float_input(x[idx], "fit")
@@ -467,6 +476,7 @@ class Sequential:
                 for m in metrics:
                     m.update_state(yb, out)
                 logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
+                self._fit_position = (epoch, step, order, loss_sum, seen)   # for BackupAndRestore
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
