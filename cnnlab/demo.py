@@ -3,7 +3,10 @@
 First the seed-000 convolution, its feature map and the output-size arithmetic;
 then ``cnnlab train --epochs 2 --out runs/demo``: the seed-004 CNN trained on
 the MNIST sample bundled with cnnlab (well under a minute), its Keras summary,
-the test accuracy and the files written.
+the test accuracy and the files written; last ``cnnlab explain
+runs/demo/model.keras --out runs/demo/explain``: what that model learned
+(filters, feature maps, Grad-CAM, one convolution traced), as PNGs and one
+self-contained ``report.html``, whose path it prints.
 """
 import os
 import sys
@@ -23,12 +26,27 @@ def seed_000():
 
 
 def main(argv=None):
-    """Run the demo; extra arguments go to ``cnnlab train`` (``--data DIR`` for full MNIST)."""
+    """Run the demo; extra arguments go to ``cnnlab train`` (``--data DIR`` for full
+    MNIST, which the explain report then uses for its test images too)."""
+    import argparse
+
     from . import cli
+    argv = list(sys.argv[1:] if argv is None else argv)
     seed_000()
+    run_dir = os.path.join("runs", "demo")
     print("\nSeed 004: the CNN on the MNIST sample (cnnlab train --epochs 2 --out runs/demo)\n")
-    return cli.main(["train", "--epochs", "2", "--out", os.path.join("runs", "demo"),
-                     *(sys.argv[1:] if argv is None else argv)])
+    code = cli.main(["train", "--epochs", "2", "--out", run_dir, *argv])
+    if code != 0:
+        return code
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data")
+    known, _ = data.parse_known_args(argv)
+    model_path, out = os.path.join(run_dir, "model.keras"), os.path.join(run_dir, "explain")
+    print(f"\nWhat it learned (cnnlab explain {model_path} --out {out})\n")
+    code = cli.main(["explain", model_path, "--out", out, *(["--data", known.data] if known.data else [])])
+    if code == 0:
+        print(f"\nOpen the report in a browser: {os.path.abspath(os.path.join(out, 'report.html'))}")
+    return code
 
 
 if __name__ == "__main__":

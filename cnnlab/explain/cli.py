@@ -1,0 +1,105 @@
+"""``cnnlab explain MODEL [IMAGE] --out DIR``: the explain report of a saved model.
+
+Registered by :data:`cnnlab.cli.PACKAGE_COMMANDS`. Without ``IMAGE`` it explains a
+test image of the MNIST sample bundled with cnnlab (``--index N``); with a PNG or
+JPEG it reads the picture the way ``cnnlab predict`` does (greyscale, white on
+black, resized to the model's input).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+
+def add(sub):
+    p = sub.add_parser("explain", help="show what a trained CNN learned: filters, feature maps, Grad-CAM (HTML)",
+                       description="Write the explain report of MODEL.keras: the prediction, Grad-CAM, the shape "
+                                   "walk, filters, feature maps of every conv/pool layer and one convolution "
+                                   "traced step by step, as PNG files and one self-contained report.html.")
+    p.add_argument("model", metavar="MODEL.keras", help="a saved model")
+    p.add_argument("image", nargs="?", metavar="IMAGE",
+                   help="a PNG or JPEG to explain (default: a test image of the bundled MNIST sample)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: explain/ next to the model)")
+    p.add_argument("--index", type=int, default=0, metavar="N",
+                   help="which test image to explain when no IMAGE is given (default 0)")
+    p.add_argument("--layer", metavar="NAME", help="Grad-CAM's layer (default: the last layer with spatial output)")
+    p.add_argument("--class", dest="class_index", type=int, metavar="K",
+                   help="the class Grad-CAM explains (default: the predicted one)")
+    p.add_argument("--data", metavar="DIR", help="MNIST directory or .npz for the test images "
+                                                 "(default: the sample bundled with cnnlab)")
+    return p
+
+
+def _test_split(args, model):
+    """The test images and labels scaled as the model was trained (``/255``, channel axis),
+    when the model reads 28x28 greyscale images; otherwise ``None``."""
+    from ..cli import load_mnist
+    if tuple(model.input_shape[1:]) not in ((28, 28, 1), (28, 28)):
+        return None
+    _, (xt, yt) = load_mnist(args.data)
+    if tuple(model.input_shape[1:]) == (28, 28):
+        xt = xt[..., 0]
+    return xt, yt
+
+
+def run(args):
+    from ..cli import load_model
+    from ..errors import CnnlabError
+    from .report import build_report
+
+    image_path = args.image
+    if image_path:                      # fail on a bad image before loading the model
+        from ..faces.images import read_image
+        picture = read_image(image_path)
+    model = load_model(args.model)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explain")
+    test = _test_split(args, model)
+    label = None
+    if image_path:
+        from ..faces.images import to_mnist
+        shape = model.input_shape
+        if len(shape) != 4:
+            raise CnnlabError(f"explain IMAGE needs a model of images (None, height, width, channels). "
+                              f"Received: input shape {shape}")
+        x, inverted = to_mnist(picture, shape[1:3], shape[3])
+        source = os.path.basename(image_path) + (" (inverted: dark digit on light background)" if inverted else "")
+    else:
+        if test is None:
+            raise CnnlabError(f"the model reads {model.input_shape[1:]}, not 28x28 MNIST images: give an IMAGE "
+                              f"file to explain. Received: input shape {model.input_shape}")
+        xt, yt = test
+        if not -len(xt) <= args.index < len(xt):
+            raise CnnlabError(f"--index must be between 0 and {len(xt) - 1} (the test split has {len(xt)} images). "
+                              f"Received: --index {args.index}")
+        x, label = xt[args.index], int(yt[args.index])
+        source = f"MNIST {'test' if args.data else 'sample test'} image #{args.index % len(xt)} (label {label})"
+    history = None
+    history_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "history.json")
+    if os.path.isfile(history_path):
+        try:
+            with open(history_path, encoding="utf-8") as f:
+                history = json.load(f)
+        except (OSError, ValueError):
+            history = None
+    try:
+        report = build_report(model, x, out, label=label, source=source, class_index=args.class_index,
+                              layer=args.layer, test_data=test, history=history)
+    except ImportError as e:            # matplotlib missing: say how to install it, no traceback
+        raise CnnlabError(str(e)) from None
+    probs = report.probabilities
+    p = float(probs[report.predicted]) if probs.size > 1 else float(probs[0])
+    print(f"Prediction: {report.predicted} (p = {p:.2%})" + (f", label {label}" if label is not None else ""))
+    if report.gradcam is not None:
+        g = report.gradcam
+        print(f"Grad-CAM: class {g.class_index} at layer '{g.layer}', strongest at {g.peak}")
+    if report.trace is not None:
+        t = report.trace
+        print(f"Trace: layer '{t.layer}', position {t.position}, filter {t.filter}: sum {t.total:.4g} + bias "
+              f"{t.bias:.4g} -> {t.value:.4g} ({'matches' if t.matches else 'DOES NOT match'} the layer)")
+    if report.test_accuracy is not None:
+        print(f"Test accuracy: {report.test_accuracy:.2%}")
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"Wrote {len(report.files)} files to {os.path.join(out, '')}")
+    print(f"Report: {os.path.abspath(report.html_path)}")
+    return 0
