@@ -17,7 +17,7 @@ import os
 import warnings
 
 from ...errors import CnnlabError
-from . import architecture, h5_store, keras_archive, optimizer_state, safetensors_io
+from . import architecture, h5_store, keras_archive, limits, optimizer_state, safetensors_io
 from .atomic import atomic_write, atomic_write_bytes
 from .model_from_config import model_from_config
 
@@ -60,14 +60,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     path = _path(filepath, "load_model")
     if path.endswith(".keras"):
         with keras_archive.KerasArchive(path) as archive:
-            model = model_from_config(archive.config(), compile=compile)
+            model = model_from_config(archive.config(), compile=compile,
+                                      max_weight_bytes=limits.weight_budget(archive.weights_size()))
             read = h5_store.read_weights(archive.weights(), model, path)
         architecture.assign(model, read.layers)
         _restore_optimizer(model, read.optimizer)
         return model
     if path.endswith(".safetensors"):
         with safetensors_io.SafetensorsFile(path) as st:
-            model = model_from_config(safetensors_io.keras_config(st), compile=False)
+            model = model_from_config(safetensors_io.keras_config(st), compile=False,
+                                      max_weight_bytes=limits.weight_budget(st.data_size))
             arrays = safetensors_io.read_weights(st, model)
         architecture.assign(model, arrays)
         return model

@@ -105,6 +105,10 @@ class KerasArchive:
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             self._fail(f"{CONFIG} is not valid JSON ({e}).")
 
+    def weights_size(self):
+        """The size ``model.weights.h5`` declares (already bounded by the checks above)."""
+        return self._members[WEIGHTS].file_size
+
     def weights(self):
         return self._read(WEIGHTS, limits.MAX_ARCHIVE_UNCOMPRESSED)
 

@@ -19,12 +19,21 @@ from ...ops import activations as act_ops
 
 #: Accepted spellings that a class's signature does not show.
 _EXTRA_OPTIONS = {"LeakyReLU": {"alpha"}}
+#: Options that are integers (or tuples of them); JSON's true/false would pass Python's isinstance(int).
+_INTEGER_OPTIONS = {"filters", "units", "kernel_size", "strides", "pool_size", "dilation_rate", "target_shape",
+                    "groups", "axis"}
 _INPUT_OPTIONS = {"batch_shape", "shape", "batch_size", "dtype", "sparse", "ragged", "optional", "name",
                   "batch_input_shape", "input_shape"}
 
 
 def _off(value):
     return value is None or value is False
+
+
+def _has_bool(value):
+    if isinstance(value, (list, tuple)):
+        return any(_has_bool(v) for v in value)
+    return isinstance(value, bool)
 
 
 def is_float32_policy(dtype):
@@ -73,6 +82,9 @@ def _activation(value, where):
 def _initializer(value, key, where):
     if isinstance(value, dict):
         check_keras_object(value, f"{where}, {key}")
+        if not isinstance(value.get("class_name"), str) or not isinstance(value.get("config") or {}, dict):
+            raise CnnlabError(f"{where}: {key} must name an initializer class and give its config as an object. "
+                              f"Received: {key}={str(value)[:200]}")
         config = dict(value.get("config") or {})
         cls = init_mod._BY_CLASS.get(value.get("class_name"))
         if cls is not None:
@@ -125,6 +137,11 @@ def layer_from_config(entry, position):
     class_name = entry.get("class_name")
     config = dict(entry["config"])
     name = config.get("name")
+    if not isinstance(class_name, str):
+        raise CnnlabError(f"{where}: class_name must be a string. Received: class_name={str(class_name)[:100]}")
+    if name is not None and not isinstance(name, str):
+        raise CnnlabError(f"{where} ({class_name}): the layer name must be a string. "
+                          f"Received: name={str(name)[:100]}")
     where = f"Layer {name!r} ({class_name}, position {position})"
     if class_name not in LAYER_CLASSES:
         raise CnnlabError(f"{where}: unknown layer class {class_name!r}. cnnlab builds only its own layers: "
@@ -133,6 +150,9 @@ def layer_from_config(entry, position):
     if class_name == "InputLayer":
         return input_layer_from_config(config, where)
     cls = LAYER_CLASSES[class_name]
+    for key in _INTEGER_OPTIONS & set(config):
+        if _has_bool(config[key]):
+            raise CnnlabError(f"{where}: `{key}` must hold integers, not booleans. Received: {key}={config[key]!r}")
     dtype = config.pop("dtype", None)
     if not is_float32_policy(dtype):
         raise CnnlabError(f"{where}: cnnlab computes in float32 only. Received: dtype={dtype!r}")

@@ -23,3 +23,13 @@ MAX_METADATA_BYTES = 1 * MIB
 MAX_SAFETENSORS_HEADER = 100_000_000
 #: Optimizer variables per model weight (Keras's largest, Adam with amsgrad, has 3).
 MAX_SLOTS_PER_WEIGHT = 8
+#: ``load_model`` builds the architecture a file declares only if its weights fit in this many bytes:
+#: 4 times what the file holds for them (Keras stores weights uncompressed; 4 leaves room for a
+#: compressed HDF5), and at least ``WEIGHT_BUDGET_FLOOR``. A small file cannot make cnnlab allocate
+#: terabytes (``Dense(units=10**12)``).
+WEIGHT_BUDGET_FACTOR = 4
+WEIGHT_BUDGET_FLOOR = 64 * MIB
+
+
+def weight_budget(stored_bytes):
+    return max(WEIGHT_BUDGET_FACTOR * int(stored_bytes), WEIGHT_BUDGET_FLOOR)

@@ -96,6 +96,7 @@ class SafetensorsFile:
             self._fail("__metadata__ must map strings to strings")
         self.metadata = metadata
         self._data_start, data_len = 8 + n, size - 8 - n
+        self.data_size = data_len
         self.entries = {name: self._entry(name, spec, data_len) for name, spec in header.items()}
         spans = sorted((e.begin, e.end, name) for name, e in self.entries.items())
         position = 0
@@ -110,7 +111,7 @@ class SafetensorsFile:
         if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
             self._fail(f"entry {name!r} must have exactly dtype, shape and data_offsets")
         dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             self._fail(f"tensor {name!r} has unsupported dtype {dtype!r}")
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                                   for d in shape):
