@@ -40,6 +40,7 @@ h1{font-size:1.7rem;line-height:1.3;margin:.5rem 0 1rem}
 h2{font-size:1.3rem;line-height:1.35;margin:2.2rem 0 .6rem;padding-top:.8rem;border-top:1px solid #e3e3e3}
 h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
 .en{color:#4d4d55}
+[lang=ko]{word-break:keep-all;overflow-wrap:break-word}
 p{margin:.35rem 0}
 p.en{margin-bottom:.8rem}
 img{max-width:100%;height:auto;display:block}
