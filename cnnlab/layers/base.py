@@ -47,11 +47,22 @@ def snake_case(name: str) -> str:
 
 
 def as_float_input(x, where):
-    """Cast an input batch to float32 as Keras does (uint8 pixels and ``x / 255.0``
-    float64 included); refuse what cannot be a number."""
-    arr = np.asarray(x)
+    """Cast an input batch to float32 as Keras does (uint8 pixels, ``x / 255.0`` float64,
+    other integers and bools included); refuse what cannot be a number, a scalar (no
+    batch axis) and an empty array (an axis of length 0)."""
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:          # nested lists of unequal lengths
+        raise ShapeError(f"{where}: expects an array of numbers, but the input cannot be read as one ({e}). "
+                         f"Received: {type(x).__name__}") from None
     if arr.dtype.kind not in "biuf":
         raise ShapeError(f"{where}: expects a numeric array. Received: dtype={arr.dtype}")
+    if arr.ndim == 0:
+        raise ShapeError(f"{where}: expects a batch of samples (the batch axis first), got a scalar. "
+                         f"Received: input shape=()")
+    if 0 in arr.shape:
+        raise ShapeError(f"{where}: expects a non-empty batch, but an axis of the input has length 0. "
+                         f"Received: input shape={arr.shape}")
     return arr if arr.dtype == floatx else arr.astype(floatx)
 
 

@@ -366,16 +366,18 @@ class Sequential:
 
     def train_on_batch(self, x, y, return_dict=False):
         self._require_compiled("train_on_batch")
+        x, y = _as_arrays(x, y, "train_on_batch")
         x = self._check_batch(x, "train_on_batch")
-        y = np.asarray(y)
-        _check_lengths(x, y, "train_on_batch")
+        if not np.isfinite(x).all() or not _finite_labels(y):    # as fit(): never poison the weights
+            raise CnnlabError("train_on_batch(): the batch contains NaN or inf (in x or y); the weights were "
+                              "not updated. Clean the data before training.")
         loss, out = self._train_step(x, y)
         return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
+        x, y = _as_arrays(x, y, "test_on_batch")
         x = self._check_batch(x, "test_on_batch")
-        y = np.asarray(y)
         out, loss = self._infer(x, y)
         return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
 
@@ -492,6 +494,10 @@ class Sequential:
 
     def _check_labels(self, y):
         """Catch labels that do not fit the loss before any training happens."""
+        if not _finite_labels(y):
+            raise CnnlabError(f"fit(): the labels y contain NaN or inf (samples "
+                              f"{np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[:5].tolist()}). "
+                              f"Clean the labels before training.")
         probe_out = np.zeros((min(len(y), 4), *self.output_shape[1:]), dtype=floatx)
         if isinstance(self.loss, losses_mod.BinaryCrossentropy):
             probe_out += 0.5
@@ -538,7 +544,7 @@ class Sequential:
         """Outputs for every sample, in batches (softmax probabilities for a classifier;
         take ``argmax(-1)`` for the class: Keras 3 has no ``predict_classes``)."""
         batch_size = 32 if batch_size is None else int(batch_size)
-        x = np.asarray(x)
+        x = _to_array(x, "x", "predict")
         if x.ndim == 0 or len(x) == 0:
             raise CnnlabError(f"predict(): expects a non-empty batch. Received: x shape={tuple(x.shape)}")
         self._check_shape(x.shape, "predict")
@@ -611,7 +617,10 @@ class Sequential:
 def _as_arrays(x, y, where):
     if x is None or y is None:
         raise CnnlabError(f"{where}(): needs both x and y. Received: x={type(x).__name__}, y={type(y).__name__}")
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = _to_array(x, "x", where), _to_array(y, "y", where)
+    if y.dtype.kind not in "biuf":
+        raise CnnlabError(f"{where}(): the labels y must be numbers (class indices, one-hot rows or targets). "
+                          f"Received: y dtype={y.dtype}")
     _check_lengths(x, y, where)
     return x, y
 
@@ -620,3 +629,16 @@ def _check_lengths(x, y, where):
     if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
         raise CnnlabError(f"{where}(): x and y must have the same number of samples. "
                           f"Received: x shape={tuple(x.shape)}, y shape={tuple(y.shape)}")
+
+
+def _to_array(value, name, where):
+    """``np.asarray``, with a clear error for what NumPy cannot make one array of (ragged lists)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise CnnlabError(f"{where}(): {name} cannot be read as one array ({e}). Give a NumPy array "
+                          f"(every sample the same shape). Received: {name} of type {type(value).__name__}") from None
+
+
+def _finite_labels(y):
+    return y.dtype.kind != "f" or bool(np.isfinite(y).all())
