@@ -23,14 +23,38 @@ def dtype_policy(name=floatx):
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
 
 
+#: The layers whose entry Keras 3 gives a ``build_config`` (those with a ``build()`` of their own, and
+#: Flatten); pooling, Dropout, activations and Reshape have none (checked against Keras 3.15.1).
+KERAS_BUILD_CONFIG = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Flatten"}
+#: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
+AXES_INITIALIZERS = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal", "LecunUniform", "HeNormal",
+                     "HeUniform"}
+
+
+def _keras_initializer(value):
+    if isinstance(value, dict) and value.get("class_name") in AXES_INITIALIZERS:
+        config = {**(value.get("config") or {})}
+        config.setdefault("input_axes", None)
+        config.setdefault("output_axes", None)
+        return {**value, "config": config}
+    return value
+
+
 def layer_entry(layer):
     config = dict(layer.get_config())
     config["dtype"] = dtype_policy()
     # Keras 3 turns `input_shape=` into an InputLayer (written first); the layer keeps no copy.
     config.pop("batch_input_shape", None)
+    for key in [k for k in config if k.endswith("_initializer")]:
+        config[key] = _keras_initializer(config[key])
+    if type(layer).__name__ == "Dense":
+        # Keras 3's Dense has no activity_regularizer in its config, and a quantization_config.
+        if config.get("activity_regularizer", None) is None:
+            config.pop("activity_regularizer", None)
+        config.setdefault("quantization_config", None)
     entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
              "registered_name": None}
-    if layer.built and layer.input_shape is not None:
+    if layer.built and layer.input_shape is not None and type(layer).__name__ in KERAS_BUILD_CONFIG:
         entry["build_config"] = {"input_shape": list(layer.input_shape)}
     return entry
 
