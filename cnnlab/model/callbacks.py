@@ -431,6 +431,13 @@ class BackupAndRestore(Callback):
                 continue
             apply()
             self._batches_seen_since_last_saving = int(extra.get("batches_since_save", 0) or 0)
+            from . import parallel
+            if extra.get("threads") not in (None, parallel.get_num_threads()):
+                warnings.warn(f"BackupAndRestore: the backup was taken with {extra['threads']} threads, this run has "
+                              f"{parallel.get_num_threads()}; a batch split across another number of threads sums "
+                              f"its gradient in another order, so the result will not be bit for bit that of an "
+                              f"uninterrupted run. cnnlab.model.parallel.set_num_threads({extra['threads']}) restores "
+                              f"the split.", stacklevel=2)
             self.model._resume_point = point
             self.restored_from = point
             return
@@ -464,8 +471,10 @@ class BackupAndRestore(Callback):
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._previous)
+        from . import parallel
         _backup_store().write(self._path, self.model, point,
-                           extra={"batches_since_save": self._batches_seen_since_last_saving})
+                              extra={"batches_since_save": self._batches_seen_since_last_saving,
+                                     "threads": parallel.get_num_threads()})
 
     def on_train_end(self, logs=None):
         if not self.delete_checkpoint:

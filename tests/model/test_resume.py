@@ -149,6 +149,18 @@ def test_resume_is_exact_with_the_batch_split_across_threads(tmp_path, threads):
         parallel.set_num_threads(before)
 
 
+def test_resuming_with_another_thread_count_warns(tmp_path):
+    before = parallel._settings["threads"]
+    try:
+        parallel.set_num_threads(1)
+        x, y = interrupted_backup(tmp_path)
+        parallel.set_num_threads(3)
+        with pytest.warns(UserWarning, match="taken with 1 threads, this run has 3"):
+            make_model().fit(x, y, **FIT, callbacks=[keras.callbacks.BackupAndRestore(tmp_path)])
+    finally:
+        parallel.set_num_threads(before)
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adagrad",
                                        lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True)],
                          ids=["sgd", "rmsprop", "adagrad", "nesterov"])
