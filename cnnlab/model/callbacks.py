@@ -305,8 +305,11 @@ class TerminateOnNaN(Callback):
     batch earlier), the state from one batch earlier is put back.
 
     Cost: before each batch the weights and optimizer slots are copied into two
-    preallocated buffers used in turn (no allocation; one memory pass, far below a
-    training step's). Nothing is checked or copied back until a loss goes bad.
+    preallocated buffers used in turn (no allocation, one memory pass: about 0.2 ms for
+    the seed-004 model with Adam, 2.7 MB, some 3 % of a batch-32 step). Nothing is checked
+    or copied back until a loss goes bad. (Skipping the optimizer's update on a non-finite
+    gradient instead would cost a pass over the gradient all the same, and would miss a loss
+    that overflows while its gradient stays finite.)
     """
 
     def __init__(self, raise_error=False):
@@ -316,7 +319,7 @@ class TerminateOnNaN(Callback):
         self._turn = 0
 
     def on_train_begin(self, logs=None):
-        self._snapshots, self._turn = [None, None], 0
+        self._snapshots, self._turn, self._latest = [None, None], 0, None
 
     def _live_arrays(self):
         arrays = list(self.model.weights)
@@ -367,6 +370,7 @@ class TerminateOnNaN(Callback):
             return
         if getattr(self, "_latest", None) is not None:
             self._restore()
+            self._latest = None
         if self.raise_error:
             raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
                                f"Terminating training immediately.")
@@ -390,8 +394,9 @@ class BackupAndRestore(Callback):
     At the successful end of ``fit`` the backup is deleted (``delete_checkpoint=True``);
     an exception or a kill leaves it. ``double_checkpoint=True`` keeps the previous backup
     too, used if the newest cannot be read. A state whose loss or weights are NaN or
-    infinite is never backed up: the previous backup stays. The directory should hold nothing else; cnnlab deletes
-    only its own files (and the directory, if that leaves it empty).
+    infinite is never backed up: the previous backup stays. The directory should hold
+    nothing else; cnnlab deletes only its own files (and the directory, if that leaves it
+    empty), where Keras deletes the whole directory.
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):

@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cnnlab import keras
@@ -58,7 +57,7 @@ def generation(path):
 
 def test_random_sigkills_during_large_saves_always_leave_a_loadable_file(tmp_path):
     rng = random.Random(int(os.environ.get("CNNLAB_KILL_SEED", "7")))
-    kills = mid_save = 0
+    kills = 0
     for round_ in range(7):
         procs = []
         for name in FORMATS:
@@ -94,4 +93,3 @@ def test_a_kill_at_each_moment_of_a_save_leaves_the_previous_file(tmp_path, phas
         tmp = [n for n in os.listdir(tmp_path) if n.startswith(f".{path.name}.") and n.endswith(".tmp")]
         assert len(tmp) == 1, "the interrupted save's temporary file, never the target, was cut short"
     assert {n for n in os.listdir(tmp_path) if not n.endswith(".tmp")} == set(FORMATS)
-    _ = np  # (numpy imported for the child's dtype checks in generation())
