@@ -17,8 +17,11 @@ Seed 002/003's list, with the rules as Keras writes them:
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
+
+from . import parallel
 
 
 class Optimizer:
@@ -70,12 +73,27 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads)):
             self._update(p, g, [slot[i] for slot in self._slots])
 
-    def apply_flat(self, flat_params, flat_grads):
+    def apply_flat(self, flat_params, flat_grads, threads=1):
         """The same update on whole buffers: ``flat_params`` holds the parameters
         given to ``build``, one after another (a few large in-place passes instead
-        of many small ones)."""
+        of many small ones). Every element's update is independent, so the buffers
+        can be cut into ``threads`` parts updated side by side."""
         self._begin_step()
-        self._update(flat_params, flat_grads, self._flat_slots)
+        n = flat_params.size
+        parts = [slice(n * i // threads, n * (i + 1) // threads) for i in range(threads)]
+
+        def update(sl):
+            self._update(flat_params[sl], flat_grads[sl], [slot[sl] for slot in self._flat_slots])
+
+        parallel.run(update, parts)
+
+    def _scratch(self, like, count):
+        """``count`` reusable work arrays shaped like ``like`` (kept between steps)."""
+        key = (like.shape, like.dtype.str, threading.get_ident())   # one set per thread
+        cache = self.__dict__.setdefault("_scratch_buffers", {})
+        if key not in cache:
+            cache[key] = [np.empty_like(like) for _ in range(count)]
+        return cache[key]
 
     def apply_gradients(self, grads_and_vars):
         """Keras's spelling: an iterable of ``(gradient, variable)`` pairs."""
@@ -148,9 +166,19 @@ class Adam(Optimizer):
     def _update(self, p, g, slots):
         m, v = slots
         dt = p.dtype.type
-        m += (g - m) * dt(1 - self.beta_1)
-        v += (g * g - v) * dt(1 - self.beta_2)
-        p -= dt(self._lr_t) * m / (np.sqrt(v) + dt(self.epsilon))
+        a, b = self._scratch(p, 2)     # in-place passes into two reused buffers: no temporaries
+        np.subtract(g, m, out=a)
+        a *= dt(1 - self.beta_1)
+        m += a                                          # m += (g - m)(1 - b1)
+        np.multiply(g, g, out=a)
+        a -= v
+        a *= dt(1 - self.beta_2)
+        v += a                                          # v += (g^2 - v)(1 - b2)
+        np.multiply(m, dt(self._lr_t), out=a)
+        np.sqrt(v, out=b)
+        b += dt(self.epsilon)
+        a /= b
+        p -= a                                          # p -= lr_t m / (sqrt(v) + eps)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -360,7 +360,7 @@ class Sequential:
         if not self.optimizer.built:
             self.optimizer.build(self._params)
         np.concatenate([g.ravel() for g in grads], out=self._flat_grads)
-        self.optimizer.apply_flat(self._flat_params, self._flat_grads)
+        self.optimizer.apply_flat(self._flat_params, self._flat_grads, threads=len(parts))
         out = results[0][1] if len(results) == 1 else np.concatenate([r[1] for r in results])
         return loss, out
 
