@@ -34,7 +34,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -43,6 +42,7 @@ from importlib import resources
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import CnnlabError
 
 __all__ = ["load_data", "load_sample", "keras_cache_dir", "DEFAULT_ORIGIN", "DEFAULT_FILE_HASH"]
@@ -578,49 +578,36 @@ def _download(url, target, expected_hash, *, progress=True, timeout=60):
     except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError
         raise _DownloadFailed(str(getattr(e, "reason", e))) from None
 
-    tmp_name = None
-    try:
+    def write(out):
+        """Stream the response into the temporary file, hashing as it goes."""
+        status = getattr(response, "status", None)
+        if status is not None and scheme in ("http", "https") and status != 200:
+            raise _DownloadFailed(f"HTTP status {status}")
+        length = response.headers.get("Content-Length") if response.headers else None
+        total = int(length) if length and length.isdigit() else None
+        if total is not None and total > MAX_DOWNLOAD_BYTES:
+            raise _DownloadFailed(
+                f"the server announces {total} bytes, more than the "
+                f"{MAX_DOWNLOAD_BYTES} accepted for mnist.npz"
+            )
+        bar = _Progress(total, os.path.basename(target), progress)
+        received = 0
         try:
-            with response:
-                status = getattr(response, "status", None)
-                if status is not None and scheme in ("http", "https") and status != 200:
-                    raise _DownloadFailed(f"HTTP status {status}")
-                length = response.headers.get("Content-Length") if response.headers else None
-                total = int(length) if length and length.isdigit() else None
-                if total is not None and total > MAX_DOWNLOAD_BYTES:
-                    raise _DownloadFailed(
-                        f"the server announces {total} bytes, more than the "
-                        f"{MAX_DOWNLOAD_BYTES} accepted for mnist.npz"
-                    )
-                fd, tmp_name = tempfile.mkstemp(
-                    dir=directory, prefix="." + os.path.basename(target) + ".", suffix=".part"
-                )
-                bar = _Progress(total, os.path.basename(target), progress)
-                received = 0
+            while True:
                 try:
-                    with os.fdopen(fd, "wb") as out:
-                        while True:
-                            try:
-                                chunk = response.read(_CHUNK)
-                            except (OSError, http.client.HTTPException) as e:
-                                raise _DownloadFailed(f"connection lost: {e}") from None
-                            if not chunk:
-                                break
-                            received += len(chunk)
-                            if received > MAX_DOWNLOAD_BYTES:
-                                raise _DownloadFailed(
-                                    f"more than {MAX_DOWNLOAD_BYTES} bytes received; not mnist.npz"
-                                )
-                            hasher.update(chunk)
-                            out.write(chunk)
-                            bar.update(len(chunk))
-                        out.flush()
-                        os.fsync(out.fileno())
-                finally:
-                    bar.close()
-        except (OSError, http.client.HTTPException) as e:
-            # network trouble while reading, or the cache directory not writable/full
-            raise _DownloadFailed(f"{type(e).__name__}: {e}") from None
+                    chunk = response.read(_CHUNK)
+                except (OSError, http.client.HTTPException) as e:
+                    raise _DownloadFailed(f"connection lost: {e}") from None
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > MAX_DOWNLOAD_BYTES:
+                    raise _DownloadFailed(f"more than {MAX_DOWNLOAD_BYTES} bytes received; not mnist.npz")
+                hasher.update(chunk)
+                out.write(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
         if total is not None and received != total:
             raise _DownloadFailed(f"the download stopped after {received} of {total} bytes")
         actual = hasher.hexdigest()
@@ -631,34 +618,21 @@ def _download(url, target, expected_hash, *, progress=True, timeout=60):
                 f"written to {target}. Check origin=/CNNLAB_MNIST_URL and file_hash=/"
                 f"CNNLAB_MNIST_SHA256, or provide the file yourself. Received: {algo} {actual}"
             )
-        try:  # structure check before it becomes the cache file
-            _load_npz(tmp_name)
+
+    def check(tmp_path):
+        """Structure check before it becomes the cache file."""
+        try:
+            _load_npz(tmp_path)
         except CnnlabError as e:
             raise CnnlabError(
                 f"mnist.load_data: the file downloaded from {url} matches the expected hash but "
                 f"is not a usable MNIST .npz; nothing was written to {target}. {e}"
             ) from None
-        os.replace(tmp_name, target)
-        tmp_name = None
-        _fsync_dir(directory)
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+
+    try:
+        with response:
+            atomic_write(target, write, check=check)
+    except (OSError, http.client.HTTPException) as e:
+        # network trouble while reading, or the cache directory not writable/full
+        raise _DownloadFailed(f"{type(e).__name__}: {e}") from None
     return target
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-

@@ -8,7 +8,7 @@ The model is one Dense layer 2048 -> 6144 (about 50 MB of float32). Save number 
 The file's format follows PATH's extension (.keras, .weights.h5, .safetensors).
 
 ``--die-in PHASE`` makes the process SIGKILL itself inside the second save, at a chosen
-moment of ``cnnlab.model.saving.atomic``: in the middle of writing the temporary file,
+moment of ``cnnlab.atomic``: in the middle of writing the temporary file,
 in its ``fsync``, or just before the ``os.replace`` that puts it in place.
 """
 import os
@@ -22,7 +22,7 @@ def main(argv):
     path = argv[0]
     die_in = argv[argv.index("--die-in") + 1] if "--die-in" in argv else None
     from cnnlab import keras
-    from cnnlab.model.saving import atomic
+    from cnnlab import atomic
 
     model = keras.Sequential([keras.Input(shape=(2048,)), keras.layers.Dense(6144, kernel_initializer="zeros")])
     save = model.save if path.endswith(".keras") else model.save_weights

@@ -18,7 +18,7 @@ import warnings
 
 from ...errors import CnnlabError
 from . import architecture, h5_store, keras_archive, limits, optimizer_state, safetensors_io
-from .atomic import atomic_write, atomic_write_bytes
+from ...atomic import atomic_write, atomic_write_bytes
 from .model_from_config import model_from_config
 
 

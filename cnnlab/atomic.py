@@ -12,8 +12,12 @@ import os
 import tempfile
 
 
-def atomic_write(path, write, overwrite=True):
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it onto ``path``."""
+def atomic_write(path, write, overwrite=True, check=None):
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it onto ``path``.
+
+    ``check(temporary_path)``, if given, runs on the complete, synced file before
+    the rename; an exception from it (or from ``write``) leaves ``path`` untouched.
+    """
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} already exists and overwrite=False. Pass overwrite=True to replace it. "
@@ -28,6 +32,8 @@ def atomic_write(path, write, overwrite=True):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        if check is not None:
+            check(tmp)
         os.chmod(tmp, _final_mode(path))
         os.replace(tmp, path)
     except BaseException:
