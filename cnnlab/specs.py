@@ -54,30 +54,35 @@ def default_spec():
     return copy.deepcopy(SEED_004)
 
 
-def load_spec(path):
-    """Read a spec from a ``.json`` file, or ``.yaml``/``.yml`` when PyYAML is installed."""
+def read_json_or_yaml(path, what="spec", error=CnnlabError):
+    """The data in a ``.json`` file, or a ``.yaml``/``.yml`` file when PyYAML is
+    installed (``safe_load``: plain data only, nothing is constructed or run)."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        raise CnnlabError(f"cannot read the spec file {path}: {e.strerror}. Received: {path!r}") from None
+        raise error(f"cannot read the {what} file {path}: {e.strerror}. Received: {path!r}") from None
     if path.lower().endswith((".yaml", ".yml")):
         try:
             import yaml
         except ImportError:
-            raise CnnlabError(f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, "
-                              f"or write the spec as JSON. Received: {path!r}") from None
+            raise error(f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, "
+                        f"or write the {what} as JSON. Received: {path!r}") from None
         try:
-            spec = yaml.safe_load(text)
+            return yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise CnnlabError(f"{path} is not valid YAML: {e}") from None
-    else:
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise CnnlabError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
-                              f"Received: {text[max(e.pos - 20, 0):e.pos + 20]!r}") from None
+            raise error(f"{path} is not valid YAML: {e}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise error(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
+                    f"Received: {text[max(e.pos - 20, 0):e.pos + 20]!r}") from None
+
+
+def load_spec(path):
+    """Read a spec from a ``.json`` file, or ``.yaml``/``.yml`` when PyYAML is installed."""
+    spec = read_json_or_yaml(path, "spec")
     check_spec(spec, path)
     return spec
 

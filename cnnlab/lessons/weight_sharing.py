@@ -128,7 +128,7 @@ def text(r: WeightSharingResult, lang):
     so, si = "×".join(map(str, r.small_output)), "×".join(map(str, r.small_input))
     ratio = a["dense"] / a["conv"]
     if lang == "ko":
-        return f"""\
+        return """\
 seed 002는 CNN을 쓰는 이유로 "같은 필터를 여러 위치에 적용하는" 가중치 공유(Weight Sharing)를 들며, 완전연결층은
 "모든 뉴런이 모든 뉴런과 연결되어 파라미터 수가 증가한다"고 설명합니다. 같은 입력에서 같은 크기의 출력을 내는
 세 가지 층의 학습 가능한 매개변수 수를, cnnlab이 `summary()`에 쓰는 바로 그 함수(`param_count`)로 세었습니다.
@@ -154,7 +154,7 @@ seed 004의 첫 합성곱 층은 3×3 필터 32개, 즉 `{a['conv_formula']}`개
 옮겨집니다(가장자리를 뺀 상대 오차 {fmt(r.shift_residual_conv, 2)}). 같은 크기의 임의의 완전연결층은 그렇지 않습니다
 (상대 오차 {fmt(r.shift_residual_dense, 2)}, 대조 실험).
 """
-    return f"""\
+    return """\
 Seed 002 gives weight sharing, "applying the same filter at every position", as the reason to use CNNs, and says a
 fully connected layer "connects every neuron to every neuron, so the number of parameters grows". Here are the
 trainable parameters of three layers that produce the same output size from the same input, counted by the function

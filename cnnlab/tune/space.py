@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import math
 import numbers
-import os
 from dataclasses import dataclass
 
 from ..errors import CnnlabError
 from ..ops import shapes
+from ..specs import read_json_or_yaml
 
 
 class SpaceError(CnnlabError):
@@ -263,27 +262,7 @@ def _walk(spatial, worst):
 
 def load_space(path):
     """A :class:`SearchSpace` from a ``.json`` or ``.yaml``/``.yml`` file."""
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise SpaceError(f"cannot read the search-space file {path}: {e.strerror}. Received: {path!r}") from None
-    if path.lower().endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:
-            raise SpaceError(f"{path} is YAML but PyYAML is not installed: pip install 'cnnlab[tune]' "
-                             f"(or pyyaml), or write the space as JSON.") from None
-        try:
-            space = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise SpaceError(f"{path} is not valid YAML: {e}") from None
-    else:
-        try:
-            space = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SpaceError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.") from None
+    space = read_json_or_yaml(path, "search-space", SpaceError)
     return parse(space, f"search space {path}")
 
 
