@@ -235,3 +235,10 @@ def fmt(value, digits=3):
 
 def pct(value, digits=1):
     return f"{100 * float(value):.{digits}f} %"
+
+
+def markdown_table(header, rows):
+    """A Markdown table from a header (a list of column titles) and rows (lists of cells)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

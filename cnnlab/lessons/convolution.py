@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import shapes
-from .base import Lesson, Result, annotate_grid, new_figure, save_figure
+from .base import Lesson, Result, annotate_grid, markdown_table, new_figure, save_figure
 
 #: Seed 000's example: a 4x4 input and a vertical-edge filter, stride 1, no padding.
 SEED_INPUT = np.array([[1, 2, 1, 0], [0, 1, 3, 2], [2, 1, 0, 1], [1, 0, 1, 2]], dtype=np.float32)
@@ -128,14 +128,14 @@ def _matrix(m):
 
 
 def _size_table(r, lang):
-    head = ("| 경우 | 입력 d | 필터 k | 스트라이드 s | 패딩 p | 계산 | conv_forward 출력 |" if lang == "ko" else
-            "| case | input d | filter k | stride s | padding p | arithmetic | conv_forward output |")
-    rows = [head, "|---|---|---|---|---|---|---|"]
+    head = (["경우", "입력 d", "필터 k", "스트라이드 s", "패딩 p", "계산", "conv_forward 출력"] if lang == "ko" else
+            ["case", "input d", "filter k", "stride s", "padding p", "arithmetic", "conv_forward output"])
+    rows = []
     for row in r.sizes:
         pad = f'"same" → {tuple(row["pads"])}' if row["padding"] == "same" else str(row["padding"])
-        rows.append(f'| {row["where"]} | {row["input"]} | {row["kernel"]} | {row["stride"]} | {pad} | '
-                    f'`{row["arithmetic"]}` | {row["actual"]}×{row["actual"]} |')
-    return "\n".join(rows)
+        rows.append([row["where"], row["input"], row["kernel"], row["stride"], pad, f'`{row["arithmetic"]}`',
+                     f'{row["actual"]}×{row["actual"]}'])
+    return markdown_table(head, rows)
 
 
 def text(r: ConvolutionResult, lang):

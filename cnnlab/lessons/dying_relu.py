@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Lesson, Result, mnist, new_figure, pct, save_figure, seeded
+from .base import Lesson, Result, markdown_table, mnist, new_figure, pct, save_figure, seeded
 
 #: Leaky ReLU's slope in seed 002 ("0.01x"); Keras's layer default is 0.3.
 SEED_SLOPE = 0.01
@@ -128,13 +128,11 @@ def plot(r: DyingReluResult, path):
 
 
 def _rows(r, lang):
-    head = ("| 설정 | 층별 죽은 뉴런 비율 | 층별 희소성 | 테스트 정확도 |" if lang == "ko" else
-            "| setting | dead units per layer | sparsity per layer | test accuracy |")
-    rows = [head, "|---|---|---|---|"]
-    for key in r.dead:
-        rows.append(f"| {key} | {', '.join(pct(v, 0) for v in r.dead[key])} | "
-                    f"{', '.join(pct(v, 0) for v in r.sparsity[key])} | {pct(r.accuracy[key])} |")
-    return "\n".join(rows)
+    head = (["설정", "층별 죽은 뉴런 비율", "층별 희소성", "테스트 정확도"] if lang == "ko" else
+            ["setting", "dead units per layer", "sparsity per layer", "test accuracy"])
+    return markdown_table(head, [[key, ", ".join(pct(v, 0) for v in r.dead[key]),
+                                  ", ".join(pct(v, 0) for v in r.sparsity[key]), pct(r.accuracy[key])]
+                                 for key in r.dead])
 
 
 def _key(r, kind, which):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import (Lesson, Result, batch_loss_recorder, fmt, mnist, new_figure, pct, plot_only, save_figure,
+from .base import (Lesson, Result, batch_loss_recorder, fmt, markdown_table, mnist, new_figure, pct, plot_only, save_figure,
                    seeded, smooth)
 
 
@@ -119,13 +119,10 @@ def plot(r: InitializationResult, path):
 
 
 def _rows(r, lang):
-    head = ("| 초기화 | 마지막 에포크 손실 | 테스트 정확도 | 첫 은닉층의 서로 다른 뉴런 수 |" if lang == "ko" else
-            "| initialization | last epoch's loss | test accuracy | distinct units in the first hidden layer |")
-    rows = [head, "|---|---|---|---|"]
-    for name in r.final_loss:
-        rows.append(f"| {name} | {fmt(r.final_loss[name])} | {pct(r.test_accuracy[name])} | "
-                    f"{r.distinct_units[name]} / {r.width} |")
-    return "\n".join(rows)
+    head = (["초기화", "마지막 에포크 손실", "테스트 정확도", "첫 은닉층의 서로 다른 뉴런 수"] if lang == "ko" else
+            ["initialization", "last epoch's loss", "test accuracy", "distinct units in the first hidden layer"])
+    return markdown_table(head, [[name, fmt(r.final_loss[name]), pct(r.test_accuracy[name]),
+                                  f"{r.distinct_units[name]} / {r.width}"] for name in r.final_loss])
 
 
 def text(r: InitializationResult, lang):

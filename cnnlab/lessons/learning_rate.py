@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Lesson, Result, fmt, mnist, new_figure, pct, plot_only, save_figure, seeded
+from .base import Lesson, Result, fmt, markdown_table, mnist, new_figure, pct, plot_only, save_figure, seeded
 
 #: learning rate as a multiple of the critical rate 2 / (largest curvature)
 RATE_FACTORS = {"too small": 0.001, "good": 0.5, "just below the limit": 0.95, "just above the limit": 1.05}
@@ -154,12 +154,10 @@ def plot(r: LearningRateResult, path):
 
 
 def _batch_rows(r, lang):
-    head = ("| 배치 크기 | fit이 실제로 한 업데이트 수 | ⌈N / 배치⌉ | 1 에포크 뒤 테스트 정확도 |" if lang == "ko" else
-            "| batch size | updates fit made | ⌈N / batch⌉ | test accuracy after one epoch |")
-    rows = [head, "|---|---|---|---|"]
-    for b, s, e, a in zip(r.batch_sizes, r.steps_per_epoch, r.expected_steps, r.accuracy_after_one_epoch):
-        rows.append(f"| {b} | {s} | {e} | {pct(a)} |")
-    return "\n".join(rows)
+    head = (["배치 크기", "fit이 실제로 한 업데이트 수", "⌈N / 배치⌉", "1 에포크 뒤 테스트 정확도"] if lang == "ko" else
+            ["batch size", "updates fit made", "⌈N / batch⌉", "test accuracy after one epoch"])
+    return markdown_table(head, [[b, s, e, pct(a)] for b, s, e, a in zip(
+        r.batch_sizes, r.steps_per_epoch, r.expected_steps, r.accuracy_after_one_epoch)])
 
 
 def text(r: LearningRateResult, lang):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import (Lesson, Result, batch_loss_recorder, fmt, mnist, new_figure, pct, plot_only, save_figure,
+from .base import (Lesson, Result, batch_loss_recorder, fmt, markdown_table, mnist, new_figure, pct, plot_only, save_figure,
                    seeded, smooth)
 
 
@@ -146,12 +146,10 @@ def plot(r: OptimizersResult, path):
 
 
 def _rows(r, lang):
-    head = ("| 최적화 알고리즘 | 학습률 | 마지막 에포크 손실 | 테스트 정확도 |" if lang == "ko" else
-            "| optimizer | learning rate | last epoch's loss | test accuracy |")
-    rows = [head, "|---|---|---|---|"]
-    for name in r.final_loss:
-        rows.append(f"| {name} | {r.learning_rates[name]:g} | {fmt(r.final_loss[name])} | {pct(r.test_accuracy[name])} |")
-    return "\n".join(rows)
+    head = (["최적화 알고리즘", "학습률", "마지막 에포크 손실", "테스트 정확도"] if lang == "ko" else
+            ["optimizer", "learning rate", "last epoch's loss", "test accuracy"])
+    return markdown_table(head, [[name, f"{r.learning_rates[name]:g}", fmt(r.final_loss[name]),
+                                  pct(r.test_accuracy[name])] for name in r.final_loss])
 
 
 def _change(start, end):
