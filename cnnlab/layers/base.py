@@ -274,3 +274,21 @@ def warn_input_shape(layer_name):
         f"Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
         f"prefer using an `Input(shape)` object as the first layer in the model instead. ({layer_name})",
         UserWarning, stacklevel=4)
+
+
+SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+
+
+class SpatialLayer(Layer):
+    """A layer over ``(batch, *spatial, channels)`` with ``rank`` spatial axes
+    (1: audio-like steps, 2: images, 3: video or volumes)."""
+
+    rank = 2
+
+    @property
+    def input_rank(self):
+        return self.rank + 2
+
+    @property
+    def rank_hint(self):
+        return f"(batch, {SPATIAL_NAMES[self.rank]}, channels)"

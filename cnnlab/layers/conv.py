@@ -13,22 +13,16 @@ from ..ops import conv as conv_ops
 from ..ops import shapes
 from . import initializers
 from ..ops import activations as act_ops
-from .base import Cache, Layer
-
-_SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+from .base import Cache, SpatialLayer
 
 
-class Conv(Layer):
+class Conv(SpatialLayer):
     """N-d convolution (cross-correlation) with Keras's arguments and defaults."""
-
-    rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        self.input_rank = self.rank + 2
-        self.rank_hint = f"(batch, {_SPATIAL_NAMES[self.rank]}, channels)"
         super().__init__(activation=activation, **kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or filters < 1:

@@ -4,21 +4,16 @@ from __future__ import annotations
 from ..errors import ShapeError
 from ..ops import pool as pool_ops
 from ..ops import shapes
-from .base import Layer
-
-_SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}
+from .base import SPATIAL_NAMES, SpatialLayer
 _REQUIRED = object()
 
 
-class Pooling(Layer):
+class Pooling(SpatialLayer):
     """Max or average pooling in ``rank`` spatial dimensions."""
 
-    rank = 2
     mode = "max"
 
     def __init__(self, pool_size=_REQUIRED, strides=None, padding="valid", data_format=None, **kwargs):
-        self.input_rank = self.rank + 2
-        self.rank_hint = f"(batch, {_SPATIAL_NAMES[self.rank]}, channels)"
         super().__init__(**kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         if pool_size is _REQUIRED:
@@ -57,9 +52,14 @@ class Pooling(Layer):
                 "strides": self.strides, "data_format": "channels_last"}
 
 
+def _variant(base, name, rank, mode, doc):
+    """``MaxPooling2D`` and friends: the N-d class with its rank and mode fixed."""
+    return type(name, (base,), {"rank": rank, "mode": mode, "__doc__": doc})
+
+
 def _pool_class(name, rank, mode):
-    doc = f"{'Max' if mode == 'max' else 'Average'} pooling over {_SPATIAL_NAMES[rank]}."
-    return type(name, (Pooling,), {"rank": rank, "mode": mode, "__doc__": doc})
+    return _variant(Pooling, name, rank, mode,
+                    f"{'Max' if mode == 'max' else 'Average'} pooling over {SPATIAL_NAMES[rank]}.")
 
 
 MaxPooling1D = _pool_class("MaxPooling1D", 1, "max")
@@ -70,15 +70,12 @@ AveragePooling2D = _pool_class("AveragePooling2D", 2, "average")
 AveragePooling3D = _pool_class("AveragePooling3D", 3, "average")
 
 
-class GlobalPooling(Layer):
+class GlobalPooling(SpatialLayer):
     """The max or mean of each channel over all spatial positions: ``(N, *S, C) -> (N, C)``."""
 
-    rank = 2
     mode = "max"
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
-        self.input_rank = self.rank + 2
-        self.rank_hint = f"(batch, {_SPATIAL_NAMES[self.rank]}, channels)"
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ShapeError(f"{type(self).__name__} '{self.name}': cnnlab supports only data_format='channels_last'. "
@@ -104,8 +101,8 @@ class GlobalPooling(Layer):
 
 
 def _global_class(name, rank, mode):
-    doc = f"Global {'max' if mode == 'max' else 'average'} pooling over {_SPATIAL_NAMES[rank]}."
-    return type(name, (GlobalPooling,), {"rank": rank, "mode": mode, "__doc__": doc})
+    return _variant(GlobalPooling, name, rank, mode,
+                    f"Global {'max' if mode == 'max' else 'average'} pooling over {SPATIAL_NAMES[rank]}.")
 
 
 GlobalMaxPooling1D = _global_class("GlobalMaxPooling1D", 1, "max")
