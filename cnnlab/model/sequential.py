@@ -46,6 +46,7 @@ class Sequential:
         self.history = None
         self._metrics = []
         self._params = []
+        self._grad_views = []
         self._crops = []
         self._pool_first = []
         for layer in layers or []:
@@ -142,6 +143,10 @@ class Sequential:
                 layer._weights[name] = view
                 offset += w.size
         self._params = [w for layer in self._layers for w in layer.trainable_weights]
+        self._grad_views, offset = [], 0
+        for w in self._params:
+            self._grad_views.append(self._flat_grads[offset:offset + w.size].reshape(w.shape))
+            offset += w.size
 
     @property
     def layers(self):
@@ -353,13 +358,16 @@ class Sequential:
 
         results = parallel.run(part_step, list(range(len(parts))))
         loss = sum(r[0] for r in results)
-        grads = results[0][2]
-        for _, _, more in results[1:]:
-            for g, h in zip(grads, more):
-                g += h
         if not self.optimizer.built:
             self.optimizer.build(self._params)
-        np.concatenate([g.ravel() for g in grads], out=self._flat_grads)
+        # The parts' gradients, summed straight into the flat buffer the optimizer reads.
+        for view, *part_grads in zip(self._grad_views, *(r[2] for r in results)):
+            if len(part_grads) == 1:
+                view[...] = part_grads[0]
+            else:
+                np.add(part_grads[0], part_grads[1], out=view)
+                for more in part_grads[2:]:
+                    view += more
         self.optimizer.apply_flat(self._flat_params, self._flat_grads, threads=len(parts))
         out = results[0][1] if len(results) == 1 else np.concatenate([r[1] for r in results])
         return loss, out
