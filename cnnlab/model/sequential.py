@@ -14,8 +14,6 @@ gradient is simply ``softmax(z) - y``, as Keras does during ``fit``.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import random as cnn_random
@@ -27,8 +25,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from . import summary as summary_mod
-from . import parallel
-from .callbacks import CallbackList, History, ProgbarLogger
+from . import parallel, training
 
 
 class Sequential:
@@ -374,9 +371,9 @@ class Sequential:
 
     def train_on_batch(self, x, y, return_dict=False):
         self._require_compiled("train_on_batch")
-        x, y = _as_arrays(x, y, "train_on_batch")
+        x, y = training.as_arrays(x, y, "train_on_batch")
         x = self._check_batch(x, "train_on_batch")
-        if not np.isfinite(x).all() or not _finite_labels(y):    # as fit(): never poison the weights
+        if not np.isfinite(x).all() or not training.finite_labels(y):    # as fit(): never poison the weights
             raise CnnlabError("train_on_batch(): the batch contains NaN or inf (in x or y); the weights were "
                               "not updated. Clean the data before training.")
         loss, out = self._train_step(x, y)
@@ -384,7 +381,7 @@ class Sequential:
 
     def test_on_batch(self, x, y, return_dict=False):
         self._require_compiled("test_on_batch")
-        x, y = _as_arrays(x, y, "test_on_batch")
+        x, y = training.as_arrays(x, y, "test_on_batch")
         x = self._check_batch(x, "test_on_batch")
         out, loss = self._infer(x, y)
         return self._format_result(loss, [(m, y, out) for m in self._build_metrics(y)], return_dict)
@@ -429,143 +426,19 @@ class Sequential:
         self._require_compiled("fit")
         if class_weight is not None or sample_weight is not None or steps_per_epoch is not None:
             raise CnnlabError("fit(): class_weight, sample_weight and steps_per_epoch are not supported yet.")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise CnnlabError(f"fit(): batch_size must be a positive integer. Received: batch_size={batch_size}")
-        x, y = _as_arrays(x, y, "fit")
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise CnnlabError(f"fit(): validation_split must be in (0, 1). Received: {validation_split}")
-            split = int(len(x) * (1 - validation_split))   # Keras takes the last samples, before shuffling
-            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
-        if len(x) == 0:
-            raise CnnlabError("fit(): the training data is empty (0 samples). Received: x shape="
-                              f"{tuple(np.shape(x))}")
-        self._check_shape(x.shape, "fit")
-        self._check_labels(y)
-        verbose = 1 if verbose == "auto" else int(verbose)
-        steps = math.ceil(len(x) / batch_size)
-        history = History()
-        cb_list = [history] + list(callbacks or [])
-        if verbose:
-            cb_list.append(ProgbarLogger(verbose))
-        cbs = CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
-        metrics = self._build_metrics(y)
-        self.stop_training = False
-        self.history = history
-        rng = cnn_random.generator()
-        self._resume_point = None        # BackupAndRestore.on_train_begin may set it (model.saving.backup)
-        cbs.on_train_begin()
-        resume, self._resume_point = self._resume_point, None
-        if resume is not None:
-            initial_epoch = resume.epoch
-        logs = {}                        # (no epoch left to run: on_train_end still gets logs)
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            loss_sum, seen, first_step = 0.0, 0, 0
-            for m in metrics:
-                m.reset_state()
-            logs = {}
-            if resume is not None and resume.order is not None:   # mid-epoch: same order, sums so far
-                order, first_step, loss_sum, seen, logs = resume.continue_epoch(len(x), steps, metrics)
-            else:
-                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
-            resume = None
-            for step in range(first_step, steps):
-                cbs.on_train_batch_begin(step)
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                xb = as_float_input(x[idx], "fit")
-                if xb.dtype.kind == "f" and not np.isfinite(xb).all():
-                    raise CnnlabError(f"fit(): the input batch {step} of epoch {epoch + 1} contains NaN or inf "
-                                      f"(samples {idx[~np.isfinite(xb.reshape(len(xb), -1)).all(axis=1)][:5].tolist()}). "
-                                      f"Clean the data before training; the weights were not updated.")
-                yb = y[idx]
-                loss, out = self._train_step(xb, yb)
-                loss_sum += loss * len(idx)
-                seen += len(idx)
-                for m in metrics:
-                    m.update_state(yb, out)
-                logs = {"loss": loss_sum / seen, **{m.name: m.result() for m in metrics}}
-                self._fit_position = (epoch, step, order, loss_sum, seen)   # for BackupAndRestore
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            if validation_data is not None and not self.stop_training and (epoch + 1) % validation_freq == 0:
-                val = self.evaluate(*validation_data, batch_size=validation_batch_size or batch_size, verbose=0,
-                                    return_dict=True)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        return history
-
-    def _check_labels(self, y):
-        """Catch labels that do not fit the loss before any training happens."""
-        if not _finite_labels(y):
-            raise CnnlabError(f"fit(): the labels y contain NaN or inf (samples "
-                              f"{np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[:5].tolist()}). "
-                              f"Clean the labels before training.")
-        probe_out = np.zeros((min(len(y), 4), *self.output_shape[1:]), dtype=floatx)
-        if isinstance(self.loss, losses_mod.BinaryCrossentropy):
-            probe_out += 0.5
-        elif isinstance(self.loss, (losses_mod.CategoricalCrossentropy, losses_mod.SparseCategoricalCrossentropy)):
-            probe_out += 1.0 / max(self.output_shape[-1], 1)
-        if isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy):
-            from ..ops.losses import sparse_labels
-            sparse_labels(y, self.output_shape[-1])       # the whole label array: range and type
-        self.loss.value_and_grad(y[:len(probe_out)], probe_out)
+        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                            shuffle, initial_epoch, validation_batch_size, validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, sample_weight=None,
                  steps=None, callbacks=None):
         """Loss (and metrics) over the whole data: ``[loss, metric...]``, or the loss alone without metrics."""
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        x, y = _as_arrays(x, y, "evaluate")
-        if len(x) == 0:
-            raise CnnlabError("evaluate(): the data is empty (0 samples).")
-        self._check_shape(x.shape, "evaluate")
-        metrics = self._build_metrics(y)
-        for m in metrics:
-            m.reset_state()
-        total, seen = 0.0, 0
-        verbose = 1 if verbose == "auto" else int(verbose)
-        steps = math.ceil(len(x) / batch_size)
-        from .progress import Progbar
-        bar = Progbar(steps, verbose)
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            xb, yb = as_float_input(x[sl], "evaluate"), y[sl]
-            out, loss = self._infer(xb, yb)
-            total += loss * len(xb)
-            seen += len(xb)
-            for m in metrics:
-                m.update_state(yb, out)
-            bar.update(step + 1, {"loss": total / seen, **{m.name: m.result() for m in metrics}},
-                       finalize=step == steps - 1)
-        values = {"loss": total / seen, **{m.name: m.result() for m in metrics}}
-        if return_dict:
-            return values
-        return values["loss"] if len(values) == 1 else list(values.values())
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample, in batches (softmax probabilities for a classifier;
         take ``argmax(-1)`` for the class: Keras 3 has no ``predict_classes``)."""
-        batch_size = 32 if batch_size is None else int(batch_size)
-        x = _to_array(x, "x", "predict")
-        if x.ndim == 0 or len(x) == 0:
-            raise CnnlabError(f"predict(): expects a non-empty batch. Received: x shape={tuple(x.shape)}")
-        self._check_shape(x.shape, "predict")
-        verbose = 1 if verbose == "auto" else int(verbose)
-        steps = math.ceil(len(x) / batch_size)
-        from .progress import Progbar
-        bar = Progbar(steps, verbose)
-        outs = []
-        for step in range(steps):
-            xb = as_float_input(x[step * batch_size:(step + 1) * batch_size], "predict")
-            outs.append(self._infer(xb)[0])
-            bar.update(step + 1, finalize=step == steps - 1)
-        return np.concatenate(outs, axis=0)
+        return training.predict(self, x, batch_size, verbose)
 
     # ---- description --------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, show_formula=False, **kwargs):
@@ -620,33 +493,3 @@ class Sequential:
         """Load weights from ``.weights.h5``, ``.keras`` or ``.safetensors``, checked against the model first."""
         from .saving import load_weights
         load_weights(self, filepath)
-
-
-def _as_arrays(x, y, where):
-    if x is None or y is None:
-        raise CnnlabError(f"{where}(): needs both x and y. Received: x={type(x).__name__}, y={type(y).__name__}")
-    x, y = _to_array(x, "x", where), _to_array(y, "y", where)
-    if y.dtype.kind not in "biuf":
-        raise CnnlabError(f"{where}(): the labels y must be numbers (class indices, one-hot rows or targets). "
-                          f"Received: y dtype={y.dtype}")
-    _check_lengths(x, y, where)
-    return x, y
-
-
-def _check_lengths(x, y, where):
-    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
-        raise CnnlabError(f"{where}(): x and y must have the same number of samples. "
-                          f"Received: x shape={tuple(x.shape)}, y shape={tuple(y.shape)}")
-
-
-def _to_array(value, name, where):
-    """``np.asarray``, with a clear error for what NumPy cannot make one array of (ragged lists)."""
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as e:
-        raise CnnlabError(f"{where}(): {name} cannot be read as one array ({e}). Give a NumPy array "
-                          f"(every sample the same shape). Received: {name} of type {type(value).__name__}") from None
-
-
-def _finite_labels(y):
-    return y.dtype.kind != "f" or bool(np.isfinite(y).all())
