@@ -50,6 +50,8 @@ import keras  # noqa: E402  (real Keras 3, not cnnlab)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "keras"
+sys.path.insert(0, str(OUT))
+from fixture_models import conv1d_model  # noqa: E402  (the architecture, shared with the test)
 
 
 def mnist_inputs(n=4):
@@ -92,18 +94,7 @@ def trained(name, model, x, train_x, train_y, steps, weights_file=False):
 
 def conv1d():
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([
-        keras.Input(shape=(32, 3)),
-        keras.layers.Conv1D(8, 5, activation="relu"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Conv1D(12, 3, padding="same", activation="tanh"),
-        keras.layers.AveragePooling1D(2),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dropout(0.25),
-        keras.layers.Dense(4, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = conv1d_model(keras)
     rng = np.random.default_rng(5)
     x = rng.normal(size=(5, 32, 3)).astype("float32")
     train_x = rng.normal(size=(16, 32, 3)).astype("float32")

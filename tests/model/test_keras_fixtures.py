@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from cnnlab.layers import clear_session
 h5py = pytest.importorskip("h5py")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
+sys.path.insert(0, str(FIXTURES))
+from fixture_models import conv1d_model  # noqa: E402  (the architecture the fixture script used)
 NAMES = ["seed004", "conv1d", "rmsprop_cnn"]
 
 
@@ -107,19 +110,7 @@ def test_keras_optimizer_state_continues_training_as_keras(name, optimizer, iter
 
 
 def conv1d_in_cnnlab():
-    model = keras.Sequential([
-        keras.Input(shape=(32, 3)),
-        keras.layers.Conv1D(8, 5, activation="relu"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Conv1D(12, 3, padding="same", activation="tanh"),
-        keras.layers.AveragePooling1D(2),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dropout(0.25),
-        keras.layers.Dense(4, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    return conv1d_model(keras)
 
 
 def test_keras_weights_file_loads_into_a_cnnlab_model():
