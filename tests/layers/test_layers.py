@@ -341,12 +341,8 @@ def test_output_shapes(make, input_shape, expected):
     assert layer(x).shape == (2, *expected[1:])
 
 
-def test_seed004_shapes_and_params():
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
-        L.Conv2D(64, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
-        L.Flatten(), L.Dense(128, activation="relu"), L.Dense(10, activation="softmax")])
+def test_seed004_shapes_and_params(seed004_model):
+    model = seed004_model()
     assert [l.output_shape for l in model.layers] == [
         (None, 26, 26, 32), (None, 13, 13, 32), (None, 11, 11, 64), (None, 5, 5, 64), (None, 1600),
         (None, 128), (None, 10)]

@@ -275,19 +275,6 @@ def test_compile_default_optimizer_is_rmsprop():
     assert model.optimizer.learning_rate == pytest.approx(0.001)
 
 
-def seed004_model():
-    """Seed 004's model, as written there (input_shape= on the first layer: Keras 3 warns)."""
-    return keras.Sequential([
-        keras.layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-
-
 def summary_lines(model):
     captured = []
     model.summary(line_length=88, print_fn=captured.append)
@@ -300,8 +287,7 @@ def footer(lines, label):
     return found[0]
 
 
-@pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`")
-def test_summary_counts_adam_variables_after_fit():
+def test_summary_counts_adam_variables_after_fit(seed004_model):
     keras.utils.set_random_seed(0)
     model = seed004_model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -1,9 +1,7 @@
 """summary() prints exactly the table Keras 3 prints."""
-import warnings
 
 import pytest
 
-from cnnlab import keras
 from cnnlab.model import summary as summary_mod
 
 # Keras 3's summary of the seed-004 model at a width of 88 columns.
@@ -32,48 +30,33 @@ Model: "sequential"
 """
 
 
-def seed_004_model():
-    keras.backend.clear_session()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return keras.Sequential([
-            keras.layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ])
-
-
 def captured(model, **kwargs):
     lines = []
     model.summary(print_fn=lines.append, **kwargs)
     return "".join(lines)
 
 
-def test_summary_is_keras_text_at_88_columns(monkeypatch):
+def test_summary_is_keras_text_at_88_columns(monkeypatch, seed004_model):
     monkeypatch.setenv("COLUMNS", "200")     # wide terminal: Keras caps the table at 88
-    assert captured(seed_004_model()) == KERAS_SUMMARY_88
+    assert captured(seed004_model()) == KERAS_SUMMARY_88
 
 
-def test_plain_fallback_draws_the_same_table(monkeypatch):
+def test_plain_fallback_draws_the_same_table(monkeypatch, seed004_model):
     def no_rich(*args, **kwargs):
         raise ImportError("rich")
     monkeypatch.setattr(summary_mod, "_rich_table", no_rich)
-    assert captured(seed_004_model(), line_length=88) == KERAS_SUMMARY_88
+    assert captured(seed004_model(), line_length=88) == KERAS_SUMMARY_88
 
 
 @pytest.mark.parametrize("columns, width", [("80", 76), ("60", 56)])
-def test_width_follows_the_terminal(monkeypatch, columns, width):
+def test_width_follows_the_terminal(monkeypatch, columns, width, seed004_model):
     monkeypatch.setenv("COLUMNS", columns)
-    text = captured(seed_004_model())
+    text = captured(seed004_model())
     assert {len(line) for line in text.splitlines()[1:16]} == {width}
 
 
-def test_formula_column_shows_parameter_arithmetic():
-    text = captured(seed_004_model(), show_formula=True, line_length=118)
+def test_formula_column_shows_parameter_arithmetic(seed004_model):
+    text = captured(seed004_model(), show_formula=True, line_length=118)
     assert "3*3*1*32 + 32 = 320" in text
     assert "3*3*32*64 + 64 = 18,496" in text
     assert "1600*128 + 128 = 204,928" in text
@@ -84,9 +67,9 @@ def test_size_in_kilobytes_uses_1024():
     assert summary_mod.readable_size(0) == "0.00 B"
 
 
-def test_optimizer_params_after_fit():
+def test_optimizer_params_after_fit(seed004_model):
     import numpy as np
-    model = seed_004_model()
+    model = seed004_model()
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     model.train_on_batch(np.zeros((2, 28, 28, 1), np.float32), np.array([0, 1]))
     text = captured(model, line_length=88)
