@@ -229,7 +229,6 @@ class Layer:
     def __call__(self, x, training=False):
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
         self.ensure_built(x.shape)
-        self.check_input_shape(x.shape)
         self.check_input(x)
         return self.forward(x, training)[0]
 
