@@ -1,5 +1,5 @@
 """``keras.layers``."""
-from ..layers import (Activation, AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D,  # noqa: F401
+from ..layers import (Activation, BatchNormalization, AveragePooling1D, AveragePooling2D, AveragePooling3D, AvgPool1D, AvgPool2D,  # noqa: F401
                       AvgPool3D, Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D, Dense,
                       Dropout, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D,

@@ -3,6 +3,7 @@ from .base import Layer, clear_session
 from .conv import Conv, Conv1D, Conv2D, Conv3D
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor, LeakyReLU, ReLU,
                    Reshape, Softmax)
+from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                       GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
@@ -20,4 +21,4 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     Conv1D, Conv2D, Conv3D, Dense, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, InputLayer,
     MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
     GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
-    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D)}
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, BatchNormalization)}

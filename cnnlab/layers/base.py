@@ -80,6 +80,11 @@ class Layer:
 
     input_rank: int | None = None
     stochastic = False  # draws random numbers in training (Dropout)
+    # Training must see the whole batch at once (BatchNormalization's batch statistics):
+    # the batch is then never split across threads (cnnlab.model.parallel).
+    needs_whole_batch = False
+    # Weights never trained by the optimizer, whatever ``trainable`` says (BN's moving statistics).
+    non_trainable_names: tuple = ()
     can_crop = False    # forward accepts crop_to (Conv)
     rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
 
@@ -164,12 +169,18 @@ class Layer:
         return list(self._weights)
 
     @property
+    def trainable_weight_names(self):
+        """Names of the weights the optimizer updates (none when ``trainable`` is False)."""
+        return [k for k in self._weights if k not in self.non_trainable_names] if self.trainable else []
+
+    @property
     def trainable_weights(self):
-        return self.weights if self.trainable else []
+        return [self._weights[k] for k in self.trainable_weight_names]
 
     @property
     def non_trainable_weights(self):
-        return [] if self.trainable else self.weights
+        trained = set(self.trainable_weight_names)
+        return [w for k, w in self._weights.items() if k not in trained]
 
     def get_weights(self):
         return [w.copy() for w in self._weights.values()]

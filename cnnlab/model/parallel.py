@@ -54,9 +54,10 @@ def _blas_controller():
     return _pool["controller"]
 
 
-def split(n: int) -> list[slice]:
-    """The parts a batch of ``n`` samples is cut into (one part when splitting does not pay)."""
-    threads = min(get_num_threads(), n // MIN_PART)
+def split(n: int, whole: bool = False) -> list[slice]:
+    """The parts a batch of ``n`` samples is cut into (one part when splitting does not pay, or
+    when ``whole``: a layer needs the whole batch, ``Layer.needs_whole_batch``)."""
+    threads = 1 if whole else min(get_num_threads(), n // MIN_PART)
     if threads < 2 or not _blas_controller():
         return [slice(0, n)]
     bounds = [round(i * n / threads) for i in range(threads + 1)]

@@ -46,6 +46,7 @@ class Sequential:
         self._grad_views = []
         self._crops = []
         self._pool_first = []
+        self._bias_into_bn = []
         for layer in layers or []:
             self.add(layer)
 
@@ -107,11 +108,15 @@ class Sequential:
         * pooling first: a Conv followed by MaxPooling pools the raw convolution and
           adds the bias and activation afterwards, on the smaller map (see
           ``Conv.bias_activation``).
+        One exactness fix, also decided here: a bias feeding BatchNormalization directly
+        gets an exactly zero gradient (``bias_feeds_batch_norm``).
         ``layer_outputs`` ignores the plan and computes every full map.
         """
         self._crops = [None] * len(self._layers)
         self._pool_first = [False] * len(self._layers)
+        self._bias_into_bn = [False] * len(self._layers)
         for i, (layer, following) in enumerate(zip(self._layers, self._layers[1:])):
+            self._bias_into_bn[i] = bias_feeds_batch_norm(layer, following)
             if layer.can_crop:
                 used = following.used_input_extent(layer.output_shape)
                 if used is not None and tuple(used) != tuple(layer.output_shape[1:-1]):
@@ -132,9 +137,8 @@ class Sequential:
         self._flat_grads = np.empty_like(self._flat_params)
         offset = 0
         for layer in self._layers:
-            if not layer.trainable:
-                continue
-            for name, w in list(layer._weights.items()):
+            for name in layer.trainable_weight_names:
+                w = layer._weights[name]
                 view = self._flat_params[offset:offset + w.size].reshape(w.shape)
                 view[...] = w
                 layer._weights[name] = view
@@ -256,6 +260,8 @@ class Sequential:
                 continue
             dy, grads = layer.backward(dy, caches[i], skip_activation=skip_last_activation and i == last,
                                        need_dx=i > 0)
+            if self._bias_into_bn[i]:
+                grads[-1] = np.zeros_like(grads[-1])
             grads_per_layer[i] = grads
             i -= 1
         return [g for layer, grads in zip(self._layers, grads_per_layer) if layer.trainable for g in grads]
@@ -296,6 +302,9 @@ class Sequential:
             if key not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss") or (
                     key == "steps_per_execution" and value != 1):
                 raise ValueError(f"compile(): cnnlab does not support `{key}`. Received: {key}={value!r}")
+        if self.built:
+            self._collect_params()        # `trainable` may have changed since the build (Keras: recompile)
+            self._plan_execution()
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss) if loss is not None else None
         self._metric_specs = list(metrics or [])
@@ -337,7 +346,7 @@ class Sequential:
         update) and the outputs. Large batches are split across threads
         (``cnnlab.model.parallel``); the gradient is the same."""
         keep_freed_memory()
-        parts = parallel.split(len(x))
+        parts = parallel.split(len(x), whole=any(layer.needs_whole_batch for layer in self._layers))
         if len(parts) > 1 and any(layer.stochastic for layer in self._layers):
             streams = [cnn_random.make_generator() for _ in parts]
         else:
@@ -493,3 +502,14 @@ class Sequential:
         """Load weights from ``.weights.h5``, ``.keras`` or ``.safetensors``, checked against the model first."""
         from .saving import load_weights
         load_weights(self, filepath)
+
+
+def bias_feeds_batch_norm(layer, following) -> bool:
+    """True when ``layer``'s bias goes straight into a BatchNormalization that uses batch
+    statistics over the bias's axis: the BN subtracts the batch mean, so the bias cannot change
+    the loss and its gradient is exactly zero. Computed, it is float noise instead, which Adam
+    (dividing by its square root) turns into a drift; the backward pass writes an exact zero."""
+    cancels = getattr(following, "cancels_channel_bias", None)
+    return bool(cancels and cancels() and getattr(layer, "use_bias", False)
+                and layer.activation_name == "linear" and "bias" in layer.trainable_weight_names
+                and layer.trainable_weight_names[-1] == "bias")

@@ -145,3 +145,20 @@ def param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
     if use_bias:
         text += f" + {kernel_shape[-1]}"
     return f"{text} = {param_count(kernel_shape, use_bias):,}"
+
+
+def batch_norm_param_count(channels: int, center: bool = True, scale: bool = True) -> tuple[int, int]:
+    """``(trainable, non_trainable)`` parameters of BatchNormalization over ``channels``:
+    gamma (``scale``) and beta (``center``), one per channel, are trained; the moving
+    mean and variance, one per channel each, are not.
+
+    32 channels: ``(64, 64)``, 4*32 = 128 in all.
+    """
+    return channels * (int(center) + int(scale)), 2 * channels
+
+
+def batch_norm_param_formula(channels: int, center: bool = True, scale: bool = True) -> str:
+    """``"4*32 = 128 (2*32 non-trainable)"``."""
+    trainable, frozen = batch_norm_param_count(channels, center, scale)
+    per_channel = int(center) + int(scale) + 2
+    return f"{per_channel}*{channels} = {trainable + frozen:,} (2*{channels} non-trainable)"

@@ -74,6 +74,7 @@ LAYERS = {
     "Softmax": (lambda: keras.layers.Softmax(), None),
     "LeakyReLU": (lambda: keras.layers.LeakyReLU(), None),
     "Activation": (lambda: keras.layers.Activation("sigmoid"), None),
+    "BatchNormalization": (lambda: keras.layers.BatchNormalization(), None),
 }
 
 

@@ -25,7 +25,7 @@ def dtype_policy(name=floatx):
 
 #: The layers whose entry Keras 3 gives a ``build_config`` (those with a ``build()`` of their own, and
 #: Flatten); pooling, Dropout, activations and Reshape have none (checked against Keras 3.15.1).
-KERAS_BUILD_CONFIG = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Flatten"}
+KERAS_BUILD_CONFIG = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Flatten", "BatchNormalization"}
 #: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
 AXES_INITIALIZERS = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal", "LecunUniform", "HeNormal",
                      "HeUniform"}

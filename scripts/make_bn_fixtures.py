@@ -1,0 +1,109 @@
+"""Write (or, with ``--check``, verify against) the real-Keras BatchNormalization fixtures of
+tests/model/test_bn_keras_fixtures.py, in tests/fixtures/keras/::
+
+    PYTHONPATH=/tmp/kpkgs KERAS_BACKEND=torch .venv/bin/python scripts/make_bn_fixtures.py
+    PYTHONPATH=/tmp/kpkgs:. KERAS_BACKEND=torch .venv/bin/python scripts/make_bn_fixtures.py --check
+
+Keras 3.15.1 (torch backend, see scripts/make_keras_fixtures.py for why that file is the same as
+TensorFlow's). Written: ``bn_cnn.keras`` (tests/fixtures/keras/bn_models.py's model, trained 3
+steps with Adam, so its moving statistics have moved and the file holds Adam's slots and a
+frozen BN), ``bn_cnn_io.npz`` (``x``, Keras's inference ``y``; ``train_x``, ``train_y``;
+``train_out``, the training-mode output on that batch before the extra step; ``next_<i>``,
+every weight after one more ``train_on_batch``: training-mode forward, the full backward
+through the batch statistics, the moving-average update, a frozen BN left alone) and
+``bn_cnn_summary.txt`` (Keras's ``summary()`` at 88 columns).
+
+``--check`` goes the other way and writes nothing: the same architecture built and trained
+3 steps in cnnlab, saved as ``.keras``, loaded in real Keras; it prints the largest
+differences between Keras's and cnnlab's predictions and the weights after one more step in
+each, and fails above 1e-5 (the biases feeding BN apart: cnnlab keeps them exactly zero, Keras
+moves them by its float-noise gradient, about 1e-4 a step with Adam; printed, not compared).
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ["COLUMNS"] = "200"          # summary(): a wide console, so that the table is its 88 columns
+import keras  # noqa: E402  (real Keras 3, not cnnlab)
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tests" / "fixtures" / "keras"
+sys.path.insert(0, str(OUT))
+from bn_models import bn_model  # noqa: E402
+
+
+def data():
+    rng = np.random.default_rng(14)
+    x = rng.normal(size=(4, 10, 10, 3)).astype("float32")
+    train_x = (rng.normal(size=(16, 10, 10, 3)) * 2 + 0.5).astype("float32")
+    train_y = rng.integers(0, 3, 16)
+    return x, train_x, train_y
+
+
+def write():
+    keras.utils.set_random_seed(14)
+    model = bn_model(keras)
+    x, train_x, train_y = data()
+    for _ in range(3):
+        model.train_on_batch(train_x, train_y)
+    model.save(OUT / "bn_cnn.keras")
+    y = np.asarray(model.predict(x, verbose=0))
+    text = io.StringIO()
+    with redirect_stdout(text):
+        model.summary(line_length=88)
+    (OUT / "bn_cnn_summary.txt").write_text(text.getvalue())
+    train_out = np.asarray(model(train_x, training=True).detach().cpu())   # (moves the statistics once more:
+    model = keras.models.load_model(OUT / "bn_cnn.keras")                 # reload the saved state)
+    model.train_on_batch(train_x, train_y)
+    after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+    np.savez(OUT / "bn_cnn_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, train_out=train_out, **after)
+
+
+def check():
+    sys.path.insert(0, str(ROOT))
+    import cnnlab.keras as cnnlab_keras
+    cnnlab_keras.utils.set_random_seed(14)
+    ours = bn_model(cnnlab_keras)
+    x, train_x, train_y = data()
+    for _ in range(3):
+        ours.train_on_batch(train_x, train_y)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours.save(Path(tmp) / "ours.keras")
+        theirs = keras.models.load_model(Path(tmp) / "ours.keras")
+    diffs = {"predict": np.abs(np.asarray(theirs.predict(x, verbose=0)) - ours.predict(x, verbose=0)).max()}
+    ours.train_on_batch(train_x, train_y)
+    theirs.train_on_batch(train_x, train_y)
+    # The biases feeding BN (weights 1 and 11) have an exactly zero gradient in cnnlab; in Keras it is
+    # float noise that Adam turns into steps of about 1e-4: reported apart, not compared.
+    drift = {1, 11}
+    pairs = list(zip(theirs.get_weights(), ours.get_weights()))
+    diffs["weights after one more step"] = max(np.abs(np.asarray(a) - b).max()
+                                               for i, (a, b) in enumerate(pairs) if i not in drift)
+    for i in sorted(drift):
+        print(f"  bias {i} feeding BN: cnnlab {np.abs(pairs[i][1]).max():.3g} (exact zero), "
+              f"Keras {np.abs(np.asarray(pairs[i][0])).max():.3g} (its float-noise gradient, amplified by Adam)")
+    for what, d in diffs.items():
+        print(f"  cnnlab -> Keras {keras.__version__}, max |difference| in {what}: {d:.3g}")
+    return 0 if max(diffs.values()) <= 1e-5 else 1
+
+
+def main():
+    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}")
+    if "--check" in sys.argv[1:]:
+        return check()
+    write()
+    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt"):
+        print(f"  {name}: {(OUT / name).stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
