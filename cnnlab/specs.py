@@ -9,8 +9,12 @@
                 {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}],
      "optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
-Layer classes are looked up in :data:`cnnlab.layers.LAYER_CLASSES` (plus Keras's
-aliases such as ``MaxPool2D``); nothing is ever imported by a name read from a file.
+A spec is a short form of Keras's own model config: ``build_model`` turns it into the
+``config.json`` object of a ``Sequential`` (an ``InputLayer`` entry for ``input_shape``, one
+entry per layer) and builds it with the same reader as ``load_model``
+(``cnnlab.saving.model_from_config``), so a spec accepts exactly what a Keras file may
+say. Layer classes are Keras's names (``cnnlab.layers.layer_class``, with aliases such as
+``MaxPool2D``); nothing is ever imported by a name read from a file.
 """
 from __future__ import annotations
 
@@ -19,9 +23,9 @@ import json
 import os
 
 from .errors import CnnlabError
-from .layers import LAYER_CLASSES, Input
+from .layers import layer_class
 from .layers.base import clear_session
-from .model import Sequential
+from .saving.model_from_config import model_from_config
 
 #: The seed-004 CNN: 225,034 parameters.
 SEED_004 = {
@@ -40,11 +44,6 @@ SEED_004 = {
     "loss": "sparse_categorical_crossentropy",
     "metrics": ["accuracy"],
 }
-
-# Keras's other spellings of the same classes.
-ALIASES = {f"{short}{d}D": f"{long}{d}D" for d in (1, 2, 3) for short, long in (
-    ("MaxPool", "MaxPooling"), ("AvgPool", "AveragePooling"), ("Convolution", "Conv"),
-    ("GlobalMaxPool", "GlobalMaxPooling"), ("GlobalAvgPool", "GlobalAveragePooling"))}
 
 KEYS = {"name", "input_shape", "layers", "optimizer", "loss", "metrics"}
 
@@ -101,9 +100,10 @@ def check_spec(spec, where="spec"):
         name = entry.get("class_name") if isinstance(entry, dict) else None
         if not isinstance(name, str):
             raise CnnlabError(f"{where}: layer {i} needs a 'class_name'. Received: {entry!r}")
-        if ALIASES.get(name, name) not in LAYER_CLASSES:
-            raise CnnlabError(f"{where}: layer {i} has the unknown layer class {name!r}. cnnlab knows "
-                              f"{', '.join(sorted(LAYER_CLASSES))}. Received: class_name={name!r}")
+        try:
+            layer_class(name)
+        except CnnlabError as e:
+            raise CnnlabError(f"{where}: layer {i}: {e}") from None
         if not isinstance(entry.get("config", {}), dict):
             raise CnnlabError(f"{where}: layer {i} ({name}): 'config' must be an object. "
                               f"Received: {entry['config']!r}")
@@ -114,25 +114,28 @@ def check_spec(spec, where="spec"):
                           f"Received: input_shape={shape!r}")
 
 
+def keras_config(spec):
+    """The Keras 3 ``config.json`` object of the Sequential that ``spec`` describes."""
+    layers = []
+    if spec.get("input_shape"):
+        layers.append({"class_name": "InputLayer", "config": {"batch_shape": [None, *spec["input_shape"]]}})
+    for entry in spec["layers"]:
+        name = entry["class_name"]
+        layers.append({"class_name": layer_class(name).__name__, "config": dict(entry.get("config") or {})})
+    config = {"layers": layers}
+    if spec.get("name") is not None:
+        config["name"] = spec["name"]
+    return {"module": "keras", "class_name": "Sequential", "config": config}
+
+
 def build_model(spec, where="spec"):
     """A :class:`Sequential` built from ``spec`` (not compiled: see :func:`compile_args`)."""
     check_spec(spec, where)
     clear_session()  # layer names start again at conv2d, dense, ... as in a fresh Keras program
-    model = Sequential(name=spec.get("name"))
-    if spec.get("input_shape"):
-        model.add(Input(shape=tuple(spec["input_shape"])))
-    for i, entry in enumerate(spec["layers"]):
-        name = entry["class_name"]
-        config = dict(entry.get("config") or {})
-        try:
-            layer = LAYER_CLASSES[ALIASES.get(name, name)].from_config(config)
-            model.add(layer)
-        except CnnlabError as e:
-            raise CnnlabError(f"{where}: layer {i} ({name}): {e}") from None
-        except (TypeError, ValueError) as e:
-            raise CnnlabError(f"{where}: layer {i} ({name}) cannot be built from its config: {e}. "
-                              f"Received: config={config}") from None
-    return model
+    try:
+        return model_from_config(keras_config(spec), compile=False)
+    except CnnlabError as e:
+        raise CnnlabError(f"{where}: {e}") from None
 
 
 def compile_args(spec, optimizer=None, learning_rate=None):

@@ -4,7 +4,7 @@ Every name here is an alias of a cnnlab object with Keras's signature.
 """
 from ..layers import Input
 from ..model import Sequential
-from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, utils
+from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, saving, utils
 
 __all__ = ["Input", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
-           "losses", "metrics", "models", "optimizers", "utils"]
+           "losses", "metrics", "models", "optimizers", "saving", "utils"]

@@ -22,3 +22,22 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
     GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, BatchNormalization)}
+#: Keras's other spellings of the same classes (``keras.layers.MaxPool2D`` is ``MaxPooling2D``).
+ALIASES = {f"{short}{d}D": f"{long}{d}D" for d in (1, 2, 3) for short, long in (
+    ("MaxPool", "MaxPooling"), ("AvgPool", "AveragePooling"), ("Convolution", "Conv"),
+    ("GlobalMaxPool", "GlobalMaxPooling"), ("GlobalAvgPool", "GlobalAveragePooling"))}
+
+
+_RAISE = object()
+
+
+def layer_class(name, argument="class_name", missing=_RAISE):
+    """The built-in layer class Keras names ``name`` (exact, as Keras; its aliases too); for an
+    unknown name a clear error, or ``missing`` when given."""
+    from ..registry import find, lookup
+    table = {**LAYER_CLASSES, **{alias: LAYER_CLASSES[real] for alias, real in ALIASES.items()
+                                 if real in LAYER_CLASSES}}
+    if missing is not _RAISE:
+        found = find("layer", name, table)
+        return missing if found is None else found
+    return lookup("layer", name, table, argument)

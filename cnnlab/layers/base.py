@@ -25,6 +25,7 @@ from ..backend import floatx
 from ..errors import ShapeError
 from ..ops import activations as act_ops
 from . import initializers
+from ..registry import lookup
 
 _uids: dict[str, int] = {}
 
@@ -274,9 +275,9 @@ def _activation_name(activation):
             if fwd is activation:
                 return name
         raise ValueError(f"Unknown activation function {activation!r}; pass a name such as 'relu'.")
-    name = str(activation).lower()
-    act_ops.get(name)  # raises a clear error for unknown names
-    return name
+    # Keras's rule: activation names are exact ("relu", not "ReLU"); a clear error lists the known ones.
+    lookup("activation", activation, act_ops.ACTIVATIONS, "activation")
+    return activation
 
 
 def warn_input_shape(layer_name):

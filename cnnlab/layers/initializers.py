@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import random as cnn_random
+from ..registry import lookup
 from ..backend import floatx
 
 
@@ -169,22 +170,21 @@ _BY_NAME = {
     "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+#: Every name Keras accepts (initializers/__init__.py ``ALL_OBJECTS_DICT``): class names, their snake
+#: case, and Keras's aliases.
+NAMES = {**_BY_NAME, **_BY_CLASS, "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros}
 
 
 def get(identifier):
-    """An initializer from a Keras name (``"he_normal"``), a class name, a config dict or an instance."""
+    """An initializer from a Keras name (``"he_normal"``), a class name, a config dict or an instance
+    (names are exact, as in Keras)."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
-        cls = _BY_CLASS.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown initializer class. Received: {identifier!r}")
+        cls = lookup("initializer", identifier.get("class_name"), NAMES, "class_name")
         return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier) or _BY_CLASS.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown initializer {identifier!r}. Known: {sorted(_BY_NAME)}. Received: {identifier!r}")
-        return cls()
+        return lookup("initializer", identifier, NAMES, "initializer")()
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret initializer. Received: {identifier!r}")

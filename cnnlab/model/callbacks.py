@@ -9,14 +9,14 @@ import warnings
 import numpy as np
 
 from ..errors import CnnlabError
+from . import files
 from . import metrics as metrics_mod
 from .progress import Progbar
 
 
 def _backup_store():
-    """``cnnlab.model.saving.backup``, imported on first use (saving imports the model, which imports this)."""
-    from .saving import backup
-    return backup
+    """``cnnlab.saving.backup`` (through ``model/files.py``: saving imports the model)."""
+    return files.saving().backup
 
 
 class Callback:
@@ -385,7 +385,7 @@ class BackupAndRestore(Callback):
     callback writes ``<backup_dir>/backup.safetensors`` atomically: the weights, the
     optimizer's state, the position (epoch, and batch within the epoch), the running loss
     and metric sums, the shuffled order of the current epoch, and the state of every
-    random generator (see ``cnnlab.model.saving.backup``). When ``fit`` starts and a backup
+    random generator (see ``cnnlab.saving.backup``). When ``fit`` starts and a backup
     exists, all of it is restored and training continues from that point: with the same
     data, ``batch_size`` and thread count, the final weights are bit for bit those of a run
     that was never interrupted. Keras restarts an interrupted epoch from its beginning;

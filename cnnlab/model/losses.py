@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..registry import lookup
 from ..ops import losses as loss_ops
 
 
@@ -137,6 +138,10 @@ _BY_NAME = {
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
+#: Every name Keras accepts (losses/__init__.py ``ALL_OBJECTS_DICT``): class names, function names and
+#: Keras's aliases, exactly (``"MSE"`` is an alias, ``"Mse"`` is not).
+NAMES = {**_BY_NAME, **_BY_CLASS, "MSE": MeanSquaredError, "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy,
+         "BCE": BinaryCrossentropy}
 
 
 def get(identifier):
@@ -144,16 +149,10 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, dict):
-        cls = _BY_CLASS.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown loss class. Received: {identifier!r}")
+        cls = lookup("loss", identifier.get("class_name"), _BY_CLASS, "class_name")
         config = {k: v for k, v in identifier.get("config", {}).items() if k != "reduction"}
         return cls(**config)
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _BY_CLASS.get(identifier)
-        if cls is not None:
-            return cls()
-    raise ValueError(f"Unknown loss {identifier!r}. Known: {sorted(_BY_NAME)}. Received: loss={identifier!r}")
+    return lookup("loss", identifier, NAMES, "loss")()
 
 
 # Keras's function spellings: keras.losses.sparse_categorical_crossentropy(y_true, y_pred) per-sample is not

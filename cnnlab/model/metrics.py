@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..registry import lookup
 from .losses import match_rank
 
 
@@ -83,6 +84,10 @@ _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
 }
+#: Every name Keras accepts (metrics/__init__.py ``ALL_OBJECTS_DICT``), exactly: snake-case names, class
+#: names and Keras's upper-case aliases.
+NAMES = {**_BY_NAME, **{cls.__name__: cls for cls in _BY_NAME.values()}, "MSE": MeanSquaredError,
+         "MAE": MeanAbsoluteError}
 
 
 def get(identifier, y_true_shape=None, y_pred_shape=None):
@@ -102,7 +107,4 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
             else:
                 cls = CategoricalAccuracy
             return cls(name=identifier)
-        if key in _BY_NAME:
-            return _BY_NAME[key](name=identifier)
-    raise ValueError(f"Unknown metric {identifier!r}. Known: ['accuracy', {', '.join(repr(k) for k in sorted(_BY_NAME))}]. "
-                     f"Received: metrics=[{identifier!r}]")
+    return lookup("metric", identifier, {"accuracy": None, "acc": None, **NAMES}, "metrics")(name=identifier)

@@ -21,6 +21,7 @@ import threading
 
 import numpy as np
 
+from ..registry import lookup
 from . import parallel
 
 
@@ -269,12 +270,8 @@ def get(identifier):
     """An optimizer from a name (``"adam"``), a config dict or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
+    # Keras's rule for optimizers: any case ("Adam", "adam").
     if isinstance(identifier, dict):
-        cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer class. Received: {identifier!r}")
+        cls = lookup("optimizer", identifier.get("class_name"), _BY_NAME, "class_name")
         return cls.from_config(identifier.get("config", {}))
-    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
-        return _BY_NAME[identifier.lower()]()
-    raise ValueError(f"Could not interpret optimizer identifier {identifier!r}. Known: {sorted(_BY_NAME)}. "
-                     f"Received: optimizer={identifier!r}")
+    return lookup("optimizer", identifier, _BY_NAME, "optimizer")()

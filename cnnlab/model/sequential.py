@@ -25,7 +25,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from . import summary as summary_mod
-from . import parallel, training
+from . import files, parallel, training
 
 
 class Sequential:
@@ -458,50 +458,31 @@ class Sequential:
             print_fn(text)
 
     def get_config(self):
-        layers = []
-        if self._input_shape is not None:
-            layers.append({"module": "keras.layers", "class_name": "InputLayer",
-                           "config": {"batch_shape": (None, *self._input_shape), "dtype": floatx,
-                                      "sparse": False, "name": "input_layer"}, "registered_name": None})
-        for layer in self._layers:
-            layers.append({"module": "keras.layers", "class_name": type(layer).__name__,
-                           "config": layer.get_config(), "registered_name": None})
-        return {"name": self.name, "trainable": self.trainable, "dtype": floatx, "layers": layers}
+        """Keras 3's config of this model (what ``config.json`` holds under ``"config"``): one
+        serializer, ``cnnlab.saving.keras_config``, for files, specs and ``from_config``."""
+        return files.saving().keras_config.serialize_model(self, include_compile=False)["config"]
 
     @classmethod
-    def from_config(cls, config):
-        from ..layers import LAYER_CLASSES
-        model = cls(name=config.get("name"))
-        for entry in config.get("layers", []):
-            name = entry.get("class_name")
-            if name not in LAYER_CLASSES:
-                raise CnnlabError(f"Unknown layer class {name!r}: cnnlab has {sorted(LAYER_CLASSES)}.")
-            layer_config = dict(entry.get("config", {}))
-            if name == "InputLayer":
-                model.add(InputLayer(batch_shape=layer_config.get("batch_shape"), name=layer_config.get("name")))
-                continue
-            layer_config.pop("dtype", None)
-            model.add(LAYER_CLASSES[name].from_config(layer_config))
-        return model
+    def from_config(cls, config, custom_objects=None):
+        """The model ``get_config`` describes (new weights), through the same reader as ``load_model``."""
+        return files.saving().model_from_config.model_from_config(
+            {"class_name": "Sequential", "config": config}, compile=False, custom_objects=custom_objects)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"
 
-    # ---- saving (cnnlab.model.saving) ---------------------------------
-    def save(self, filepath, overwrite=True):
-        """Save the whole model as a Keras 3 ``.keras`` file (atomically)."""
-        from .saving import save_model
-        save_model(self, filepath, overwrite=overwrite)
+    # ---- files (cnnlab.saving, reached through model/files.py) ------------
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Save the whole model: a Keras 3 ``.keras`` file, or a legacy ``.h5`` file (atomically)."""
+        files.saving().save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights as ``.weights.h5`` (Keras's layout) or ``.safetensors``."""
-        from .saving import save_weights
-        save_weights(self, filepath, overwrite=overwrite)
+        """Save the weights as ``.weights.h5`` (Keras's layout), legacy ``.h5`` or ``.safetensors``."""
+        files.saving().save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Load weights from ``.weights.h5``, ``.keras`` or ``.safetensors``, checked against the model first."""
-        from .saving import load_weights
-        load_weights(self, filepath)
+        """Load weights from ``.weights.h5``, ``.keras``, legacy ``.h5`` or ``.safetensors``, checked first."""
+        files.saving().load_weights(self, filepath)
 
 
 def bias_feeds_batch_norm(layer, following) -> bool:

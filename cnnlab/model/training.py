@@ -51,7 +51,7 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     model.stop_training = False
     model.history = history
     rng = cnn_random.generator()
-    model._resume_point = None        # BackupAndRestore.on_train_begin may set it (model.saving.backup)
+    model._resume_point = None        # BackupAndRestore.on_train_begin may set it (cnnlab.saving.backup)
     cbs.on_train_begin()
     resume, model._resume_point = model._resume_point, None
     if resume is not None:

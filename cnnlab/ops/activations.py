@@ -132,10 +132,11 @@ NON_DECREASING = {"linear", "relu", "sigmoid", "tanh", "softplus", "elu"}
 
 
 def get(name):
-    """``(forward, backward)`` for an activation name; ``None`` means linear."""
-    key = "linear" if name is None else str(name).lower()
-    if key not in ACTIVATIONS:
-        raise ValueError(
-            f"Unknown activation {name!r}. Known: {sorted(ACTIVATIONS)}. Received: activation={name!r}"
-        )
-    return ACTIVATIONS[key]
+    """``(forward, backward)`` for an activation name; ``None`` means linear.
+
+    This is the op table for cnnlab's own code (layers store their activation's name, the
+    explain trace reads it back), so it accepts any case. What a user or a file names goes
+    through Keras's exact rule first (``cnnlab.registry``; ``Layer(activation=...)``,
+    ``keras.activations.get``)."""
+    from ..registry import lookup
+    return lookup("activation", "linear" if name is None else str(name).lower(), ACTIVATIONS)

@@ -22,7 +22,7 @@ TINY = {"input_shape": [28, 28, 1],
 TINY_PARAMS = "6,810"  # 3*3*1*4 + 4 = 40, 13*13*4*10 + 10 = 6770
 
 HAS_SAVING = hasattr(Sequential, "save") and hasattr(models, "load_model")
-needs_saving = pytest.mark.skipif(not HAS_SAVING, reason="cnnlab.model.saving has not landed yet: "
+needs_saving = pytest.mark.skipif(not HAS_SAVING, reason="cnnlab.saving has not landed yet: "
                                   "Sequential.save / keras.models.load_model are missing")
 
 

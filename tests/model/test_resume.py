@@ -25,7 +25,7 @@ from cnnlab import keras
 from cnnlab.errors import CnnlabError, ShapeError
 from cnnlab.layers import clear_session
 from cnnlab.model import parallel
-from cnnlab.model.saving import backup as backup_store
+from cnnlab.saving import backup as backup_store
 
 pytest.importorskip("safetensors")
 

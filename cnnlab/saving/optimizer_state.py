@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import CnnlabError
+from ..errors import CnnlabError
 
 #: Optimizers whose slots Keras creates interleaved per variable; the others slot by slot.
 _INTERLEAVED = {"Adam"}

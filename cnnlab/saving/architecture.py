@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError
+from ..errors import ShapeError
 
 
 def expected_weights(model):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import CnnlabError
+from ..errors import CnnlabError
 from .architecture import check_array, expected_weights
 from .keras_config import serialize_model
 from .limits import MAX_SAFETENSORS_HEADER

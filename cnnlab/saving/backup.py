@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ... import random as cnn_random
-from ...errors import CnnlabError
+from .. import random as cnn_random
+from ..errors import CnnlabError
 from .architecture import check_array
-from ...atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from .optional import require_safetensors
 from .safetensors_io import SafetensorsFile
 

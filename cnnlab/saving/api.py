@@ -6,6 +6,8 @@ file name              what                                               writte
 ``*.keras``            whole model: config, weights, optimizer state      ``save_model`` (Keras 3 format)
 ``*.weights.h5``       weights (+ optimizer state), Keras's layout        ``save_weights``
 ``*.safetensors``      weights + the architecture in its metadata         ``save_weights``
+``*.h5`` / ``*.hdf5``  legacy whole model (Keras 2's format, ``legacy_h5``) ``save_model``; weights only:
+                                                                          ``save_weights``
 =====================  =================================================  ==============================
 
 Every file is written atomically (``atomic``). Nothing read from a file is ever
@@ -16,10 +18,11 @@ from __future__ import annotations
 import os
 import warnings
 
-from ...errors import CnnlabError
-from . import architecture, h5_store, keras_archive, limits, optimizer_state, safetensors_io
-from ...atomic import atomic_write, atomic_write_bytes
+from ..errors import CnnlabError
+from . import architecture, h5_store, keras_archive, keras_config, legacy_h5, limits, optimizer_state, safetensors_io
+from ..atomic import atomic_write, atomic_write_bytes
 from .model_from_config import model_from_config
+from .registration import check_custom_objects
 
 
 def _path(filepath, what):
@@ -33,13 +36,25 @@ def _restore_optimizer(model, values):
         optimizer_state.restore(model.optimizer, model.trainable_weights, values)
 
 
-def save_model(model, filepath, overwrite=True, zipped=None):
-    """Save the whole model as a Keras 3 ``.keras`` file."""
+def _is_legacy_h5(path):
+    return path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5")
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=True):
+    """Save the whole model as a Keras 3 ``.keras`` file, or a legacy ``.h5`` file."""
     path = _path(filepath, "save")
+    if _is_legacy_h5(path):
+        warnings.warn("You are saving your model as an HDF5 file via `model.save()` or "
+                      "`keras.saving.save_model(model)`. This file format is considered legacy. We recommend using "
+                      "instead the native Keras format, e.g. `model.save('my_model.keras')` or "
+                      "`keras.saving.save_model(model, 'my_model.keras')`.", UserWarning, stacklevel=3)
+        config = keras_config.serialize_model(model, include_compile=False)
+        atomic_write_bytes(path, legacy_h5.write_model(model, config, include_optimizer), overwrite)
+        return
     if not path.endswith(".keras"):
-        raise ValueError("Invalid filepath extension for saving. cnnlab saves whole models in Keras 3's native "
-                         "format: use a `.keras` extension (for weights alone use save_weights() with "
-                         f"`.weights.h5` or `.safetensors`). Received: filepath={path}")
+        raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
+                         "native Keras format (recommended) or a `.h5` extension (legacy). For weights alone use "
+                         f"save_weights() with `.weights.h5` or `.safetensors`. Received: filepath={path}")
     if zipped not in (None, True):
         raise ValueError(f"save(): cnnlab writes zipped `.keras` files only. Received: zipped={zipped!r}")
     if not model.built:
@@ -51,16 +66,15 @@ def save_model(model, filepath, overwrite=True, zipped=None):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """A model from a ``.keras`` file (or a cnnlab ``.safetensors`` file, which carries its architecture).
 
-    ``custom_objects`` must be empty: cnnlab builds only its own layers and never imports
-    code named in a file, so ``safe_mode`` is always in force.
+    ``custom_objects``: ``{name: class}`` for the user's own classes that the file names (as
+    do classes registered with ``register_keras_serializable``). cnnlab never imports code
+    named in a file, so ``safe_mode`` is always in force.
     """
-    if custom_objects:
-        raise CnnlabError(f"load_model(): cnnlab does not accept custom_objects: it builds only its own layers and "
-                          f"never runs code named in a file. Received: custom_objects={sorted(custom_objects)}")
+    custom_objects = check_custom_objects(custom_objects, "load_model()")
     path = _path(filepath, "load_model")
     if path.endswith(".keras"):
         with keras_archive.KerasArchive(path) as archive:
-            model = model_from_config(archive.config(), compile=compile,
+            model = model_from_config(archive.config(), compile=compile, custom_objects=custom_objects,
                                       max_weight_bytes=limits.weight_budget(archive.weights_size()))
             read = h5_store.read_weights(archive.weights(), model, path)
         architecture.assign(model, read.layers)
@@ -68,7 +82,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         return model
     if path.endswith(".safetensors"):
         with safetensors_io.SafetensorsFile(path) as st:
-            model = model_from_config(safetensors_io.keras_config(st), compile=False,
+            model = model_from_config(safetensors_io.keras_config(st), compile=False, custom_objects=custom_objects,
                                       max_weight_bytes=limits.weight_budget(st.data_size))
             arrays = safetensors_io.read_weights(st, model)
         architecture.assign(model, arrays)
@@ -76,10 +90,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if path.endswith(".weights.h5"):
         raise ValueError(f"{path} holds weights only: build the model in code and call model.load_weights(). "
                          f"Received: filepath={path}")
-    if path.endswith((".h5", ".hdf5")):
-        raise ValueError(f"Legacy Keras 2 HDF5 model files are not supported; re-save the model in Keras 3 as "
-                         f"`.keras`. Received: filepath={path}")
-    raise ValueError(f"Invalid filename: expected a `.keras` extension. Received: filepath={path}")
+    if _is_legacy_h5(path):
+        def build(config, stored_bytes):
+            return model_from_config(config, compile=False, custom_objects=custom_objects,
+                                     max_weight_bytes=limits.weight_budget(stored_bytes))
+        return legacy_h5.load_model(path, build, compile=compile)
+    raise ValueError(f"Invalid filename: expected a `.keras` extension (or a legacy `.h5`). "
+                     f"Received: filepath={path}")
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -92,9 +109,13 @@ def save_weights(model, filepath, overwrite=True):
         atomic_write_bytes(path, h5_store.write_weights(model), overwrite)
     elif path.endswith(".safetensors"):
         atomic_write_bytes(path, safetensors_io.write_safetensors(model), overwrite)
+    elif _is_legacy_h5(path):
+        # Keras 3 writes weights only as `.weights.h5`; a plain `.h5` gets Keras 2's weights layout, which
+        # Keras 3's load_weights() still reads (TensorFlow's tutorials write such files).
+        atomic_write_bytes(path, legacy_h5.write_weights(model), overwrite)
     else:
-        raise ValueError(f"The filename must end in `.weights.h5` (Keras's format) or `.safetensors`. "
-                         f"Received: filepath={path}")
+        raise ValueError(f"The filename must end in `.weights.h5` (Keras's format), `.safetensors` or a legacy "
+                         f"`.h5`. Received: filepath={path}")
 
 
 def load_weights(model, filepath):
@@ -115,8 +136,11 @@ def load_weights(model, filepath):
     elif path.endswith(".safetensors"):
         with safetensors_io.SafetensorsFile(path) as st:
             read = h5_store.WeightsRead(safetensors_io.read_weights(st, model), None)
+    elif _is_legacy_h5(path):
+        legacy_h5.load_weights(path, model)
+        return
     else:
-        raise ValueError(f"load_weights(): the filename must end in `.weights.h5`, `.keras` or `.safetensors`. "
-                         f"Received: filepath={path}")
+        raise ValueError(f"load_weights(): the filename must end in `.weights.h5`, `.keras`, `.safetensors` or a "
+                         f"legacy `.h5`. Received: filepath={path}")
     architecture.assign(model, read.layers)
     _restore_optimizer(model, read.optimizer)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import CnnlabError
+from ..errors import CnnlabError
 from . import optimizer_state
 from .architecture import check_array, expected_weights
 from .limits import MAX_SLOTS_PER_WEIGHT

@@ -1,7 +1,8 @@
 """One layer entry of a Keras ``config.json`` -> a cnnlab layer, or a clear refusal.
 
-The class comes from cnnlab's own table (``cnnlab.layers.LAYER_CLASSES``); the
-file's ``module`` is never imported. Keras 3's spellings are accepted: a
+The class comes from cnnlab's own table (``cnnlab.layers.layer_class``) or from the
+classes the user registered in this process (``registration``); the file's ``module``
+is never imported. Keras 3's spellings are accepted: a
 ``DTypePolicy`` object or a dtype name, initializer objects, activation names.
 An option cnnlab does not implement is refused by name, unless its value is
 "off" (``None``/``False``), which is how Keras writes options left at their default.
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import inspect
 
-from ...backend import floatx
-from ...errors import CnnlabError
-from ...layers import LAYER_CLASSES, InputLayer
-from ...layers import initializers as init_mod
-from ...layers.base import Layer
-from ...ops import activations as act_ops
+from ..backend import floatx
+from ..errors import CnnlabError
+from ..layers import LAYER_CLASSES, InputLayer, layer_class
+from ..layers import initializers as init_mod
+from ..layers.base import Layer
+from ..ops import activations as act_ops
+from ..registry import lookup
+from . import registration
 
 #: Accepted spellings that a class's signature does not show.
 _EXTRA_OPTIONS = {"LeakyReLU": {"alpha"}}
@@ -57,9 +60,13 @@ def check_keras_object(entry, where):
 
 
 def accepted_options(cls):
+    """The keyword arguments ``cls`` and the classes it builds on accept (a user's subclass that
+    passes ``**kwargs`` on accepts its base's arguments too)."""
     names = set(_EXTRA_OPTIONS.get(cls.__name__, ()))
-    for fn in (cls.__init__, Layer.__init__):
-        for p in inspect.signature(fn).parameters.values():
+    for base in [c for c in cls.__mro__ if isinstance(c, type) and issubclass(c, Layer)] or [cls]:
+        if "__init__" not in vars(base):
+            continue
+        for p in inspect.signature(vars(base)["__init__"]).parameters.values():
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
                 names.add(p.name)
     return names
@@ -73,7 +80,7 @@ def _activation(value, where):
                               f"Received: activation={value!r}")
         value = value["config"]
     try:
-        act_ops.get(value)
+        lookup("activation", value, act_ops.ACTIVATIONS, "activation")
     except ValueError as e:
         raise CnnlabError(f"{where}: {e}") from None
     return value
@@ -86,7 +93,7 @@ def _initializer(value, key, where):
             raise CnnlabError(f"{where}: {key} must name an initializer class and give its config as an object. "
                               f"Received: {key}={str(value)[:200]}")
         config = dict(value.get("config") or {})
-        cls = init_mod._BY_CLASS.get(value.get("class_name"))
+        cls = init_mod.NAMES.get(value.get("class_name"))
         if cls is not None:
             # Options newer Keras versions add (GlorotUniform's input_axes/output_axes) are dropped when off.
             allowed = {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
@@ -129,8 +136,9 @@ def input_layer_from_config(config, where):
     return InputLayer(batch_shape=parse_batch_shape(shape, where), name=config.get("name"))
 
 
-def layer_from_config(entry, position):
-    """``entry`` = ``{"module", "class_name", "config", "registered_name", ...}`` -> a cnnlab layer."""
+def layer_from_config(entry, position, custom_objects=None):
+    """``entry`` = ``{"module", "class_name", "config", "registered_name", ...}`` -> a cnnlab layer
+    (a built-in one, or one of the classes the user registered or passed in ``custom_objects``)."""
     where = f"Layer {position} of the model"
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise CnnlabError(f"{where}: expected a serialized layer object. Received: {str(entry)[:200]}")
@@ -143,13 +151,19 @@ def layer_from_config(entry, position):
         raise CnnlabError(f"{where} ({class_name}): the layer name must be a string. "
                           f"Received: name={str(name)[:100]}")
     where = f"Layer {name!r} ({class_name}, position {position})"
-    if class_name not in LAYER_CLASSES:
-        raise CnnlabError(f"{where}: unknown layer class {class_name!r}. cnnlab builds only its own layers: "
-                          f"{sorted(LAYER_CLASSES)}. Received: class_name={class_name!r}")
-    check_keras_object(entry, where)
-    if class_name == "InputLayer":
+    cls = registration.resolve(entry, where, custom_objects)
+    custom = cls is not None
+    if custom and not (isinstance(cls, type) and hasattr(cls, "from_config")):
+        raise CnnlabError(f"{where}: the registered object {cls!r} is not a class with from_config(). "
+                          f"Received: {cls!r}")
+    cls = cls or layer_class(class_name, missing=None)
+    if cls is None:
+        raise CnnlabError(f"{where}: unknown layer class {class_name!r}. cnnlab builds its own layers "
+                          f"({', '.join(sorted(LAYER_CLASSES))}) and the classes you register with "
+                          f"@keras.saving.register_keras_serializable() or pass in custom_objects=. "
+                          f"Received: class_name={class_name!r}")
+    if class_name == "InputLayer" and not custom:
         return input_layer_from_config(config, where)
-    cls = LAYER_CLASSES[class_name]
     for key in _INTEGER_OPTIONS & set(config):
         if _has_bool(config[key]):
             raise CnnlabError(f"{where}: `{key}` must hold integers, not booleans. Received: {key}={config[key]!r}")
@@ -166,12 +180,16 @@ def layer_from_config(entry, position):
         value = config.pop(key)
         if not _off(value):
             unsupported[key] = value
+    if custom and unsupported:
+        config.update(unsupported)           # the user's class reads its own keys in from_config
+        unsupported = {}
     if unsupported:
         raise CnnlabError(f"{where}: cnnlab does not support the option(s) {sorted(unsupported)}. "
                           f"Received: {unsupported}")
     try:
-        return cls.from_config(config)
+        layer = cls.from_config(config)
     except CnnlabError as e:
         raise CnnlabError(f"{where}: {e}") from None
     except (TypeError, ValueError) as e:
-        raise CnnlabError(f"{where}: {e}") from None
+        raise CnnlabError(f"{where}: {cls.__name__}.from_config() failed: {e}. Received: config={config}") from None
+    return layer

@@ -15,8 +15,8 @@ written as a ``DTypePolicy`` object (keras/src/layers/layer.py, ``get_config``).
 """
 from __future__ import annotations
 
-from ...backend import floatx
-from . import compile_config
+from ..backend import floatx
+from . import compile_config, registration
 
 
 def dtype_policy(name=floatx):
@@ -29,6 +29,17 @@ KERAS_BUILD_CONFIG = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Flatten", "BatchNo
 #: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
 AXES_INITIALIZERS = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal", "LecunUniform", "HeNormal",
                      "HeUniform"}
+
+
+def class_reference(obj, keras_module):
+    """``module`` / ``class_name`` / ``registered_name`` as Keras writes them: a built-in class under its
+    Keras module, a user's class under its own module and registered name ("package>Name", or
+    the class name when not registered), which loading looks up and never imports."""
+    cls = type(obj)
+    if cls.__module__.split(".")[0] == "cnnlab":
+        return {"module": keras_module, "class_name": cls.__name__, "registered_name": None}
+    return {"module": cls.__module__, "class_name": cls.__name__,
+            "registered_name": registration.get_registered_name(cls)}
 
 
 def _keras_initializer(value):
@@ -52,8 +63,7 @@ def layer_entry(layer):
         if config.get("activity_regularizer", None) is None:
             config.pop("activity_regularizer", None)
         config.setdefault("quantization_config", None)
-    entry = {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
-             "registered_name": None}
+    entry = {**class_reference(layer, "keras.layers"), "config": config}
     if layer.built and layer.input_shape is not None and type(layer).__name__ in KERAS_BUILD_CONFIG:
         entry["build_config"] = {"input_shape": list(layer.input_shape)}
     return entry

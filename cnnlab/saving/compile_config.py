@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import warnings
 
-from .. import losses as losses_mod
-from .. import metrics as metrics_mod
-from .. import optimizers as optimizers_mod
+from ..model import losses as losses_mod
+from ..model import metrics as metrics_mod
+from ..model import optimizers as optimizers_mod
+from ..registry import find
 from .naming import to_snake_case
 
 #: BaseOptimizer.get_config()'s keys and defaults (keras/src/optimizers/base_optimizer.py).
@@ -117,7 +118,7 @@ def _metric_name(spec):
             spec = spec["config"]
         elif isinstance(spec.get("class_name"), str):
             spec = to_snake_case(spec["class_name"])     # SparseCategoricalAccuracy -> sparse_categorical_accuracy
-    if isinstance(spec, str) and (spec.lower() in ("accuracy", "acc") or spec.lower() in metrics_mod._BY_NAME):
+    if isinstance(spec, str) and (spec.lower() in ("accuracy", "acc") or find("metric", spec, metrics_mod.NAMES)):
         return spec
     raise _Unsupported(f"metric {spec!r}")
 

@@ -5,19 +5,21 @@ import math
 
 import numpy as np
 
-from ...errors import CnnlabError
-from ...layers import InputLayer
-from ..sequential import Sequential
+from ..errors import CnnlabError
+from ..layers import InputLayer
+from ..model.sequential import Sequential
 from . import compile_config
 from .layer_config import is_float32_policy, layer_from_config, parse_batch_shape
+from .registration import check_custom_objects
 
 _MODEL_OPTIONS = {"name", "trainable", "dtype", "layers", "build_input_shape"}
 
 
-def model_from_config(obj, compile=True, max_weight_bytes=None):
+def model_from_config(obj, compile=True, max_weight_bytes=None, custom_objects=None):
     """``max_weight_bytes``: refuse (before allocating anything) an architecture whose weights
     would take more memory than this; the loaders pass ``limits.weight_budget`` of the
     weights the file actually holds, so a small file cannot declare a huge model."""
+    custom_objects = check_custom_objects(custom_objects, "model_from_config()")
     if not isinstance(obj, dict) or not isinstance(obj.get("config"), dict):
         raise CnnlabError(f"The model configuration is not a serialized Keras model object. "
                           f"Received: {str(obj)[:200]}")
@@ -49,7 +51,7 @@ def model_from_config(obj, compile=True, max_weight_bytes=None):
             entry = {**entry, "config": cfg}
             if not items and shape is not None:
                 items.append(InputLayer(batch_shape=parse_batch_shape(shape, f"Layer {position}")))
-        items.append(layer_from_config(entry, position))
+        items.append(layer_from_config(entry, position, custom_objects))
     build_shape = config.get("build_input_shape") or (obj.get("build_config") or {}).get("input_shape")
     has_input = bool(items) and (isinstance(items[0], InputLayer) or items[0].input_shape_arg is not None)
     # Only a model without an input of its own is built from build_input_shape.

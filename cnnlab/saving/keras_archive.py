@@ -20,7 +20,7 @@ import os
 import zipfile
 import zlib
 
-from ...errors import CnnlabError
+from ..errors import CnnlabError
 from . import h5_store, limits
 from .keras_config import serialize_model
 
