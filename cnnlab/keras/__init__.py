@@ -4,7 +4,8 @@ Every name here is an alias of a cnnlab object with Keras's signature.
 """
 from ..layers import Input
 from ..model import Sequential
-from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, saving, utils
+from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers,
+               preprocessing, saving, utils)
 
 __all__ = ["Input", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
-           "losses", "metrics", "models", "optimizers", "saving", "utils"]
+           "losses", "metrics", "models", "optimizers", "preprocessing", "saving", "utils"]
