@@ -30,20 +30,16 @@ and a checked parser for IDX. Every problem with a file raises
 from __future__ import annotations
 
 import gzip
-import hashlib
-import http.client
 import os
-import sys
-import urllib.parse
-import urllib.request
 import zipfile
 import zlib
 from importlib import resources
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import CnnlabError
+from .download import DownloadFailed as _DownloadFailed
+from .download import download, offline as _offline
 
 __all__ = ["load_data", "load_sample", "keras_cache_dir", "DEFAULT_ORIGIN", "DEFAULT_FILE_HASH"]
 
@@ -472,155 +468,11 @@ def _load_npz(filename):
 # --------------------------------------------------------------------------- download
 
 
-class _DownloadFailed(Exception):
-    """The download could not happen (network, HTTP error): look elsewhere."""
-
-
-def _offline():
-    return os.environ.get("CNNLAB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _hasher(expected):
-    expected = expected.strip().lower()
-    if len(expected) == 64:
-        return hashlib.sha256(), "sha256", expected
-    if len(expected) == 32:
-        return hashlib.md5(usedforsecurity=False), "md5", expected
-    raise CnnlabError(
-        "mnist.load_data: file_hash must be a SHA-256 (64 hex digits) or MD5 (32 hex digits). "
-        f"Received: {expected!r}"
-    )
-
-
-class _Progress:
-    """rich if importable and stderr is a terminal, else tqdm, else plain lines."""
-
-    def __init__(self, total, label, enabled):
-        self.total, self.done, self.label = total, 0, label
-        self.enabled = enabled
-        self._bar = self._rich = None
-        self._next_pct = 10
-        if not enabled:
-            return
-        tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-        if tty:
-            try:
-                from rich.console import Console
-                from rich.progress import Progress
-
-                self._rich = Progress(console=Console(stderr=True), transient=False)
-                self._rich.start()
-                self._task = self._rich.add_task(label, total=total)
-                return
-            except Exception:  # rich missing or unusable
-                self._rich = None
-            try:
-                from tqdm import tqdm
-
-                self._bar = tqdm(
-                    total=total, unit="B", unit_scale=True, desc=label, file=sys.stderr
-                )
-                return
-            except Exception:
-                self._bar = None
-
-    def update(self, n):
-        self.done += n
-        if not self.enabled:
-            return
-        if self._rich is not None:
-            self._rich.update(self._task, advance=n)
-        elif self._bar is not None:
-            self._bar.update(n)
-        elif self.total:
-            pct = 100 * self.done // self.total
-            if pct >= self._next_pct:
-                print(f"  {pct:3d}% ({self.done / 1e6:.1f} / {self.total / 1e6:.1f} MB)",
-                      file=sys.stderr, flush=True)
-                self._next_pct = (pct // 10 + 1) * 10
-
-    def close(self):
-        if not self.enabled:
-            return
-        if self._rich is not None:
-            self._rich.stop()
-        elif self._bar is not None:
-            self._bar.close()
-        elif not self.total:
-            print(f"  {self.done / 1e6:.1f} MB", file=sys.stderr, flush=True)
-
-
 def _download(url, target, expected_hash, *, progress=True, timeout=60):
-    """Download ``url`` to ``target`` atomically, checking its hash.
-
-    The bytes go to a temporary file in the target's directory, which is
-    fsynced, checked (hash, then npz structure) and only then renamed over the
-    target with ``os.replace``; on any failure the temporary file is deleted.
-    Raises ``_DownloadFailed`` for network trouble, ``CnnlabError`` for a
-    checksum mismatch or a bad file.
-    """
-    hasher, algo, expected = _hasher(expected_hash)
-    scheme = urllib.parse.urlparse(url).scheme.lower()
-    if scheme not in ("http", "https", "file"):
-        raise CnnlabError(
-            f"mnist.load_data: cannot download from {url!r}: only http, https and file URLs "
-            f"are supported. Received: scheme {scheme!r}"
-        )
-    directory = os.path.dirname(target)
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as e:
-        raise _DownloadFailed(f"cannot create the cache directory {directory}: {e}") from None
-
-    print(f"Downloading data from {url}", file=sys.stderr, flush=True)
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError
-        raise _DownloadFailed(str(getattr(e, "reason", e))) from None
-
-    def write(out):
-        """Stream the response into the temporary file, hashing as it goes."""
-        status = getattr(response, "status", None)
-        if status is not None and scheme in ("http", "https") and status != 200:
-            raise _DownloadFailed(f"HTTP status {status}")
-        length = response.headers.get("Content-Length") if response.headers else None
-        total = int(length) if length and length.isdigit() else None
-        if total is not None and total > MAX_DOWNLOAD_BYTES:
-            raise _DownloadFailed(
-                f"the server announces {total} bytes, more than the "
-                f"{MAX_DOWNLOAD_BYTES} accepted for mnist.npz"
-            )
-        bar = _Progress(total, os.path.basename(target), progress)
-        received = 0
-        try:
-            while True:
-                try:
-                    chunk = response.read(_CHUNK)
-                except (OSError, http.client.HTTPException) as e:
-                    raise _DownloadFailed(f"connection lost: {e}") from None
-                if not chunk:
-                    break
-                received += len(chunk)
-                if received > MAX_DOWNLOAD_BYTES:
-                    raise _DownloadFailed(f"more than {MAX_DOWNLOAD_BYTES} bytes received; not mnist.npz")
-                hasher.update(chunk)
-                out.write(chunk)
-                bar.update(len(chunk))
-        finally:
-            bar.close()
-        if total is not None and received != total:
-            raise _DownloadFailed(f"the download stopped after {received} of {total} bytes")
-        actual = hasher.hexdigest()
-        if actual != expected:
-            raise CnnlabError(
-                f"mnist.load_data: the file downloaded from {url} failed its checksum: expected "
-                f"{algo} {expected}, got {actual}. The download was deleted and nothing was "
-                f"written to {target}. Check origin=/CNNLAB_MNIST_URL and file_hash=/"
-                f"CNNLAB_MNIST_SHA256, or provide the file yourself. Received: {algo} {actual}"
-            )
+    """Download Keras's ``mnist.npz`` to ``target`` (see :func:`cnnlab.data.download.download`);
+    its structure is checked before it becomes the cache file."""
 
     def check(tmp_path):
-        """Structure check before it becomes the cache file."""
         try:
             _load_npz(tmp_path)
         except CnnlabError as e:
@@ -629,10 +481,7 @@ def _download(url, target, expected_hash, *, progress=True, timeout=60):
                 f"is not a usable MNIST .npz; nothing was written to {target}. {e}"
             ) from None
 
-    try:
-        with response:
-            atomic_write(target, write, check=check)
-    except (OSError, http.client.HTTPException) as e:
-        # network trouble while reading, or the cache directory not writable/full
-        raise _DownloadFailed(f"{type(e).__name__}: {e}") from None
-    return target
+    return download(url, target, expected_hash, where="mnist.load_data", what="mnist.npz",
+                    max_bytes=MAX_DOWNLOAD_BYTES, check=check, progress=progress, timeout=timeout,
+                    hint="Check origin=/CNNLAB_MNIST_URL and file_hash=/CNNLAB_MNIST_SHA256, or provide "
+                         "the file yourself.")
