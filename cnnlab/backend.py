@@ -48,3 +48,22 @@ def keep_freed_memory() -> bool:
         ok = False           # not glibc (macOS, Windows, musl): nothing to tune
     _allocator["tuned"] = ok
     return ok
+
+
+_fast_path = {"on": None}
+
+
+def set_fast_path(on: bool | None) -> None:
+    """Switch the fast engine (``cnnlab.model.engine``) on or off; ``None``: back to the
+    default, on unless the environment says ``CNNLAB_FAST_PATH=0``. Off, every model runs
+    on the reference executor: layer by layer, one thread, each weight updated on its own."""
+    _fast_path["on"] = None if on is None else bool(on)
+
+
+def fast_path() -> bool:
+    """Whether the fast engine is on (see :func:`set_fast_path`)."""
+    import os
+
+    if _fast_path["on"] is not None:
+        return _fast_path["on"]
+    return os.environ.get("CNNLAB_FAST_PATH", "1").strip() != "0"

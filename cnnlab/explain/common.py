@@ -1,8 +1,9 @@
 """What every explain tool needs: one input image as a batch of one, a layer
 found by name / index / object, and what kind of layer it is.
 
-Explain looks at a model only through ``Sequential``'s public face
-(``layers``, ``layer_outputs``, ``gradient_at``) and each layer's public
+Explain looks at a model only through the model's public face (``layers``,
+``layer_outputs``, ``gradient_at``: the same for Sequential and functional
+models, see ``cnnlab.model.model``) and each layer's public
 attributes (``kernel_size``, ``strides``, ``padding``, ``get_weights()``...).
 """
 from __future__ import annotations
@@ -110,5 +111,9 @@ def conv_layers(model):
 
 
 def layer_input(x_batch, outputs, index):
-    """The input of layer ``index``: the model's input for the first layer, else the previous output."""
+    """The input of layer ``index``: what the graph feeds it (``outputs.inputs``, from
+    ``layer_outputs``); for a plain list, the model's input or the previous output."""
+    inputs = getattr(outputs, "inputs", None)
+    if inputs is not None:
+        return inputs[index]
     return x_batch if index == 0 else outputs[index - 1]

@@ -2,10 +2,10 @@
 
 Every name here is an alias of a cnnlab object with Keras's signature.
 """
-from ..layers import Input
-from ..model import Sequential
+from ..layers import Input, KerasTensor
+from ..model import Model, Sequential
 from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers,
                preprocessing, saving, utils)
 
-__all__ = ["Input", "Sequential", "activations", "backend", "callbacks", "datasets", "initializers", "layers",
-           "losses", "metrics", "models", "optimizers", "preprocessing", "saving", "utils"]
+__all__ = ["Input", "KerasTensor", "Model", "Sequential", "activations", "backend", "callbacks", "datasets",
+           "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "saving", "utils"]

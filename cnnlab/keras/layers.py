@@ -6,3 +6,5 @@ from ..layers import (Activation, BatchNormalization, AveragePooling1D, AverageP
                       GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, Input,
                       InputLayer, Layer, LeakyReLU, MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D,
                       MaxPooling3D, ReLU, Reshape, Softmax)
+from ..layers import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,  # noqa: F401
+                      average, concatenate, dot, maximum, minimum, multiply, subtract)

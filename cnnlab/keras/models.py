@@ -1,5 +1,5 @@
 """``keras.models``."""
-from ..model import Sequential  # noqa: F401
+from ..model import Model, Sequential  # noqa: F401
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

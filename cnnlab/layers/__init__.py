@@ -1,8 +1,10 @@
 """Layers: ops wrapped with weights, Keras's names and arguments."""
 from .base import Layer, clear_session
 from .conv import Conv, Conv1D, Conv2D, Conv3D
-from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, KerasTensor, LeakyReLU, ReLU,
-                   Reshape, Softmax)
+from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, LeakyReLU, ReLU, Reshape, Softmax
+from .graph import KerasTensor, Node
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                      concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -21,7 +23,8 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     Conv1D, Conv2D, Conv3D, Dense, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, InputLayer,
     MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D, AveragePooling3D,
     GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D,
-    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, BatchNormalization)}
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, BatchNormalization,
+    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)}
 #: Keras's other spellings of the same classes (``keras.layers.MaxPool2D`` is ``MaxPooling2D``).
 ALIASES = {f"{short}{d}D": f"{long}{d}D" for d in (1, 2, 3) for short, long in (
     ("MaxPool", "MaxPooling"), ("AvgPool", "AveragePooling"), ("Convolution", "Conv"),

@@ -26,6 +26,7 @@ from ..errors import ShapeError
 from ..ops import activations as act_ops
 from . import initializers
 from ..registry import lookup
+from . import graph
 
 _uids: dict[str, int] = {}
 
@@ -94,6 +95,7 @@ class Layer:
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        self._inbound_nodes = []     # one Node per call on symbolic tensors (cnnlab.layers.graph)
         self.trainable = trainable
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
@@ -146,14 +148,22 @@ class Layer:
         self.built = True
 
     def ensure_built(self, input_shape):
-        input_shape = tuple(input_shape)
+        """Build for ``input_shape`` on first use; return the output shape for it.
+        ``input_shape`` is a list of shapes for layers that take several inputs."""
+        if isinstance(input_shape, list):
+            input_shape = [tuple(s) for s in input_shape]
+            batchless = [(None,) + s[1:] for s in input_shape]
+        else:
+            input_shape = tuple(input_shape)
+            batchless = (None,) + input_shape[1:]
         self.check_input_shape(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
-            self.input_shape = (None,) + tuple(input_shape[1:])
-            self.output_shape = tuple(self.compute_output_shape(self.input_shape))
-        return self.output_shape
+            self.input_shape = batchless
+            self.output_shape = _as_shapes(self.compute_output_shape(batchless))
+            return self.output_shape
+        return _as_shapes(self.compute_output_shape(batchless))
 
     # ---- weights ------------------------------------------------------
     def add_weight(self, name, shape, initializer="zeros", dtype=None):
@@ -238,7 +248,29 @@ class Layer:
             dy, cache.z, cache.y, **self._act_kwargs)
         return self._backward(dz, cache.core, need_dx)
 
+    # ---- the graph (cnnlab.layers.graph) ------------------------------------
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (Keras's ``layer.input``)."""
+        return self._node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call (Keras's ``layer.output``)."""
+        return self._node_attribute("output_tensors", "output")
+
+    def _node_attribute(self, attr, what):
+        nodes = getattr(self, "_inbound_nodes", [])
+        if not nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called and thus has no defined {what}.")
+        values = getattr(nodes[0], attr)
+        if what == "input" and nodes[0].call_args == "single":
+            return values[0]
+        return values[0] if len(values) == 1 else list(values)
+
     def __call__(self, x, training=False):
+        if graph.is_symbolic(x):
+            return graph.symbolic_call(self, x)
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
         self.ensure_built(x.shape)
         self.check_input(x)
@@ -267,6 +299,13 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _as_shapes(shape):
+    """One output shape as a tuple, several as a list of tuples."""
+    if isinstance(shape, list):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
 
 
 def _activation_name(activation):

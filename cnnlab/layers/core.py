@@ -11,6 +11,7 @@ from ..ops import dropout as dropout_ops
 from ..ops import shapes
 from . import initializers
 from .base import Layer
+from .graph import KerasTensor, Node
 
 
 class Dense(Layer):
@@ -232,21 +233,14 @@ class InputLayer(Layer):
         return {"batch_shape": self.shape, "dtype": floatx, "sparse": False, "name": self.name}
 
 
-class KerasTensor:
-    """What ``keras.Input(shape)`` returns: a symbolic batch with a shape."""
-
-    def __init__(self, shape, dtype=floatx, name=None):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self.name = name
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
-
-
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
     """``keras.Input(shape=(28, 28, 1))``: the input of a model, one sample's shape."""
     layer = InputLayer(shape=shape, batch_size=batch_size, batch_shape=batch_shape, name=name, **kwargs)
+    if batch_size is not None:
+        layer.shape = (int(batch_size),) + tuple(layer.shape[1:])
     tensor = KerasTensor(layer.shape, dtype or floatx, layer.name)
     tensor.input_layer = layer
+    Node(layer, [], [tensor])
+    layer.built = True
+    layer.input_shape = layer.output_shape = layer.shape
     return tensor

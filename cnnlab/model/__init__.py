@@ -1,2 +1,4 @@
-"""Models and training: Sequential, losses, optimizers, metrics, callbacks, summary."""
+"""Models and training: the graph model (functional, Sequential, subclassed), losses, optimizers,
+metrics, callbacks, summary."""
+from .model import Model
 from .sequential import Sequential

@@ -443,7 +443,7 @@ class BackupAndRestore(Callback):
                               f"its gradient in another order, so the result will not be bit for bit that of an "
                               f"uninterrupted run. cnnlab.model.parallel.set_num_threads({extra['threads']}) restores "
                               f"the split.", stacklevel=2)
-            self.model._resume_point = point
+            self.model.fit_state.resume_point = point     # fit continues from here
             self.restored_from = point
             return
         raise error
@@ -456,7 +456,8 @@ class BackupAndRestore(Callback):
         if self._batches_seen_since_last_saving < self.save_freq:
             return
         self._batches_seen_since_last_saving = 0
-        epoch, step, order, loss_sum, seen = self.model._fit_position
+        state = self.model.fit_state
+        epoch, step, order, loss_sum, seen = state.epoch, state.step, state.order, state.loss_sum, state.seen
         steps = self.params.get("steps")
         metrics = [(m.name, m.total, m.count) for m in self.model.metrics]
         self._save(_backup_store().ResumePoint(epoch=epoch, step=step + 1, order=order, steps=steps,
