@@ -461,7 +461,8 @@ class BackupAndRestore(Callback):
         steps = self.params.get("steps")
         metrics = [(m.name, m.total, m.count) for m in self.model.metrics]
         self._save(_backup_store().ResumePoint(epoch=epoch, step=step + 1, order=order, steps=steps,
-                                            loss_sum=loss_sum, seen=seen, metrics=metrics), logs)
+                                            loss_sum=loss_sum, seen=seen, metrics=metrics,
+                                            output_loss_sums=list(state.output_loss_sums)), logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":

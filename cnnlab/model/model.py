@@ -56,9 +56,13 @@ class LayerCaches(list):
 class Model(Layer):
     """A graph of layers with Keras's ``compile``/``fit``/``evaluate``/``predict``."""
 
+    _builds_own_graph = False     # Sequential: True
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         self._model_layers = []          # set before Layer.__init__ (its `trainable` setter walks them)
         self._program = None
+        # A subclass with call() (not Sequential, which builds its own graph) is one layer node.
+        self._subclassed = inputs is None and outputs is None and not self._builds_own_graph
         super().__init__(name=name or unique_name("functional" if inputs is not None else
                                                   _snake(type(self).__name__)), **kwargs)
         self._trainable = trainable
@@ -154,7 +158,7 @@ class Model(Layer):
 
     @property
     def layers(self):
-        if self._program is None and not self._model_layers:
+        if self._subclassed:
             return _tracked_layers(self)
         return list(self._model_layers)
 
@@ -211,9 +215,24 @@ class Model(Layer):
                 out.append(w)
         return out
 
+    def _named_weights(self):
+        """``[(path, array)]``, each array once: ``"<layer>/<weight>"`` (nested models add their path)."""
+        out, seen = [], set()
+        pairs = list(self._weights.items()) + [(f"{l.name}/{n}", w) for l in self._sublayers()
+                                                for n, w in zip(l.weight_names, l.weights)]
+        for name, w in pairs:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append((name, w))
+        return out
+
     @property
     def weights(self):
-        return self._unique(list(self._weights.values()) + [w for l in self._sublayers() for w in l.weights])
+        return [w for _, w in self._named_weights()]
+
+    @property
+    def weight_names(self):
+        return [n for n, _ in self._named_weights()]
 
     @property
     def trainable_weights(self):

@@ -26,6 +26,8 @@ from .model import Model
 class Sequential(Model):
     """A linear stack of layers with Keras's ``compile``/``fit``/``evaluate``/``predict``."""
 
+    _builds_own_graph = True
+
     def __init__(self, layers=None, name=None, trainable=True):
         super().__init__(name=name or unique_name("sequential"))
         self._layers: list[Layer] = []

@@ -58,6 +58,7 @@ class ResumePoint:
     loss_sum: object = 0.0
     seen: int = 0
     metrics: list = field(default_factory=list)
+    output_loss_sums: list = field(default_factory=list)    # per output, for models with several
 
     def continue_epoch(self, n_samples, steps, metrics):
         """For ``fit``: check that the data and batch size are those of the interrupted run,
@@ -101,8 +102,14 @@ def _decode_number(item, where):
 
 def _rng_layers(model):
     """The layers that own a random generator (Dropout), by name."""
-    return {layer.name: layer.rng for layer in model.layers if isinstance(getattr(layer, "rng", None),
-                                                                        np.random.Generator)}
+    found, stack = {}, list(model.layers)
+    while stack:                          # models used as layers: their Dropouts too
+        layer = stack.pop(0)
+        if isinstance(getattr(layer, "rng", None), np.random.Generator):
+            found[layer.name] = layer.rng
+        if hasattr(layer, "_program") and hasattr(layer, "layers") and layer is not model:
+            stack += list(layer.layers)
+    return found
 
 
 # ---- writing ----------------------------------------------------------------------
@@ -130,6 +137,7 @@ def write(path, model, point: ResumePoint, extra=None):
         "samples": None if point.order is None else int(len(point.order)),
         "loss_sum": _encode_number(point.loss_sum), "seen": int(point.seen),
         "metrics": [[name, float(total).hex(), int(count)] for name, total, count in point.metrics],
+        "output_loss_sums": [None if v is None else _encode_number(v) for v in point.output_loss_sums],
         "optimizer": opt_state,
         "rng": {"global": cnn_random.get_state(),
                 "layers": {name: rng.bit_generator.state for name, rng in _rng_layers(model).items()}},
@@ -266,6 +274,11 @@ def read(path, model):
                     or not isinstance(item[1], str) or not isinstance(item[2], int) or item[2] < 0):
                 reader.fail(f"a metric entry is malformed: {str(item)[:100]}")
             metrics.append((item[0], _decode_number(["float", item[1]], f"{reader.path}: metric"), item[2]))
+        output_sums = state.get("output_loss_sums") or []
+        if not isinstance(output_sums, list) or len(output_sums) > 10_000:
+            reader.fail("output_loss_sums is not a list")
+        output_sums = [None if v is None else _decode_number(v, f"{reader.path}: output_loss_sums")
+                       for v in output_sums]
         rng = reader.field(state, "rng", dict)
         layer_rngs = _rng_layers(model)
         rng_layers = reader.field(rng, "layers", dict, "rng")
@@ -300,7 +313,8 @@ def read(path, model):
 
     point = ResumePoint(epoch=epoch, step=step if order is not None else 0, order=order,
                         steps=steps if order is not None else None, loss_sum=loss_sum if order is not None else 0.0,
-                        seen=seen if order is not None else 0, metrics=metrics if order is not None else [])
+                        seen=seen if order is not None else 0, metrics=metrics if order is not None else [],
+                        output_loss_sums=output_sums if order is not None else [])
     return apply, point, extra
 
 

@@ -287,3 +287,44 @@ def test_needs_whole_batch_is_never_split(monkeypatch):
     assert len(engine.batch_parts(64, plain, training=True)) == 2
     assert engine.batch_parts(64, plain + [WholeBatch(1)], training=True) == [slice(0, 64)]
     assert len(engine.batch_parts(64, plain + [WholeBatch(1)], training=False)) == 2
+
+
+def two_output_model_with_nested_base(seed=0):
+    keras.utils.set_random_seed(seed)
+    cnnlab.layers.clear_session()
+    base = keras.Sequential([layers.Dense(6, activation="relu"), layers.Dropout(0.2)], name="base")
+    inp = keras.Input((4,), name="x")
+    h = base(inp)
+    model = keras.Model(inp, [layers.Dense(3, activation="softmax", name="cls")(h), layers.Dense(1, name="reg")(h)])
+    model.compile("adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
+                  metrics=[["accuracy"], ["mae"]])
+    return model
+
+
+def test_exact_resume_of_a_two_output_model_with_a_nested_base(tmp_path):
+    pytest.importorskip("safetensors")
+    rng = np.random.default_rng(0)
+    x, yc, yr = rng.standard_normal((40, 4)), rng.integers(0, 3, 40), rng.standard_normal((40, 1))
+    fit = dict(batch_size=8, epochs=2, verbose=0)
+    straight = two_output_model_with_nested_base()
+    hist = straight.fit(x, [yc, yr], **fit).history
+
+    class Stop(Exception):
+        pass
+
+    class StopAfter(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.fit_state.epoch == 1 and batch == 1:
+                raise Stop
+
+    backup = keras.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)
+    first = two_output_model_with_nested_base()
+    with pytest.raises(Stop):
+        first.fit(x, [yc, yr], callbacks=[backup, StopAfter()], **fit)
+    again = two_output_model_with_nested_base(seed=5)                     # other weights: all must come back
+    resumed = again.fit(x, [yc, yr], callbacks=[keras.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)],
+                        **fit).history
+    for a, b in zip(again.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for key in hist:
+        assert resumed[key][-1] == pytest.approx(hist[key][-1], rel=1e-12), key
