@@ -121,9 +121,9 @@ class ConvThenMaxPool:
 def batch_parts(n: int, layers, training: bool) -> list[slice]:
     """Step 3: the parts a batch of ``n`` is cut into (one without the fast path, or when a
     layer computes statistics over the whole training batch)."""
-    if not fast_path() or (training and any(getattr(l, "needs_whole_batch", False) for l in layers)):
+    if not fast_path():
         return [slice(0, n)]
-    return parallel.split(n)
+    return parallel.split(n, whole=training and any(getattr(l, "needs_whole_batch", False) for l in layers))
 
 
 class FlatParameters:

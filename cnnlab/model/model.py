@@ -772,8 +772,22 @@ class Model(Layer):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
     # ---- files (cnnlab.saving, reached through model/files.py) ------------
+    def get_config(self):
+        """Keras 3's config of this model, from ``cnnlab.saving.keras_config`` (one serializer)."""
+        return self._serialized()["config"]
+
+    def _serialized(self):
+        obj = files.saving().keras_config.serialize_model(self, include_compile=False)
+        if not self._builds_own_graph and obj.get("class_name") == "Sequential":
+            # The serializer does not know graphs yet: never write a graph as if it were a stack.
+            raise CnnlabError(f"Model '{self.name}' ({type(self).__name__}): cnnlab cannot write the config of a "
+                              f"functional or subclassed model yet; save its weights with save_weights(). "
+                              f"Received: model class={type(self).__name__}")
+        return obj
+
     def save(self, filepath, overwrite=True, **kwargs):
         """Save the whole model: a Keras 3 ``.keras`` file, or a legacy ``.h5`` file (atomically)."""
+        self._serialized()
         files.saving().save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):

@@ -278,7 +278,7 @@ def test_subclassed_model_trains_as_one_layer_node():
 def test_needs_whole_batch_is_never_split(monkeypatch):
     from cnnlab.model import engine, parallel
     assert layers.Dense(1).needs_whole_batch is False
-    monkeypatch.setattr(parallel, "split", lambda n: [slice(0, n // 2), slice(n // 2, n)])
+    monkeypatch.setattr(parallel, "split", lambda n, whole=False: [slice(0, n)] if whole else [slice(0, n // 2), slice(n // 2, n)])
 
     class WholeBatch(layers.Dense):
         needs_whole_batch = True
@@ -328,3 +328,16 @@ def test_exact_resume_of_a_two_output_model_with_a_nested_base(tmp_path):
         np.testing.assert_array_equal(a, b)
     for key in hist:
         assert resumed[key][-1] == pytest.approx(hist[key][-1], rel=1e-12), key
+
+
+def test_a_graph_is_never_written_as_a_stack(tmp_path):
+    inp = keras.Input((3,))
+    model = keras.Model(inp, layers.add([layers.Dense(2)(inp), layers.Dense(2)(inp)]))
+    try:
+        config = model.get_config()
+    except cnnlab.errors.CnnlabError as e:
+        assert "functional" in str(e)
+        with pytest.raises(cnnlab.errors.CnnlabError):
+            model.save(tmp_path / "m.keras")
+    else:                                   # once the serializer writes graphs: a graph config, not a stack
+        assert "input_layers" in config and "output_layers" in config
