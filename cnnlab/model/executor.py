@@ -105,6 +105,17 @@ class Trace:
     values: list
     caches: list
 
+    # A trace reads as its list of step caches (``caches[i]`` of a Sequential is layer i's,
+    # where the fast engine fused nothing), as ``Sequential.forward`` returned before.
+    def __getitem__(self, i):
+        return self.caches[i]
+
+    def __len__(self):
+        return len(self.caches)
+
+    def __iter__(self):
+        return iter(self.caches)
+
 
 def run_forward(program: Program, inputs: list, training=False):
     """``inputs`` (one array per model input) -> ``(outputs, trace)``."""
