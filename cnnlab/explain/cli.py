@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 
+from ..cli import DATA_HELP
+
 
 def add(sub):
     p = sub.add_parser("explain", help="show what a trained CNN learned: filters, feature maps, Grad-CAM (HTML)",
@@ -25,21 +27,23 @@ def add(sub):
     p.add_argument("--layer", metavar="NAME", help="Grad-CAM's layer (default: the last layer with spatial output)")
     p.add_argument("--class", dest="class_index", type=int, metavar="K",
                    help="the class Grad-CAM explains (default: the predicted one)")
-    p.add_argument("--data", metavar="DIR", help="MNIST directory or .npz for the test images "
-                                                 "(default: the sample bundled with cnnlab)")
+    p.add_argument("--data", metavar="DIR", help="the test images: " + DATA_HELP)
     return p
 
 
 def _test_split(args, model):
-    """The test images and labels scaled as the model was trained (``/255``, channel axis),
-    when the model reads 28x28 greyscale images; otherwise ``None``."""
-    from ..cli import load_mnist
+    """``((test images, labels), what they are)``, the images scaled as the model was trained
+    (``/255``, channel axis), when the model reads 28x28 greyscale images; else ``(None, None)``."""
+    from ..cli import scale_images
+    from ..data.source import FROM_SAMPLE, choose_mnist
     if tuple(model.input_shape[1:]) not in ((28, 28, 1), (28, 28)):
-        return None
-    _, (xt, yt) = load_mnist(args.data)
+        return None, None
+    choice = choose_mnist(args.data)
+    print(f"Data: {choice.describe()}")
+    xt, yt = scale_images(choice.test[0]), choice.test[1]
     if tuple(model.input_shape[1:]) == (28, 28):
         xt = xt[..., 0]
-    return xt, yt
+    return (xt, yt), ("sample test" if choice.origin == FROM_SAMPLE else "test")
 
 
 def run(args):
@@ -53,16 +57,18 @@ def run(args):
         picture = read_image(image_path)
     model = load_model(args.model)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explain")
-    test = _test_split(args, model)
+    test, which = _test_split(args, model)
     label = None
     if image_path:
-        from ..faces.images import to_mnist
+        from ..faces.images import prepare
         shape = model.input_shape
         if len(shape) != 4:
             raise CnnlabError(f"explain IMAGE needs a model of images (None, height, width, channels). "
                               f"Received: input shape {shape}")
-        x, inverted = to_mnist(picture, shape[1:3], shape[3])
-        source = os.path.basename(image_path) + (" (inverted: dark digit on light background)" if inverted else "")
+        x, notes = prepare(picture, shape[1:])
+        for note in notes:
+            print(f"{os.path.basename(image_path)}: {note}")
+        source = os.path.basename(image_path) + (f" ({'; '.join(notes)})" if notes else "")
     else:
         if test is None:
             raise CnnlabError(f"the model reads {model.input_shape[1:]}, not 28x28 MNIST images: give an IMAGE "
@@ -72,7 +78,7 @@ def run(args):
             raise CnnlabError(f"--index must be between 0 and {len(xt) - 1} (the test split has {len(xt)} images). "
                               f"Received: --index {args.index}")
         x, label = xt[args.index], int(yt[args.index])
-        source = f"MNIST {'test' if args.data else 'sample test'} image #{args.index % len(xt)} (label {label})"
+        source = f"MNIST {which} image #{args.index % len(xt)} (label {label})"
     history = None
     history_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "history.json")
     if os.path.isfile(history_path):
