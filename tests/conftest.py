@@ -25,3 +25,19 @@ def seed004_model():
             ])
 
     return build
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_mnist_of_this_machine(tmp_path_factory):
+    """The CLI takes MNIST from CNNLAB_DATA or the Keras cache when they hold it; the tests
+    must see neither (they use the bundled sample, and pass the same on every machine)."""
+    import os
+    saved = {k: os.environ.get(k) for k in ("CNNLAB_DATA", "KERAS_HOME")}
+    os.environ.pop("CNNLAB_DATA", None)
+    os.environ["KERAS_HOME"] = str(tmp_path_factory.mktemp("keras_home"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
