@@ -19,18 +19,43 @@ from .errors import CnnlabError
 
 # --------------------------------------------------------------------------- shared helpers
 
-def load_mnist(data=None):
-    """``(x_train, y_train), (x_test, y_test)`` scaled to [0, 1] with a channel axis:
-    the bundled sample, or MNIST from ``data`` (a directory or ``.npz``)."""
-    from .data import mnist
-    (x, y), (xt, yt) = mnist.load_data(path=data) if data else mnist.load_sample()
-    return (x[..., None].astype("float32") / 255, y), (xt[..., None].astype("float32") / 255, yt)
+def load_mnist(data=None, say=print):
+    """``(x_train, y_train), (x_test, y_test)`` scaled to [0, 1] with a channel axis, from
+    ``--data``, else ``CNNLAB_DATA``, else the Keras cache, else the bundled sample
+    (:func:`cnnlab.data.source.choose_mnist`); ``say`` prints which (``None``: silent)."""
+    from .data.source import choose_mnist
+    choice = choose_mnist(data)
+    if say is not None:
+        say(f"Data: {choice.describe()}")
+    (x, y), (xt, yt) = choice.train, choice.test
+    return (scale_images(x), y), (scale_images(xt), yt)
 
 
-def model_from_args(args):
-    """The model named by ``--spec`` (or the seed-004 CNN), compiled."""
+def scale_images(x):
+    """MNIST's ``uint8 (N, 28, 28)`` as the models read it: float32 in [0, 1], ``(N, 28, 28, 1)``."""
+    return x[..., None].astype("float32") / 255
+
+
+#: ``cnnlab train``'s settings when neither an option nor the spec's ``"fit"`` gives them.
+FIT_DEFAULTS = {"batch_size": 32, "epochs": 2, "seed": 0}
+
+
+def spec_from_args(args):
+    """The spec named by ``--spec`` (or the seed-004 CNN's). For ``train``, the options left
+    out (``--batch-size``, ``--epochs``, ``--seed``) take the spec's ``"fit"`` values
+    (``cnnlab tune`` writes them into ``best_spec.json``), else :data:`FIT_DEFAULTS`."""
     from . import specs
     spec = specs.load_spec(args.spec) if args.spec else specs.default_spec()
+    for key, default in FIT_DEFAULTS.items():
+        if hasattr(args, key) and getattr(args, key) is None:
+            setattr(args, key, spec.get("fit", {}).get(key, default))
+    return spec
+
+
+def model_from_args(args, spec=None):
+    """The model of ``spec`` (default :func:`spec_from_args`), compiled."""
+    from . import specs
+    spec = spec_from_args(args) if spec is None else spec
     model = specs.build_model(spec, args.spec or "seed-004")
     model.compile(**specs.compile_args(spec, getattr(args, "optimizer", None),
                                        getattr(args, "learning_rate", None)))
@@ -43,8 +68,14 @@ def load_model(path):
     if not hasattr(models, "load_model"):
         raise CnnlabError("reading .keras files needs cnnlab's saving module, which this build does not "
                           "have yet; use --spec FILE to describe a model instead")
+    if os.path.isdir(path):
+        inside = os.path.join(path, "model.keras")
+        hint = f" (it holds one: {inside})" if os.path.isfile(inside) else ""
+        raise CnnlabError(f"{path} is a directory, not a model file: give the path of a .keras file{hint}. "
+                          f"Received: {path!r}")
     if not os.path.isfile(path):
-        raise CnnlabError(f"no such model file: {path}. Received: {path!r}")
+        raise CnnlabError(f"no such model file: {path} (a .keras file, as cnnlab train writes it, is expected). "
+                          f"Received: {path!r}")
     model = models.load_model(path)
     if not getattr(model, "compiled", False) or model.loss is None:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -66,7 +97,7 @@ def save_run(model, history, out):
     else:
         print("note: model.keras not written: this build cannot save .keras files yet")
     with open(os.path.join(out, "history.json"), "w", encoding="utf-8") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f, indent=2)
+        json.dump(strict_json_history(history.history), f, indent=2, allow_nan=False)
     written.append("history.json")
     try:
         from .plots import plot_history
@@ -76,6 +107,13 @@ def save_run(model, history, out):
         print("note: training_curves.png not drawn: matplotlib is not installed (pip install 'cnnlab[plots]')")
     print(f"Outputs in {os.path.join(out, '')}: " + ", ".join(written))
     return [os.path.join(out, name) for name in written]
+
+
+def strict_json_history(history):
+    """``history.history`` as strict JSON values: a NaN or infinite value becomes ``null``
+    (JSON has no NaN; ``json.dump`` would write a bare ``NaN`` that strict readers refuse)."""
+    import math
+    return {k: [float(v) if math.isfinite(float(v)) else None for v in values] for k, values in history.items()}
 
 
 def positive_int(text):
@@ -89,9 +127,12 @@ def add_model_source(parser):
     parser.add_argument("--spec", metavar="FILE", help="a JSON (or YAML) model spec; default: the seed-004 CNN")
 
 
+DATA_HELP = ("MNIST directory (mnist.npz or the four IDX files) or .npz file; default: $CNNLAB_DATA, else the "
+             "Keras cache (~/.keras/datasets/mnist.npz), else the sample bundled with cnnlab")
+
+
 def add_data(parser):
-    parser.add_argument("--data", metavar="DIR", help="MNIST directory or .npz (mnist.npz alone: the Keras cache); "
-                                                      "default: the sample bundled with cnnlab")
+    parser.add_argument("--data", metavar="DIR", help=DATA_HELP)
 
 
 # --------------------------------------------------------------------------- train
@@ -101,11 +142,13 @@ def add_train(sub):
                        description="Train the seed-004 CNN (or --spec FILE) on MNIST.")
     add_data(p)
     add_model_source(p)
-    p.add_argument("--epochs", type=positive_int, default=2, metavar="N", help="passes over the data (default 2)")
-    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="samples per update (default 32)")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="passes over the data (default: the spec's \"fit\", else 2)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help="samples per update (default: the spec's \"fit\", else 32)")
     p.add_argument("--optimizer", metavar="NAME", help="adam, sgd, rmsprop, adagrad (default: the spec's, or adam)")
     p.add_argument("--learning-rate", type=float, metavar="X", help="the optimizer's learning rate")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed (default: the spec's \"fit\", else 0)")
     p.add_argument("--validation-split", type=float, default=0.1, metavar="F",
                    help="fraction of the training data held out for validation (default 0.1)")
     p.add_argument("--out", default=os.path.join("runs", "latest"), metavar="DIR",
@@ -138,20 +181,57 @@ def backup_callbacks(args):
     return [backup, LambdaCallback(on_train_begin=say_where)]
 
 
+def check_train_args(args):
+    """Refuse hyper-parameters that cannot train, before any data is loaded or model built
+    (argparse's ``float`` takes ``nan``, ``inf`` and negative numbers)."""
+    import math
+    lr = args.learning_rate
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise CnnlabError(f"--learning-rate must be a finite number above 0 (e.g. 0.001). Received: --learning-rate {lr}")
+    split = args.validation_split
+    if not (math.isfinite(split) and 0 <= split < 1):
+        raise CnnlabError(f"--validation-split must be at least 0 and below 1 (e.g. 0.1). "
+                          f"Received: --validation-split {split}")
+
+
 def run_train(args):
+    from .model.divergence import StopOnDivergence
     from .random import set_seed
+    check_train_args(args)
+    spec = spec_from_args(args)       # fills in --batch-size, --epochs, --seed from the spec's "fit"
     set_seed(args.seed)
-    model = model_from_args(args)
+    model = model_from_args(args, spec)
     (x, y), (xt, yt) = load_mnist(args.data)
-    print(f"Data: {len(x):,} training and {len(xt):,} test images "
-          f"({args.data or 'the MNIST sample bundled with cnnlab'})")
     if not args.quiet:
         model.summary()
-    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, callbacks=backup_callbacks(args),
+    guard = StopOnDivergence()
+    history = model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs,
+                        callbacks=backup_callbacks(args) + [guard],
                         validation_split=args.validation_split, verbose=0 if args.quiet else 1)
+    if guard.diverged:
+        return report_divergence(model, history, args, guard.diverged)
     print_scores(model.evaluate(xt, yt, verbose=0, return_dict=True))
     save_run(model, history, args.out)
     return 0
+
+
+def report_divergence(model, history, args, why):
+    """Training diverged: keep the last good weights as ``last_good.keras`` (never as
+    ``model.keras``, which would look like a trained model), the history, and fail."""
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "history.json"), "w", encoding="utf-8") as f:
+        json.dump(strict_json_history(history.history), f, indent=2, allow_nan=False)
+    kept = ""
+    if hasattr(model, "save"):
+        path = os.path.join(args.out, "last_good.keras")
+        model.save(path)
+        kept = f"; the weights from before that batch are in {path}"
+    stale = os.path.join(args.out, "model.keras")
+    note = f"\nnote: {stale} is from an earlier run, not this one" if os.path.isfile(stale) else ""
+    lr = f" than {args.learning_rate:g}" if args.learning_rate is not None else ""
+    print(f"error: training diverged: {why}{kept}. No model was saved as model.keras. Train again with a "
+          f"smaller learning rate{lr} (--learning-rate), e.g. 10 times smaller.{note}", file=sys.stderr)
+    return 1
 
 
 # --------------------------------------------------------------------------- summary
@@ -185,7 +265,7 @@ def add_evaluate(sub):
 
 def run_evaluate(args):
     model = load_model(args.model)
-    _, (xt, yt) = load_mnist(args.data)
+    _, (xt, yt) = load_mnist(args.data)      # says which data it scores on
     print_scores(model.evaluate(xt, yt, return_dict=True))
     return 0
 
@@ -194,8 +274,11 @@ def run_evaluate(args):
 
 def add_predict(sub):
     p = sub.add_parser("predict", help="classify digit images (PNG, JPEG)",
-                       description="Predict the digit in each image with MODEL.keras. Images are made to look "
-                                   "like MNIST: greyscale, resized, white digit on black.")
+                       description="Predict the digit in each image with MODEL.keras. For a model that reads 28x28x1 "
+                                   "images each picture is prepared as MNIST was made (transparency composited, "
+                                   "a light background inverted, cropped to the ink, fitted into 20x20, placed by "
+                                   "its centre of mass in 28x28); for other models it is converted to their "
+                                   "channels and size. Each step is printed.")
     p.add_argument("model", metavar="MODEL.keras", help="a saved model")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     return p
@@ -204,21 +287,19 @@ def add_predict(sub):
 def run_predict(args):
     import numpy as np
 
-    from .faces.images import read_image, to_mnist
+    from .faces.images import prepare, read_image
     images = [read_image(path) for path in args.images]  # fail on a bad image before loading the model
     model = load_model(args.model)
     if len(model.input_shape or ()) != 4:
         raise CnnlabError(f"predict needs a model of images (None, height, width, channels). "
                           f"Received: input shape {model.input_shape}")
-    _, height, width, channels = model.input_shape
     for path, im in zip(args.images, images):
-        x, inverted = to_mnist(im, (height, width), channels)
+        x, notes = prepare(im, model.input_shape[1:])
         probs = model.predict(x[None], verbose=0)[0]
         top = np.argsort(probs)[::-1][:3]
         print(f"{path}: {top[0]}   (top 3: " + ", ".join(f"{k} = {probs[k]:.2%}" for k in top) + ")")
-        if inverted:
-            print("  inverted the image: it looks like a dark digit on a light background, "
-                  "and MNIST digits are white on black")
+        for note in notes:
+            print(f"  {note}")
     return 0
 
 

@@ -45,7 +45,9 @@ SEED_004 = {
     "metrics": ["accuracy"],
 }
 
-KEYS = {"name", "input_shape", "layers", "optimizer", "loss", "metrics"}
+KEYS = {"name", "input_shape", "layers", "optimizer", "loss", "metrics", "fit"}
+#: What a spec's optional ``"fit"`` object may set (``cnnlab train`` uses them unless its options say otherwise).
+FIT_KEYS = {"batch_size", "epochs", "seed"}
 
 
 def default_spec():
@@ -107,6 +109,12 @@ def check_spec(spec, where="spec"):
         if not isinstance(entry.get("config", {}), dict):
             raise CnnlabError(f"{where}: layer {i} ({name}): 'config' must be an object. "
                               f"Received: {entry['config']!r}")
+    fit = spec.get("fit", {})
+    if not isinstance(fit, dict) or set(fit) - FIT_KEYS or not all(
+            isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if k == "seed" else v > 0)
+            for k, v in fit.items()):
+        raise CnnlabError(f"{where}: 'fit' must be an object of {sorted(FIT_KEYS)} with positive integers "
+                          f"(seed: 0 or more), such as {{\"batch_size\": 64, \"epochs\": 3}}. Received: fit={fit!r}")
     shape = spec.get("input_shape")
     if shape is not None and not (isinstance(shape, list) and shape and all(
             isinstance(s, int) and s > 0 for s in shape)):
