@@ -150,15 +150,16 @@ def ordered_values(model, values):
     return [values[k] for k in first] + [values[k] for k in sorted(values) if k not in first]
 
 
-def check_labels(model, ys):
-    """Catch labels that do not fit the loss before any training happens."""
+def check_labels(model, ys, where="fit"):
+    """Catch labels that do not fit the loss before any training (or scoring) happens; the
+    whole label array is checked, so an error names its shape, not one batch's part of it."""
     for head, y, shape in zip(model._output_heads(), ys, model._output_shapes()):
         if head.loss is None or y is None:
             continue
         if not finite_labels(y):
-            raise CnnlabError(f"fit(): the labels y contain NaN or inf (samples "
+            raise CnnlabError(f"{where}(): the labels y contain NaN or inf (samples "
                               f"{np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[:5].tolist()}). "
-                              f"Clean the labels before training.")
+                              f"Clean the labels first.")
         probe_out = np.zeros((min(len(y), 4), *shape[1:]), dtype=floatx)
         if isinstance(head.loss, losses_mod.BinaryCrossentropy):
             probe_out += 0.5
@@ -177,6 +178,7 @@ def evaluate(model, x, y, batch_size, verbose, return_dict):
     if n == 0:
         raise CnnlabError("evaluate(): the data is empty (0 samples).")
     model._check_shape(_shapes(xs), "evaluate")
+    check_labels(model, ys, "evaluate")
     metrics = model._build_metrics(ys)
     heads = model._output_heads()
     for m in metrics:

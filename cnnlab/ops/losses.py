@@ -65,10 +65,16 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
     y = xp.asarray(y_true)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim != 1:
+    if y.ndim == 2 and y.shape[1] == num_classes:
         raise ShapeError(
             f"{name}: expects integer class labels of shape (N,). Labels of shape {tuple(y.shape)} look one-hot: "
             f"use categorical_crossentropy, or pass y.argmax(-1). Received: y_true shape={tuple(y.shape)}"
+        )
+    if y.ndim != 1:
+        # Keras too refuses labels whose shape is not the outputs' shape without the class axis.
+        raise ShapeError(
+            f"{name}: expects integer class labels of shape (N,) or (N, 1) for outputs of shape (N, {num_classes}). "
+            f"Flatten them first, e.g. y.reshape(len(y)). Received: y_true shape={tuple(y.shape)}"
         )
     if y.dtype.kind == "f":
         if not xp.all(xp.isfinite(y)) or not xp.all(y == xp.round(y)):

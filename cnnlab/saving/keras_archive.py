@@ -41,17 +41,47 @@ def write_archive(fileobj, model):
         zf.writestr(WEIGHTS, weights)
 
 
+#: What a model file must be, for the error messages.
+EXPECTED = ("a .keras file is a zip archive holding config.json, metadata.json and model.weights.h5, "
+            "as model.save('model.keras') writes it")
+
+
+def what_file_is(path):
+    """A few words on what the file at ``path`` is, judged by its size and first bytes
+    (for a file that zipfile cannot open)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK"):
+        return (f"it starts as a zip archive but its end (the zip's central directory) is missing: the file was "
+                f"cut short ({size:,} bytes), e.g. by an interrupted copy or download")
+    if head.startswith(b"\x89HDF"):
+        return "it is an HDF5 file (a Keras 2 .h5 model or a .weights.h5 file), not a zip archive"
+    if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8"):
+        return "it is an image (PNG or JPEG), not a model"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return f"it is a text file ({size:,} bytes) starting {head.decode('ascii')!r}"
+    return f"it is not a zip archive ({size:,} bytes starting {head!r})"
+
+
 class KerasArchive:
     """An opened, size-checked ``.keras`` file: ``config()`` and ``weights()``."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        if os.path.isdir(self.path):
+            raise CnnlabError(f"{self.path} is a directory, not a model file: {EXPECTED}. "
+                              f"Received: filepath={self.path!r}")
+        if not os.path.exists(self.path):
+            raise CnnlabError(f"no such model file: {self.path} ({EXPECTED}). Received: filepath={self.path!r}")
         try:
             self._size = os.path.getsize(self.path)
             self._zf = zipfile.ZipFile(self.path, "r")
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
-            raise CnnlabError(f"{self.path}: not a .keras file (a .keras file is a zip archive; this one could not "
-                              f"be opened: {e}).") from None
+            raise CnnlabError(f"{self.path}: not a .keras file: {what_file_is(self.path)}; {EXPECTED}. "
+                              f"Received: {type(e).__name__}: {e}") from None
         try:
             self._members = self._check_members()
         except BaseException:
