@@ -54,7 +54,12 @@ def add(sub):
     p.add_argument("--storage", metavar="URL", help="a shared database, e.g. postgresql://user:pw@host/db or "
                                                     "sqlite:///path.db: the study is joined, or created")
     p.add_argument("--study", metavar="NAME", help="study name (default cnnlab)")
-    p.add_argument("--data", metavar="DIR", help="MNIST directory or .npz (default: the sample bundled with cnnlab)")
+    p.add_argument("--data", metavar="DIR", help="MNIST directory or .npz; default: the study's own data when it "
+                                                 "has some, else $CNNLAB_DATA, else the Keras cache "
+                                                 "(~/.keras/datasets/mnist.npz), else the sample bundled with cnnlab")
+    p.add_argument("--other-data", action="store_true",
+                   help="go on with a stored study although this run's data differ from the data it was scored on "
+                        "(refused without this flag)")
     p.add_argument("--subset", type=_positive_int, metavar="N", help="use N training images (default: all)")
     p.add_argument("--validation-split", type=_fraction, metavar="F",
                    help="fraction of them held out to score trials (default 0.2)")
@@ -79,5 +84,6 @@ def run(args):
     result = run_study(space, out=args.out, trials=args.trials, total=args.total, timeout=args.timeout,
                        storage=args.storage, study_name=args.study, resume=args.resume, data=args.data,
                        subset=args.subset, validation_split=args.validation_split, seed=args.seed,
-                       pruner=args.pruner, plots=not args.no_plots, print_fn=lambda *a: print(*a, flush=True))
+                       pruner=args.pruner, plots=not args.no_plots, print_fn=lambda *a: print(*a, flush=True),
+                       other_data=args.other_data)
     return 0 if result.best_trial is not None else 1

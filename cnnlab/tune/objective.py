@@ -12,7 +12,7 @@ its epochs, measured again by ``model.evaluate`` on the model holding that epoch
 so the saved model reproduces it exactly.
 
 A trial diverges when its training loss turns NaN or infinite, or explodes past
-:data:`DIVERGENCE_FACTOR` times its first batch's loss (with a fused softmax + cross-entropy
+:data:`cnnlab.model.divergence.DIVERGENCE_FACTOR` times its first batch's loss (with a fused softmax + cross-entropy
 the loss of a run gone wild stays finite: SGD at learning rate 1e6 reaches 6e27). Training
 stops there, the trial is marked failed (the objective returns NaN, which Optuna records as
 ``FAIL``) and the study goes on.
@@ -26,13 +26,12 @@ import numpy as np
 
 from ..errors import CnnlabError
 from ..model.callbacks import Callback
+from ..model.divergence import divergence
 
 #: Optimizer names of the space -> the optimizer config ``compile`` receives.
 #: The failure recorded for a trial that a stop (Ctrl-C, a killed process) cut short.
 INTERRUPTED = "interrupted: the run stopped during this trial"
 
-#: A loss this many times above the first batch's (at least 1) counts as diverged.
-DIVERGENCE_FACTOR = 1000.0
 
 _OPTIMIZERS = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adam": ("Adam", {}),
                "rmsprop": ("RMSprop", {}), "adagrad": ("Adagrad", {})}
@@ -41,13 +40,25 @@ _OPTIMIZERS = {"sgd": ("SGD", {}), "momentum": ("SGD", {"momentum": 0.9}), "adam
 # --------------------------------------------------------------------------- data
 
 def load_images(data=None):
-    """``(x_train, y_train), (x_test, y_test)``, scaled to [0, 1] with a channel axis: the
-    bundled MNIST sample, or MNIST from ``data`` (a directory or ``.npz``)."""
-    from ..data import mnist
-    (x, y), (xt, yt) = mnist.load_data(path=data) if data else mnist.load_sample()
+    """``(x_train, y_train), (x_test, y_test)``, scaled to [0, 1] with a channel axis, from
+    ``data`` (a directory or ``.npz``), else ``CNNLAB_DATA``, else the Keras cache, else the
+    bundled MNIST sample (:func:`cnnlab.data.source.choose_mnist`)."""
+    from ..data.source import choose_mnist
+    return scaled(choose_mnist(data))
+
+
+def scaled(choice):
+    """A :class:`~cnnlab.data.source.MnistChoice`'s images scaled to [0, 1] with a channel axis."""
+    (x, y), (xt, yt) = choice.train, choice.test
     if x.ndim == 3:
         x, xt = x[..., None], xt[..., None]
     return (x.astype("float32") / 255, np.asarray(y)), (xt.astype("float32") / 255, np.asarray(yt))
+
+
+def class_count(*label_arrays):
+    """The number of classes of a data set: its largest label + 1, over all its labels
+    (a subset may lack the last classes, and its model must still have an output for each)."""
+    return int(max(int(np.max(y)) for y in label_arrays if len(y))) + 1
 
 
 def split(train, subset=None, validation_split=0.2):
@@ -79,8 +90,10 @@ def tuning_data(data=None, subset=None, validation_split=0.2):
 
 # --------------------------------------------------------------------------- the model
 
-def build_spec(hp, input_shape, classes):
-    """The model spec (``cnnlab.specs`` format) for the hyper-parameters ``hp``."""
+def build_spec(hp, input_shape, classes, seed=None):
+    """The model spec (``cnnlab.specs`` format) for the hyper-parameters ``hp``, with the
+    training settings (``"fit"``: batch size, epochs and, when given, the seed) that
+    ``cnnlab train --spec`` uses."""
     layers = []
     for block in range(int(hp["blocks"])):
         layers.append({"class_name": "Conv2D", "config": {
@@ -99,7 +112,9 @@ def build_spec(hp, input_shape, classes):
     name, extra = _OPTIMIZERS[hp["optimizer"]]
     return {"input_shape": [int(s) for s in input_shape], "layers": layers,
             "optimizer": {"class_name": name, "config": {"learning_rate": float(hp["learning_rate"]), **extra}},
-            "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+            "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+            "fit": {"batch_size": int(hp["batch_size"]), "epochs": int(hp["epochs"]),
+                    **({} if seed is None else {"seed": int(seed)})}}
 
 
 def build_model(hp, input_shape, classes):
@@ -134,11 +149,7 @@ class TrialMonitor(Callback):
         where = f"in epoch {self.epoch + 1}, batch {batch + 1}"
         if self.first_loss is None and math.isfinite(loss):
             self.first_loss = float(loss)
-        if not math.isfinite(loss):
-            self.diverged = f"the training loss became {loss} {where}"
-        elif loss > DIVERGENCE_FACTOR * max(self.first_loss, 1.0):
-            self.diverged = (f"the training loss exploded to {loss:.3g} {where} "
-                             f"(from {self.first_loss:.3g} at the first batch)")
+        self.diverged = divergence(loss, self.first_loss, where)
         if self.diverged:
             self.model.stop_training = True
 
@@ -164,15 +175,16 @@ class TrialMonitor(Callback):
                 self.model.stop_training = True
 
 
-def train(hp, train_data, val_data, seed, trial=None):
+def train(hp, train_data, val_data, seed, trial=None, classes=None):
     """Train the model of ``hp`` from seed ``seed``; returns ``(model, outcome)``.
 
     ``outcome`` holds ``status`` (``complete``, ``pruned`` or ``diverged``), ``value`` (the
     validation accuracy of the returned model, which holds the best epoch's weights),
-    ``best_epoch``, ``accuracies`` (per epoch) and ``message``."""
+    ``best_epoch``, ``accuracies`` (per epoch) and ``message``. ``classes``: the data set's
+    number of classes (:func:`class_count`; default: from these labels)."""
     from ..random import set_seed
     (x, y), (xv, yv) = train_data, val_data
-    classes = int(max(int(np.max(y)), int(np.max(yv)))) + 1
+    classes = class_count(y, yv) if classes is None else int(classes)
     set_seed(int(seed))
     model = build_model(hp, x.shape[1:], classes)
     monitor = TrialMonitor(trial)
@@ -201,9 +213,9 @@ class Objective:
     ``on_complete(trial, model, value)``, when given, sees each completed trial's model
     (``cnnlab.tune.study`` keeps the best one)."""
 
-    def __init__(self, space, train_data, val_data, seed=0, on_complete=None):
+    def __init__(self, space, train_data, val_data, seed=0, on_complete=None, classes=None):
         self.space, self.train_data, self.val_data = space, train_data, val_data
-        self.seed, self.on_complete = int(seed), on_complete
+        self.seed, self.on_complete, self.classes = int(seed), on_complete, classes
 
     def __call__(self, trial):
         import optuna
@@ -211,7 +223,7 @@ class Objective:
         seed = self.seed + trial.number
         trial.set_user_attr("seed", seed)
         try:
-            model, outcome = train(hp, self.train_data, self.val_data, seed, trial)
+            model, outcome = train(hp, self.train_data, self.val_data, seed, trial, self.classes)
         except (CnnlabError, MemoryError) as e:   # the study goes on; Optuna records the trial as FAIL
             trial.set_user_attr("failure", f"{type(e).__name__}: {e}")
             raise

@@ -149,7 +149,7 @@ class TuneResult:
 
 def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, total=None, timeout=None,
               storage=None, study_name=None, resume=False, data=None, subset=None, validation_split=None,
-              seed=None, pruner="median", enqueue=(), plots=True, print_fn=print):
+              seed=None, pruner="median", enqueue=(), plots=True, print_fn=print, other_data=False):
     """Search ``space`` (a dict, a :class:`~cnnlab.tune.space.SearchSpace`, or ``None``: the
     study's stored space, else :data:`~cnnlab.tune.space.DEFAULT_SPACE`) with Optuna.
 
@@ -159,12 +159,17 @@ def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, tota
     ``out``); given explicitly, the study ``study_name`` is joined, or created. ``resume``:
     continue the study in ``out``'s SQLite file. ``subset`` / ``validation_split`` / ``seed``
     are stored with the study, and a worker or a resumed run that leaves them out uses the
-    stored ones. ``enqueue``: parameter dicts to try first. Returns a :class:`TuneResult`.
+    stored ones. The data too: where it came from and a fingerprint of it are stored, a
+    resumed run (or a joining worker) without ``data`` uses the study's, and one whose data
+    differ is refused unless ``other_data=True``. ``enqueue``: parameter dicts to try first.
+    Returns a :class:`TuneResult`.
     """
     optuna = require_optuna()
     from optuna.trial import TrialState
     given = None if space is None else parse(space)
-    (x_all, y_all), test = objective_mod.load_images(data)
+    from ..data.source import choose_mnist
+    choice = choose_mnist(data)
+    (x_all, y_all), test = objective_mod.scaled(choice)
     if given is not None:     # an impossible architecture is reported before anything is created
         given.check_architecture(x_all.shape[1:])
     os.makedirs(out, exist_ok=True)
@@ -195,8 +200,10 @@ def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, tota
                                   f"{key.replace('_', '-')} out to use it, or start another study. "
                                   f"Received: {key}={value!r}")
             settings[key] = stored.get(key, defaults[key]) if value is None else value
+        choice = _resolve_data(study, choice, data, stored, name, other_data, print_fn)
+        (x_all, y_all), test = objective_mod.scaled(choice)
         if not stored:
-            study.set_user_attr("cnnlab", {"space": space.to_dict(), **settings})
+            study.set_user_attr("cnnlab", {"space": space.to_dict(), **settings, "data": _data_record(choice)})
         n_before = len(study.trials)
         # The sampler's seed moves on with the study, so a resumed run does not repeat its first samples.
         study.sampler = optuna.samplers.TPESampler(seed=None if seed is None else int(seed) + n_before)
@@ -208,8 +215,9 @@ def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, tota
 
         models_dir = os.path.join(out, "models")
         keeper = _BestModelKeeper(models_dir)
+        classes = objective_mod.class_count(y_all, test[1])     # of the data set, not of the subset
         objective = objective_mod.Objective(space, train_data, val_data, seed=settings["seed"],
-                                            on_complete=keeper)
+                                            on_complete=keeper, classes=classes)
         finished = [t for t in study.trials if t.state.is_finished()]
         n_trials = trials
         if total is not None:
@@ -223,8 +231,8 @@ def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, tota
         searched = ", ".join(f"{n} {space.dimensions[n].describe()}" for n in space.searched) or "nothing"
         print_fn(f"Searching {searched}; "
                  f"fixed: {', '.join(f'{n}={d.value!r}' for n, d in space.dimensions.items() if not d.searched)}.")
-        print_fn(f"Data: {len(train_data[0]):,} training and {len(val_data[0]):,} validation images "
-                 f"({data or 'the MNIST sample bundled with cnnlab'}); pruner: {pruner}.")
+        print_fn(f"Data: {len(train_data[0]):,} training and {len(val_data[0]):,} validation images of "
+                 f"{choice.describe()}; pruner: {pruner}.")
         progress = _Progress(n_trials, print_fn)
         callbacks = [progress]
         if total is not None:
@@ -241,13 +249,54 @@ def run_study(space=None, *, out=os.path.join("runs", "tune"), trials=None, tota
                 print_fn(f"interrupted: {len(progress.numbers)} trial(s) finished in this run; continue the "
                          f"study with --resume (or the same --storage and --study)")
         result = finish(study, space, out, url, (train_data, val_data), test, settings, keeper,
-                        progress.numbers, plots, print_fn)
+                        progress.numbers, plots, print_fn, classes, _data_record(choice))
         if interrupted:
             raise KeyboardInterrupt
         return result
     finally:
         optuna.logging.set_verbosity(verbosity)
         lock.release()
+
+
+def _data_record(choice):
+    """What a study stores about its data: where it came from and a fingerprint of it."""
+    return {"origin": choice.origin, "path": choice.path, "train_images": len(choice.train[0]),
+            "test_images": len(choice.test[0]), "fingerprint": choice.fingerprint()}
+
+
+def _resolve_data(study, choice, data, stored, name, other_data, print_fn):
+    """The data this run scores trials on: ``choice`` for a new study; for a stored one, its
+    own data (reloaded from where the study found it when ``data`` is not given), and a
+    refusal when they differ, unless ``other_data`` (trials scored on other data would share
+    one table with the study's)."""
+    from ..data.source import FROM_SAMPLE, choose_mnist, sample_choice
+    record = stored.get("data")
+    if not stored or record is None:          # a new study (or one from before data were stored)
+        return choice
+    if choice.fingerprint() == record["fingerprint"]:
+        return choice
+    if data is None:                          # --resume alone: the study's own data, wherever it was
+        try:
+            own = sample_choice() if record["origin"] == FROM_SAMPLE else choose_mnist(record["path"])
+        except CnnlabError:
+            own = None
+        if own is not None and own.fingerprint() == record["fingerprint"]:
+            print_fn(f"Using the study's data: {own.describe()}")
+            return own
+    stored_text = (f"{record['train_images']:,} training images from "
+                   f"{'the bundled sample' if record['origin'] == FROM_SAMPLE else record['path']} "
+                   f"(fingerprint {record['fingerprint']})")
+    if other_data:
+        print_fn(f"warning: the study '{name}' was scored on {stored_text}; this run scores on "
+                 f"{choice.describe()} (fingerprint {choice.fingerprint()}), as --other-data asks")
+        study.set_user_attr("data_changes", list(study.user_attrs.get("data_changes", []))
+                            + [_data_record(choice)])
+        return choice
+    raise CnnlabError(f"the study '{name}' was scored on {stored_text}, and this run would score on "
+                      f"{choice.describe()} (fingerprint {choice.fingerprint()}): trials scored on other data "
+                      f"cannot be compared in one table. Leave --data out (and CNNLAB_DATA unset) to use the "
+                      f"study's data, start another study (--study NAME or another --out), or pass --other-data "
+                      f"to go on anyway. Received: data={data!r}")
 
 
 def make_pruner(name):
@@ -366,7 +415,8 @@ def _short(v):
 
 # --------------------------------------------------------------------------- results
 
-def finish(study, space, out, url, data, test, settings, keeper, numbers, plots, print_fn):
+def finish(study, space, out, url, data, test, settings, keeper, numbers, plots, print_fn, classes=None,
+           data_record=None):
     """Write the results of ``study`` into ``out`` and print the summary."""
     from optuna.trial import TrialState
     (train_data, val_data) = data
@@ -379,19 +429,20 @@ def finish(study, space, out, url, data, test, settings, keeper, numbers, plots,
         hp = space.values_from_params(best.params)
         result.best_trial, result.best_value = best, best.value
         result.best_params, result.best_hyperparameters = dict(best.params), hp
+        if classes is None:
+            classes = objective_mod.class_count(train_data[1], val_data[1], test[1])
         path, accuracy, test_accuracy, note = _best_model(best, hp, space, out, train_data, val_data, test,
-                                                          settings, print_fn)
+                                                          settings, print_fn, classes)
         keeper.tidy(best.user_attrs.get("model_file"))
         result.best_model_path, result.best_model_accuracy = path, accuracy
-        classes = int(max(train_data[1].max(), val_data[1].max())) + 1
-        spec = objective_mod.build_spec(hp, train_data[0].shape[1:], classes)
+        spec = objective_mod.build_spec(hp, train_data[0].shape[1:], classes, seed=best.user_attrs.get("seed"))
         files.append(_write(out, "best_spec.json", json.dumps(spec, indent=2) + "\n"))
         files.append(_write(out, "best_params.json", json.dumps({
             "study": study.study_name, "trial": best.number, "val_accuracy": best.value,
             "params": best.params, "hyperparameters": hp, "seed": best.user_attrs.get("seed"),
             "best_epoch": best.user_attrs.get("best_epoch"), "model": os.path.basename(path),
             "model_val_accuracy": accuracy, "model_note": note, "test_accuracy": test_accuracy,
-            "validation": {"images": len(val_data[0]), **settings}}, indent=2) + "\n"))
+            "validation": {"images": len(val_data[0]), **settings}, "data": data_record}, indent=2) + "\n"))
         files.append(path)
     else:
         keeper.tidy(None)
@@ -405,13 +456,13 @@ def finish(study, space, out, url, data, test, settings, keeper, numbers, plots,
         "study": study.study_name, "storage": mask(url), "trials": len(all_trials),
         "states": {k: v for k, v in counts.items() if v}, "trials_run_here": list(numbers),
         "best_trial": result.best_trial.number if result.best_trial else None, "best_value": result.best_value,
-        "space": space.to_dict(), "settings": settings}, indent=2) + "\n"))
+        "space": space.to_dict(), "settings": settings, "data": data_record}, indent=2) + "\n"))
     result.files = files
     _print_summary(all_trials, result, counts, out, files, print_fn)
     return result
 
 
-def _best_model(best, hp, space, out, train_data, val_data, test, settings, print_fn):
+def _best_model(best, hp, space, out, train_data, val_data, test, settings, print_fn, classes):
     """``OUT/best_model.keras``: the best trial's saved model when this machine saved it,
     else the trial retrained from its seed. Returns ``(path, val accuracy of the file as
     loaded back, test accuracy, note)``."""
@@ -427,7 +478,8 @@ def _best_model(best, hp, space, out, train_data, val_data, test, settings, prin
     else:
         print_fn(f"retraining trial {best.number} here (its model was saved on "
                  f"{best.user_attrs.get('host', 'another machine')}) ...")
-        model, outcome = objective_mod.train(hp, train_data, val_data, best.user_attrs.get("seed", best.number))
+        model, outcome = objective_mod.train(hp, train_data, val_data, best.user_attrs.get("seed", best.number),
+                                             classes=classes)
         model.save(target)
         note = (f"retrained from seed {best.user_attrs.get('seed')}: val_accuracy {outcome['value']:.6f}, "
                 f"the trial reported {best.value:.6f}")
