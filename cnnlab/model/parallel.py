@@ -6,12 +6,14 @@ the memory-bound passes (col2im, pooling, ReLU) that a multi-threaded BLAS
 does not speed up. The halves' weight gradients are summed, each weighted by
 its share of the batch, so the result is the gradient of the whole batch.
 
-Needs ``threadpoolctl`` (the ``speed`` extra) to pin BLAS to one thread per
-worker; without it, or with one thread, everything runs on the caller's thread.
+Needs ``threadpoolctl`` (a dependency of cnnlab) to pin BLAS to one thread per
+worker; with one thread everything runs on the caller's thread, and so it does
+without threadpoolctl, with a warning that says how to get the split back.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 _settings = {"threads": None}
@@ -49,6 +51,10 @@ def _blas_controller():
             from threadpoolctl import ThreadpoolController
         except ImportError:
             _pool["controller"] = False
+            # Two BLAS thread pools fighting over the cores would be slower than no split: say so, once.
+            warnings.warn("threadpoolctl is not installed, so cnnlab cannot split a batch across threads: "
+                          "training runs on one thread, about 1.5-2 times slower on 2 cores. "
+                          "Install it: pip install threadpoolctl", RuntimeWarning, stacklevel=3)
         else:
             _pool["controller"] = ThreadpoolController()
     return _pool["controller"]
