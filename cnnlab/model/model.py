@@ -452,9 +452,11 @@ class Model(Layer):
     def gradient_at(self, caches, layer_index, top_grad, top_is_logits=True):
         """Backpropagate ``top_grad`` (the gradient of a scalar score with respect to the
         output, or, with ``top_is_logits``, to its pre-activation) down to the output of
-        ``self.layers[layer_index]``; ``caches`` come from :meth:`layer_outputs`."""
+        ``self.layers[layer_index]`` (or the layer of that name); ``caches`` come from
+        :meth:`layer_outputs`."""
         program = self._require_program()
-        slot, _ = self._slot_of(self.layers[layer_index])
+        layer = self.get_layer(name=layer_index) if isinstance(layer_index, str) else self.layers[layer_index]
+        slot, _ = self._slot_of(layer)
         skip = {program.output_step(0)} - {None} if top_is_logits else set()
         tops = top_grad if isinstance(top_grad, list) else [top_grad] + [None] * (len(program.output_slots) - 1)
         grad, _ = run_backward(program, tops, caches.trace, skip_activation=skip, stop_at=slot)

@@ -45,7 +45,7 @@ class Profiler:
     def __enter__(self):
         for layer in self.model.layers:
             label = f"{layer.name} ({type(layer).__name__})"
-            # The plan may run a conv as two halves around the pooling (see Sequential._plan_execution).
+            # The fast engine may run a conv as two halves around the pooling (engine.ConvThenMaxPool).
             for method, phase in [("forward", "forward"), ("forward_linear", "forward"),
                                   ("bias_activation", "forward"), ("backward", "backward"),
                                   ("backward_linear", "backward"), ("bias_activation_backward", "backward")]:

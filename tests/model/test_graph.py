@@ -341,3 +341,39 @@ def test_a_graph_is_never_written_as_a_stack(tmp_path):
             model.save(tmp_path / "m.keras")
     else:                                   # once the serializer writes graphs: a graph config, not a stack
         assert "input_layers" in config and "output_layers" in config
+
+
+def test_names_and_order_of_logs_as_real_keras_3():
+    """tests/fixtures/keras/multi_output_names.json, written by scripts/make_keras_multioutput_fixture.py."""
+    import json
+    from pathlib import Path
+    fx = json.loads((Path(__file__).parents[1] / "fixtures/keras/multi_output_names.json").read_text())
+    cnnlab.layers.clear_session()
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    h = layers.concatenate([layers.Dense(5, name="da")(a), layers.Dense(5, name="db")(b)])
+    cls = layers.Dense(3, activation="softmax", name="cls")(h)
+    reg = layers.Dense(1, name="reg")(h)
+    model = keras.Model([a, b], [cls, reg])
+    assert [l.name for l in model.layers] == fx["layers"]
+    model.compile("sgd", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    rng = np.random.default_rng(0)
+    xa, xb = rng.standard_normal((16, 4)), rng.standard_normal((16, 3))
+    yc, yr = rng.integers(0, 3, 16), rng.standard_normal((16, 1))
+    hist = model.fit({"a": xa, "b": xb}, {"cls": yc, "reg": yr}, epochs=1, batch_size=8, verbose=0,
+                     validation_data=([xa, xb], [yc, yr]))
+    assert list(hist.history) == fx["history_keys"]
+    as_dict = model.evaluate([xa, xb], [yc, yr], verbose=0, return_dict=True)
+    as_list = model.evaluate([xa, xb], [yc, yr], verbose=0)
+    assert list(as_dict) == fx["evaluate_dict_keys"]
+    keras_dict = dict(zip(fx["evaluate_dict_keys"], fx["evaluate_dict_values"]))
+    keras_order = [next(k for k, v in keras_dict.items() if v == value) for value in fx["evaluate_list_matches"]]
+    assert as_list == [as_dict[k] for k in keras_order]
+    assert isinstance(model.predict([xa, xb], verbose=0), list) and fx["predict_type"] == "list"
+    model2 = keras.Model([a, b], [cls, reg])
+    model2.compile("sgd", loss="mse", metrics=[["mae"], ["mse"]])
+    h2 = model2.fit([xa, xb], [keras.utils.to_categorical(yc, 3), yr], epochs=1, verbose=0)
+    assert list(h2.history) == fx["history2_keys"]
+    m3 = keras.Model(a, layers.Dense(2, name="only")(a))
+    m3.compile("sgd", loss="mse", metrics=["mae"])
+    assert list(m3.fit(xa, rng.standard_normal((16, 2)), epochs=1, verbose=0).history) == fx["history3_keys"]
