@@ -60,6 +60,9 @@ class Sequential(Model):
             raise TypeError(f"Sequential.add expects a layer instance. Received: {layer!r} of type {type(layer)}")
         if not self._layers and self._input_shape is None and getattr(layer, "input_shape_arg", None) is not None:
             self._input_shape = tuple(layer.input_shape_arg)
+        elif not self._layers and self._input_shape is None and isinstance(layer, Model) and layer.built \
+                and isinstance(layer.input_shape, tuple):
+            self._input_shape = tuple(layer.input_shape[1:])     # Keras: a built model first gives its input
         names = {l.name for l in self._layers}
         if layer.name in names:
             raise ValueError(f"All layers added to a Sequential model should have unique names. "

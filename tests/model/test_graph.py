@@ -377,3 +377,29 @@ def test_names_and_order_of_logs_as_real_keras_3():
     m3 = keras.Model(a, layers.Dense(2, name="only")(a))
     m3.compile("sgd", loss="mse", metrics=["mae"])
     assert list(m3.fit(xa, rng.standard_normal((16, 2)), epochs=1, verbose=0).history) == fx["history3_keys"]
+
+
+def test_sequential_takes_its_input_from_a_built_model_and_pop_keeps_working():
+    base = keras.Sequential([keras.Input((6,)), layers.Dense(4)], name="pre")
+    model = keras.Sequential([base, layers.Dense(2)])
+    assert model.built and model.input_shape == (None, 6) and model.output_shape == (None, 2)
+    model.pop()
+    assert model.output_shape == (None, 4) and model.predict(np.ones((3, 6)), verbose=0).shape == (3, 4)
+    model.pop()
+    assert model.layers == [] and model.output_shape == (None, 6)
+
+
+def test_trace_conv_reads_a_branch_input_through_the_graph():
+    from cnnlab.explain.trace import trace_conv
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((6, 6, 1))
+    a = layers.Conv2D(2, 3, padding="same", name="a")(inp)
+    b = layers.Conv2D(1, 3, name="b")(layers.Activation("relu", name="act")(inp))   # b's input is act's output
+    model = keras.Model(inp, layers.Flatten()(layers.Concatenate()([layers.Conv2D(1, 3, name="c")(a), b])))
+    img = np.random.default_rng(0).standard_normal((6, 6, 1)).astype(np.float32)
+    outputs, _ = model.layer_outputs(img[None])
+    i = [l.name for l in model.layers].index("b")
+    np.testing.assert_array_equal(outputs.inputs[i], np.maximum(img[None], 0))
+    tr = trace_conv(model, img, layer="b")
+    assert (tr.window >= 0).all()                        # the window comes from act's (ReLU) output
+    assert tr.value == pytest.approx(tr.feature_map_value, rel=1e-5, abs=1e-6)
