@@ -268,9 +268,9 @@ class Layer:
             return values[0]
         return values[0] if len(values) == 1 else list(values)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         if graph.is_symbolic(x):
-            return graph.symbolic_call(self, x)
+            return graph.symbolic_call(self, x, training)
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
         self.ensure_built(x.shape)
         self.check_input(x)

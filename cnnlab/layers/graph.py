@@ -54,8 +54,9 @@ class Node:
     hands the values over in the same form.
     """
 
-    def __init__(self, layer, input_tensors, output_tensors, call_args="single"):
+    def __init__(self, layer, input_tensors, output_tensors, call_args="single", training=None):
         self.layer = layer
+        self.training = None if training is None else bool(training)
         self.input_tensors = list(input_tensors)
         self.output_tensors = list(output_tensors)
         self.call_args = call_args
@@ -99,8 +100,11 @@ def flatten(structure):
     return [structure]
 
 
-def symbolic_call(layer, inputs):
+def symbolic_call(layer, inputs, training=None):
     """``layer(inputs)`` on KerasTensors: build the layer, record a node, return the outputs.
+
+    ``training`` given here (``base(x, training=False)``, Keras's transfer-learning idiom) is
+    fixed in the node: that call always runs in that mode, whatever ``fit`` or ``predict`` say.
 
     The layer describes its output through ``compute_output_shape`` (one shape, or a
     list of shapes for several outputs); ``ensure_built`` builds it and checks the input.
@@ -122,7 +126,7 @@ def symbolic_call(layer, inputs):
     base = layer.name
     outputs = [KerasTensor(s, tensors[0].dtype, name=base if not multi else f"{base}_{i}")
                for i, s in enumerate(out_shapes)]
-    Node(layer, tensors, outputs, call_args)
+    Node(layer, tensors, outputs, call_args, training)
     return outputs if multi else outputs[0]
 
 

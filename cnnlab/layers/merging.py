@@ -55,10 +55,10 @@ class Merge(Layer):
     def _backward(self, dz, cache, need_dx=True):
         return getattr(merge_ops, f"{self._op}_backward")(dz, cache), []
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=None):
         from . import graph
         if graph.is_symbolic(inputs):
-            return graph.symbolic_call(self, inputs)
+            return graph.symbolic_call(self, inputs, training)
         if not isinstance(inputs, (list, tuple)):
             raise ShapeError(f"A merge layer ('{self.name}', {type(self).__name__}) should be called on a list of "
                              f"inputs. Received: {type(inputs).__name__}")

@@ -41,11 +41,11 @@ def plan(program: Program) -> tuple[Program, dict, set]:
             j = fused[k]
             steps.append(Step(ConvThenMaxPool(step.layer, program.steps[j].layer), step.inputs,
                               program.steps[j].outputs, crop_to=crops.get(k), owner=step.layer,
-                              layers=(step.layer, program.steps[j].layer)))
+                              layers=(step.layer, program.steps[j].layer), training=step.training))
             skip.add(j)
         else:
             steps.append(Step(step.layer, step.inputs, step.outputs, step.list_input, step.list_output,
-                              crop_to=crops.get(k), owner=step.owner))
+                              crop_to=crops.get(k), owner=step.owner, training=step.training))
     return Program(steps, program.input_slots, program.output_slots, program.n_slots), crops, set(fused)
 
 

@@ -46,6 +46,7 @@ class Step:
     options: bool = True                 # backward accepts skip_activation= and need_dx=
     layers: tuple = ()                   # the graph layers this step runs (two for a fused pair)
     bias_reader: object = None           # the only layer reading this step's output (set by Program)
+    training: bool | None = None         # fixed at the call (``base(x, training=False)``), else the pass's
 
     def __post_init__(self):
         if self.owner is None:
@@ -125,10 +126,11 @@ def run_forward(program: Program, inputs: list, training=False):
     caches = []
     for step in program.steps:
         x = [values[s] for s in step.inputs] if step.list_input else values[step.inputs[0]]
+        mode = training if step.training is None else step.training
         if step.crop_to:
-            y, cache = step.layer.forward(x, training, step.crop_to)
+            y, cache = step.layer.forward(x, mode, step.crop_to)
         else:
-            y, cache = step.layer.forward(x, training)
+            y, cache = step.layer.forward(x, mode)
         if step.list_output:
             for s, v in zip(step.outputs, y):
                 values[s] = v

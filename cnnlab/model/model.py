@@ -111,7 +111,8 @@ class Model(Layer):
             ins = [slots[id(t)] for t in node.input_tensors]
             outs = [slots.setdefault(id(t), len(slots)) for t in node.output_tensors]
             steps.append(Step(node.layer, ins, outs, list_input=node.call_args == "list",
-                              list_output=len(node.output_tensors) > 1 or isinstance(node.layer.output_shape, list)))
+                              list_output=len(node.output_tensors) > 1 or isinstance(node.layer.output_shape, list),
+                              training=node.training))
             steps[-1].node = node
         self._program = Program(steps, [slots[id(t)] for t in self._inputs],
                                 [slots[id(t)] for t in self._outputs], len(slots))
@@ -348,9 +349,9 @@ class Model(Layer):
         k = None if program is None or len(program.output_slots) != 1 else program.output_step(0)
         return k is not None and getattr(program.steps[k].layer, "ends_in_softmax", False)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         if graph_mod.is_symbolic(x):
-            return graph_mod.symbolic_call(self, x)
+            return graph_mod.symbolic_call(self, x, training)
         xs = self._check_inputs(x, "call")
         out = self.forward(xs if len(xs) > 1 else xs[0], training)[0]
         return out

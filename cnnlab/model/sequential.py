@@ -204,10 +204,10 @@ class Sequential(Model):
                              f"{', '.join(map(str, expected))}), got {shape}.{hint} "
                              f"Received: input shape={shape}")
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         from ..layers import graph as graph_mod
         if graph_mod.is_symbolic(x):
-            return graph_mod.symbolic_call(self, x)
+            return graph_mod.symbolic_call(self, x, training)
         x = self._check_batch(x, "call")
         return self.forward(x, training)[0]
 

@@ -403,3 +403,33 @@ def test_trace_conv_reads_a_branch_input_through_the_graph():
     tr = trace_conv(model, img, layer="b")
     assert (tr.window >= 0).all()                        # the window comes from act's (ReLU) output
     assert tr.value == pytest.approx(tr.feature_map_value, rel=1e-5, abs=1e-6)
+
+
+def test_a_frozen_base_with_batch_normalization_stays_as_it_was():
+    keras.utils.set_random_seed(4)
+    base = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3), layers.BatchNormalization(),
+                             layers.Activation("relu"), layers.GlobalAveragePooling2D()], name="base")
+    inp = keras.Input((6, 6, 2))
+    head = layers.Dense(2, activation="softmax")
+    model = keras.Model(inp, head(base(inp)))
+    base.trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [w.copy() for w in base.get_weights()]
+    head_before = head.get_weights()[0].copy()
+    rng = np.random.default_rng(0)
+    model.fit(rng.standard_normal((32, 6, 6, 2)), rng.integers(0, 2, 32), epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(base.get_weights(), before):            # kernel, bias, gamma, beta, moving stats
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(head.get_weights()[0], head_before)
+    assert len(model.trainable_weights) == 2
+
+
+def test_training_given_at_the_call_is_fixed_in_the_node():
+    inp = keras.Input((50,))
+    base = keras.Sequential([keras.Input((50,)), layers.Dropout(0.9)], name="noisy")
+    frozen_mode = keras.Model(inp, base(inp, training=False))       # Keras's transfer-learning idiom
+    free = keras.Model(inp, base(inp))
+    x = np.ones((4, 50), np.float32)
+    np.testing.assert_array_equal(frozen_mode.forward(x, training=True)[0], x)
+    assert (free.forward(x, training=True)[0] == 0).mean() > 0.5
+    assert frozen_mode.layer_nodes(base)[0].training is False
