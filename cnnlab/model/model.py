@@ -157,6 +157,13 @@ class Model(Layer):
         numbers a layer's nodes within the model this way)."""
         return [n for n in self._nodes if n.layer is layer]
 
+    def node_inbound(self, node):
+        """``[(layer, node_index, tensor_index)]`` of ``node``'s inputs with node indices counted
+        within this model (Keras's config numbers a layer's nodes so: a layer also called in
+        another graph keeps 0, 1, ... here)."""
+        return [(layer, self.layer_nodes(layer).index(layer._inbound_nodes[i]), k)
+                for layer, i, k in node.inbound]
+
     @property
     def layers(self):
         if self._subclassed:
@@ -280,8 +287,14 @@ class Model(Layer):
         self._model_layers = []
         list_in = isinstance(input_shape, list)
         n_in = len(input_shape) if list_in else 1
-        self._program = Program([Step(_AsLayer(self), list(range(n_in)), [n_in], list_input=list_in, owner=self)],
+        step = _AsLayer(self)
+        self._program = Program([Step(step, list(range(n_in)), [n_in], list_input=list_in, owner=self)],
                                 list(range(n_in)), [n_in], n_in + 1)
+        # The output shape is what call() gives: one probe sample, in inference mode.
+        shapes = input_shape if list_in else [input_shape]
+        probes = [np.zeros((1, *(1 if d is None else d for d in s[1:])), np.float32) for s in shapes]
+        y, _ = step.forward(probes if list_in else probes[0], False)
+        self.output_shape = (None, *np.shape(y)[1:])
 
     def check_input_shape(self, input_shape):
         if self._program is None or not self._inputs:
@@ -811,7 +824,22 @@ class _AsLayer:
         self.name = model.name
 
     def forward(self, x, training=False):
+        if self._call_without_backward():
+            if training:
+                raise CnnlabError(
+                    f"Model '{self.model.name}' ({type(self.model).__name__}) defines call() but cnnlab cannot "
+                    f"differentiate it yet, so it cannot be trained (it would silently learn nothing). Give the "
+                    f"class explicit _forward(x, training) -> (y, cache) and _backward(dy, cache, need_dx) -> "
+                    f"(dx, grads), or build the model with the functional API. Received: call() only")
+            return self.model.call(x), None         # inference: the user's call, run on arrays
         return Layer.forward(self.model, x, training)
+
+    def _call_without_backward(self):
+        """True when the class writes call() but neither forward nor _forward, and the Layer
+        base has no mechanism yet that runs and differentiates call() (the op tape)."""
+        cls = type(self.model)
+        return (getattr(cls, "call", None) is not None and getattr(Layer, "call", None) is None
+                and cls._forward is Layer._forward and cls.forward is Model.forward)
 
     def backward(self, dy, cache, skip_activation=False, need_dx=True):
         return Layer.backward(self.model, dy, cache, skip_activation=skip_activation, need_dx=need_dx)

@@ -433,3 +433,38 @@ def test_training_given_at_the_call_is_fixed_in_the_node():
     np.testing.assert_array_equal(frozen_mode.forward(x, training=True)[0], x)
     assert (free.forward(x, training=True)[0] == 0).mean() > 0.5
     assert frozen_mode.layer_nodes(base)[0].training is False
+
+
+def test_node_indices_are_counted_within_the_model():
+    shared = layers.Dense(2, name="shared_dense")
+    elsewhere = keras.Input((3,))
+    shared(elsewhere)                                   # node 0 of the layer, in another graph
+    inp = keras.Input((3,), name="inp")
+    out = layers.Dense(1, name="top")(shared(inp))
+    model = keras.Model(inp, out)
+    top_node = model.layer_nodes(model.get_layer("top"))[0]
+    assert top_node.inbound == [(shared, 1, 0)]
+    assert model.node_inbound(top_node) == [(shared, 0, 0)]
+
+
+class Doubler(keras.Model):
+    """call() only: runs for inference; training it must be refused until call() can be
+    differentiated (never trained as the identity)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1, kernel_initializer="ones", use_bias=False)
+
+    def call(self, x):
+        return 2 * self.dense(x)
+
+
+def test_a_subclass_with_only_call_predicts_and_refuses_to_train_silently():
+    model = Doubler()
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(model(x), [[6.0], [6.0]])
+    assert model.layers == [model.dense] and len(model.weights) == 1
+    model.compile("sgd", "mse")
+    if getattr(keras.layers.Layer, "call", None) is None:
+        with pytest.raises(cnnlab.errors.CnnlabError, match="cannot differentiate"):
+            model.fit(x, np.zeros((2, 1)), verbose=0)
