@@ -118,10 +118,10 @@ class ConvThenMaxPool:
         return dx, [dkernel] + ([dbias] if dbias is not None else [])
 
 
-def batch_parts(n: int, layers, training: bool) -> list[slice]:
+def batch_parts(n: int, layers, training: bool, fast: bool | None = None) -> list[slice]:
     """Step 3: the parts a batch of ``n`` is cut into (one without the fast path, or when a
     layer computes statistics over the whole training batch)."""
-    if not fast_path():
+    if not (fast_path() if fast is None else fast):
         return [slice(0, n)]
     return parallel.split(n, whole=training and any(getattr(l, "needs_whole_batch", False) for l in layers))
 

@@ -48,7 +48,10 @@ class Step:
     bias_reader: object = None           # the only layer reading this step's output (set by Program)
     training: bool | None = None         # fixed at the call (``base(x, training=False)``), else the pass's
 
+    nested: bool = False                 # a model used as a layer (set here)
+
     def __post_init__(self):
+        self.nested = hasattr(self.layer, "_backward_by_layer")
         if self.owner is None:
             self.owner = self.layer
         if not self.layers:
@@ -86,7 +89,8 @@ class Program:
             only = readers.get(step.outputs[0], []) if len(step.outputs) == 1 else []
             single = (len(only) == 1 and self.consumers.get(step.outputs[0]) == 1
                       and step.outputs[0] not in self.output_slots)
-            step.bias_reader = self.steps[only[0]].layer if single else None
+            reader = self.steps[only[0]].layer if single else None
+            step.bias_reader = reader if hasattr(reader, "cancels_channel_bias") else None
 
     def output_step(self, i):
         """The step that writes output ``i`` and nothing else reads it (it may fuse with
@@ -164,15 +168,19 @@ def run_backward(program: Program, dys: list, trace: Trace, skip_activation=(), 
         step = program.steps[k]
         if stop_at is not None and stop_at in step.outputs:
             break
-        dy = [grads[s] for s in step.outputs]
-        if all(d is None for d in dy):
-            continue                     # nothing downstream of this step reaches a loss
-        dy = [np.zeros_like(trace.values[s]) if d is None else d for d, s in zip(dy, step.outputs)]
-        dy = dy if step.list_output else dy[0]
+        if step.list_output:
+            dy = [grads[s] for s in step.outputs]
+            if all(d is None for d in dy):
+                continue
+            dy = [np.zeros_like(trace.values[s]) if d is None else d for d, s in zip(dy, step.outputs)]
+        else:
+            dy = grads[step.outputs[0]]
+            if dy is None:
+                continue                 # nothing downstream of this step reaches a loss
         need_dx = need_input_grads or stop_at is not None or not step.reads_only_inputs
-        backward_by_layer = getattr(step.layer, "_backward_by_layer", None)
-        if backward_by_layer is not None:           # a model used as a layer
-            dx, inner = backward_by_layer(dy, trace.caches[k], need_dx=need_dx, skip_activation=k in skip_activation)
+        if step.nested:                  # a model used as a layer: its own program, its layers' gradients
+            dx, inner = step.layer._backward_by_layer(dy, trace.caches[k], need_dx=need_dx,
+                                                      skip_activation=k in skip_activation)
             for key, g in inner.items():
                 _add_weight_grads(weight_grads, key, g)
         else:

@@ -375,10 +375,10 @@ class Model(Layer):
             raise CnnlabError(f"Model '{self.name}' is not built yet: call it on data (or on a keras.Input) first.")
         return self._program
 
-    def _run_program(self, training=False):
+    def _run_program(self, training=False, fast=None):
         """The program a forward pass runs: the fast engine's plan, or the reference."""
         program = self._require_program()
-        if not fast_path():
+        if not (fast_path() if fast is None else fast):
             self._last = program
             return program
         if self._fast is None or self._fast[3] is not program:
@@ -604,6 +604,9 @@ class Model(Layer):
         params = self._trained_leaves()
         setup = engine.FlatParameters(params)
         setup.owners = params
+        setup.slots = [(id(layer), i, w) for layer, ws in params for i, w in enumerate(ws)]
+        setup.leaves = self._all_leaves()
+        setup.stochastic = any(layer.stochastic for layer in setup.leaves)
         n = sum(w.size for w in setup.arrays)
         if self.optimizer.built and sum(s.size for s in self.optimizer._flat_slots[:1]) not in (n, 0) \
                 and self.optimizer.slot_names:
@@ -618,20 +621,19 @@ class Model(Layer):
 
     # ---- one batch ----------------------------------------------------
     def _train_step(self, x, y):
-        """One update on the batch ``(x, y)`` (lists, one array per input and per output); returns the batch loss (before the update)
-        and the outputs. The fast engine splits a large batch across threads; the gradient
-        is the same."""
+        """One update on the batch ``(x, y)`` (lists: one array per input, one per output);
+        returns the batch loss (before the update) and the outputs. The fast engine splits a
+        large batch across threads; the gradient is the same."""
         keep_freed_memory()
-        xs = x if isinstance(x, list) else [x]      # lists: one array per input, one per output
+        xs = x if isinstance(x, list) else [x]
         ys = y if isinstance(y, list) else [y]
-        program = self._run_program(training=True)
+        fast = fast_path()
+        program = self._run_program(training=True, fast=fast)
         setup = self._training_setup()
         n = len(xs[0])
-        parts = engine.batch_parts(n, self._all_leaves(), training=True)
-        if len(parts) > 1 and any(layer.stochastic for layer in self._all_leaves()):
-            streams = [cnn_random.make_generator() for _ in parts]
-        else:
-            streams = [None] * len(parts)
+        parts = engine.batch_parts(n, setup.leaves, training=True, fast=fast)
+        streams = [cnn_random.make_generator() for _ in parts] if len(parts) > 1 and setup.stochastic else \
+            [None] * len(parts)
 
         def part_step(index):
             sl = parts[index]
@@ -642,24 +644,29 @@ class Model(Layer):
             share = (sl.stop - sl.start) / n         # each part's loss is its own mean
             if share != 1:
                 dys = [None if d is None else d * d.dtype.type(share) for d in dys]
+                per_output = [None if l is None else l * share for l in per_output]
             _, grads = run_backward(program, dys, trace, skip_activation=fused)
-            return loss * share, [None if l is None else l * share for l in per_output], outs, grads
+            return loss * share, per_output, outs, grads
 
         results = parallel.run(part_step, list(range(len(parts))))
-        loss = sum(r[0] for r in results)
-        per_output = [None if r is None else sum(res[1][i] for res in results) for i, r in enumerate(results[0][1])]
-        grads_per_weight = []
-        for layer, ws in setup.owners:
-            for i, w in enumerate(ws):
-                grads_per_weight.append([r[3][id(layer)][i] if id(layer) in r[3] else np.zeros_like(w)
-                                         for r in results])
+        # Each trained weight's gradient from every part (a layer no loss reaches gets zeros).
+        grads_per_weight = [[r[3][key][i] if key in r[3] else np.zeros_like(w) for r in results]
+                            for key, i, w in setup.slots]
         setup.apply(self.optimizer, grads_per_weight, threads=len(parts))
-        outs = [results[0][2][i] if len(results) == 1 else np.concatenate([r[2][i] for r in results])
-                for i in range(len(results[0][2]))]
-        self._last_output_losses = per_output
+        if len(results) == 1:
+            loss, self._last_output_losses, outs, _ = results[0]
+        else:
+            loss = sum(r[0] for r in results)
+            self._last_output_losses = [None if l is None else sum(r[1][i] for r in results)
+                                        for i, l in enumerate(results[0][1])]
+            outs = [np.concatenate([r[2][i] for r in results]) for i in range(len(results[0][2]))]
         return loss, (outs[0] if len(outs) == 1 else outs)
 
     def _all_leaves(self):
+        """Every layer that runs (models used as layers opened up), computed once per build."""
+        memo = self.__dict__.get("_leaves_memo")
+        if memo is not None and memo[0] is self._program:
+            return memo[1]
         out, stack = [], list(self._sublayers()) or [self]
         while stack:
             layer = stack.pop()
@@ -667,6 +674,7 @@ class Model(Layer):
                 stack += layer._sublayers()
             else:
                 out.append(layer)
+        self._leaves_memo = (self._program, out)
         return out
 
     def _infer(self, x, y=None):
@@ -675,9 +683,10 @@ class Model(Layer):
         keep_freed_memory()
         xs = x if isinstance(x, list) else [x]      # lists, as in _train_step
         ys = y if y is None or isinstance(y, list) else [y]
-        program = self._run_program()
+        fast = fast_path()
+        program = self._run_program(fast=fast)
         n = len(xs[0])
-        parts = engine.batch_parts(n, self._all_leaves(), training=False)
+        parts = engine.batch_parts(n, self._all_leaves(), training=False, fast=fast)
 
         def part(sl):
             outs, trace = run_forward(program, [v[sl] for v in xs])
