@@ -5,6 +5,7 @@ from ..data.dataset import Dataset  # noqa: F401  (what image_dataset_from_direc
 from ..data.directory import image_dataset_from_directory  # noqa: F401
 from ..data.download import get_file  # noqa: F401
 from ..data.images import array_to_img, img_to_array, load_img, save_img  # noqa: F401
+from ..data.py_dataset import PyDataset  # noqa: F401
 from ..random import set_seed as set_random_seed  # noqa: F401
 
 

@@ -88,10 +88,12 @@ class ProgbarLogger(Callback):
         self.bar = Progbar(self.params["steps"], self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
         self.bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.update(self.params["steps"], logs, finalize=True)
+        # steps is None for a generator of unknown length: the bar ends at the batches seen
+        self.bar.update(self.params["steps"] or getattr(self, "seen", 0), logs, finalize=True)
 
 
 #: Which way a compiled metric improves (Keras 3's ``Metric._direction``).

@@ -39,15 +39,17 @@ class Loss:
         if name:
             self.name = name
 
-    def _compute(self, y_true, y_pred, from_logits):
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
         raise NotImplementedError
 
-    def value_and_grad(self, y_true, y_pred, from_logits=None):
-        """``(mean loss, d loss/d y_pred)``; ``from_logits`` overrides the setting (fused path)."""
-        return self._compute(y_true, y_pred, self.from_logits if from_logits is None else from_logits)
+    def value_and_grad(self, y_true, y_pred, from_logits=None, sample_weight=None):
+        """``(mean loss, d loss/d y_pred)``; ``from_logits`` overrides the setting (fused path).
+        ``sample_weight``: Keras's weighted mean, ``sum(w * loss) / N``."""
+        return self._compute(y_true, y_pred, self.from_logits if from_logits is None else from_logits,
+                             sample_weight)
 
-    def __call__(self, y_true, y_pred):
-        return self.value_and_grad(y_true, np.asarray(y_pred))[0]
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return self.value_and_grad(y_true, np.asarray(y_pred), sample_weight=sample_weight)[0]
 
     def fuses_with(self, activation_name):
         return not self.from_logits and activation_name == self.fused_activation
@@ -66,7 +68,7 @@ class CategoricalCrossentropy(Loss):
             raise ValueError("CategoricalCrossentropy: label_smoothing and axis are not supported yet. "
                              f"Received: label_smoothing={label_smoothing}, axis={axis}")
 
-    def _compute(self, y_true, y_pred, from_logits):
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
         y_true = np.asarray(y_true)
         if y_true.ndim == 1 or (y_true.ndim == 2 and y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
             raise ShapeError(
@@ -74,7 +76,7 @@ class CategoricalCrossentropy(Loss):
                 f"have shape {y_true.shape}, which looks like integer class labels. Use "
                 f"loss='sparse_categorical_crossentropy', or convert with keras.utils.to_categorical(y, "
                 f"{y_pred.shape[-1]}). Received: y_true shape={y_true.shape}, y_pred shape={y_pred.shape}")
-        return loss_ops.categorical_crossentropy(y_true, y_pred, from_logits)
+        return loss_ops.categorical_crossentropy(y_true, y_pred, from_logits, sample_weight)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -87,8 +89,8 @@ class SparseCategoricalCrossentropy(Loss):
             raise ValueError(f"SparseCategoricalCrossentropy: ignore_class is not supported yet. "
                              f"Received: ignore_class={ignore_class}")
 
-    def _compute(self, y_true, y_pred, from_logits):
-        return loss_ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits)
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
+        return loss_ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits, sample_weight)
 
 
 class BinaryCrossentropy(Loss):
@@ -101,13 +103,13 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"BinaryCrossentropy: label_smoothing is not supported yet. "
                              f"Received: label_smoothing={label_smoothing}")
 
-    def _compute(self, y_true, y_pred, from_logits):
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
         y_true = match_rank(y_true, y_pred)
         if y_true.size and (np.min(y_true) < 0 or np.max(y_true) > 1):
             raise ShapeError(f"binary_crossentropy expects labels in [0, 1] (one sigmoid unit per label). "
                              f"For more than two classes use a softmax output with sparse_categorical_crossentropy. "
                              f"Received: labels in [{np.min(y_true)}, {np.max(y_true)}]")
-        return loss_ops.binary_crossentropy(y_true, y_pred, from_logits)
+        return loss_ops.binary_crossentropy(y_true, y_pred, from_logits, sample_weight)
 
 
 class MeanSquaredError(Loss):
@@ -116,8 +118,8 @@ class MeanSquaredError(Loss):
     def __init__(self, name=None, **kwargs):
         super().__init__(False, name, **kwargs)
 
-    def _compute(self, y_true, y_pred, from_logits):
-        return loss_ops.mean_squared_error(match_rank(y_true, y_pred), y_pred)
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
+        return loss_ops.mean_squared_error(match_rank(y_true, y_pred), y_pred, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "reduction": "sum_over_batch_size"}
@@ -126,8 +128,8 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(MeanSquaredError):
     name = "mean_absolute_error"
 
-    def _compute(self, y_true, y_pred, from_logits):
-        return loss_ops.mean_absolute_error(match_rank(y_true, y_pred), y_pred)
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
+        return loss_ops.mean_absolute_error(match_rank(y_true, y_pred), y_pred, sample_weight)
 
 
 _BY_NAME = {

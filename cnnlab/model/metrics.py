@@ -12,9 +12,13 @@ from .losses import match_rank
 
 
 class Metric:
-    """A running mean of a per-sample value, weighted by the number of samples."""
+    """A running mean of a per-sample value, weighted by the number of samples, or,
+    with ``sample_weight``, Keras's weighted mean ``sum(w * value) / sum(w)``."""
 
     name = "metric"
+    #: Whether ``fit``/``evaluate`` give it the sample weights (``compile(weighted_metrics=...)``); an
+    #: ``update_state(..., sample_weight=w)`` call by hand always weighs.
+    weighted = False
 
     def __init__(self, name=None):
         if name:
@@ -28,10 +32,16 @@ class Metric:
         """One value per sample."""
         raise NotImplementedError
 
-    def update_state(self, y_true, y_pred):
+    def update_state(self, y_true, y_pred, sample_weight=None):
         v = self.values(y_true, np.asarray(y_pred))
-        self.total += float(np.sum(v, dtype=np.float64))
-        self.count += int(v.size)
+        if sample_weight is None:
+            self.total += float(np.sum(v, dtype=np.float64))
+            self.count += int(v.size)
+            return
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(len(v), *([1] * (v.ndim - 1)))
+        w = np.broadcast_to(w, v.shape)
+        self.total += float(np.sum(v * w, dtype=np.float64))
+        self.count += float(np.sum(w))
 
     def result(self):
         return self.total / self.count if self.count else 0.0

@@ -477,7 +477,8 @@ class Model(Layer):
         return np.zeros_like(caches.trace.values[slot]) if grad is None else grad
 
     # ---- training set-up ----------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                **kwargs):
         for key, value in kwargs.items():
             if key not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss") or (
                     key == "steps_per_execution" and value != 1):
@@ -486,6 +487,9 @@ class Model(Layer):
         self.loss = losses_mod.get(loss) if loss is not None and not isinstance(loss, (list, tuple, dict)) else loss
         self._loss_spec, self._loss_weights_spec = loss, loss_weights
         self._metric_specs = list(metrics or []) if not isinstance(metrics, dict) else metrics
+        # Keras 3: `metrics` never see sample or class weights; `weighted_metrics` do
+        self._weighted_metric_specs = (list(weighted_metrics or []) if not isinstance(weighted_metrics, dict)
+                                       else weighted_metrics)
         self._heads = []
         self._setup = None
         # Keras 3: the trainable weights are fixed here; a later change of `trainable`
@@ -520,7 +524,8 @@ class Model(Layer):
         if not self._heads:
             names = self.output_names if self._outputs else [self.name]
             self._heads = compile_outputs.resolve(names, getattr(self, "_loss_spec", self.loss),
-                                                  getattr(self, "_loss_weights_spec", None), self._metric_specs)
+                                                  getattr(self, "_loss_weights_spec", None), self._metric_specs,
+                                                  getattr(self, "_weighted_metric_specs", None) or None)
         return self._heads
 
     def _build_metrics(self, y):
@@ -569,9 +574,10 @@ class Model(Layer):
     def _head_for(self, name):
         return next(h for h in self._output_heads() if h.name == name)
 
-    def _loss_and_grad(self, ys, outs, trace, program):
+    def _loss_and_grad(self, ys, outs, trace, program, sample_weight=None):
         """The weighted loss, each output's loss, the gradients to start backward from,
-        and the steps whose activation the loss fused with (softmax + cross-entropy)."""
+        and the steps whose activation the loss fused with (softmax + cross-entropy).
+        ``sample_weight``: per-sample weights for every output, Keras's ``sum(w * loss) / N``."""
         total, per_output, dys, fused = 0.0, [], [], set()
         for i, (head, y, out) in enumerate(zip(self._output_heads(), ys, outs)):
             if head.loss is None or y is None:
@@ -584,10 +590,10 @@ class Model(Layer):
             cache = None if k is None else trace.caches[k]
             if (layer is not None and head.loss.fuses_with(name) and getattr(cache, "z", None) is not None
                     and (name != "softmax" or getattr(layer, "ends_in_softmax", False))):
-                loss, dy = head.loss.value_and_grad(y, cache.z, from_logits=True)
+                loss, dy = head.loss.value_and_grad(y, cache.z, from_logits=True, sample_weight=sample_weight)
                 fused.add(k)
             else:
-                loss, dy = head.loss.value_and_grad(y, out)
+                loss, dy = head.loss.value_and_grad(y, out, sample_weight=sample_weight)
             if head.weight != 1.0:
                 dy = dy * dy.dtype.type(head.weight)
             total += head.weight * loss
@@ -620,10 +626,11 @@ class Model(Layer):
         return setup
 
     # ---- one batch ----------------------------------------------------
-    def _train_step(self, x, y):
-        """One update on the batch ``(x, y)`` (lists: one array per input, one per output);
-        returns the batch loss (before the update) and the outputs. The fast engine splits a
-        large batch across threads; the gradient is the same."""
+    def _train_step(self, x, y, sample_weight=None):
+        """One update on the batch ``(x, y)`` (lists: one array per input, one per output),
+        weighted per sample by ``sample_weight``; returns the batch loss (before the update)
+        and the outputs. The fast engine splits a large batch across threads; the gradient
+        is the same."""
         keep_freed_memory()
         xs = x if isinstance(x, list) else [x]
         ys = y if isinstance(y, list) else [y]
@@ -640,7 +647,8 @@ class Model(Layer):
             with cnn_random.thread_stream(streams[index]):
                 outs, trace = run_forward(program, [v[sl] for v in xs], training=True)
             loss, per_output, dys, fused = self._loss_and_grad([None if v is None else v[sl] for v in ys],
-                                                               outs, trace, program)
+                                                               outs, trace, program,
+                                                               None if sample_weight is None else sample_weight[sl])
             share = (sl.stop - sl.start) / n         # each part's loss is its own mean
             if share != 1:
                 dys = [None if d is None else d * d.dtype.type(share) for d in dys]
@@ -677,9 +685,9 @@ class Model(Layer):
         self._leaves_memo = (self._program, out)
         return out
 
-    def _infer(self, x, y=None):
+    def _infer(self, x, y=None, sample_weight=None):
         """Outputs for the batch ``x`` (split across threads like training), and the
-        loss when labels ``y`` are given."""
+        loss when labels ``y`` are given (weighted per sample by ``sample_weight``)."""
         keep_freed_memory()
         xs = x if isinstance(x, list) else [x]      # lists, as in _train_step
         ys = y if y is None or isinstance(y, list) else [y]
@@ -693,7 +701,7 @@ class Model(Layer):
             if ys is None:
                 return outs, None, None
             loss, per_output, _, _ = self._loss_and_grad([None if v is None else v[sl] for v in ys], outs, trace,
-                                                         program)
+                                                         program, None if sample_weight is None else sample_weight[sl])
             share = (sl.stop - sl.start) / n
             return outs, loss * share, [None if l is None else l * share for l in per_output]
 
@@ -761,29 +769,28 @@ class Model(Layer):
     # ---- whole data sets ----------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
-            sample_weight=None, validation_batch_size=None, validation_freq=1):
+            sample_weight=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
         One epoch is ``ceil(N / batch_size)`` updates (seed 002 calls it one
         update; with mini-batches it is one per batch). Returns a ``History``.
         """
         self._require_compiled("fit")
-        if class_weight is not None or sample_weight is not None or steps_per_epoch is not None:
-            raise CnnlabError("fit(): class_weight, sample_weight and steps_per_epoch are not supported yet.")
         self._warn_if_trainable_changed()
         return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                            shuffle, initial_epoch, validation_batch_size, validation_freq)
+                            shuffle, initial_epoch, validation_batch_size, validation_freq, steps_per_epoch,
+                            class_weight, sample_weight, validation_steps)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, sample_weight=None,
                  steps=None, callbacks=None):
         """Loss (and metrics) over the whole data: ``[loss, metric...]``, or the loss alone without metrics."""
         self._require_compiled("evaluate")
         self._warn_if_trainable_changed()
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict)
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample, in batches (a list for several outputs, a dict for dict outputs)."""
-        return self._format_predictions(training.predict(self, x, batch_size, verbose))
+        return self._format_predictions(training.predict(self, x, batch_size, verbose, steps))
 
     # ---- description --------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, show_formula=False, **kwargs):

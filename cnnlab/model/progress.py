@@ -61,6 +61,12 @@ class Progbar:
         if not finalize and (not self.dynamic or now - self._last_draw < 0.05):
             return
         self._last_draw = now
+        if self.target is None:      # a generator of unknown length: the count so far, as Keras shows it
+            timing = f"{format_time(elapsed)} {format_per_step(elapsed / max(step, 1))}"
+            line = f"{step}/Unknown {timing}" + (f" - {format_logs(logs)}" if logs else "")
+            self.stream.write(("\r" if self.dynamic else "") + line + ("\n" if finalize else ""))
+            self.stream.flush()
+            return
         filled = int(self.width * step / self.target) if self.target else self.width
         bar = "━" * filled + " " * (self.width - filled)
         if finalize:

@@ -51,8 +51,9 @@ def serialize_loss(loss):
 
 def serialize(model):
     specs = [m if isinstance(m, str) else m.name for m in getattr(model, "_metric_specs", None) or []]
+    weighted = [m if isinstance(m, str) else m.name for m in getattr(model, "_weighted_metric_specs", None) or []]
     return {"optimizer": serialize_optimizer(model.optimizer), "loss": serialize_loss(model.loss),
-            "loss_weights": None, "metrics": specs or None, "weighted_metrics": None, "run_eagerly": False,
+            "loss_weights": None, "metrics": specs or None, "weighted_metrics": weighted or None, "run_eagerly": False,
             "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -133,7 +134,7 @@ def restore(model, config):
         for key, value in config.items():
             if key not in _KNOWN_KEYS and not _off(value):
                 raise _Unsupported(f"compile option {key}={value!r}")
-        for key in ("loss_weights", "weighted_metrics"):
+        for key in ("loss_weights",):
             if not _off(config.get(key)):
                 raise _Unsupported(f"{key}={config[key]!r}")
         if config.get("steps_per_execution", 1) not in (1, None):
@@ -144,15 +145,18 @@ def restore(model, config):
         warnings.warn(f"compile() was not restored while loading model '{model.name}': cnnlab does not support "
                       f"{e}. The model is loaded uncompiled; call compile() yourself.", stacklevel=3)
         return False
-    metrics = []
-    raw = config.get("metrics") or []
-    if isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], list):
-        raw = raw[0]                      # one list per output; a Sequential has one output
-    for spec in raw if isinstance(raw, list) else [raw]:
-        try:
-            metrics.append(_metric_name(spec))
-        except _Unsupported as e:
-            warnings.warn(f"Loading model '{model.name}': cnnlab does not support {e}; it was left out of "
-                          f"compile().", stacklevel=3)
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None)
+    lists = {}
+    for key in ("metrics", "weighted_metrics"):
+        names = []
+        raw = config.get(key) or []
+        if isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], list):
+            raw = raw[0]                      # one list per output; a Sequential has one output
+        for spec in raw if isinstance(raw, list) else [raw]:
+            try:
+                names.append(_metric_name(spec))
+            except _Unsupported as e:
+                warnings.warn(f"Loading model '{model.name}': cnnlab does not support {e}; it was left out of "
+                              f"compile().", stacklevel=3)
+        lists[key] = names or None
+    model.compile(optimizer=optimizer, loss=loss, metrics=lists["metrics"], weighted_metrics=lists["weighted_metrics"])
     return True
