@@ -127,8 +127,9 @@ def add_model_source(parser):
     parser.add_argument("--spec", metavar="FILE", help="a JSON (or YAML) model spec; default: the seed-004 CNN")
 
 
-DATA_HELP = ("MNIST directory (mnist.npz or the four IDX files) or .npz file; default: $CNNLAB_DATA, else the "
-             "Keras cache (~/.keras/datasets/mnist.npz), else the sample bundled with cnnlab")
+DATA_HELP = ("MNIST directory (mnist.npz or the four IDX files) or .npz file, or a folder of your own images with one "
+             "sub-folder per class; default: $CNNLAB_DATA, else the Keras cache (~/.keras/datasets/mnist.npz), else "
+             "the sample bundled with cnnlab")
 
 
 def add_data(parser):
@@ -159,6 +160,13 @@ def add_train(sub):
                         "a backup from an interrupted run, continue it exactly; the backup is deleted at the end")
     p.add_argument("--backup-every", type=positive_int, metavar="N",
                    help="with --resume: back up every N batches instead of at the end of each epoch")
+    g = p.add_argument_group("your own images (--data DIR with one sub-folder per class)")
+    g.add_argument("--image-size", default="32", metavar="N|HxW",
+                   help="images are resized to this (height x width) as Keras resizes them (default 32)")
+    g.add_argument("--color-mode", default="auto", choices=["auto", "grayscale", "rgb", "rgba"],
+                   help="channels to read (default auto: grayscale if every image is, rgb if every image is colour)")
+    g.add_argument("--augment", action="store_true",
+                   help="random flips and rotations while training (needs the augmentation layers)")
     return p
 
 
@@ -195,9 +203,12 @@ def check_train_args(args):
 
 
 def run_train(args):
+    from .faces.image_folder import is_image_folder
     from .model.divergence import StopOnDivergence
     from .random import set_seed
     check_train_args(args)
+    if is_image_folder(args.data):
+        return run_train_folder(args)
     spec = spec_from_args(args)       # fills in --batch-size, --epochs, --seed from the spec's "fit"
     set_seed(args.seed)
     model = model_from_args(args, spec)
@@ -212,6 +223,56 @@ def run_train(args):
         return report_divergence(model, history, args, guard.diverged)
     print_scores(model.evaluate(xt, yt, verbose=0, return_dict=True))
     save_run(model, history, args.out)
+    return 0
+
+
+def run_train_folder(args):
+    """``cnnlab train --data DIR``: DIR holds one sub-folder of images per class."""
+    from .data.directory import image_dataset_from_directory, index_directory
+    from .faces import image_folder
+    from .model.divergence import StopOnDivergence
+    from .random import set_seed
+    if args.augment:
+        raise CnnlabError("--augment needs the augmentation layers (RandomFlip, RandomRotation, ...), which this "
+                          "build of cnnlab does not have yet; train without --augment. Received: --augment")
+    image_size = image_folder.parse_image_size(args.image_size)
+    spec = spec_from_args(args)
+    set_seed(args.seed)
+    paths, _, _ = index_directory(args.data, "inferred", shuffle=False, verbose=False)
+    color_mode = image_folder.choose_color_mode(paths, args.color_mode)
+    split = args.validation_split
+    common = dict(image_size=image_size, color_mode=color_mode, batch_size=args.batch_size, seed=args.seed,
+                  verbose=False)
+    if split:
+        train, val = image_dataset_from_directory(args.data, validation_split=split, subset="both", **common)
+    else:
+        train, val = image_dataset_from_directory(args.data, **common), None
+    names = train.class_names
+    n_val = len(val.file_paths) if val is not None else 0
+    print(f"Data: {len(train.file_paths) + n_val:,} images in {len(names)} classes ({', '.join(names)}) from "
+          f"{args.data}: {len(train.file_paths):,} for training, {n_val:,} for validation; read as {color_mode} "
+          f"{image_size[0]}x{image_size[1]}, streamed from disk")
+    if len(names) < 2:
+        raise CnnlabError(f"{args.data} has {len(names)} class folder; a classifier needs at least 2. "
+                          f"Received: classes {names}")
+    channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color_mode]
+    spec = image_folder.spec_for(spec, image_size, channels, len(names), custom=bool(args.spec))
+    model = model_from_args(args, spec)
+    if not args.quiet:
+        model.summary()
+    guard = StopOnDivergence()
+    history = model.fit(image_folder.scaled(train), epochs=args.epochs, callbacks=backup_callbacks(args) + [guard],
+                        validation_data=None if val is None else image_folder.scaled(val),
+                        verbose=0 if args.quiet else 1)
+    if guard.diverged:
+        return report_divergence(model, history, args, guard.diverged)
+    if val is not None:
+        scores = model.evaluate(image_folder.scaled(val), verbose=0, return_dict=True)
+        print(f"Validation accuracy: {scores['accuracy']:.4f}, validation loss: {scores['loss']:.4f}"
+              if "accuracy" in scores else f"Validation loss: {scores['loss']:.4f}")
+    save_run(model, history, args.out)
+    image_folder.write_preprocessing(args.out, names, image_size, color_mode)
+    print(f"Class names and image preparation: {os.path.join(args.out, image_folder.PREPROCESSING_FILE)}")
     return 0
 
 
@@ -264,6 +325,23 @@ def add_evaluate(sub):
 
 
 def run_evaluate(args):
+    from .faces import image_folder
+    info = image_folder.read_preprocessing(args.model)
+    if info is not None or image_folder.is_image_folder(args.data):
+        if info is None:
+            raise CnnlabError(f"{args.data} is a folder of images, but {args.model} has no "
+                              f"{image_folder.PREPROCESSING_FILE} beside it (written by cnnlab train --data DIR), so "
+                              f"its class names and image size are unknown. Received: {args.model!r}")
+        if not image_folder.is_image_folder(args.data):
+            raise CnnlabError(f"this model was trained on an image folder ({', '.join(info['class_names'])}): give "
+                              f"--data DIR with one sub-folder per class. Received: --data {args.data}")
+        model = load_model(args.model)
+        ds, n = image_folder.folder_dataset(args.data, info)
+        print(f"Data: {n:,} images from {args.data}")
+        scores = model.evaluate(ds, return_dict=True)
+        print(f"Accuracy: {scores['accuracy']:.4f}, loss: {scores['loss']:.4f}" if "accuracy" in scores
+              else f"Loss: {scores['loss']:.4f}")
+        return 0
     model = load_model(args.model)
     _, (xt, yt) = load_mnist(args.data)      # says which data it scores on
     print_scores(model.evaluate(xt, yt, return_dict=True))
@@ -284,10 +362,31 @@ def add_predict(sub):
     return p
 
 
+def run_predict_folder_model(args, info):
+    """Predict with a model trained on an image folder: each image read as training read it."""
+    import numpy as np
+
+    from .faces import image_folder
+    xs = [image_folder.load_for_model(path, info) for path in args.images]   # a bad image fails first
+    model = load_model(args.model)
+    names = info["class_names"]
+    h, w = info["image_size"]
+    for path, x in zip(args.images, xs):
+        probs = model.predict(x[None], verbose=0)[0]
+        top = np.argsort(probs)[::-1][:3]
+        print(f"{path}: {names[top[0]]}   (top {len(top)}: " + ", ".join(f"{names[k]} = {probs[k]:.2%}" for k in top)
+              + f"; read as {info['color_mode']} {h}x{w})")
+    return 0
+
+
 def run_predict(args):
     import numpy as np
 
+    from .faces.image_folder import read_preprocessing
     from .faces.images import prepare, read_image
+    info = read_preprocessing(args.model)
+    if info is not None:
+        return run_predict_folder_model(args, info)
     images = [read_image(path) for path in args.images]  # fail on a bad image before loading the model
     model = load_model(args.model)
     if len(model.input_shape or ()) != 4:
