@@ -46,12 +46,59 @@ def _test_split(args, model):
     return (xt, yt), ("sample test" if choice.origin == FROM_SAMPLE else "test")
 
 
+def _run_folder_model(args, info):
+    """Explain a model trained by ``cnnlab train --data DIR``: the image is read as training read
+    it (colour kept), and the report names the classes."""
+    from ..cli import load_model
+    from ..errors import CnnlabError
+    from ..faces import image_folder
+    from .report import build_report
+    if not args.image:
+        raise CnnlabError(f"this model was trained on a folder of images ({', '.join(info['class_names'])}): give an "
+                          f"IMAGE file to explain. Received: no IMAGE")
+    x = image_folder.load_for_model(args.image, info)
+    model = load_model(args.model)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explain")
+    names = info["class_names"]
+    source = (f"{os.path.basename(args.image)} (read as {info['color_mode']} "
+              f"{info['image_size'][0]}x{info['image_size'][1]}, as in training)")
+    try:
+        report = build_report(model, x, out, source=source, class_index=args.class_index, layer=args.layer,
+                              history=_history(args.model), class_names=names)
+    except ImportError as e:
+        raise CnnlabError(str(e)) from None
+    p = float(report.probabilities[report.predicted])
+    print(f"Prediction: {names[report.predicted]} (p = {p:.2%})")
+    if report.gradcam is not None:
+        g = report.gradcam
+        print(f"Grad-CAM: class {names[g.class_index]} at layer '{g.layer}', strongest at {g.peak}")
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"Wrote {len(report.files)} files to {os.path.join(out, '')}")
+    print(f"Report: {os.path.abspath(report.html_path)}")
+    return 0
+
+
+def _history(model_path):
+    """``history.json`` beside the model, or ``None``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "history.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def run(args):
     from ..cli import load_model
     from ..errors import CnnlabError
     from .report import build_report
 
+    from ..faces import image_folder
     image_path = args.image
+    info = image_folder.read_preprocessing(args.model)     # a model trained on a folder of images
+    if info is not None:
+        return _run_folder_model(args, info)
     if image_path:                      # fail on a bad image before loading the model
         from ..faces.images import read_image
         picture = read_image(image_path)
@@ -79,14 +126,7 @@ def run(args):
                               f"Received: --index {args.index}")
         x, label = xt[args.index], int(yt[args.index])
         source = f"MNIST {which} image #{args.index % len(xt)} (label {label})"
-    history = None
-    history_path = os.path.join(os.path.dirname(os.path.abspath(args.model)), "history.json")
-    if os.path.isfile(history_path):
-        try:
-            with open(history_path, encoding="utf-8") as f:
-                history = json.load(f)
-        except (OSError, ValueError):
-            history = None
+    history = _history(args.model)
     try:
         report = build_report(model, x, out, label=label, source=source, class_index=args.class_index,
                               layer=args.layer, test_data=test, history=history)

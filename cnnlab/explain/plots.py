@@ -45,6 +45,41 @@ def plot_filters(result, path, title=None):
     return path
 
 
+def rgb_filter_grid(kernel, gap=1):
+    """A first layer's 2-D filters ``(kh, kw, 3, F)`` as colour pictures: each filter on its own
+    scale, ``0.5 + 0.5 * w / max|w|`` per channel (grey = 0, a strong red weight looks red),
+    laid out in a grid with white gaps. Returns ``(grid (H, W, 3) in [0, 1], ncols)``."""
+    from .grids import grid_columns
+    per_filter = np.moveaxis(np.asarray(kernel, dtype=np.float64), -1, 0)        # (F, kh, kw, 3)
+    peak = np.abs(per_filter).reshape(len(per_filter), -1).max(axis=1)
+    pictures = 0.5 + 0.5 * per_filter / np.where(peak > 0, peak, 1.0)[:, None, None, None]
+    n, kh, kw = pictures.shape[:3]
+    ncols = grid_columns(n, (kh, kw))
+    nrows = -(-n // ncols)
+    grid = np.ones((nrows * kh + (nrows - 1) * gap, ncols * kw + (ncols - 1) * gap, 3))
+    for i, pic in enumerate(pictures):
+        r, c = divmod(i, ncols)
+        grid[r * (kh + gap):r * (kh + gap) + kh, c * (kw + gap):c * (kw + gap) + kw] = pic
+    return grid, ncols
+
+
+def plot_filters_rgb(result, path, title=None):
+    """A colour first layer's filters drawn in colour (:func:`rgb_filter_grid`): what each filter
+    looks for in red, green and blue at once. Returns ``path``."""
+    grid, _ = rgb_filter_grid(result.kernel)
+    fig = _grid_figure(grid[..., 0], "plot_filters_rgb", width_in=6.0)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    n = result.kernel.shape[-1]
+    k = "x".join(map(str, result.kernel.shape[:-2]))
+    ax.set_title(title or f"{result.layer}: {n} filters of {k}x3 in colour (grey = 0; each on its own scale)",
+                 fontsize=10)
+    fig.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.1)
+    return path
+
+
 def plot_feature_maps(result, path, title=None):
     """Draw :func:`cnnlab.explain.feature_maps` output: every channel, each scaled to its
     own range (bright = strong response). Returns ``path``."""

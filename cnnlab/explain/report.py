@@ -233,12 +233,15 @@ def _shapes_section(model):
 
 
 def _filters_section(model, out, files):
-    from .plots import plot_filters
+    from .plots import plot_filters, plot_filters_rgb
     parts = [heading(T.SECTIONS["filters"], "filters"), bilingual(T.FILTERS)]
     for index, layer in conv_layers(model):
         result = filters(model, index)
         path = os.path.join(out, f"filters_{_safe(layer.name)}.png")
-        plot_filters(result, path)
+        if result.kernel.ndim == 4 and result.kernel.shape[-2] == 3:     # a colour image's first layer: in RGB
+            plot_filters_rgb(result, path)
+        else:
+            plot_filters(result, path)
         files.append(path)
         size = "x".join(map(str, layer.kernel_size)) + f"x{result.kernel.shape[-2]}"
         caption = both((T.FILTERS_CAPTION[0].format(layer=layer.name, count=layer.filters, size=size),

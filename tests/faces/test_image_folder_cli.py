@@ -163,3 +163,38 @@ def test_grayscale_folder_builds_a_one_channel_model(tmp_path, capsys):
         os.remove(tmp_path / "run" / "preprocessing.json")
         cli.run_evaluate(cli.build_parser().parse_args(["evaluate", str(tmp_path / "run" / "model.keras"), "--data",
                                                         str(tmp_path / "g")]))
+
+
+def test_explain_a_colour_model(shapes, trained, tmp_path, capsys):
+    out, _ = trained
+    image = os.path.join(shapes[1], "circle", "00001.png")
+    capsys.readouterr()
+    assert cli.main(["explain", os.path.join(out, "model.keras"), image, "--out", str(tmp_path / "ex")]) == 0
+    text = capsys.readouterr().out
+    assert "Prediction: circle" in text or "Prediction: square" in text or "Prediction: triangle" in text
+    assert "Grad-CAM: class " in text
+    html = (tmp_path / "ex" / "report.html").read_text(encoding="utf-8")
+    assert any(c in html for c in CLASSES) and "read as rgb 32x32" in html
+    from PIL import Image
+    filters_png = [p for p in os.listdir(tmp_path / "ex") if p.startswith("filters_conv2d") and p.endswith(".png")]
+    first = sorted(filters_png)[0]
+    rgb = np.asarray(Image.open(tmp_path / "ex" / first).convert("RGB")).astype(int)
+    # drawn in colour: many pixels whose channels differ (a grey-scale colormap would not)
+    assert (np.ptp(rgb, axis=-1) > 40).mean() > 0.05
+    gradcam = [p for p in os.listdir(tmp_path / "ex") if "grad" in p and p.endswith(".png")]
+    assert gradcam
+    with pytest.raises(CnnlabError, match="give an IMAGE"):
+        from cnnlab.explain import cli as explain_cli
+        explain_cli.run(cli.build_parser().parse_args(["explain", os.path.join(out, "model.keras")]))
+
+
+def test_rgb_filter_grid_keeps_the_colour_of_each_weight():
+    from cnnlab.explain.plots import rgb_filter_grid
+    kernel = np.zeros((2, 2, 3, 2), np.float32)
+    kernel[0, 0, 0, 0] = 1.0           # filter 0: a red weight at the top left
+    kernel[1, 1, 2, 1] = -2.0          # filter 1: a negative blue weight at the bottom right
+    grid, ncols = rgb_filter_grid(kernel)
+    assert ncols == 2 and grid.shape == (2, 5, 3)
+    np.testing.assert_allclose(grid[0, 0], [1.0, 0.5, 0.5])
+    np.testing.assert_allclose(grid[1, 4], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(grid[:, 2], 1.0)                    # the white gap
