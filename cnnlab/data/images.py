@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import CnnlabError
 from ..ops.resize import check_interpolation, resize_images
+from ..ops.shapes import aspect_ratio_box
 
 #: Extensions ``image_dataset_from_directory`` lists (Keras's ``ALLOWLIST_FORMATS``).
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -203,9 +204,8 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last")
         raise CnnlabError(f"smart_resize: Expected `size` to be a tuple of 2 integers. Received: size={size}")
     target_h, target_w = int(size[0]), int(size[1])
     height, width = x.shape[-3], x.shape[-2]
-    crop_h = max(min(height, int(float(width * target_h) / target_w)), 1)
-    crop_w = max(min(width, int(float(height * target_w) / target_h)), 1)
-    top, left = int(float(height - crop_h) / 2), int(float(width - crop_w) / 2)
+    top, crop_h = aspect_ratio_box(height, width, target_h, target_w, "crop")
+    left, crop_w = aspect_ratio_box(width, height, target_w, target_h, "crop")
     return resize_images(x[..., top:top + crop_h, left:left + crop_w, :], (target_h, target_w), interpolation)
 
 

@@ -8,3 +8,20 @@ from ..layers import (Activation, BatchNormalization, AveragePooling1D, AverageP
                       MaxPooling3D, ReLU, Reshape, Softmax)
 from ..layers import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,  # noqa: F401
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
+from ..layers import (Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose,  # noqa: F401,E402
+                      Convolution2DTranspose, Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D,
+                      SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D)
+from ..layers import (ELU, AlphaDropout, CenterCrop, Cropping1D, Cropping2D, Cropping3D, GaussianDropout,  # noqa: F401,E402
+                      GaussianNoise, Identity, Permute, PReLU, RepeatVector, Rescaling, Resizing, SpatialDropout1D,
+                      SpatialDropout2D, SpatialDropout3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                      ZeroPadding2D, ZeroPadding3D)
+from ..layers.outside import OUTSIDE as _OUTSIDE  # noqa: E402
+from ..layers.outside import NotACnnLayerError as _NotACnnLayerError  # noqa: E402
+from ..layers.outside import outside_message as _outside_message  # noqa: E402
+
+
+def __getattr__(name):
+    """``keras.layers.LSTM`` and the other recurrent and text layers: a clear refusal."""
+    if name in _OUTSIDE:
+        raise _NotACnnLayerError(_outside_message(name))
+    raise AttributeError(f"module 'cnnlab.keras.layers' has no attribute {name!r}")

@@ -5,6 +5,10 @@ Conv1D reads audio-like ``(batch, steps, channels)``, Conv2D images
 ``(batch, depth, height, width, channels)`` (seed 002). The kernel is
 ``(*kernel_size, C_in, filters)``: each filter is an order-3 tensor for 2-D
 images, as deep as the input has channels.
+
+``groups=g`` splits the channels into ``g`` independent convolutions (kernel
+``(*kernel_size, C_in/g, filters)``); Conv1D also takes ``padding="causal"``
+(zeros before the sequence only, so output ``t`` never sees inputs after ``t``).
 """
 from __future__ import annotations
 
@@ -27,26 +31,44 @@ class Conv(SpatialLayer):
         where = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or filters < 1:
             raise ShapeError(f"{where}: `filters` must be a positive integer. Received: filters={filters!r}")
-        _only_default(where, data_format=(data_format, (None, "channels_last")), groups=(groups, (1,)),
+        if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+            raise ShapeError(f"{where}: the number of groups must be a positive integer. Received: groups={groups!r}")
+        if filters % groups:
+            raise ShapeError(f"{where}: the number of filters must be evenly divisible by the number of groups. "
+                             f"Received: groups={groups}, filters={filters}")
+        self.groups = groups
+        _only_default(where, data_format=(data_format, (None, "channels_last")),
                       kernel_regularizer=(kernel_regularizer, (None,)), bias_regularizer=(bias_regularizer, (None,)),
                       activity_regularizer=(activity_regularizer, (None,)),
                       kernel_constraint=(kernel_constraint, (None,)), bias_constraint=(bias_constraint, (None,)))
         self.filters = filters
-        self.kernel_size = shapes.normalize_tuple(kernel_size, self.rank, "kernel_size")
-        self.strides = shapes.normalize_tuple(strides, self.rank, "strides")
-        self.dilation_rate = shapes.normalize_tuple(dilation_rate, self.rank, "dilation_rate")
+        self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
+            where, self.rank, kernel_size=kernel_size, strides=strides, dilation_rate=dilation_rate)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ShapeError(f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                              f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ShapeError(f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}')
+        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        if not isinstance(padding, str) or padding.lower() not in allowed:
+            raise ShapeError(f"{where}: `padding` must be one of {', '.join(repr(a) for a in allowed)}"
+                             + ("" if self.rank == 1 else ' ("causal" is for Conv1D only)')
+                             + f". Received: padding={padding!r}")
         self.padding = padding.lower()
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
     def kernel_shape(self, channels):
-        return (*self.kernel_size, channels, self.filters)
+        if channels is not None and channels % self.groups:
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}': the number of input channels must be evenly divisible by "
+                f"the number of groups. Received: groups={self.groups}, but the input has {channels} channels")
+        return (*self.kernel_size, None if channels is None else channels // self.groups, self.filters)
+
+    def op_padding(self):
+        """What the op gets: ``"causal"`` becomes explicit zeros before each sequence."""
+        if self.padding != "causal":
+            return self.padding
+        return tuple(shapes.causal_padding(k, d) for k, d in zip(self.kernel_size, self.dilation_rate))
 
     def build(self, input_shape):
         self.add_weight("kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer)
@@ -55,12 +77,12 @@ class Conv(SpatialLayer):
 
     def compute_output_shape(self, input_shape):
         _, _, _, out = conv_ops.conv_geometry(
-            input_shape, self.kernel_shape(input_shape[-1]), self.strides, self.padding, self.dilation_rate,
-            where=f"{type(self).__name__} '{self.name}'")
+            input_shape, self.kernel_shape(input_shape[-1]), self.strides, self.op_padding(), self.dilation_rate,
+            where=f"{type(self).__name__} '{self.name}'", groups=self.groups)
         return (input_shape[0], *out, self.filters)
 
     def check_input(self, x):
-        expected = self._weights["kernel"].shape[-2]
+        expected = self._weights["kernel"].shape[-2] * self.groups
         if x.shape[-1] != expected:
             raise ShapeError(
                 f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got {x.shape[-1]} "
@@ -70,7 +92,7 @@ class Conv(SpatialLayer):
 
     def _forward(self, x, training, crop_to=None):
         return conv_ops.conv_forward(x, self._weights["kernel"], self._weights.get("bias"),
-                                     self.strides, self.padding, self.dilation_rate, crop_to)
+                                     self.strides, self.op_padding(), self.dilation_rate, crop_to, self.groups)
 
     def _backward(self, dz, cache, need_dx=True):
         dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx)
@@ -89,8 +111,8 @@ class Conv(SpatialLayer):
 
     def forward_linear(self, x, crop_to=None):
         """The convolution alone, no bias, no activation: ``(z, cache)``."""
-        return conv_ops.conv_forward(x, self._weights["kernel"], None, self.strides, self.padding,
-                                     self.dilation_rate, crop_to)
+        return conv_ops.conv_forward(x, self._weights["kernel"], None, self.strides, self.op_padding(),
+                                     self.dilation_rate, crop_to, self.groups)
 
     def backward_linear(self, dz, cache, need_dx=True):
         """``(dx, dkernel)`` of :meth:`forward_linear`."""
@@ -114,7 +136,7 @@ class Conv(SpatialLayer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
-                "dilation_rate": self.dilation_rate, "groups": 1, "activation": self.activation_name,
+                "dilation_rate": self.dilation_rate, "groups": self.groups, "activation": self.activation_name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -124,6 +146,14 @@ class Conv(SpatialLayer):
     def param_formula(self):
         """``"3*3*1*32 + 32 = 320"`` (built layers only)."""
         return shapes.param_formula(self._weights["kernel"].shape, self.use_bias)
+
+
+def layer_tuples(where, rank, **values):
+    """``kernel_size=3`` -> ``(3, 3)`` for each argument, with errors that name the layer."""
+    try:
+        return [shapes.normalize_tuple(v, rank, k) for k, v in values.items()]
+    except ShapeError as e:
+        raise ShapeError(f"{where}: {e}") from None
 
 
 def _only_default(where, **options):

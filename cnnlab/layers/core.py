@@ -177,6 +177,13 @@ class ReLU(Layer):
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         plain = max_value is None and negative_slope == 0 and threshold == 0
         super().__init__(activation="relu" if plain else "relu_general", **kwargs)
+        # Keras's own checks (the function keras.activations.relu takes any threshold)
+        if max_value is not None and max_value < 0:
+            raise ShapeError(f"ReLU '{self.name}': max_value of a ReLU layer cannot be a negative value. "
+                             f"Received: max_value={max_value}")
+        if threshold is None or threshold < 0:
+            raise ShapeError(f"ReLU '{self.name}': threshold of a ReLU layer cannot be None or a negative value. "
+                             f"Received: threshold={threshold}")
         if not plain:
             self._act_kwargs = {"negative_slope": negative_slope, "max_value": max_value, "threshold": threshold}
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold

@@ -11,6 +11,13 @@ filter (seed 000's ``[[-1, 1], [-1, -3]]``). Written as one matrix product:
 
 Layouts are Keras's ``channels_last``: input ``(N, *spatial, C_in)``, kernel
 ``(*k, C_in, C_out)``, bias ``(C_out,)``, output ``(N, *out, C_out)``.
+
+Grouped convolution (``groups=g``) splits the channels into ``g`` blocks: the
+kernel is ``(*k, C_in/g, C_out)`` and output block ``j`` (channels
+``j*C_out/g ...``) sees only input block ``j``. The same im2col matrix serves
+all groups; step 3 becomes one batched matrix product over the groups. A
+depthwise convolution is the grouped one with ``g = C_in`` (see
+:func:`depthwise_kernel_as_grouped`).
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ from .windows import interior, kernel_offsets, offset_slice, pad, window_view
 @dataclass
 class ConvCache:
     """What the backward pass needs from the forward pass."""
-    cols: object            # (N*prod(out), prod(k)*C_in) im2col matrix
+    cols: object            # (N*prod(out), prod(k)*C_in) im2col matrix; (g, N*prod(out), prod(k)*C_in/g) grouped
     kernel: object          # (*k, C_in, C_out)
     x_shape: tuple
     pads: tuple
@@ -34,10 +41,13 @@ class ConvCache:
     dilation: tuple
     out: tuple
     has_bias: bool
+    groups: int = 1
 
 
-def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1, where="conv"):
-    """Check shapes and return ``(strides, dilation, pads, out_spatial)``."""
+def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1, where="conv", groups=1):
+    """Check shapes and return ``(strides, dilation, pads, out_spatial)``.
+
+    With ``groups > 1`` the kernel holds ``C_in / groups`` input channels."""
     nd = len(kernel_shape) - 2
     if nd < 1:
         raise ShapeError(f"{where}: the kernel must be (*kernel_size, C_in, C_out). Received: kernel shape={tuple(kernel_shape)}")
@@ -48,12 +58,16 @@ def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_ra
             + ("Add a channel axis, e.g. x[..., None]. " if len(x_shape) == nd + 1 else "")
             + f"Received: input shape={tuple(x_shape)}"
         )
-    if x_shape[-1] != kernel_shape[-2]:
+    if x_shape[-1] != kernel_shape[-2] * groups:
         raise ShapeError(
-            f"{where}: the input has {x_shape[-1]} channels but the kernel expects {kernel_shape[-2]} "
-            f"(input and filter channels must match). "
+            f"{where}: the input has {x_shape[-1]} channels but the kernel expects {kernel_shape[-2] * groups} "
+            f"(input and filter channels must match"
+            + (f"; {groups} groups of {kernel_shape[-2]}" if groups > 1 else "") + "). "
             f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}"
         )
+    if kernel_shape[-1] % groups:
+        raise ShapeError(f"{where}: {kernel_shape[-1]} output channels cannot be split into {groups} groups. "
+                         f"Received: kernel shape={tuple(kernel_shape)}, groups={groups}")
     kernel = tuple(kernel_shape[:-2])
     strides = shapes.normalize_tuple(strides, nd, "strides")
     dilation = shapes.normalize_tuple(dilation_rate, nd, "dilation_rate")
@@ -84,26 +98,62 @@ def im2col(x, kernel, strides, dilation, pads, out):
     return xp.ascontiguousarray(view).reshape(rows, -1)
 
 
-def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, crop_to=None):
+def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, crop_to=None, groups=1):
     """N-d convolution (cross-correlation), ``channels_last``.
 
-    Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in, C_out)``, ``bias (C_out,)``
+    Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in/groups, C_out)``, ``bias (C_out,)``
     -> ``y (N, *out, C_out)`` with ``out = floor((S + pads - d*(k-1) - 1)/s) + 1``.
     ``padding`` is ``"valid"``, ``"same"`` (TensorFlow's rule) or explicit ints.
     ``crop_to`` computes only the first ``crop_to[i]`` outputs along each axis
     (when a following pooling would discard the rest). Returns ``(y, cache)``.
     """
-    strides, dilation, pads, out = conv_geometry(x.shape, kernel.shape, strides, padding, dilation_rate)
+    strides, dilation, pads, out = conv_geometry(x.shape, kernel.shape, strides, padding, dilation_rate,
+                                                 groups=groups)
     if crop_to is not None:
         out = tuple(min(o, c) for o, c in zip(out, crop_to))
     k = tuple(kernel.shape[:-2])
     c_out = kernel.shape[-1]
     cols = im2col(x, k, strides, dilation, pads, out)
-    y = cols @ kernel.reshape(-1, c_out)
+    if groups == 1:
+        y = cols @ kernel.reshape(-1, c_out)
+    else:
+        cols = _split_groups(cols, len(kernel_offsets(k)), groups)
+        y = _join_groups(cols @ _group_kernel(kernel, groups))
     if bias is not None:
         y += bias
-    cache = ConvCache(cols, kernel, tuple(x.shape), pads, strides, dilation, out, bias is not None)
+    cache = ConvCache(cols, kernel, tuple(x.shape), pads, strides, dilation, out, bias is not None, groups)
     return y.reshape(x.shape[0], *out, c_out), cache
+
+
+def _split_groups(cols, offsets, groups):
+    """``(M, P*C_in)`` (offset outer, channel inner) -> ``(g, M, P*C_in/g)``: group ``j``'s
+    columns, in the order of its own kernel block."""
+    m = cols.shape[0]
+    return xp.ascontiguousarray(cols.reshape(m, offsets, groups, -1).transpose(2, 0, 1, 3)).reshape(groups, m, -1)
+
+
+def _group_kernel(kernel, groups):
+    """``(*k, C_in/g, C_out)`` -> ``(g, P*C_in/g, C_out/g)``: group ``j`` owns output channels
+    ``j*C_out/g ... (j+1)*C_out/g - 1``, as TensorFlow and Keras order them."""
+    c_g, c_out = kernel.shape[-2], kernel.shape[-1]
+    return kernel.reshape(-1, c_g, groups, c_out // groups).transpose(2, 0, 1, 3).reshape(groups, -1, c_out // groups)
+
+
+def _join_groups(y):
+    """``(g, M, C_out/g)`` -> ``(M, C_out)``, group blocks side by side."""
+    return y.transpose(1, 0, 2).reshape(y.shape[1], -1)
+
+
+def depthwise_kernel_as_grouped(kernel):
+    """A depthwise kernel ``(*k, C, dm)`` as a grouped one ``(*k, 1, C*dm)`` (``groups = C``):
+    output channel ``c*dm + m`` is input channel ``c`` filtered by ``kernel[..., c, m]``,
+    which is exactly group ``c``'s block. A view, no copy."""
+    return kernel.reshape(depthwise_kernel_as_grouped_shape(kernel.shape))
+
+
+def depthwise_kernel_as_grouped_shape(shape):
+    """``(*k, C, dm)`` -> ``(*k, 1, C*dm)``."""
+    return (*shape[:-2], 1, shape[-2] * shape[-1])
 
 
 def conv_backward(dy, cache: ConvCache, need_dx=True):
@@ -117,19 +167,32 @@ def conv_backward(dy, cache: ConvCache, need_dx=True):
       addition per offset (``np.add.at`` would be slower). ``need_dx=False``
       skips it for the first layer, whose input needs no gradient.
     """
-    kernel = cache.kernel
+    kernel, groups = cache.kernel, cache.groups
     c_out = kernel.shape[-1]
     dy2 = dy.reshape(-1, c_out)
-    dkernel = (cache.cols.T @ dy2).reshape(kernel.shape)
     dbias = dy2.sum(axis=0) if cache.has_bias else None
+    if groups == 1:
+        dkernel = (cache.cols.T @ dy2).reshape(kernel.shape)
+    else:
+        dy_g = xp.ascontiguousarray(dy2.reshape(-1, groups, c_out // groups).transpose(1, 0, 2))
+        dk = cache.cols.transpose(0, 2, 1) @ dy_g                  # (g, P*C_in/g, C_out/g)
+        dkernel = dk.reshape(groups, -1, kernel.shape[-2], c_out // groups).transpose(1, 2, 0, 3).reshape(kernel.shape)
     if not need_dx:
         return None, dkernel, dbias
     k = tuple(kernel.shape[:-2])
     n, c_in = cache.x_shape[0], cache.x_shape[-1]
     spatial = cache.x_shape[1:-1]
-    per_offset = kernel.reshape(-1, c_in, c_out)
     dx = xp.zeros((n, *(s + b + a for s, (b, a) in zip(spatial, cache.pads)), c_in), dtype=dy.dtype)
-    for i, offset in enumerate(kernel_offsets(k)):
-        dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += (
-            dy2 @ per_offset[i].T).reshape(n, *cache.out, c_in)
+    if groups == 1:
+        per_offset = kernel.reshape(-1, c_in, c_out)
+        for i, offset in enumerate(kernel_offsets(k)):
+            dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += (
+                dy2 @ per_offset[i].T).reshape(n, *cache.out, c_in)
+    else:
+        # (P, g, C_out/g, C_in/g): per offset, one small batched product over the groups
+        c_g = kernel.shape[-2]
+        per_offset = kernel.reshape(-1, c_g, groups, c_out // groups).transpose(0, 2, 3, 1)
+        for i, offset in enumerate(kernel_offsets(k)):
+            dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += _join_groups(
+                dy_g @ per_offset[i]).reshape(n, *cache.out, c_in)
     return dx[interior(cache.pads, spatial)], dkernel, dbias

@@ -1,24 +1,31 @@
-"""Inverted dropout: drop each unit with probability ``rate`` during training
-and scale the survivors by ``1 / (1 - rate)``, so inference needs no change.
+"""Inverted dropout and the other noise layers' ops, each active only in training.
 
-Seed 002's example: rate 0.5 zeroes about half the units and doubles the rest.
+Dropout drops each unit with probability ``rate`` during training and scales the
+survivors by ``1 / (1 - rate)``, so inference needs no change (seed 002's example:
+rate 0.5 zeroes about half the units and doubles the rest). With a ``noise_shape``
+(spatial dropout: ``(N, 1, ..., 1, C)``) one draw decides for a whole feature map.
+
+Every op takes a ``numpy.random.Generator`` and returns what its backward needs.
 """
 from __future__ import annotations
 
+import math
+
 from ..backend import xp
+from .activations import SELU_ALPHA, SELU_SCALE
 
 
-def dropout_forward(x, rate, rng, training=True):
-    """``x (any shape)`` -> ``(y, mask)``; the mask (0 or ``1/(1-rate)``) is reused by backward.
+def dropout_forward(x, rate, rng, training=True, noise_shape=None):
+    """``x (any shape)`` -> ``(y, mask)``; the mask (0 or ``1/(1-rate)``, of ``noise_shape``,
+    broadcast against ``x``) is reused by backward.
 
-    ``rng`` is a ``numpy.random.Generator``. At inference (``training=False``)
-    or with ``rate == 0``, ``y`` is ``x`` and the mask is ``None``.
+    At inference (``training=False``) or with ``rate == 0``, ``y`` is ``x`` and the mask is ``None``.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1). Received: rate={rate}")
     if not training or rate == 0.0:
         return x, None
-    keep = rng.random(x.shape, dtype=xp.float32) >= rate
+    keep = rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32) >= rate
     mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - rate))
     return x * mask, mask
 
@@ -26,3 +33,40 @@ def dropout_forward(x, rate, rng, training=True):
 def dropout_backward(dy, mask):
     """Gradient flows only through the units that were kept, scaled the same way."""
     return dy if mask is None else dy * mask
+
+
+def spatial_noise_shape(x_shape):
+    """Spatial dropout's mask: one draw per sample and channel, ``(N, 1, ..., 1, C)``."""
+    return (x_shape[0],) + (1,) * (len(x_shape) - 2) + (x_shape[-1],)
+
+
+def gaussian_noise_forward(x, stddev, rng, training=True):
+    """``x + N(0, stddev^2)`` in training, ``x`` otherwise; the gradient passes unchanged."""
+    if not training or stddev == 0:
+        return x, None
+    return x + rng.standard_normal(x.shape, dtype=xp.float32).astype(x.dtype, copy=False) * x.dtype.type(stddev), None
+
+
+def gaussian_dropout_forward(x, rate, rng, training=True):
+    """``x * N(1, rate / (1 - rate))`` in training (multiplicative noise with the variance of
+    dropout at ``rate``); the mask is reused by :func:`dropout_backward`."""
+    if not training or rate == 0:
+        return x, None
+    stddev = math.sqrt(rate / (1.0 - rate))
+    mask = 1 + rng.standard_normal(x.shape, dtype=xp.float32).astype(x.dtype, copy=False) * x.dtype.type(stddev)
+    return x * mask, mask
+
+
+def alpha_dropout_forward(x, rate, rng, training=True, noise_shape=None):
+    """Dropout that keeps SELU's self-normalization (Klambauer et al. 2017, as Keras computes it):
+    dropped units are set to SELU's negative saturation ``alpha' = -scale * alpha``, then
+    ``a * x + b`` restores mean 0 and variance 1, with ``a = ((1 - rate)(1 + rate alpha'^2))^-1/2``
+    and ``b = -a alpha' rate``. Returns ``(y, a * keep)``: the gradient is ``dy * a * keep``."""
+    if not training or rate == 0:
+        return x, None
+    alpha_p = -SELU_ALPHA * SELU_SCALE
+    keep = (rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32) >= rate).astype(x.dtype)
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * rate
+    y = x.dtype.type(a) * (x * keep + x.dtype.type(alpha_p) * (1 - keep)) + x.dtype.type(b)
+    return y, keep * x.dtype.type(a)

@@ -162,3 +162,128 @@ def batch_norm_param_formula(channels: int, center: bool = True, scale: bool = T
     trainable, frozen = batch_norm_param_count(channels, center, scale)
     per_channel = int(center) + int(scale) + 2
     return f"{per_channel}*{channels} = {trainable + frozen:,} (2*{channels} non-trainable)"
+
+
+def causal_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
+    """Conv1D's ``"causal"`` padding: ``(k - 1)*d`` zeros before, none after, so
+    output ``t`` sees inputs ``t`` and earlier only (and ``out = in`` at stride 1)."""
+    return effective_kernel(kernel, dilation) - 1, 0
+
+
+def transpose_output_size(size: int, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
+                          output_padding: int | None = None) -> int:
+    """Length along one axis of a transposed convolution, Keras's rule (``k`` dilated)::
+
+        valid, output_padding None:  (n - 1)*s + max(k, s)
+        same,  output_padding None:  n*s
+        valid, output_padding op:    (n - 1)*s + k + op
+        same,  output_padding op:    (n - 1)*s + k % 2 + op
+
+    so ``output_padding=0`` differs from ``None`` (valid with ``s > k``, and same).
+    """
+    k = effective_kernel(kernel, dilation)
+    if padding == "valid":
+        return (size - 1) * stride + (max(k, stride) if output_padding is None else k + output_padding)
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + k % 2 + output_padding
+
+
+def transpose_crop_before(kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
+                          output_padding: int | None = None) -> int:
+    """Where the output starts inside the full transposed result (length ``(n - 1)*s + k``).
+
+    ``valid`` starts at 0. ``same`` pads the stride-dilated input by
+    ``p = s + k - 2`` (``k + k % 2 - 2 + op`` with an explicit ``output_padding``),
+    ``min(ceil(p / 2), k - 1)`` of it before (Keras's placement, the same as
+    TensorFlow's), which leaves ``k - 1 - that`` cells cut from the front."""
+    k = effective_kernel(kernel, dilation)
+    if padding == "valid":
+        return 0
+    total = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    return k - 1 - min(total // 2 + total % 2, k - 1)
+
+
+def transpose_geometry_text(size: int, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
+                            output_padding: int | None = None) -> str:
+    """The transposed length with its numbers: ``"(4 - 1)*2 + max(3, 2) = 9"``."""
+    k = effective_kernel(kernel, dilation)
+    out = transpose_output_size(size, kernel, stride, dilation, padding, output_padding)
+    if padding == "valid":
+        tail = f"max({k}, {stride})" if output_padding is None else f"{k} + {output_padding}"
+        return f"({size} - 1)*{stride} + {tail} = {out}"
+    if output_padding is None:
+        return f"{size}*{stride} = {out}"
+    return f"({size} - 1)*{stride} + {k} % 2 + {output_padding} = {out}"
+
+
+def depthwise_param_count(kernel_shape: Sequence[int], use_bias: bool = True) -> int:
+    """A depthwise kernel ``(*k, C, dm)`` has one bias per output channel ``C*dm``.
+
+    DepthwiseConv2D 3x3 on 8 channels, dm 2: 3*3*8*2 + 16 = 160."""
+    return math.prod(kernel_shape) + (kernel_shape[-1] * kernel_shape[-2] if use_bias else 0)
+
+
+def depthwise_param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
+    text = "*".join(str(k) for k in kernel_shape)
+    if use_bias:
+        text += f" + {kernel_shape[-2]}*{kernel_shape[-1]}"
+    return f"{text} = {depthwise_param_count(kernel_shape, use_bias):,}"
+
+
+def transpose_param_count(kernel_shape: Sequence[int], use_bias: bool = True) -> int:
+    """A transposed kernel is ``(*k, filters, C_in)``: the bias has ``filters`` entries
+    (the second-last axis). Conv2DTranspose 16@3x3 on 8 channels: 3*3*16*8 + 16 = 1,168."""
+    return math.prod(kernel_shape) + (kernel_shape[-2] if use_bias else 0)
+
+
+def transpose_param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
+    text = "*".join(str(k) for k in kernel_shape)
+    if use_bias:
+        text += f" + {kernel_shape[-2]}"
+    return f"{text} = {transpose_param_count(kernel_shape, use_bias):,}"
+
+
+def separable_param_count(depthwise_shape: Sequence[int], pointwise_shape: Sequence[int],
+                          use_bias: bool = True) -> int:
+    """Depthwise ``(*k, C, dm)`` plus pointwise ``(*1, C*dm, filters)`` plus ``filters`` biases.
+
+    SeparableConv2D 16@3x3 on 8 channels, dm 1: 3*3*8*1 + 1*1*8*16 + 16 = 216."""
+    return math.prod(depthwise_shape) + math.prod(pointwise_shape) + (pointwise_shape[-1] if use_bias else 0)
+
+
+def separable_param_formula(depthwise_shape: Sequence[int], pointwise_shape: Sequence[int],
+                            use_bias: bool = True) -> str:
+    text = "*".join(str(k) for k in depthwise_shape) + " + " + "*".join(str(k) for k in pointwise_shape)
+    if use_bias:
+        text += f" + {pointwise_shape[-1]}"
+    return f"{text} = {separable_param_count(depthwise_shape, pointwise_shape, use_bias):,}"
+
+
+def prelu_alpha_shape(sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None) -> tuple[int, ...]:
+    """PReLU learns one slope per cell of a sample, except along ``shared_axes`` (1 = the first
+    axis after the batch), which get size 1."""
+    shape = list(sample_shape)
+    for axis in shared_axes or ():
+        shape[axis - 1] = 1
+    return tuple(shape)
+
+
+def prelu_param_formula(sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None) -> str:
+    """PReLU on (26, 26, 32) sharing axes 1, 2: ``"1*1*32 = 32"``."""
+    shape = prelu_alpha_shape(sample_shape, shared_axes)
+    return "*".join(str(s) for s in shape) + f" = {math.prod(shape):,}"
+
+
+def aspect_ratio_box(size: int, other: int, target: int, target_other: int, mode: str) -> tuple[int, int]:
+    """Keras's crop (``mode="crop"``) or pad (``"pad"``) box along one axis before resizing to
+    keep the aspect ratio: ``(start, length)``. The length is ``int(other * target / target_other)``,
+    clamped to ``[1, size]`` for a crop and at least ``size`` for a pad; the start is
+    ``int((size - length) / 2)`` for a crop and ``int((length - size) / 2)`` cells of fill on each
+    side for a pad (so an odd difference loses one cell, as Keras computes it)."""
+    length = int(float(other * target) / target_other)
+    if mode == "crop":
+        length = max(min(size, length), 1)
+        return int(float(size - length) / 2), length
+    length = max(size, length)
+    return int(float(length - size) / 2), length

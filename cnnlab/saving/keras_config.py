@@ -26,6 +26,10 @@ def dtype_policy(name=floatx):
 #: The layers whose entry Keras 3 gives a ``build_config`` (those with a ``build()`` of their own, and
 #: Flatten); pooling, Dropout, activations and Reshape have none (checked against Keras 3.15.1).
 KERAS_BUILD_CONFIG = {"Conv1D", "Conv2D", "Conv3D", "Dense", "Flatten", "BatchNormalization"}
+KERAS_BUILD_CONFIG |= {"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+                       "SeparableConv1D", "SeparableConv2D", "PReLU", "Rescaling", "Resizing", "CenterCrop",
+                       "Permute", "RepeatVector", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
+                       "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D"}
 #: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
 AXES_INITIALIZERS = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal", "LecunUniform", "HeNormal",
                      "HeUniform"}
@@ -53,7 +57,8 @@ def _keras_initializer(value):
 
 def layer_entry(layer):
     config = dict(layer.get_config())
-    config["dtype"] = dtype_policy()
+    # (SpatialDropout's Keras config writes its dtype as a plain name)
+    config["dtype"] = floatx if getattr(layer, "keras_plain_dtype", False) else dtype_policy()
     # Keras 3 turns `input_shape=` into an InputLayer (written first); the layer keeps no copy.
     config.pop("batch_input_shape", None)
     for key in [k for k in config if k.endswith("_initializer")]:

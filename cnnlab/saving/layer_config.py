@@ -24,7 +24,7 @@ from . import registration
 _EXTRA_OPTIONS = {"LeakyReLU": {"alpha"}}
 #: Options that are integers (or tuples of them); JSON's true/false would pass Python's isinstance(int).
 _INTEGER_OPTIONS = {"filters", "units", "kernel_size", "strides", "pool_size", "dilation_rate", "target_shape",
-                    "groups", "axis"}
+                    "groups", "axis", "depth_multiplier", "output_padding"}
 _INPUT_OPTIONS = {"batch_shape", "shape", "batch_size", "dtype", "sparse", "ragged", "optional", "name",
                   "batch_input_shape", "input_shape"}
 

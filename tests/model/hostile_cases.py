@@ -72,11 +72,33 @@ def base_models():
     return {"cnn": cnn, "conv1d": conv1d}
 
 
+def decoder_model():
+    """Transposed, depthwise and separable convolutions (issue 14): their weights and arguments."""
+    from cnnlab import keras
+    from cnnlab.layers import clear_session
+    clear_session()
+    model = keras.Sequential([
+        keras.Input(shape=(4, 4, 2)),
+        keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+        keras.layers.PReLU(shared_axes=[1, 2]),
+        keras.layers.DepthwiseConv2D(3, depth_multiplier=2),
+        keras.layers.UpSampling2D(interpolation="bilinear"),
+        keras.layers.SeparableConv2D(2, 3),
+        keras.layers.Resizing(5, 5, crop_to_aspect_ratio=True),
+        keras.layers.Flatten(),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
 def fresh_model(kind):
     """A new model of the same architecture as ``base_models()[kind]`` (for load_weights)."""
     from cnnlab import keras
     from cnnlab.layers import clear_session
     clear_session()
+    if kind == "decoder":
+        return decoder_model()
     if kind == "cnn":
         model = keras.Sequential([
             keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(),
@@ -542,7 +564,69 @@ def generate(seed, workdir):
         if meta is not None:
             h["__metadata__"] = meta
         add(f"safetensors {label}", safetensors_bytes(h, body), "m.safetensors", "load_model")
+    decoder_cases(add, workdir)
     return cases
+
+
+def decoder_cases(add, workdir):
+    """The transposed/depthwise/separable model: wrong weight shapes, nonsense arguments."""
+    model = decoder_model()
+    rng = np.random.default_rng(1)
+    model.train_on_batch(rng.random((4, 4, 4, 2)).astype("float32"), rng.integers(0, 2, 4))
+    paths = {ext: os.path.join(workdir, f"base_decoder{ext}") for ext in (".keras", ".weights.h5")}
+    model.save(paths[".keras"])
+    model.save_weights(paths[".weights.h5"])
+    data = {ext: open(path, "rb").read() for ext, path in paths.items()}
+    # kernel (3, 3, filters 3, C_in 2); depthwise (3, 3, 3, 2); separable depthwise (3, 3, 6, 1), pointwise (1, 1, 6, 2)
+    wrong = [
+        ("layers/conv2d_transpose/vars/0", "in Conv2D's order (C_in, filters swapped)", lambda a: a.transpose(0, 1, 3, 2).copy()),
+        ("layers/conv2d_transpose/vars/0", "one filter short", lambda a: a[:, :, :2].copy()),
+        ("layers/conv2d_transpose/vars/0", "a 1-D kernel", lambda a: a[0].copy()),
+        ("layers/conv2d_transpose/vars/1", "bias of C_in entries", lambda a: a[:2].copy()),
+        ("layers/depthwise_conv2d/vars/0", "depth_multiplier 1", lambda a: a[..., :1].copy()),
+        ("layers/depthwise_conv2d/vars/1", "bias too long", lambda a: np.concatenate([a, a])),
+        ("layers/separable_conv2d/vars/1", "pointwise transposed", lambda a: a.transpose(0, 1, 3, 2).copy()),
+        ("layers/separable_conv2d/vars/0", "depthwise as pointwise", lambda a: a[:1, :1].copy()),
+        ("layers/p_re_lu/vars/0", "alpha not shared", lambda a: np.zeros((9, 9, 3), np.float32)),
+    ]
+    for path, label, make in wrong:
+        def edit(f, path=path, make=make):
+            value = make(f[path][()])
+            del f[path]
+            f[path] = value
+        add(f"decoder h5 {path} {label}", h5_edit(data[".weights.h5"], edit), "d.weights.h5", "decoder")
+        keras_file = dict(zip_members(data[".keras"]))
+        keras_file["model.weights.h5"] = h5_edit(keras_file["model.weights.h5"], edit)
+        add(f"decoder .keras {path} {label}", make_zip(list(keras_file.items())), "d.keras", "load_model")
+
+    config = keras_config(data[".keras"])
+    layer = {entry["config"]["name"]: i for i, entry in enumerate(config["config"]["layers"])}
+    nonsense = [
+        ("conv2d_transpose", "output_padding", [2, 2]), ("conv2d_transpose", "output_padding", [-1, 0]),
+        ("conv2d_transpose", "output_padding", [1]), ("conv2d_transpose", "output_padding", "1"),
+        ("conv2d_transpose", "output_padding", [True, 0]), ("conv2d_transpose", "padding", "causal"),
+        ("conv2d_transpose", "filters", 0), ("conv2d_transpose", "dilation_rate", [2, 2]),
+        ("conv2d_transpose", "kernel_size", [0, 3]), ("conv2d_transpose", "groups", 2),
+        ("depthwise_conv2d", "depth_multiplier", -1), ("depthwise_conv2d", "depth_multiplier", 0),
+        ("depthwise_conv2d", "depth_multiplier", 1.5), ("depthwise_conv2d", "depth_multiplier", True),
+        ("depthwise_conv2d", "depth_multiplier", "2"), ("depthwise_conv2d", "padding", "causal"),
+        ("separable_conv2d", "depth_multiplier", -2), ("separable_conv2d", "filters", -1),
+        ("separable_conv2d", "pointwise_initializer", "no_such_init"),
+        ("separable_conv2d", "pointwise_regularizer", {"module": "keras.regularizers", "class_name": "L2",
+                                                       "config": {"l2": 0.1}}),
+        ("p_re_lu", "shared_axes", [0]), ("p_re_lu", "shared_axes", [4]), ("p_re_lu", "shared_axes", "1"),
+        ("up_sampling2d", "interpolation", "lanczos5"), ("up_sampling2d", "size", [0, 2]),
+        ("resizing", "height", -5), ("resizing", "pad_to_aspect_ratio", True), ("resizing", "antialias", True),
+        ("resizing", "fill_mode", "reflect"), ("resizing", "interpolation", "area"),
+    ]
+    for name, key, value in nonsense:
+        cfg = json.loads(json.dumps(config))
+        cfg["config"]["layers"][layer[name]]["config"][key] = value
+        add(f"decoder config {name}.{key} = {value!r}", with_config(data[".keras"], cfg), "dc.keras", "load_model")
+    for name in ("LSTM", "Embedding", "TextVectorization", "GRU"):
+        cfg = json.loads(json.dumps(config))
+        cfg["config"]["layers"][layer["p_re_lu"]]["class_name"] = name
+        add(f"decoder config a {name} layer", with_config(data[".keras"], cfg), "dr.keras", "load_model")
 
 
 _DELETE = object()

@@ -75,6 +75,27 @@ LAYERS = {
     "LeakyReLU": (lambda: keras.layers.LeakyReLU(), None),
     "Activation": (lambda: keras.layers.Activation("sigmoid"), None),
     "BatchNormalization": (lambda: keras.layers.BatchNormalization(), None),
+    "Conv1DTranspose": (lambda: keras.layers.Conv1DTranspose(2, 3, strides=2, output_padding=1), 3),
+    "Conv2DTranspose": (lambda: keras.layers.Conv2DTranspose(2, 2, padding="same"), 4),
+    "Conv3DTranspose": (lambda: keras.layers.Conv3DTranspose(2, 2, strides=2), 5),
+    "DepthwiseConv2D": (lambda: keras.layers.DepthwiseConv2D(2, depth_multiplier=2), 4),
+    "SeparableConv1D": (lambda: keras.layers.SeparableConv1D(3, 2, padding="same"), 3),
+    "GroupedCausalConv1D": (lambda: keras.layers.Conv1D(4, 2, padding="causal", groups=2), 3),
+    "ZeroPadding2D": (lambda: keras.layers.ZeroPadding2D(((1, 0), (2, 1))), 4),
+    "Cropping2D": (lambda: keras.layers.Cropping2D(1), 4),
+    "Cropping1D": (lambda: keras.layers.Cropping1D((1, 2)), 3),
+    "UpSampling2D": (lambda: keras.layers.UpSampling2D(interpolation="bilinear"), 4),
+    "UpSampling3D": (lambda: keras.layers.UpSampling3D(), 5),
+    "Resizing": (lambda: keras.layers.Resizing(3, 4, crop_to_aspect_ratio=True), 4),
+    "CenterCrop": (lambda: keras.layers.CenterCrop(2, 3), 4),
+    "Rescaling": (lambda: keras.layers.Rescaling(1 / 255), None),
+    "Permute": (lambda: keras.layers.Permute((2, 1)), 3),
+    "RepeatVector": (lambda: keras.layers.RepeatVector(2), 2),
+    "PReLU": (lambda: keras.layers.PReLU(shared_axes=[1]), None),
+    "ELU": (lambda: keras.layers.ELU(), None),
+    "SpatialDropout2D": (lambda: keras.layers.SpatialDropout2D(0.5), 4),
+    "GaussianNoise": (lambda: keras.layers.GaussianNoise(0.1), None),
+    "AlphaDropout": (lambda: keras.layers.AlphaDropout(0.2), None),
 }
 
 
@@ -135,6 +156,63 @@ def test_layers_refuse_bad_input_clearly_or_convert_it(case):
             np.testing.assert_array_equal(y, expected)      # the documented cast, nothing else
         if name not in ("Dense", "Conv1D", "Conv2D", "Conv3D"):
             assert np.isfinite(y).all()
+
+
+# ---- nonsense arguments -------------------------------------------------------------------
+NONSENSE = [  # (layer, keyword arguments, the argument the error must name)
+    (keras.layers.DepthwiseConv2D, dict(kernel_size=3, depth_multiplier=-1), "depth_multiplier"),
+    (keras.layers.DepthwiseConv1D, dict(kernel_size=3, depth_multiplier=0), "depth_multiplier"),
+    (keras.layers.SeparableConv2D, dict(filters=2, kernel_size=3, depth_multiplier=2.5), "depth_multiplier"),
+    (keras.layers.SeparableConv1D, dict(filters=0, kernel_size=3), "filters"),
+    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2, output_padding=2), "output_padding"),
+    (keras.layers.Conv1DTranspose, dict(filters=2, kernel_size=3, output_padding=1), "output_padding"),
+    (keras.layers.Conv3DTranspose, dict(filters=2, kernel_size=3, output_padding=(0, -1, 0)), "output_padding"),
+    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=-3), "kernel_size"),
+    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2, dilation_rate=2), "dilation_rate"),
+    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, padding="causal"), "padding"),
+    (keras.layers.Conv2D, dict(filters=4, kernel_size=3, padding="causal"), "padding"),
+    (keras.layers.DepthwiseConv2D, dict(kernel_size=3, padding="causal"), "padding"),
+    (keras.layers.Conv2D, dict(filters=5, kernel_size=3, groups=2), "groups"),
+    (keras.layers.Conv2D, dict(filters=4, kernel_size=3, groups=0), "groups"),
+    (keras.layers.Conv1D, dict(filters=4, kernel_size=(3, 3)), "kernel_size"),
+    (keras.layers.ZeroPadding2D, dict(padding=-1), "padding"),
+    (keras.layers.ZeroPadding1D, dict(padding=(1, 2, 3)), "padding"),
+    (keras.layers.Cropping2D, dict(cropping=(1, 2, 3)), "cropping"),
+    (keras.layers.Cropping3D, dict(cropping=((1, -1), 0, 0)), "cropping"),
+    (keras.layers.UpSampling2D, dict(interpolation="bicubic"), "interpolation"),
+    (keras.layers.UpSampling1D, dict(size=0), "size"),
+    (keras.layers.Resizing, dict(height=0, width=3), "height"),
+    (keras.layers.Resizing, dict(height=3, width=3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True),
+     "pad_to_aspect_ratio"),
+    (keras.layers.Resizing, dict(height=3, width=3, interpolation="lanczos3"), "interpolation"),
+    (keras.layers.CenterCrop, dict(height=2, width=-2), "width"),
+    (keras.layers.Rescaling, dict(scale="1/255"), "scale"),
+    (keras.layers.Permute, dict(dims=(1, 3)), "dims"),
+    (keras.layers.RepeatVector, dict(n=0), "n"),
+    (keras.layers.PReLU, dict(shared_axes=[0]), "shared_axes"),
+    (keras.layers.ReLU, dict(max_value=-1.0), "max_value"),
+    (keras.layers.ReLU, dict(threshold=-0.5), "threshold"),
+    (keras.layers.GaussianNoise, dict(stddev=-0.1), "stddev"),
+    (keras.layers.GaussianDropout, dict(rate=1.5), "rate"),
+    (keras.layers.AlphaDropout, dict(rate=-0.2), "rate"),
+    (keras.layers.SpatialDropout2D, dict(rate=1.0), "rate"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, argument", NONSENSE, ids=[f"{c.__name__}-{a}" for c, _, a in NONSENSE])
+def test_nonsense_arguments_are_refused_naming_the_layer_and_the_argument(cls, kwargs, argument):
+    clear_session()
+    with pytest.raises(CnnlabError) as info:
+        cls(**kwargs, name="the_layer")
+    message = str(info.value)
+    assert "the_layer" in message and argument in message and "Received" in message, message
+
+
+def test_grouped_conv_refuses_channels_not_divisible_naming_both():
+    clear_session()
+    layer = keras.layers.Conv2D(4, 3, groups=2, name="grouped")
+    with pytest.raises(CnnlabError, match=r"grouped.*divisible by the number of groups.*groups=2.*3 channels"):
+        layer(np.zeros((1, 5, 5, 3), "float32"))
 
 
 # ---- models -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ h5py = pytest.importorskip("h5py")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 sys.path.insert(0, str(FIXTURES))
 from fixture_models import conv1d_model  # noqa: E402  (the architecture the fixture script used)
-NAMES = ["seed004", "conv1d", "rmsprop_cnn"]
+NAMES = ["seed004", "conv1d", "rmsprop_cnn", "conv_variants", "causal", "reshaping", "volumes"]
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,8 @@ def test_the_seed_004_model_is_the_seed_004_model():
     assert model.loss.name == "sparse_categorical_crossentropy"
 
 
-@pytest.mark.parametrize("name, optimizer, iterations", [("conv1d", "Adam", 3), ("rmsprop_cnn", "RMSprop", 2)])
+@pytest.mark.parametrize("name, optimizer, iterations", [("conv1d", "Adam", 3), ("rmsprop_cnn", "RMSprop", 2),
+                                                          ("conv_variants", "Adam", 2), ("causal", "Adam", 2)])
 def test_keras_optimizer_state_continues_training_as_keras(name, optimizer, iterations):
     model = keras.models.load_model(FIXTURES / f"{name}.keras")
     assert type(model.optimizer).__name__ == optimizer and model.optimizer.iterations == iterations

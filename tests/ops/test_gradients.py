@@ -458,6 +458,19 @@ ELEMENTWISE = [
     ("relu_general", {"max_value": 1.5}, [0.0, 1.5]),
     ("relu_general", {"negative_slope": 0.1, "threshold": 0.5, "max_value": 2.0}, [0.5, 2.0]),
     ("relu_general", {"threshold": -1.0}, [-1.0]),
+    ("relu_general", {"threshold": -1.0, "max_value": 1.0, "negative_slope": 0.2}, [-1.0, 0.0, 1.0]),
+    # issue 14's activations
+    ("gelu", {}, []),
+    ("gelu", {"approximate": True}, []),
+    ("selu", {}, [0.0]),
+    ("relu6", {}, [0.0, 6.0]),
+    ("hard_sigmoid", {}, [-3.0, 3.0]),
+    ("hard_silu", {}, [-3.0, 3.0]),
+    ("hard_swish", {}, [-3.0, 3.0]),
+    ("softsign", {}, []),
+    ("mish", {}, []),
+    ("exponential", {}, []),
+    ("log_softmax", {}, []),
 ]
 
 

@@ -362,6 +362,16 @@ ACTIVATION_CASES = [
     ("relu_general", {"max_value": 6.0}, F.relu6),
     ("relu_general", {"threshold": 0.5}, lambda t: F.threshold(t, 0.5, 0.0)),
     ("relu_general", {"negative_slope": 0.1}, lambda t: F.leaky_relu(t, 0.1)),
+    # issue 14's activations
+    ("gelu", {}, F.gelu),
+    ("gelu", {"approximate": True}, lambda t: F.gelu(t, approximate="tanh")),
+    ("selu", {}, F.selu),
+    ("relu6", {}, F.relu6),
+    ("hard_sigmoid", {}, F.hardsigmoid),
+    ("hard_silu", {}, F.hardswish),
+    ("softsign", {}, F.softsign),
+    ("mish", {}, F.mish),
+    ("log_softmax", {}, lambda t: F.log_softmax(t, dim=-1)),
 ]
 
 
