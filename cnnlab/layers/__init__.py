@@ -56,11 +56,11 @@ def layer_class(name, argument="class_name", missing=_RAISE):
     """The built-in layer class Keras names ``name`` (exact, as Keras; its aliases too); for an
     unknown name a clear error, or ``missing`` when given."""
     from ..registry import find, lookup
-    if name in OUTSIDE:                     # recurrent and text layers: not a CNN library's
-        raise NotACnnLayerError(outside_message(name))
     table = {**LAYER_CLASSES, **{alias: LAYER_CLASSES[real] for alias, real in ALIASES.items()
                                  if real in LAYER_CLASSES}}
     if missing is not _RAISE:
         found = find("layer", name, table)
         return missing if found is None else found
+    if name in OUTSIDE:                     # recurrent and text layers: not a CNN library's
+        raise NotACnnLayerError(outside_message(name))
     return lookup("layer", name, table, argument)

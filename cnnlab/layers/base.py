@@ -313,10 +313,6 @@ def _activation_name(activation):
         for name, (fwd, _) in act_ops.ACTIVATIONS.items():
             if fwd is activation:
                 return name
-        # keras.activations' own wrappers (relu with its options) carry the name of the activation.
-        name = getattr(activation, "__name__", None)
-        if name in act_ops.ACTIVATIONS and getattr(activation, "__module__", "").startswith("cnnlab."):
-            return name
         raise ValueError(f"Unknown activation function {activation!r}; pass a name such as 'relu'.")
     # Keras's rule: activation names are exact ("relu", not "ReLU"); a clear error lists the known ones.
     lookup("activation", activation, act_ops.ACTIVATIONS, "activation")

@@ -20,9 +20,11 @@ def linear_backward(dy, x, y):
     return dy
 
 
-def relu(x):
-    """max(0, x)."""
-    return xp.maximum(x, 0)
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """max(0, x); with Keras's options (``keras.activations.relu``), as :func:`relu_general`."""
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return xp.maximum(x, 0)
+    return relu_general(x, negative_slope, max_value, threshold)
 
 
 def relu_backward(dy, x, y):

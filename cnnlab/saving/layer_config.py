@@ -16,6 +16,7 @@ from ..errors import CnnlabError
 from ..layers import LAYER_CLASSES, InputLayer, layer_class
 from ..layers import initializers as init_mod
 from ..layers.base import Layer
+from ..layers.outside import OUTSIDE, outside_message
 from ..ops import activations as act_ops
 from ..registry import lookup
 from . import registration
@@ -158,6 +159,8 @@ def layer_from_config(entry, position, custom_objects=None):
                           f"Received: {cls!r}")
     cls = cls or layer_class(class_name, missing=None)
     if cls is None:
+        if class_name in OUTSIDE:
+            raise CnnlabError(f"{where}: unknown layer class {class_name!r}. {outside_message(class_name)}")
         raise CnnlabError(f"{where}: unknown layer class {class_name!r}. cnnlab builds its own layers "
                           f"({', '.join(sorted(LAYER_CLASSES))}) and the classes you register with "
                           f"@keras.saving.register_keras_serializable() or pass in custom_objects=. "
