@@ -11,7 +11,8 @@ frozen BN), ``bn_cnn_io.npz`` (``x``, Keras's inference ``y``; ``train_x``, ``tr
 ``train_out``, the training-mode output on that batch before the extra step; ``next_<i>``,
 every weight after one more ``train_on_batch``: training-mode forward, the full backward
 through the batch statistics, the moving-average update, a frozen BN left alone) and
-``bn_cnn_summary.txt`` (Keras's ``summary()`` at 88 columns).
+``bn_cnn_summary.txt`` (Keras's ``summary()`` at 88 columns); ``regularized.keras`` and
+``regularized_io.npz`` (every regularizer and constraint: see ``write_regularized``).
 
 ``--check`` goes the other way and writes nothing: the same architecture built and trained
 3 steps in cnnlab, saved as ``.keras``, loaded in real Keras; it prints the largest
@@ -37,7 +38,7 @@ import keras  # noqa: E402  (real Keras 3, not cnnlab)
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "keras"
 sys.path.insert(0, str(OUT))
-from bn_models import bn_model  # noqa: E402
+from bn_models import bn_model, regularized_model  # noqa: E402
 
 
 def data():
@@ -65,6 +66,25 @@ def write():
     model.train_on_batch(train_x, train_y)
     after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
     np.savez(OUT / "bn_cnn_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, train_out=train_out, **after)
+
+
+def write_regularized():
+    """The regularized model untrained (``regularized.keras``); ``regularized_io.npz``: the losses
+    ``train_on_batch`` reported on 3 steps (penalties included), ``evaluate``'s loss after them
+    (on ``x``, labels ``y``), and every weight after the 3 steps (``after_<i>``, constraints applied)."""
+    keras.utils.set_random_seed(15)
+    model = regularized_model(keras)
+    model.save(OUT / "regularized.keras")
+    rng = np.random.default_rng(15)
+    train_x = (rng.normal(size=(16, 6, 6, 2)) + 0.3).astype("float32")
+    train_y = rng.integers(0, 3, 16)
+    x, y = rng.normal(size=(6, 6, 6, 2)).astype("float32"), rng.integers(0, 3, 6)
+    losses = [float(model.train_on_batch(train_x, train_y)) for _ in range(3)]
+    evaluated = float(model.evaluate(x, y, verbose=0, batch_size=6))
+    penalty = float(sum(np.asarray(loss.detach().cpu()) for loss in model.losses))   # after the last forward
+    after = {f"after_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+    np.savez(OUT / "regularized_io.npz", train_x=train_x, train_y=train_y, x=x, y=y, losses=np.array(losses),
+             evaluated=np.array(evaluated), penalty=np.array(penalty), **after)
 
 
 def check():
@@ -100,7 +120,8 @@ def main():
     if "--check" in sys.argv[1:]:
         return check()
     write()
-    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt"):
+    write_regularized()
+    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz"):
         print(f"  {name}: {(OUT / name).stat().st_size:,} bytes")
     return 0
 

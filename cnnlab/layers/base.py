@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import floatx
-from ..errors import ShapeError
+from ..errors import CnnlabError, ShapeError
 from ..ops import activations as act_ops
-from . import initializers
+from . import constraints, initializers, regularizers
 from ..registry import lookup
 from . import graph
 
@@ -73,6 +73,29 @@ class Cache:
     core: object        # what the op's backward needs
     z: object = None    # the op's output, before the activation
     y: object = None    # after the activation
+    activity_penalty: float = 0.0   # activity_regularizer(y) / batch size, part of the loss
+
+
+def activity_penalty(caches) -> float:
+    """The activity regularizers' share of the loss, from a forward pass's caches (a nested
+    model's cache is its own trace, with ``caches`` of its own)."""
+    total = 0.0
+    for c in caches:
+        if isinstance(c, Cache):
+            total += c.activity_penalty
+        elif hasattr(c, "caches"):
+            total += activity_penalty(c.caches)
+    return total
+
+
+def penalty_gradients(layer) -> list:
+    """The weight regularizers' gradients, one per trainable weight of ``layer`` (None where a
+    weight has no regularizer): what the training step adds to the loss's gradients."""
+    rules = getattr(layer, "weight_regularizers", None) or {}
+    names = getattr(layer, "trainable_weight_names", None)
+    if names is None:
+        return [None] * len(layer.trainable_weights)
+    return [rules[k].gradient(layer._weights[k]) if k in rules else None for k in names]
 
 
 class Layer:
@@ -91,7 +114,7 @@ class Layer:
     rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
 
     def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
-                 batch_input_shape=None, **kwargs):
+                 batch_input_shape=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         self.name = name or unique_name(snake_case(type(self).__name__))
@@ -99,6 +122,12 @@ class Layer:
         self.trainable = trainable
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
+        self.weight_regularizers: dict = {}     # weight name -> Regularizer (set_weight_rules)
+        self.weight_constraints: dict = {}      # weight name -> Constraint
+        self.activity_regularizer = self._rule(regularizers.get, "activity_regularizer", activity_regularizer)
+        if self.activity_regularizer is not None:
+            # Keras divides the output's penalty by the batch size: one batch, not thread parts.
+            self.needs_whole_batch = True
         self.input_shape_arg = None
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
@@ -160,6 +189,7 @@ class Layer:
         if not self.built:
             self.build(input_shape)
             self.built = True
+            self._check_weight_rules()
             self.input_shape = batchless
             self.output_shape = _as_shapes(self.compute_output_shape(batchless))
             return self.output_shape
@@ -214,6 +244,48 @@ class Layer:
         for current, new in zip(self._weights.values(), weights):
             np.copyto(current, np.asarray(new, dtype=current.dtype))  # in place: optimizers keep their views
 
+    # ---- regularizers and constraints -----------------------------------
+    def _rule(self, get, key, value):
+        """``regularizers.get``/``constraints.get`` with the layer and the argument in the error."""
+        try:
+            return get(value)
+        except ValueError as e:
+            raise CnnlabError(f"{type(self).__name__} '{self.name}': `{key}`: {e}") from None
+
+    def set_weight_rules(self, weight, regularizer=None, constraint=None, prefix=None):
+        """Attach ``{prefix}_regularizer``/``{prefix}_constraint`` (Keras's arguments, ``prefix``
+        defaulting to the weight's name) to the weight called ``weight`` (created later, in build)."""
+        prefix = prefix or weight
+        reg = self._rule(regularizers.get, f"{prefix}_regularizer", regularizer)
+        con = self._rule(constraints.get, f"{prefix}_constraint", constraint)
+        if reg is not None:
+            self.weight_regularizers[weight] = reg
+        if con is not None:
+            self.weight_constraints[weight] = con
+
+    def weight_rules_config(self, *weights):
+        """``{"kernel_regularizer": ..., "bias_regularizer": ..., "kernel_constraint": ..., ...}``
+        for ``get_config``, serialized as Keras writes them (None where there is none)."""
+        config = {f"{w}_regularizer": regularizers.serialize(self.weight_regularizers.get(w)) for w in weights}
+        config.update({f"{w}_constraint": constraints.serialize(self.weight_constraints.get(w)) for w in weights})
+        return config
+
+    def weight_penalty(self) -> float:
+        """The weight regularizers' penalty over the trainable weights (Keras adds it to the loss)."""
+        trained = self.trainable_weight_names
+        return sum(reg(self._weights[k]) for k, reg in self.weight_regularizers.items() if k in trained)
+
+    def apply_constraints(self):
+        """Project the constrained trainable weights, in place (after each optimizer update)."""
+        for k in self.trainable_weight_names:
+            if k in self.weight_constraints:
+                np.copyto(self._weights[k], self.weight_constraints[k](self._weights[k]))
+
+    def _check_weight_rules(self):
+        for k, con in self.weight_constraints.items():
+            if k in self._weights:
+                con.check_shape(self._weights[k].shape, f"{type(self).__name__} '{self.name}', {k}_constraint")
+
     def count_params(self):
         return int(sum(w.size for w in self._weights.values()))
 
@@ -236,14 +308,17 @@ class Layer:
         """``x -> (y, cache)``: the op, then the activation. ``crop_to`` (layers that
         support it) computes only the first ``crop_to[i]`` outputs per spatial axis."""
         z, core = self._forward(x, training, crop_to) if crop_to else self._forward(x, training)
-        if self.activation_name == "linear":
-            return z, Cache(core, z, z)
-        y = self._act_forward(z, **self._act_kwargs)
-        return y, Cache(core, z, y)
+        y = z if self.activation_name == "linear" else self._act_forward(z, **self._act_kwargs)
+        cache = Cache(core, z, y)
+        if self.activity_regularizer is not None:
+            cache.activity_penalty = self.activity_regularizer(y) / len(y)
+        return y, cache
 
     def backward(self, dy, cache: Cache, skip_activation=False, need_dx=True):
         """``dy -> (dx, grads)``. ``skip_activation`` means ``dy`` is already the
         gradient of the pre-activation ``z`` (the fused softmax + cross-entropy path)."""
+        if self.activity_regularizer is not None and not skip_activation:
+            dy = dy + self.activity_regularizer.gradient(cache.y) / dy.dtype.type(len(dy))
         dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(
             dy, cache.z, cache.y, **self._act_kwargs)
         return self._backward(dz, cache.core, need_dx)
@@ -287,6 +362,8 @@ class Layer:
     # ---- config -------------------------------------------------------
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": floatx}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self.input_shape_arg is not None:
             config["batch_input_shape"] = (None,) + tuple(self.input_shape_arg)
         return config

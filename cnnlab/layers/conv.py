@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..errors import ShapeError
 from ..ops import conv as conv_ops
 from ..ops import shapes
-from . import initializers
+from . import initializers, regularizers
 from ..ops import activations as act_ops
 from .base import Cache, SpatialLayer
 
@@ -27,7 +27,7 @@ class Conv(SpatialLayer):
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(activation=activation, **kwargs)
+        super().__init__(activation=activation, activity_regularizer=activity_regularizer, **kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or filters < 1:
             raise ShapeError(f"{where}: `filters` must be a positive integer. Received: filters={filters!r}")
@@ -37,10 +37,9 @@ class Conv(SpatialLayer):
             raise ShapeError(f"{where}: the number of filters must be evenly divisible by the number of groups. "
                              f"Received: groups={groups}, filters={filters}")
         self.groups = groups
-        _only_default(where, data_format=(data_format, (None, "channels_last")),
-                      kernel_regularizer=(kernel_regularizer, (None,)), bias_regularizer=(bias_regularizer, (None,)),
-                      activity_regularizer=(activity_regularizer, (None,)),
-                      kernel_constraint=(kernel_constraint, (None,)), bias_constraint=(bias_constraint, (None,)))
+        _only_default(where, data_format=(data_format, (None, "channels_last")))
+        self.set_weight_rules("kernel", kernel_regularizer, kernel_constraint)
+        self.set_weight_rules("bias", bias_regularizer, bias_constraint)
         self.filters = filters
         self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
             where, self.rank, kernel_size=kernel_size, strides=strides, dilation_rate=dilation_rate)
@@ -140,8 +139,8 @@ class Conv(SpatialLayer):
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None}
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                **self.weight_rules_config("kernel", "bias")}
 
     def param_formula(self):
         """``"3*3*1*32 + 32 = 320"`` (built layers only)."""

@@ -9,7 +9,7 @@ from ..errors import ShapeError
 from ..ops import dense as dense_ops
 from ..ops import dropout as dropout_ops
 from ..ops import shapes
-from . import initializers
+from . import initializers, regularizers
 from .base import Layer
 from .graph import KerasTensor, Node
 
@@ -22,14 +22,11 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, input_dim=None, **kwargs):
         if input_dim is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_dim,)
-        super().__init__(activation=activation, **kwargs)
+        super().__init__(activation=activation, activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, int) or units < 1:
             raise ShapeError(f"Dense '{self.name}': `units` must be a positive integer. Received: units={units!r}")
-        for key, value in dict(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                               activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                               bias_constraint=bias_constraint).items():
-            if value is not None:
-                raise ShapeError(f"Dense '{self.name}': cnnlab does not support `{key}` yet. Received: {key}={value!r}")
+        self.set_weight_rules("kernel", kernel_regularizer, kernel_constraint)
+        self.set_weight_rules("bias", bias_regularizer, bias_constraint)
         self.units = units
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -69,8 +66,8 @@ class Dense(Layer):
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None}
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                **self.weight_rules_config("kernel", "bias")}
 
 
 class Flatten(Layer):

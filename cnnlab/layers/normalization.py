@@ -48,10 +48,8 @@ class BatchNormalization(Layer):
         for key, value in dict(center=center, scale=scale).items():
             if not isinstance(value, (bool, np.bool_)):
                 raise ShapeError(f"{where}: `{key}` must be True or False. Received: {key}={value!r}")
-        for key, value in dict(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                               beta_constraint=beta_constraint, gamma_constraint=gamma_constraint).items():
-            if value is not None:
-                raise ShapeError(f"{where}: cnnlab does not support `{key}` yet. Received: {key}={value!r}")
+        self.set_weight_rules("gamma", gamma_regularizer, gamma_constraint)
+        self.set_weight_rules("beta", beta_regularizer, beta_constraint)
         for key, value, off in (("renorm", renorm, False), ("renorm_clipping", renorm_clipping, None),
                                 ("synchronized", synchronized, False)):
             if value not in (off, None, False):
@@ -133,7 +131,6 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None,
-                "beta_constraint": None, "gamma_constraint": None,
+                **self.weight_rules_config("beta", "gamma"),
                 "synchronized": False, "renorm": False, "renorm_clipping": None,
                 "renorm_momentum": self.renorm_momentum}

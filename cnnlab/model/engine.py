@@ -68,8 +68,8 @@ def crop_steps(program: Program) -> dict:
     crops = {}
     for k, step in enumerate(program.steps):
         layer = step.layer
-        if not getattr(layer, "can_crop", False):
-            continue
+        if not getattr(layer, "can_crop", False) or getattr(layer, "activity_regularizer", None) is not None:
+            continue                     # (an activity penalty is on the layer's whole output)
         j = _single_reader(program, k)
         if j is None:
             continue
@@ -85,7 +85,7 @@ def fuse_conv_max_pool(program: Program) -> dict:
     fused = {}
     for k, step in enumerate(program.steps):
         defers = getattr(step.layer, "defers_to_pooling", None)
-        if not defers or not defers():
+        if not defers or not defers() or getattr(step.layer, "activity_regularizer", None) is not None:
             continue
         j = _single_reader(program, k)
         if j is None:

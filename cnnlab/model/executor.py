@@ -212,10 +212,11 @@ def _add_weight_grads(store, key, g):
 def bias_feeds_batch_norm(layer, following) -> bool:
     """True when ``layer``'s bias goes straight into a BatchNormalization that uses batch
     statistics over the bias's axis: the BN subtracts the batch mean, so the bias cannot change
-    the loss and its gradient is exactly zero. Computed, it is float noise instead, which Adam
-    (dividing by its square root) turns into a drift; the backward pass writes an exact zero."""
+    the loss and its gradient is exactly zero (unless an activity regularizer sees the output; a
+    bias regularizer's gradient is added afterwards). Computed, it is float noise instead, which
+    Adam (dividing by its square root) turns into a drift; the backward pass writes an exact zero."""
     cancels = getattr(following, "cancels_channel_bias", None)
     names = getattr(layer, "trainable_weight_names", [])
     return bool(cancels and cancels() and getattr(layer, "use_bias", False)
                 and getattr(layer, "activation_name", None) == "linear" and "bias" in names
-                and names[-1] == "bias")
+                and names[-1] == "bias" and getattr(layer, "activity_regularizer", None) is None)

@@ -31,7 +31,7 @@ from ..backend import fast_path, keep_freed_memory
 from ..errors import CnnlabError, ShapeError
 from ..layers import InputLayer, Layer
 from ..layers import graph as graph_mod
-from ..layers.base import as_float_input, unique_name
+from ..layers.base import activity_penalty, as_float_input, penalty_gradients, unique_name
 from . import compile_outputs, engine, files, parallel, training
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
@@ -589,7 +589,8 @@ class Model(Layer):
             name = getattr(layer, "activation_name", "linear")
             cache = None if k is None else trace.caches[k]
             if (layer is not None and head.loss.fuses_with(name) and getattr(cache, "z", None) is not None
-                    and (name != "softmax" or getattr(layer, "ends_in_softmax", False))):
+                    and (name != "softmax" or getattr(layer, "ends_in_softmax", False))
+                    and getattr(layer, "activity_regularizer", None) is None):   # (its gradient is on the output)
                 loss, dy = head.loss.value_and_grad(y, cache.z, from_logits=True, sample_weight=sample_weight)
                 fused.add(k)
             else:
@@ -649,6 +650,7 @@ class Model(Layer):
             loss, per_output, dys, fused = self._loss_and_grad([None if v is None else v[sl] for v in ys],
                                                                outs, trace, program,
                                                                None if sample_weight is None else sample_weight[sl])
+            loss += activity_penalty(trace.caches)
             share = (sl.stop - sl.start) / n         # each part's loss is its own mean
             if share != 1:
                 dys = [None if d is None else d * d.dtype.type(share) for d in dys]
@@ -657,10 +659,18 @@ class Model(Layer):
             return loss * share, per_output, outs, grads
 
         results = parallel.run(part_step, list(range(len(parts))))
-        # Each trained weight's gradient from every part (a layer no loss reaches gets zeros).
+        # Each trained weight's gradient from every part (a layer no loss reaches gets zeros), and
+        # its regularizer's gradient (computed on the weights before the update).
+        penalties = {id(layer): penalty_gradients(layer) for layer, _ in setup.owners
+                     if getattr(layer, "weight_regularizers", None)}
+        penalty = self._weight_penalty()
         grads_per_weight = [[r[3][key][i] if key in r[3] else np.zeros_like(w) for r in results]
+                            + ([penalties[key][i]] if key in penalties and penalties[key][i] is not None else [])
                             for key, i, w in setup.slots]
         setup.apply(self.optimizer, grads_per_weight, threads=len(parts))
+        for layer, _ in setup.owners:       # Keras: each weight's constraint right after the update
+            if getattr(layer, "weight_constraints", None):
+                layer.apply_constraints()
         if len(results) == 1:
             loss, self._last_output_losses, outs, _ = results[0]
         else:
@@ -668,6 +678,7 @@ class Model(Layer):
             self._last_output_losses = [None if l is None else sum(r[1][i] for r in results)
                                         for i, l in enumerate(results[0][1])]
             outs = [np.concatenate([r[2][i] for r in results]) for i in range(len(results[0][2]))]
+        loss += penalty
         return loss, (outs[0] if len(outs) == 1 else outs)
 
     def _all_leaves(self):
@@ -702,6 +713,7 @@ class Model(Layer):
                 return outs, None, None
             loss, per_output, _, _ = self._loss_and_grad([None if v is None else v[sl] for v in ys], outs, trace,
                                                          program, None if sample_weight is None else sample_weight[sl])
+            loss += activity_penalty(trace.caches)
             share = (sl.stop - sl.start) / n
             return outs, loss * share, [None if l is None else l * share for l in per_output]
 
@@ -713,7 +725,13 @@ class Model(Layer):
             return out, None
         self._last_output_losses = [None if l is None else sum(r[2][i] for r in results)
                                     for i, l in enumerate(results[0][2])]
-        return out, sum(r[1] for r in results)
+        return out, sum(r[1] for r in results) + self._weight_penalty()
+
+    def _weight_penalty(self):
+        """Every weight regularizer's penalty over the trainable weights: Keras adds it to the loss
+        that fit, evaluate and val_loss report, as it adds the activity regularizers' (per forward
+        pass, ``activity_penalty``)."""
+        return sum(layer.weight_penalty() for layer in self._all_leaves() if getattr(layer, "weight_regularizers", None))
 
     def _step_logs(self, loss_sum, output_sums, seen, metrics):
         """The logs of a step or an epoch, named and ordered as Keras 3 names them."""

@@ -177,6 +177,8 @@ def layer_from_config(entry, position, custom_objects=None):
         config["activation"] = _activation(config["activation"], where)
     for key in [k for k in config if k.endswith("_initializer")]:
         config[key] = _initializer(config[key], key, where)
+    for key in [k for k in config if k.endswith(("_regularizer", "_constraint")) and isinstance(config[k], dict)]:
+        check_keras_object(config[key], f"{where}, {key}")      # the object itself: cnnlab's own table
     allowed = accepted_options(cls)
     unsupported = {}
     for key in [k for k in config if k not in allowed]:

@@ -1,0 +1,4 @@
+"""``keras.constraints``."""
+from ..layers.constraints import Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm, get, serialize  # noqa: F401
+
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
