@@ -17,27 +17,17 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 sys.path.insert(0, str(FIXTURES))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bn_models import bn_model  # noqa: E402
-from test_keras_fixtures import archive, comparable_layers, h5_layout  # noqa: E402
+from test_keras_fixtures import archive, comparable_layers, fresh_names, h5_layout, io_arrays  # noqa: E402,F401
 
 #: The biases feeding BN directly (conv2d's, dense's): cnnlab's gradient there is exactly zero,
 #: Keras's is float noise that Adam turns into steps of about 1e-4.
 BIASES_INTO_BN = {1, 11}
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    clear_session()
-    yield
-    clear_session()
-
-
-def io_arrays():
-    with np.load(FIXTURES / "bn_cnn_io.npz", allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
 
 
 def test_keras_bn_file_predicts_as_keras_in_inference_and_training_mode():
-    data = io_arrays()
+    data = io_arrays("bn_cnn")
     model = keras.models.load_model(FIXTURES / "bn_cnn.keras")
     np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(model(data["train_x"], training=True), data["train_out"], rtol=0, atol=1e-5)
@@ -48,7 +38,7 @@ def test_keras_bn_file_predicts_as_keras_in_inference_and_training_mode():
 def test_one_more_step_gives_keras_s_weights():
     """The training-mode forward, the backward through the batch statistics, the moving-average
     update (momentum 0.99 and 0.9) and the frozen BN left alone, against Keras's next step."""
-    data = io_arrays()
+    data = io_arrays("bn_cnn")
     model = keras.models.load_model(FIXTURES / "bn_cnn.keras")
     frozen_before = model.get_layer("frozen_bn").get_weights()
     model.train_on_batch(data["train_x"], data["train_y"])
@@ -86,7 +76,7 @@ def test_saved_bn_model_has_keras_s_layout(tmp_path):
     assert comparable_layers(config) == comparable_layers(keras_config)
     clear_session()
     built = bn_model(keras)            # built in cnnlab: the same configs, weights' paths and shapes
-    data = io_arrays()
+    data = io_arrays("bn_cnn")
     built.train_on_batch(data["train_x"], data["train_y"])
     built.save(tmp_path / "built.keras")
     _, _, config, h5 = archive(tmp_path / "built.keras")

@@ -19,23 +19,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "keras"
 sys.path.insert(0, str(FIXTURES))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bn_models import regularized_model  # noqa: E402
-from test_keras_fixtures import archive, comparable_layers  # noqa: E402
+from test_keras_fixtures import archive, comparable_layers, fresh_names, io_arrays  # noqa: E402,F401
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    clear_session()
-    yield
-    clear_session()
-
-
-def io_arrays():
-    with np.load(FIXTURES / "regularized_io.npz", allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
 
 
 def test_losses_evaluate_and_constrained_weights_match_keras():
-    data = io_arrays()
+    data = io_arrays("regularized")
     model = keras.models.load_model(FIXTURES / "regularized.keras")
     losses = [model.train_on_batch(data["train_x"], data["train_y"]) for _ in range(3)]
     np.testing.assert_allclose(losses, data["losses"], rtol=1e-5)
