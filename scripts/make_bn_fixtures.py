@@ -12,7 +12,8 @@ frozen BN), ``bn_cnn_io.npz`` (``x``, Keras's inference ``y``; ``train_x``, ``tr
 every weight after one more ``train_on_batch``: training-mode forward, the full backward
 through the batch statistics, the moving-average update, a frozen BN left alone) and
 ``bn_cnn_summary.txt`` (Keras's ``summary()`` at 88 columns); ``regularized.keras`` and
-``regularized_io.npz`` (every regularizer and constraint: see ``write_regularized``).
+``regularized_io.npz`` (every regularizer and constraint: see ``write_regularized``);
+``warp_cases.npz``, ``augment.keras``, ``augment_io.npz`` (see ``write_augmentation``).
 
 ``--check`` goes the other way and writes nothing: the same architecture built and trained
 3 steps in cnnlab, saved as ``.keras``, loaded in real Keras; it prints the largest
@@ -38,7 +39,7 @@ import keras  # noqa: E402  (real Keras 3, not cnnlab)
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "keras"
 sys.path.insert(0, str(OUT))
-from bn_models import bn_model, regularized_model  # noqa: E402
+from bn_models import augmented_model, bn_model, regularized_model  # noqa: E402
 
 
 def data():
@@ -87,6 +88,38 @@ def write_regularized():
              evaluated=np.array(evaluated), penalty=np.array(penalty), **after)
 
 
+def write_augmentation():
+    """``warp_cases.npz``: images ``x``, rotation, zoom and translation ``transforms`` (Keras's
+    8-number form) and Keras's ``affine_transform`` of them (``<fill_mode>_<interpolation>``, the
+    torch backend, fill_value 0.5); ``augment.keras`` and ``augment_io.npz``: every augmentation
+    layer in a model (configs as Keras writes them) and its inference output ``y`` on ``x``."""
+    from keras.src.backend.torch.image import affine_transform
+    rng = np.random.default_rng(16)
+    x = rng.random((3, 7, 9, 2)).astype("float32")
+    angles = np.deg2rad([-130.0, 20.0, 75.0])
+    cx, cy = 4.0, 3.0
+    cos, sin = np.cos(angles), np.sin(angles)
+    rotations = np.stack([cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos,
+                          0 * cos, 0 * cos], axis=1)
+    zh, zw = np.array([0.5, 1.0, 2.2]), np.array([0.7, 1.6, 0.9])
+    zooms = np.stack([zw, 0 * zh, cx * (1 - zw), 0 * zh, zh, cy * (1 - zh), 0 * zh, 0 * zh], axis=1)
+    ty, tx = np.array([-2.5, 3.0, 8.2]), np.array([4.4, -10.0, 0.3])
+    shifts = np.stack([1 + 0 * ty, 0 * ty, -tx, 0 * ty, 1 + 0 * ty, -ty, 0 * ty, 0 * ty], axis=1)
+    transforms = np.concatenate([rotations, zooms, shifts]).astype("float32")
+    xs = np.concatenate([x, x, x])
+    cases = {}
+    for fill_mode in ("reflect", "wrap", "constant", "nearest"):
+        for interpolation in ("bilinear", "nearest"):
+            cases[f"{fill_mode}_{interpolation}"] = np.asarray(affine_transform(
+                xs, transforms.copy(), interpolation=interpolation, fill_mode=fill_mode, fill_value=0.5))
+    np.savez(OUT / "warp_cases.npz", x=xs, transforms=transforms, **cases)
+    keras.utils.set_random_seed(16)
+    model = augmented_model(keras)
+    model.save(OUT / "augment.keras")
+    images = rng.random((4, 8, 8, 3)).astype("float32")
+    np.savez(OUT / "augment_io.npz", x=images, y=np.asarray(model.predict(images, verbose=0)))
+
+
 def check():
     sys.path.insert(0, str(ROOT))
     import cnnlab.keras as cnnlab_keras
@@ -121,7 +154,9 @@ def main():
         return check()
     write()
     write_regularized()
-    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz"):
+    write_augmentation()
+    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz",
+                 "warp_cases.npz", "augment.keras", "augment_io.npz"):
         print(f"  {name}: {(OUT / name).stat().st_size:,} bytes")
     return 0
 

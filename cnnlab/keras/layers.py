@@ -5,7 +5,8 @@ from ..layers import (Activation, BatchNormalization, AveragePooling1D, AverageP
                       GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D,
                       GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, Input,
                       InputLayer, Layer, LeakyReLU, MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D, MaxPooling2D,
-                      MaxPooling3D, ReLU, Reshape, Softmax)
+                      MaxPooling3D, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                      RandomTranslation, RandomZoom, ReLU, Reshape, Softmax)
 from ..layers import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,  # noqa: F401
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from ..layers import (Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose,  # noqa: F401,E402

@@ -1,4 +1,6 @@
 """Layers: ops wrapped with weights, Keras's names and arguments."""
+from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                           RandomTranslation, RandomZoom)
 from .base import Layer, clear_session
 from .outside import OUTSIDE, NotACnnLayerError, outside_message
 from .conv import Conv, Conv1D, Conv2D, Conv3D
@@ -42,7 +44,8 @@ LAYER_CLASSES.update({cls.__name__: cls for cls in (
     SeparableConv1D, SeparableConv2D, ELU, PReLU, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
     SpatialDropout2D, SpatialDropout3D, CenterCrop, Cropping1D, Cropping2D, Cropping3D, Identity, Permute,
     RepeatVector, Rescaling, Resizing, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
-    ZeroPadding3D)})
+    ZeroPadding3D,
+    RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast, RandomBrightness, RandomCrop)})
 #: Keras's other spellings of the same classes (``keras.layers.MaxPool2D`` is ``MaxPooling2D``).
 ALIASES = {f"{short}{d}D": f"{long}{d}D" for d in (1, 2, 3) for short, long in (
     ("MaxPool", "MaxPooling"), ("AvgPool", "AveragePooling"), ("Convolution", "Conv"),

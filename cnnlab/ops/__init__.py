@@ -4,6 +4,7 @@ No state, no Keras names; layers (``cnnlab.layers``) wrap them.
 """
 from . import activations, shapes
 from .activations import ACTIVATIONS
+from .warp import warp_backward, warp_forward
 from .batchnorm import batch_norm_backward, batch_norm_forward, moving_average
 from .conv import conv_backward, conv_forward, im2col
 from .dense import (dense_backward, dense_forward, flatten_backward, flatten_forward,

@@ -30,6 +30,8 @@ KERAS_BUILD_CONFIG |= {"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", 
                        "SeparableConv1D", "SeparableConv2D", "PReLU", "Rescaling", "Resizing", "CenterCrop",
                        "Permute", "RepeatVector", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D",
                        "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D"}
+KERAS_BUILD_CONFIG |= {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
+                       "RandomBrightness", "RandomCrop"}
 #: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
 AXES_INITIALIZERS = {"VarianceScaling", "GlorotUniform", "GlorotNormal", "LecunNormal", "LecunUniform", "HeNormal",
                      "HeUniform"}

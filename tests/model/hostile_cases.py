@@ -352,7 +352,14 @@ def generate(seed, workdir):
                   {"class_name": "DTypePolicy", "config": None}]:
         edited(conv + ["dtype"], value)
     for value in [{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.1}}, "l2"]:
+        edited(conv + ["kernel_regularizer"], value, "any")             # supported since issue 14
+    for value in [{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": -0.1}}, "l3", 0.5,
+                  {"module": "keras.regularizers", "class_name": "OrthogonalRegularizer", "config": {}},
+                  {"module": "keras.regularizers", "class_name": "L1L2", "config": {"l1": "x"}}]:
         edited(conv + ["kernel_regularizer"], value)
+    for value in [{"module": "keras.constraints", "class_name": "MaxNorm", "config": {"axis": 9}}, "max",
+                  {"module": "keras.constraints", "class_name": "NonNeg", "config": {"x": 1}}]:
+        edited(conv + ["kernel_constraint"], value)
     inp = ["config", "layers", 0, "config"]
     for value in [[None, 10 ** 9, 10 ** 9, 1], [None, 8, 8, 2], [None, 8, 8], [None, -8, 8, 1], [None, 0, 8, 1],
                   [None, 8.0, 8, 1], "None,8,8,1", [], None, [None, 8, 8, 10 ** 6]]:

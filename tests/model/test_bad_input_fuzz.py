@@ -96,6 +96,9 @@ LAYERS = {
     "SpatialDropout2D": (lambda: keras.layers.SpatialDropout2D(0.5), 4),
     "GaussianNoise": (lambda: keras.layers.GaussianNoise(0.1), None),
     "AlphaDropout": (lambda: keras.layers.AlphaDropout(0.2), None),
+    "RandomRotation": (lambda: keras.layers.RandomRotation(0.2, seed=1), 4),
+    "RandomCrop": (lambda: keras.layers.RandomCrop(2, 2, seed=1), 4),
+    "RandomContrast": (lambda: keras.layers.RandomContrast(0.2, seed=1), 4),
 }
 
 

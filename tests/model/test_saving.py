@@ -422,8 +422,8 @@ def test_code_named_in_a_file_is_never_imported(tmp_path, key, value):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("kernel_regularizer", {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
-                            "registered_name": None}, "kernel_regularizer"),
+    ("kernel_regularizer", {"module": "keras.regularizers", "class_name": "OrthogonalRegularizer",
+                            "config": {"factor": 0.01, "mode": "rows"}, "registered_name": None}, "kernel_regularizer"),
     ("dtype", {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"},
                "registered_name": None}, "float32 only"),
     ("kernel_initializer", {"module": "keras.initializers", "class_name": "Orthogonal", "config": {},
