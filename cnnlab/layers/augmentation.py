@@ -34,6 +34,7 @@ import numpy as np
 from .. import random as cnn_random
 from ..errors import ShapeError
 from ..ops import augment as aug_ops
+from ..ops import resize as resize_ops
 from ..ops import warp as warp_ops
 from .base import Layer
 
@@ -271,14 +272,13 @@ class RandomCrop(RandomImageLayer):
         y, crop_cache = aug_ops.crop_forward(x, top, left, self.height, self.width)
         if y.shape[1:3] == (self.height, self.width):
             return y, ("crop", crop_cache)
-        # Keras slices height x width from (top, left) and resizes what it got (bilinear, half-pixel centres).
-        transforms = warp_ops.resize_transforms(len(y), y.shape[1:3], (self.height, self.width))
-        z, warp_cache = warp_ops.warp_forward(y, transforms, (self.height, self.width), "bilinear", "nearest")
-        return z, ("resize", crop_cache, warp_cache)
+        # Keras slices height x width from (top, left) and resizes what it got (TensorFlow's bilinear resize).
+        z, resize_cache = resize_ops.resize(y, (self.height, self.width), axes=(1, 2), interpolation="bilinear")
+        return z, ("resize", crop_cache, resize_cache)
 
     def _augment_backward(self, dz, cache):
         if cache[0] == "resize":
-            dz = warp_ops.warp_backward(dz, cache[2])
+            dz = resize_ops.resize_backward(dz, cache[2])
         return aug_ops.crop_backward(dz, cache[1])
 
     def get_config(self):

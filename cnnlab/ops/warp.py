@@ -148,9 +148,3 @@ def translation_transforms(dy_pixels, dx_pixels):
     ones, zeros = xp.ones_like(ty), xp.zeros_like(ty)
     return xp.stack([ones, zeros, -tx, zeros, ones, -ty, zeros, zeros], axis=1)
 
-
-def resize_transforms(n: int, in_hw, out_hw):
-    """Bilinear resizing with half-pixel centres (TensorFlow's ``resize``, no antialiasing): output
-    cell ``j`` reads input ``(j + 0.5) * in/out - 0.5``; with ``fill_mode="nearest"`` the edges clamp."""
-    sy, sx = in_hw[0] / out_hw[0], in_hw[1] / out_hw[1]
-    return xp.tile(xp.array([[sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5, 0.0, 0.0]]), (n, 1))

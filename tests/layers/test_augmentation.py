@@ -188,3 +188,14 @@ def test_keras_file_with_every_augmentation_layer(tmp_path):
     augmented_model(keras).save(tmp_path / "ours.keras")
     assert comparable_layers(archive(tmp_path / "ours.keras")[2], names=False) == \
         comparable_layers(archive(FIXTURES / "augment.keras")[2], names=False)
+
+
+@pytest.mark.parametrize("height, width", [(3, 4), (12, 4)])
+def test_crop_backward_is_the_adjoint_in_both_paths(height, width):
+    layer = L.RandomCrop(height, width, seed=3)
+    x = np.random.default_rng(0).random((2, 6, 8, 1))
+    y, cache = layer.forward(x, training=True)
+    assert y.shape == (2, height, width, 1)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    dx, _ = layer.backward(dy, cache)
+    np.testing.assert_allclose(np.sum(dy * y), np.sum(dx * x), rtol=1e-10)
