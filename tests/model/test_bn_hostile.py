@@ -91,3 +91,17 @@ def test_nonsense_bn_options_in_a_config(tmp_path, option, value, match):
     with pytest.raises(CnnlabError, match=match) as info:
         keras.models.load_model(tmp_path / "bad.keras")
     assert "'bn'" in str(info.value) and option in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["wide", [0.1, 0.2, 0.3], 7, None, {"low": 0.1}, [0.1, True]])
+def test_rotation_factor_of_the_wrong_form_in_a_file(tmp_path, value):
+    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.RandomRotation(0.1, name="spin"),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    data = (tmp_path / "m.keras").read_bytes()
+    config = json.loads(member(data, "config.json"))
+    entry = next(e for e in config["config"]["layers"] if e["class_name"] == "RandomRotation")
+    entry["config"]["factor"] = value
+    (tmp_path / "bad.keras").write_bytes(replace_member(data, "config.json", json.dumps(config).encode()))
+    with pytest.raises(CnnlabError, match=r"'spin'.*`factor` must be a number or a pair"):
+        keras.models.load_model(tmp_path / "bad.keras")
