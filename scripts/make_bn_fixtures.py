@@ -39,7 +39,7 @@ import keras  # noqa: E402  (real Keras 3, not cnnlab)
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "keras"
 sys.path.insert(0, str(OUT))
-from bn_models import augmented_model, bn_model, regularized_model  # noqa: E402
+from bn_models import augmented_model, bn_model, bn_transpose_separable_model, regularized_model  # noqa: E402
 
 
 def data():
@@ -120,6 +120,24 @@ def write_augmentation():
     np.savez(OUT / "augment_io.npz", x=images, y=np.asarray(model.predict(images, verbose=0)))
 
 
+def write_bn_transpose_separable():
+    """``bn_tsep.keras``: BN with a transposed and a separable convolution, trained 2 steps with Adam;
+    ``bn_tsep_io.npz``: ``x``, Keras's ``y``, the training batch and ``next_<i>`` after one more step."""
+    keras.utils.set_random_seed(17)
+    model = bn_transpose_separable_model(keras)
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(3, 6, 6, 3)).astype("float32")
+    train_x = rng.normal(size=(8, 6, 6, 3)).astype("float32")
+    train_y = rng.integers(0, 3, 8)
+    for _ in range(2):
+        model.train_on_batch(train_x, train_y)
+    model.save(OUT / "bn_tsep.keras")
+    y = np.asarray(model.predict(x, verbose=0))
+    model.train_on_batch(train_x, train_y)
+    after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
+    np.savez(OUT / "bn_tsep_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, **after)
+
+
 def check():
     sys.path.insert(0, str(ROOT))
     import cnnlab.keras as cnnlab_keras
@@ -155,7 +173,8 @@ def main():
     write()
     write_regularized()
     write_augmentation()
-    for name in ("bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz",
+    write_bn_transpose_separable()
+    for name in ("bn_tsep.keras", "bn_tsep_io.npz", "bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz",
                  "warp_cases.npz", "augment.keras", "augment_io.npz"):
         print(f"  {name}: {(OUT / name).stat().st_size:,} bytes")
     return 0
