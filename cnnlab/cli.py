@@ -166,7 +166,8 @@ def add_train(sub):
     g.add_argument("--color-mode", default="auto", choices=["auto", "grayscale", "rgb", "rgba"],
                    help="channels to read (default auto: grayscale if every image is, rgb if every image is colour)")
     g.add_argument("--augment", action="store_true",
-                   help="random flips and rotations while training (needs the augmentation layers)")
+                   help="random horizontal flips and small rotations while training (RandomFlip, "
+                        "RandomRotation(0.1) in front of the model; they pass images through unchanged at inference)")
     return p
 
 
@@ -232,9 +233,6 @@ def run_train_folder(args):
     from .faces import image_folder
     from .model.divergence import StopOnDivergence
     from .random import set_seed
-    if args.augment:
-        raise CnnlabError("--augment needs the augmentation layers (RandomFlip, RandomRotation, ...), which this "
-                          "build of cnnlab does not have yet; train without --augment. Received: --augment")
     image_size = image_folder.parse_image_size(args.image_size)
     spec = spec_from_args(args)
     set_seed(args.seed)
@@ -257,6 +255,8 @@ def run_train_folder(args):
                           f"Received: classes {names}")
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color_mode]
     spec = image_folder.spec_for(spec, image_size, channels, len(names), custom=bool(args.spec))
+    if args.augment:
+        spec = image_folder.with_augmentation(spec)
     model = model_from_args(args, spec)
     if not args.quiet:
         model.summary()

@@ -98,6 +98,18 @@ def spec_for(spec, image_size, channels, num_classes, custom):
     return spec
 
 
+#: ``--augment``: the layers put in front of the model (Keras's image-classification tutorial uses these).
+AUGMENTATION = [{"class_name": "RandomFlip", "config": {"mode": "horizontal"}},
+                {"class_name": "RandomRotation", "config": {"factor": 0.1}}]
+
+
+def with_augmentation(spec):
+    """``spec`` with :data:`AUGMENTATION` as its first layers (active only while training)."""
+    spec = dict(spec)
+    spec["layers"] = [dict(layer) for layer in AUGMENTATION] + list(spec.get("layers", []))
+    return spec
+
+
 def scaled(dataset):
     """The data set with pixels in [0, 1], as the model is trained."""
     return dataset.map(lambda x, y: (x * np.float32(SCALE), y))

@@ -128,8 +128,6 @@ def test_clear_errors(shapes, tmp_path, capsys):
     assert cli.main(["train", "--data", str(mixed), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "mixes grayscale images (1" in err and "--color-mode rgb" in err
-    assert cli.main(["train", "--data", folder, "--augment", "--out", str(tmp_path / "o")]) == 2
-    assert "augmentation layers" in capsys.readouterr().err
     assert cli.main(["train", "--data", folder, "--image-size", "0x4", "--out", str(tmp_path / "o")]) == 2
     assert "--image-size" in capsys.readouterr().err
     bad = dict(SMALL_SPEC, layers=SMALL_SPEC["layers"][:-1] + [{"class_name": "Dense", "config": {"units": 5}}])
@@ -198,3 +196,17 @@ def test_rgb_filter_grid_keeps_the_colour_of_each_weight():
     np.testing.assert_allclose(grid[0, 0], [1.0, 0.5, 0.5])
     np.testing.assert_allclose(grid[1, 4], [0.5, 0.5, 0.0])
     np.testing.assert_allclose(grid[:, 2], 1.0)                    # the white gap
+
+
+def test_augment_puts_flip_and_rotation_in_front(tmp_path, capsys):
+    folder = write_shapes(str(tmp_path / "s"), per_class=10, sizes=(20, 40))
+    (tmp_path / "s.json").write_text(json.dumps(SMALL_SPEC))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["train", "--data", folder, "--spec", str(tmp_path / "s.json"), "--augment", "--epochs", "1",
+                         "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    from cnnlab import keras
+    model = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
+    assert [type(layer).__name__ for layer in model.layers[:2]] == ["RandomFlip", "RandomRotation"]
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), model.predict(x, verbose=0))    # identity at inference
