@@ -402,10 +402,38 @@ def run_predict(args):
     return 0
 
 
+# --------------------------------------------------------------------------- samples
+
+#: The sample pictures that ship in ``cnnlab/data/digits/`` (``scripts/make_sample_digits.py``).
+SAMPLE_PICTURES = [f"digit_{k}.png" for k in range(10)] + ["digit_photo.png", "digit_transparent.png"]
+
+
+def add_samples(sub):
+    p = sub.add_parser("samples", help="write sample digit pictures (PNG) to try predict and explain on",
+                       description="Write the sample pictures that ship with cnnlab: digit_0.png ... digit_9.png "
+                                   "(MNIST test digits), digit_photo.png (a 7 photographed small on paper), "
+                                   "digit_transparent.png (a 7 drawn in the alpha channel), and digit.png (the 7).")
+    p.add_argument("--out", default=".", metavar="DIR", help="folder to write them into (default: here)")
+    return p
+
+
+def run_samples(args):
+    from importlib import resources
+    os.makedirs(args.out, exist_ok=True)
+    folder = resources.files("cnnlab.data").joinpath("digits")
+    names = [(name, name) for name in SAMPLE_PICTURES] + [("digit_7.png", "digit.png")]
+    for source, target in names:
+        with open(os.path.join(args.out, target), "wb") as f:
+            f.write(folder.joinpath(source).read_bytes())
+    print(f"Wrote {len(names)} pictures to {os.path.join(args.out, '')}: " + ", ".join(t for _, t in names))
+    return 0
+
+
 # --------------------------------------------------------------------------- entry point
 
 COMMANDS = {"train": (add_train, run_train), "summary": (add_summary, run_summary),
-            "evaluate": (add_evaluate, run_evaluate), "predict": (add_predict, run_predict)}
+            "evaluate": (add_evaluate, run_evaluate), "predict": (add_predict, run_predict),
+            "samples": (add_samples, run_samples)}
 
 #: Subcommands that live with their own package; each module defines ``add(sub)`` and ``run(args)``.
 PACKAGE_COMMANDS = {"explain": "cnnlab.explain.cli", "tune": "cnnlab.tune.cli", "lesson": "cnnlab.lessons.cli"}

@@ -182,3 +182,21 @@ def test_bad_model_paths_say_what_they_are(capsys, tmp_path, tiny_spec):
         assert "no such model file" not in err
     with pytest.raises(Exception, match="cut short"):
         keras.models.load_model(str(truncated))
+
+
+# --------------------------------------------------------------------------- sample pictures
+
+def test_samples_writes_the_pictures_the_readme_uses(capsys, tmp_path, monkeypatch):
+    PIL = pytest.importorskip("PIL")
+    from PIL import Image
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "samples")
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(cli.SAMPLE_PICTURES + ["digit.png"]) and "Wrote 13 pictures" in out
+    assert (tmp_path / "digit.png").read_bytes() == (tmp_path / "digit_7.png").read_bytes()
+    (_, _), (xt, yt) = load_sample()
+    for k in range(10):          # the MNIST test digits themselves, as the bundled sample has them
+        assert np.array_equal(np.asarray(Image.open(tmp_path / f"digit_{k}.png")), xt[np.flatnonzero(yt == k)[0]])
+    assert Image.open(tmp_path / "digit_transparent.png").mode == "RGBA"
+    assert Image.open(tmp_path / "digit_photo.png").size == (320, 240)
