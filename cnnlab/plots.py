@@ -24,8 +24,11 @@ def require_matplotlib(what="plotting"):
 
 
 def new_figure(figsize, what="plotting", **kwargs):
-    """A matplotlib Figure with its own Agg canvas (no pyplot state)."""
+    """A matplotlib Figure with its own Agg canvas (no pyplot state); Hangul in its labels
+    is drawn with the Korean font that ships with cnnlab (:func:`cnnlab.fonts.use_in_matplotlib`)."""
     Figure, FigureCanvasAgg = require_matplotlib(what)
+    from .fonts import use_in_matplotlib
+    use_in_matplotlib()
     fig = Figure(figsize=figsize, **kwargs)
     FigureCanvasAgg(fig)
     return fig

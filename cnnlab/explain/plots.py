@@ -4,8 +4,9 @@ Grad-CAM heatmap laid over the input.
 Each grid is one image (tiles with gaps, from :mod:`.grids`), so a layer with 64
 channels is one ``imshow``, not 64 sub-plots. matplotlib comes through
 :func:`cnnlab.plots.new_figure` (Agg canvas, no pyplot); without it an
-ImportError says ``pip install 'cnnlab[plots]'``. Labels are in English:
-matplotlib's default font has no Hangul (the HTML report carries both languages).
+ImportError says ``pip install 'cnnlab[plots]'``. Labels are in English (the HTML
+report carries both languages); Hangul in a label would be drawn with the Korean
+font that ships with cnnlab (:mod:`cnnlab.fonts`).
 """
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ The page holds the prediction with its probabilities, Grad-CAM, the shape walk,
 the filters of every convolution, the feature maps of every convolution and
 pooling layer, one convolution traced step by step, and (when test data and a
 training history are given) a confusion matrix, misclassified examples and the
-training curves. Every picture is inlined as a ``data:`` URI; there is no script,
-no external style sheet, font or network request, so the file opens anywhere,
-offline. Every piece of text goes through ``html.escape``. The layout is one
+training curves. Every picture is inlined as a ``data:`` URI, and so is the Korean
+font (:mod:`cnnlab.fonts`: the Hangul of cnnlab's texts, so Korean reads on a machine
+without Korean fonts); there is no script, no external style sheet or network request,
+so the file opens anywhere, offline. Every piece of text goes through ``html.escape``. The layout is one
 column of at most 60 rem that shrinks to a phone's width (viewport meta,
 images scale, wide tables and formulas scroll inside their own box).
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__
+from ..fonts import css_font_face
 from . import texts as T
 from .common import ExplainError, as_single_batch, conv_layers, is_conv, is_pool, spatial_rank
 from .gradcam import GradCAMWarning, grad_cam
@@ -33,7 +35,7 @@ CSS = """
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%}
 body{margin:0;background:#fff;color:#1d1d1f;line-height:1.6;font-size:16px;
-font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR",
+font-family:"cnnlab Hangul",system-ui,-apple-system,"Segoe UI",Roboto,"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR",
 "Noto Sans CJK KR","NanumGothic",sans-serif}
 main{max-width:60rem;margin:0 auto;padding:1rem 1.25rem 3rem}
 h1{font-size:1.7rem;line-height:1.3;margin:.5rem 0 1rem}
@@ -51,11 +53,11 @@ table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}
 th,td{border:1px solid #dcdcdc;padding:.3rem .55rem;text-align:left;vertical-align:top}
 th{background:#f5f5f7}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.formula{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.85rem;
+.formula{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono","cnnlab Hangul",monospace;font-size:.85rem;
 white-space:nowrap}
 .bar{display:inline-block;height:.8rem;background:#3b7dd8;border-radius:2px;vertical-align:middle}
 tr.top td{font-weight:600}
-table.grid td{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono",monospace;text-align:right;min-width:2.6rem}
+table.grid td{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono","cnnlab Hangul",monospace;text-align:right;min-width:2.6rem}
 table.grid td.pad{color:#999;background:#fafafa}
 .grids{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 pre{background:#f6f6f8;padding:.75rem;overflow-x:auto;font-size:.8rem;line-height:1.45}
@@ -383,7 +385,7 @@ def build_report(model, x, out, *, label=None, source=None, class_index=None, la
     title = f"{T.TITLE[0]} · {T.TITLE[1]} · {model.name}"
     page = ("<!DOCTYPE html>\n<html lang=\"ko\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
+            f"<title>{esc(title)}</title>\n<style>{css_font_face()}\n{CSS}</style>\n</head>\n<body>\n<main>\n"
             + "".join(body) + "\n</main>\n</body>\n</html>\n")
     html_path = os.path.join(out, "report.html")
     tmp = html_path + ".tmp"

@@ -243,3 +243,51 @@ def test_the_browser_checks_can_fail(chromium, tmp_path):
     empty.write_text("<!DOCTYPE html><html><body></body></html>")
     *_, shots, _, _, _ = load_in_chromium(chromium, empty, tmp_path / "profile2")
     assert all(blank(s) for s in shots)
+
+
+GLYPHS = "합성곱필터풀링학습"      # from the report's own Korean
+
+
+def _glyph_page(path, font_css):
+    """One Hangul syllable per 100 px cell, in the report's font stack (with or without its @font-face)."""
+    cells = "".join(f'<div style="position:absolute;left:{10 + 100 * i}px;top:10px;width:100px;height:100px;'
+                    f'font-size:64px;line-height:100px">{ch}</div>' for i, ch in enumerate(GLYPHS))
+    path.write_text(f'<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><style>{font_css}'
+                    f'body{{margin:0;background:#fff;color:#000;font-family:"cnnlab Hangul",system-ui,sans-serif}}'
+                    f'</style></head><body>{cells}</body></html>', encoding="utf-8")
+    return path
+
+
+def _cells(shot):
+    pixels = np.asarray(shot, dtype=np.uint8)
+    return [pixels[10:110, 10 + 100 * i:110 + 100 * i] < 128 for i in range(len(GLYPHS))]
+
+
+def test_korean_reads_without_korean_fonts_on_the_machine(chromium, report, tmp_path, monkeypatch):
+    """Chromium sees no Korean font (a fontconfig with DejaVu only, a Latin font, when there is
+    one): with the report's embedded font every syllable is drawn, each different; without it
+    they are all alike (empty boxes, or nothing)."""
+    latin = Path("/usr/share/fonts/truetype/dejavu")
+    folder = latin if latin.is_dir() else tmp_path / "no_fonts"
+    folder.mkdir(exist_ok=True)
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(f'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    f'<dir>{folder}</dir><cachedir>{tmp_path / "fc_cache"}</cachedir></fontconfig>')
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    style = report.read_text(encoding="utf-8").split("<style>", 1)[1]
+    face = style[:style.index("}") + 1]
+    assert face.startswith('@font-face{font-family:"cnnlab Hangul"')
+    with_font = _glyph_page(tmp_path / "with.html", face)
+    without = _glyph_page(tmp_path / "without.html", "")
+    shots = {}
+    for name, page in (("with", with_font), ("without", without)):
+        _, _, (laptop, _), errors, outside, _ = load_in_chromium(chromium, page, tmp_path / f"profile_{name}")
+        assert not errors and not outside
+        shots[name] = _cells(laptop)
+    drawn = shots["with"]
+    assert all(cell.sum() > 150 for cell in drawn), [int(c.sum()) for c in drawn]
+    assert len({cell.tobytes() for cell in drawn}) == len(GLYPHS)          # nine syllables, nine glyphs
+    assert len({cell.tobytes() for cell in shots["without"]}) == 1          # the failure this font prevents
+    # and the report itself, on that machine, loads the font for its Korean
+    _, _, (laptop, _), errors, _, _ = load_in_chromium(chromium, report, tmp_path / "profile_report")
+    assert not errors and not blank(laptop)
