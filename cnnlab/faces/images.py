@@ -32,9 +32,8 @@ def _pil():
 
 
 def read_image(path):
-    """Open ``path`` (PNG, JPEG, ...) upright, as an ``RGB`` or ``L`` Pillow image with any
-    transparency composited (:func:`flatten_alpha`; the note is kept in ``im.info['cnnlab_notes']``),
-    or raise a CnnlabError."""
+    """Open ``path`` (PNG, JPEG, ...) as an upright, loaded Pillow image, or raise a CnnlabError
+    (so a bad file is reported before any model is loaded). :func:`prepare` makes it an input."""
     Image, ImageOps = _pil()
     if os.path.isdir(path):
         raise CnnlabError(f"{path} is a directory, not an image file (PNG or JPEG expected). Received: {path!r}")
@@ -47,9 +46,7 @@ def read_image(path):
     except OSError as e:  # Pillow's UnidentifiedImageError is an OSError
         raise CnnlabError(f"{path} is not an image Pillow can read (PNG or JPEG expected): {e}. "
                           f"Received: {path!r}") from None
-    flat, note = flatten_alpha(im)
-    flat.info["cnnlab_notes"] = [note] if note else []
-    return flat
+    return im
 
 
 def flatten_alpha(im):
@@ -158,7 +155,8 @@ def prepare(im, input_shape):
 
     A 28x28x1 model gets :func:`mnist_like`; any other model the image converted to its
     channels (1: greyscale, 3: RGB) and resized to ``(H, W)``, nothing else."""
-    notes = list(im.info.get("cnnlab_notes", []))
+    im, note = flatten_alpha(im)
+    notes = [note] if note else []
     height, width, channels = (int(s) for s in input_shape)
     if (height, width, channels) == MNIST_SHAPE:
         x, more = mnist_like(_grey(im))
@@ -176,8 +174,3 @@ def prepare(im, input_shape):
                  f"of mass, inversion) is only for models that read 28x28x1 images")
     return x.astype(np.float32), notes
 
-
-def to_mnist(im, size=(28, 28), channels=1):
-    """Former interface: ``(array (H, W, channels), inverted)`` from :func:`prepare`."""
-    x, notes = prepare(im, (size[0], size[1], channels))
-    return x, any(n.startswith("inverted") for n in notes)
