@@ -65,6 +65,7 @@ class LessonRun:
     seconds: float                      # time to measure (training included)
     texts: dict                         # lang -> Markdown body
     files: list = field(default_factory=list)
+    cpu_seconds: float = 0.0            # CPU time of the measuring, all threads (less moved by other work than seconds)
 
     @property
     def page(self):
@@ -85,12 +86,12 @@ def run(name, out=None, lang=None, seed=0, **settings) -> LessonRun:
     from . import page
     lesson = get(name)
     langs = LANGS if lang is None else (_check_lang(lang),)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = lesson.measure(seed=seed, **settings)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     numbers = result.numbers()
     texts = {lg: lesson.text(result, lg) for lg in langs}
-    done = LessonRun(lesson.name, result, numbers, seconds, texts)
+    done = LessonRun(lesson.name, result, numbers, seconds, texts, cpu_seconds=cpu_seconds)
     if out is not None:
         os.makedirs(out, exist_ok=True)
         figure = os.path.join(out, f"{lesson.name}.png")
@@ -103,7 +104,8 @@ def run(name, out=None, lang=None, seed=0, **settings) -> LessonRun:
                                      figure and os.path.basename(figure)))
         numbers_path = os.path.join(out, f"{lesson.name}.json")
         with open(numbers_path, "w", encoding="utf-8") as f:
-            json.dump({"lesson": lesson.name, "seconds": round(seconds, 2), "numbers": numbers}, f,
+            json.dump({"lesson": lesson.name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
+                       "numbers": numbers}, f,
                       indent=2, ensure_ascii=False)
         done.files.append(numbers_path)
     return done

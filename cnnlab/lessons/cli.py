@@ -45,7 +45,8 @@ def run(args):
         for lg in langs:
             print(f"# {lesson.title[lg]}\n")
             print(done.texts[lg].rstrip() + "\n")
-        print(f"Wrote {', '.join(done.files)} (measured in {done.seconds:.1f} s)\n")
+        print(f"Wrote {', '.join(done.files)} (measured in {done.seconds:.1f} s, "
+              f"{done.cpu_seconds:.1f} s of CPU time)\n")
     if len(todo) > 1:
         index = write_index(os.path.join(args.out, "index.md"), runs, [get(n) for n in todo], langs)
         print(f"Wrote {index}")
