@@ -141,9 +141,10 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert report.html_path == str(tmp_path / "report.html")
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "max-width:100%" in page and "max-width:60rem" in page
-    # nothing from outside: no scripts, links, fonts, or URLs other than inlined images
+    # nothing from outside: no scripts, links, fonts, or URLs other than inlined images and the
+    # inlined Korean font (issue 12: Korean must read on a machine without Korean fonts)
     assert "<script" not in page.lower() and "<link" not in page.lower() and "@import" not in page
-    assert "@font-face" not in page and "url(" not in page
+    assert page.count("@font-face") == 1 and page.count("url(") == 1 and "url(data:font/ttf;base64," in page
     assert not re.search(r"(src|href)=\"(?!data:image/png;base64,)", page)
     assert "http://" not in page and "https://" not in page
     # every inlined image is a PNG, and each PNG the report wrote is on the page
