@@ -1,10 +1,11 @@
-"""The command line: ``cnnlab train | summary | evaluate | predict``.
+"""The command line: ``cnnlab train | summary | evaluate | predict | samples``.
 
 Each subcommand is a pair: ``add_<name>(subparsers)`` declares its arguments and
 ``run_<name>(args)`` does the work; :data:`COMMANDS` lists them in the order
-``--help`` shows them (``explain``, ``tune`` and ``lesson`` will join the list).
+``--help`` shows them (``explain``, ``tune`` and ``lesson`` join them from their packages).
 Errors a user can fix (missing files, bad specs, bad images) print
-``error: ...`` on stderr and exit with status 2, without a traceback.
+``error: ...`` on stderr and exit with status 2, without a traceback; a training
+run that diverges prints its error and exits with status 1.
 """
 from __future__ import annotations
 
