@@ -396,6 +396,11 @@ def run_predict(args):
     for path, im in zip(args.images, images):
         x, notes = prepare(im, model.input_shape[1:])
         probs = model.predict(x[None], verbose=0)[0]
+        if not np.isfinite(probs).all():      # never print "nan%" as if it were an answer
+            bad = sum(int((~np.isfinite(w)).sum()) for w in model.get_weights())
+            raise CnnlabError(f"{args.model} gives non-finite outputs ({probs[~np.isfinite(probs)][:1][0]}) for {path}: "
+                              f"{bad:,} of its weights are NaN or infinite (a training run that diverged?). "
+                              f"Train it again with a smaller learning rate. Received: {args.model!r}")
         top = np.argsort(probs)[::-1][:3]
         print(f"{path}: {top[0]}   (top 3: " + ", ".join(f"{k} = {probs[k]:.2%}" for k in top) + ")")
         for note in notes:

@@ -200,3 +200,16 @@ def test_samples_writes_the_pictures_the_readme_uses(capsys, tmp_path, monkeypat
         assert np.array_equal(np.asarray(Image.open(tmp_path / f"digit_{k}.png")), xt[np.flatnonzero(yt == k)[0]])
     assert Image.open(tmp_path / "digit_transparent.png").mode == "RGBA"
     assert Image.open(tmp_path / "digit_photo.png").size == (320, 240)
+
+
+def test_predict_refuses_a_model_with_nan_weights(capsys, tmp_path, tiny_spec):
+    pytest.importorskip("PIL")
+    assert run(capsys, "train", "--spec", tiny_spec, "--epochs", 1, "--quiet", "--out", tmp_path / "run")[0] == 0
+    model = keras.models.load_model(str(tmp_path / "run" / "model.keras"))
+    weights = model.get_weights()
+    weights[0][...] = np.nan
+    model.set_weights(weights)
+    model.save(str(tmp_path / "nan.keras"))
+    assert run(capsys, "samples", "--out", tmp_path)[0] == 0
+    code, out, err = run(capsys, "predict", tmp_path / "nan.keras", tmp_path / "digit.png")
+    assert code == 2 and "non-finite outputs" in err and "36 of its weights are NaN" in err and "nan%" not in out
