@@ -161,3 +161,18 @@ def test_other_models_get_no_mnist_rules():
     x, notes = prepare(picture, (20, 20, 1))
     assert x.shape == (20, 20, 1) and x.mean() > 0.5                  # still dark on light: not inverted
     assert "greyscale" in notes[-1] and not any(n.startswith("inverted") for n in notes)
+
+
+def test_explain_prepares_a_photo_the_same_way_and_says_so(capsys, monkeypatch, tmp_path, trained):
+    pytest.importorskip("matplotlib")
+    model, digits = trained
+    photo = tmp_path / "photo.png"
+    Image.fromarray(photo_of(digits[4], np.random.default_rng(3))).save(photo)
+    monkeypatch.setattr(cli, "load_model", lambda path: model)
+    code = cli.main(["explain", str(tmp_path / "model.keras"), str(photo), "--out", str(tmp_path / "explain")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "photo.png: inverted the image" in out and "photo.png: prepared as MNIST was made" in out
+    assert "Prediction: 4" in out
+    page = (tmp_path / "explain" / "report.html").read_text(encoding="utf-8")
+    assert "prepared as MNIST was made" in page           # the report says it too, in its source line
