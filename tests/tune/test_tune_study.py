@@ -118,6 +118,9 @@ def test_a_killed_study_resumes_from_its_sqlite_file_keeping_every_finished_tria
     before = optuna.load_study(study_name="cnnlab", storage=storage)
     finished_before = _finished(before)
     orphans = [t.number for t in before.trials if t.state == TrialState.RUNNING]
+    # Under load the kill can land after the 4th trial was created but before it drew its parameters:
+    # then there is nothing to try again (and the resumed run must not queue an empty trial).
+    with_params = {t.number for t in before.trials if t.state == TrialState.RUNNING and t.params}
     assert len(finished_before) >= 3 and len(before.trials) <= len(finished_before) + 1
 
     # Without --resume, the existing study is not touched.
@@ -136,7 +139,8 @@ def test_a_killed_study_resumes_from_its_sqlite_file_keeping_every_finished_tria
     for number in orphans:             # the trial the kill interrupted: failed, and its parameters tried again
         assert finished_after[number][0] == TrialState.FAIL
         assert "interrupted" in after.trials[number].user_attrs["failure"]
-        assert any(t.user_attrs.get("retry_of") == number for t in after.trials)
+        retried = any(t.user_attrs.get("retry_of") == number for t in after.trials)
+        assert retried == (number in with_params)
         assert f"trial {number} was interrupted" in printed
     assert f"{len(finished_before) + len(orphans)} finished trial(s) so far" in printed
     assert (out / "best_model.keras").exists()
