@@ -340,7 +340,7 @@ class TerminateOnNaN(Callback):
             np.copyto(buffer, a)
         optimizer = self.model.optimizer
         snap["optimizer_built"] = optimizer is not None and optimizer.built
-        snap["iterations"] = None if optimizer is None else optimizer.iterations
+        snap["iterations"] = None if optimizer is None else optimizer._iterations
         snap["batch"] = batch
         self._latest = snap
         self._turn ^= 1
@@ -364,7 +364,7 @@ class TerminateOnNaN(Callback):
                 np.copyto(s, buffer)
         elif optimizer.built:
             optimizer.build(self.model.trainable_weights)      # back to its initial state
-        optimizer.iterations = chosen["iterations"]
+        optimizer._iterations = chosen["iterations"]
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")

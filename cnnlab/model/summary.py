@@ -45,9 +45,9 @@ def footer_lines(model):
     lines = []
     opt = model.optimizer if model.compiled else None
     opt_vars = opt.variables if (opt is not None and opt.built) else []
-    # Keras stores `iterations` as int64 and `learning_rate` as float32.
+    # Keras stores `iterations` as int64 and `learning_rate` (absent under a schedule) as float32.
     opt_count = sum(int(v.size) for v in opt_vars)
-    opt_bytes = (8 + 4 + bytes_of(opt_vars[2:])) if opt_vars else 0
+    opt_bytes = bytes_of(opt_vars)
     t_count, n_count = sum(w.size for w in trainable), sum(w.size for w in non_trainable)
     t_bytes, n_bytes = bytes_of(trainable), bytes_of(non_trainable)
     lines.append(f" Total params: {t_count + n_count + opt_count:,} ({readable_size(t_bytes + n_bytes + opt_bytes)})")

@@ -146,6 +146,9 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    if epochs > 0 and model.optimizer.built:
+        # Keras: with use_ema the weights take their moving averages when fit ends.
+        model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs)
     return history
 

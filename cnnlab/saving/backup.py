@@ -123,7 +123,7 @@ def write(path, model, point: ResumePoint, extra=None):
     optimizer = model.optimizer
     opt_state = None
     if optimizer is not None:
-        opt_state = {"class_name": type(optimizer).__name__, "iterations": int(optimizer.iterations),
+        opt_state = {"class_name": type(optimizer).__name__, "iterations": int(optimizer._iterations),
                      "learning_rate": float(optimizer.learning_rate).hex(), "built": bool(optimizer.built),
                      "slot_names": list(optimizer.slot_names)}
         if optimizer.built:
@@ -301,7 +301,8 @@ def read(path, model):
             if arrays:
                 layer.set_weights(arrays)
         if opt is not None:
-            optimizer.learning_rate = learning_rate
+            if optimizer.learning_rate_is_variable:      # (a schedule computes its own from iterations)
+                optimizer.learning_rate = learning_rate
             if slot_values is not None:
                 optimizer.set_state({"iterations": iterations, "slots": slot_values})
             else:

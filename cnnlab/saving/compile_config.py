@@ -14,6 +14,7 @@ from ..model import losses as losses_mod
 from ..model import metrics as metrics_mod
 from ..model import optimizers as optimizers_mod
 from ..registry import find
+from ..model import schedules as schedules_mod
 from .naming import to_snake_case
 
 #: BaseOptimizer.get_config()'s keys and defaults (keras/src/optimizers/base_optimizer.py).
@@ -28,7 +29,7 @@ _KNOWN_KEYS = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics
 
 # ---- writing --------------------------------------------------------------
 def serialize_optimizer(optimizer):
-    config = dict(optimizer.get_config())
+    config = dict(optimizer.get_config())      # (a schedule is already serialized in it, as Keras writes it)
     config = {"name": config.pop("name"), "learning_rate": config.pop("learning_rate"),
               **KERAS_OPTIMIZER_DEFAULTS, **config}
     return {"module": "keras.optimizers", "class_name": type(optimizer).__name__, "config": config,
@@ -80,17 +81,16 @@ def _optimizer(spec):
     _keras_module(spec, "optimizer")
     class_name = spec.get("class_name")
     config = dict(spec.get("config") or {})
-    if not isinstance(config.get("learning_rate", 0.0), (int, float)) or isinstance(config.get("learning_rate"), bool):
-        raise _Unsupported(f"optimizer {class_name}: learning_rate={config.get('learning_rate')!r} "
-                           f"(a schedule; cnnlab needs a number)")
+    lr = config.get("learning_rate", 0.001)
+    if isinstance(lr, dict):
+        try:
+            config["learning_rate"] = schedules_mod.deserialize(lr)
+        except ValueError as e:
+            raise _Unsupported(f"optimizer {class_name}: learning_rate={str(lr)[:200]} ({e})") from None
+    elif not isinstance(lr, (int, float)) or isinstance(lr, bool):
+        raise _Unsupported(f"optimizer {class_name}: learning_rate={lr!r}")
     config.pop("is_legacy_optimizer", None)
-    use_ema = config.get("use_ema", False)
-    for key, default in KERAS_OPTIMIZER_DEFAULTS.items():
-        value = config.pop(key, default)
-        if key == "ema_momentum" and not use_ema:
-            continue
-        if value != default and not _off(value):
-            raise _Unsupported(f"optimizer {class_name}: {key}={value!r}")
+    # Keras's base options (weight_decay, clipping, EMA, accumulation) go to the constructor, which checks them.
     return optimizers_mod.get({"class_name": class_name, "config": config})
 
 

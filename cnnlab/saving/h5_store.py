@@ -144,8 +144,9 @@ def _read_optimizer(h5py, f, model, where):
     count = len(group)
     # A built optimizer takes its full state; one not built yet (compiled, never trained) also takes the
     # two counters alone, which is what Keras saves before the first step.
-    allowed = (len(specs),) if optimizer.built and optimizer.slot_names else (2, len(specs))
-    if count > 2 + MAX_SLOTS_PER_WEIGHT * max(len(params), 1) or count not in allowed:
+    unbuilt = optimizer_state.unbuilt_count(optimizer)
+    allowed = (len(specs),) if optimizer.built and len(specs) > unbuilt else (unbuilt, len(specs))
+    if count > 3 + MAX_SLOTS_PER_WEIGHT * max(len(params), 1) or count not in allowed:
         warnings.warn(f"Skipping variable loading for optimizer '{optimizer.name}', because it has "
                       f"{len(specs)} variables whereas the saved optimizer has {count} variables.", stacklevel=4)
         return None

@@ -12,7 +12,10 @@ Keras's optimizer writes ``store[str(i)] = v`` for ``v`` in ``optimizer.variable
   ``velocity`` then all ``momentum`` (rmsprop.py: two separate calls); SGD
   ``momentum`` and Adagrad ``accumulator``, one per variable.
 
-An optimizer that has not been built yet saves only ``iterations`` and ``learning_rate``.
+Before them, with ``use_ema``, the moving ``average`` of every weight, then with
+``gradient_accumulation_steps`` every ``gradient_accumulator``; after them any scalar state
+(Nadam's ``u_product``). A learning-rate schedule is not a variable: ``learning_rate`` is then
+absent. An optimizer that has not been built yet saves only ``iterations`` (and ``learning_rate``).
 """
 from __future__ import annotations
 
@@ -20,52 +23,53 @@ import numpy as np
 
 from ..errors import CnnlabError
 
-#: Optimizers whose slots Keras creates interleaved per variable; the others slot by slot.
-_INTERLEAVED = {"Adam"}
-
-
 def _slot_order(optimizer, n_params):
-    """``(slot index, param index)`` in Keras's order."""
-    n_slots = len(optimizer.slot_names)
-    if type(optimizer).__name__ in _INTERLEAVED:
-        return [(s, p) for p in range(n_params) for s in range(n_slots)]
-    return [(s, p) for s in range(n_slots) for p in range(n_params)]
+    """``(slot index, param index)`` in Keras's order (the optimizer knows how Keras creates its variables)."""
+    return optimizer.keras_order(n_params)
+
+
+def _head(optimizer):
+    """``iteration`` and, when the rate is a number (not a schedule), ``learning_rate``."""
+    return [("iterations", (), "i")] + ([("learning_rate", (), "f")] if optimizer.learning_rate_is_variable else [])
+
+
+def unbuilt_count(optimizer):
+    """How many variables Keras saves for an optimizer that has not been built yet."""
+    return len(_head(optimizer))
 
 
 def to_keras_vars(optimizer):
     """The arrays Keras would save, in Keras's order."""
-    values = [np.array(optimizer.iterations, dtype=np.int64), np.array(optimizer.learning_rate, dtype=np.float32)]
-    if not optimizer.built or not optimizer.slot_names:
-        return values
-    slots = optimizer.get_state()["slots"]
-    n_params = len(slots[0]) if slots else 0
-    return values + [slots[s][p] for s, p in _slot_order(optimizer, n_params)]
+    return [np.asarray(v) for v in optimizer.variables]
 
 
 def expected_specs(optimizer, params):
     """``[(what, shape, kind)]`` of a built optimizer's variables for ``params``, in Keras's order;
     ``kind`` is the NumPy dtype kind ("i" integer, "f" float) or an exact dtype."""
-    specs = [("iterations", (), "i"), ("learning_rate", (), "f")]
+    specs = list(_head(optimizer))
     for s, p in _slot_order(optimizer, len(params)):
         specs.append((f"{optimizer.slot_names[s]} of weight {p}", tuple(params[p].shape), params[p].dtype))
+    for name, value in optimizer.scalar_variables():
+        specs.append((name, (), value.dtype))
     return specs
 
 
 def restore(optimizer, params, values):
     """Set ``optimizer``'s state from Keras-ordered ``values`` (already checked against ``expected_specs``)."""
-    iterations, learning_rate = int(values[0]), float(values[1])
+    iterations = int(values[0])
     if iterations < 0:
         raise CnnlabError(f"Optimizer '{optimizer.name}': the saved iteration count is negative. "
                           f"Received: iterations={iterations}")
-    # The file holds float32; keep the configured value when it is the same number in float32, so that
-    # training continues bit for bit.
-    if np.float32(optimizer.learning_rate) != np.float32(learning_rate):
-        optimizer.learning_rate = learning_rate
-    if len(values) == 2:
+    head = unbuilt_count(optimizer)
+    if head == 2:
+        optimizer._restore_learning_rate(float(values[1]))
+    if len(values) == head:
         optimizer.iterations = iterations
         return
     n_slots = len(optimizer.slot_names)
     slots = [[None] * len(params) for _ in range(n_slots)]
-    for (s, p), value in zip(_slot_order(optimizer, len(params)), values[2:]):
+    order = _slot_order(optimizer, len(params))
+    for (s, p), value in zip(order, values[head:]):
         slots[s][p] = np.asarray(value, dtype=params[p].dtype)
     optimizer.set_state({"iterations": iterations, "slots": slots})
+    optimizer.set_scalar_variables([np.asarray(v) for v in values[head + len(order):]])

@@ -1,0 +1,3 @@
+"""``keras.optimizers.schedules``."""
+from ...model.schedules import (CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,  # noqa: F401
+                                LearningRateSchedule, PiecewiseConstantDecay, PolynomialDecay, deserialize, serialize)
