@@ -20,6 +20,9 @@ def _backup_store():
 
 
 class Callback:
+    """Keras 3's callback: every hook receives ``logs`` (a dict, possibly empty). ``on_train_batch_begin``
+    and ``on_train_batch_end`` forward to ``on_batch_begin``/``on_batch_end``, so overriding either works."""
+
     def __init__(self):
         self.model = None
         self.params = {}
@@ -30,20 +33,43 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
     def on_predict_begin(self, logs=None): ...
     def on_predict_end(self, logs=None): ...
 
 
+def pythonify_logs(logs):
+    """Keras's ``python_utils.pythonify_logs``: a new dict, keys sorted, NumPy scalars as Python floats.
+    Every callback of one hook call sees the same dict (so a key added by ReduceLROnPlateau reaches History)."""
+    result = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+            value = float(value)
+        result[key] = value
+    return result
+
+
 class CallbackList:
-    """Calls every callback's hook in order."""
+    """Calls every callback's hook in order, as Keras's ``CallbackList`` does: ``logs`` always passed (a sorted
+    copy, ``{}`` when there are none), batch hooks with ``logs=`` by keyword."""
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks)
@@ -51,15 +77,60 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
 
-    def __getattr__(self, hook):
-        def call(*args, **kwargs):
-            for cb in self.callbacks:
-                getattr(cb, hook)(*args, **kwargs)
-        return call
+    def _each(self, hook, *args, keyword=False, logs=None):
+        logs = pythonify_logs(logs)
+        for cb in self.callbacks:
+            if keyword:
+                getattr(cb, hook)(*args, logs=logs)
+            else:
+                getattr(cb, hook)(*args, logs)
+
+    def on_train_begin(self, logs=None):
+        self._each("on_train_begin", logs=logs)
+
+    def on_train_end(self, logs=None):
+        self._each("on_train_end", logs=logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._each("on_epoch_begin", epoch, logs=logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._each("on_epoch_end", epoch, logs=logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._each("on_train_batch_begin", batch, keyword=True, logs=logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._each("on_train_batch_end", batch, keyword=True, logs=logs)
+
+    def on_test_begin(self, logs=None):
+        self._each("on_test_begin", logs=logs)
+
+    def on_test_end(self, logs=None):
+        self._each("on_test_end", logs=logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._each("on_test_batch_begin", batch, keyword=True, logs=logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._each("on_test_batch_end", batch, keyword=True, logs=logs)
+
+    def on_predict_begin(self, logs=None):
+        self._each("on_predict_begin", logs=logs)
+
+    def on_predict_end(self, logs=None):
+        self._each("on_predict_end", logs=logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._each("on_predict_batch_begin", batch, keyword=True, logs=logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._each("on_predict_batch_end", batch, keyword=True, logs=logs)
 
 
 class History(Callback):
-    """``history.history['loss']``: one value per epoch for every log key."""
+    """``history.history['loss']``: one value per epoch for every log key. ``fit`` puts it after the user's
+    callbacks, as Keras does, so that keys they add (``learning_rate``) are recorded."""
 
     def __init__(self):
         super().__init__()

@@ -100,6 +100,15 @@ def _standardize(batch, class_weight, where):
 # --------------------------------------------------------------------------- adapters
 
 
+def epoch_order(rng, n, batch_size, shuffle):
+    """The order of the samples in one epoch: a permutation (``shuffle=True``), the data's order (``False``),
+    or, with ``"batch"`` as Keras's array adapter does it, the batches in order, each one's samples shuffled."""
+    if shuffle == "batch":
+        return np.concatenate([start + rng.permutation(min(batch_size, n - start))
+                               for start in range(0, n, batch_size)])
+    return rng.permutation(n) if shuffle else np.arange(n)
+
+
 class ArrayAdapter:
     """Arrays in memory: shuffled (or not) slices of ``batch_size`` samples per epoch.
     ``x``: a list of arrays (one per model input); ``y``: a list (one per output, ``None``
@@ -127,7 +136,7 @@ class ArrayAdapter:
             order = self.resume_order
         else:
             n = len(self.x[0])
-            order = cnn_random.generator().permutation(n) if self.shuffle else np.arange(n)
+            order = epoch_order(cnn_random.generator(), n, self.batch_size, self.shuffle)
         first, self.resume_order, self.first_step = self.first_step, None, 0
         self.order = order
         return self._batches(order, first)      # the order is drawn now, not at the first batch

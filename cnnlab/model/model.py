@@ -804,11 +804,11 @@ class Model(Layer):
         """Loss (and metrics) over the whole data: ``[loss, metric...]``, or the loss alone without metrics."""
         self._require_compiled("evaluate")
         self._warn_if_trainable_changed()
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps)
+        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps, callbacks)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample, in batches (a list for several outputs, a dict for dict outputs)."""
-        return self._format_predictions(training.predict(self, x, batch_size, verbose, steps))
+        return self._format_predictions(training.predict(self, x, batch_size, verbose, steps, callbacks))
 
     # ---- description --------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, show_formula=False, **kwargs):

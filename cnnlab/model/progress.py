@@ -9,12 +9,18 @@ import sys
 import time
 
 
-def format_value(value):
-    return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.4e}"
+def format_value(value, verbose=1):
+    """Keras's progbar: 4 decimals above 1e-3, else scientific (``learning_rate: 1.0000e-03``). The one-line
+    form (``verbose=2``) compares the signed value, as Keras does."""
+    big = (abs(value) if verbose != 2 else value) > 1e-3
+    return f"{value:.4f}" if big else f"{value:.4e}"
 
 
-def format_logs(logs):
-    return " - ".join(f"{k}: {format_value(v)}" for k, v in sorted(logs.items()))
+def format_logs(logs, order=None, verbose=1):
+    """``k: v - k: v`` in ``order`` (Keras keeps the order in which each key first appeared)."""
+    keys = order if order is not None else sorted(logs)
+    return " - ".join(f"{k}: {format_value(logs[k], verbose)}" for k in keys if k in logs
+                      and isinstance(logs[k], (int, float)) and not isinstance(logs[k], bool))
 
 
 def format_time(seconds):
@@ -44,6 +50,12 @@ class Progbar:
         self.dynamic = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
         self._last_draw = 0.0
+        self._order = []
+
+    def _keys(self, logs):
+        """Keys in first-seen order; the first update's sorted, as Keras's logs are."""
+        self._order += [k for k in (sorted(logs) if not self._order else logs) if k not in self._order]
+        return self._order
 
     def update(self, step, logs=None, finalize=False):
         if self.verbose == 0:
@@ -51,11 +63,12 @@ class Progbar:
         now = time.perf_counter()
         elapsed = now - self.start
         logs = logs or {}
+        order = self._keys(logs)
         if self.verbose == 2:
             if finalize:
                 self.stream.write(f"{step}/{self.target} - {format_time(elapsed)} - "
                                   f"{format_per_step(elapsed / max(step, 1))}"
-                                  + (f" - {format_logs(logs)}" if logs else "") + "\n")
+                                  + (f" - {format_logs(logs, order, 2)}" if logs else "") + "\n")
                 self.stream.flush()
             return
         if not finalize and (not self.dynamic or now - self._last_draw < 0.05):
@@ -74,6 +87,6 @@ class Progbar:
         else:
             eta = elapsed / max(step, 1) * (self.target - step)
             timing = f"{format_time(eta)}"
-        line = f"{step}/{self.target} {bar} {timing}" + (f" - {format_logs(logs)}" if logs else "")
+        line = f"{step}/{self.target} {bar} {timing}" + (f" - {format_logs(logs, order)}" if logs else "")
         self.stream.write(("\r" if self.dynamic else "") + line + ("\n" if finalize else ""))
         self.stream.flush()

@@ -22,7 +22,7 @@ from ..layers.base import as_float_input
 from ..ops.losses import sparse_labels
 from . import losses as losses_mod
 from . import data_adapter
-from .callbacks import CallbackList, History, ProgbarLogger
+from .callbacks import CallbackList, History, ProgbarLogger, pythonify_logs
 from .progress import Progbar
 
 
@@ -86,8 +86,10 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
     epoch_iterator = data_adapter.EpochIterator(adapter, steps_per_epoch)
     validation = _validation_source(model, validation_data, validation_batch_size or batch_size, validation_steps)
     verbose = 1 if verbose == "auto" else int(verbose)
+    check_fit_options(shuffle, validation_freq, initial_epoch)
     history = History()
-    cb_list = [history] + list(callbacks or [])
+    # Keras's order: the user's callbacks, then History, then the progress bar.
+    cb_list = list(callbacks or []) + [history]
     if verbose:
         cb_list.append(ProgbarLogger(verbose))
     cbs = CallbackList(cb_list, model, {"epochs": epochs, "steps": epoch_iterator.num_batches, "verbose": verbose})
@@ -140,8 +142,9 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
             cbs.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-        if validation is not None and not model.stop_training and (epoch + 1) % validation_freq == 0:
-            val = _evaluate_loop(model, validation, 0)
+        if validation is not None and not model.stop_training and should_validate(epoch, validation_freq):
+            # The fit's callbacks see the validation as Keras shows it them (on_test_begin ... on_test_end).
+            val = _evaluate_loop(model, validation, 0, callbacks=cbs)
             logs.update({f"val_{k}": v for k, v in val.items()})
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -151,6 +154,34 @@ def fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split, v
         model.optimizer.finalize_variable_values(model.trainable_weights)
     cbs.on_train_end(logs)
     return history
+
+
+def check_fit_options(shuffle, validation_freq, initial_epoch):
+    if not (isinstance(shuffle, (bool, np.bool_)) or shuffle == "batch"):
+        raise CnnlabError(f"fit(): `shuffle` must be True, False or 'batch'. Received: shuffle={shuffle!r}")
+    should_validate(0, validation_freq)
+    if not isinstance(initial_epoch, (int, np.integer)) or isinstance(initial_epoch, bool) or initial_epoch < 0:
+        raise CnnlabError(f"fit(): `initial_epoch` must be a non-negative integer (the epoch to start from, "
+                          f"0-based). Received: initial_epoch={initial_epoch!r}")
+
+
+def should_validate(epoch, validation_freq):
+    """Keras's ``_should_eval``: every ``validation_freq`` epochs, or at the (1-based) epochs listed."""
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool):
+        if validation_freq < 1:
+            raise CnnlabError(f"fit(): `validation_freq` must be a positive integer or a list of epochs. "
+                              f"Received: validation_freq={validation_freq}")
+        return (epoch + 1) % validation_freq == 0
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    raise ValueError(f"Expected `validation_freq` to be a list or int. Received: validation_freq={validation_freq!r} "
+                     f"of the type {type(validation_freq)}.")
+
+
+def as_callback_list(callbacks, model, params):
+    if isinstance(callbacks, CallbackList):
+        return callbacks
+    return CallbackList(list(callbacks or []), model, params)
 
 
 def _empty_logs(model, metrics):
@@ -224,16 +255,20 @@ def _validation_source(model, validation_data, batch_size, steps):
     return data_adapter.EpochIterator(adapter, steps)
 
 
-def _evaluate_loop(model, epoch_iterator, verbose, where="evaluate"):
-    """Loss and metrics over one pass of ``epoch_iterator`` (the logs dict)."""
+def _evaluate_loop(model, epoch_iterator, verbose, where="evaluate", callbacks=None):
+    """Loss and metrics over one pass of ``epoch_iterator`` (the logs dict); ``callbacks`` get the test hooks
+    (fit's ``CallbackList`` during validation, or the user's list)."""
     stream = not isinstance(epoch_iterator.adapter, data_adapter.ArrayAdapter)
     heads = model._output_heads()
     metrics = None
     total, seen = 0.0, 0
     output_sums = [0.0 if h.loss is not None else None for h in heads]
     bar = Progbar(epoch_iterator.num_batches, verbose)
+    cbs = as_callback_list(callbacks, model, {"epochs": 1, "steps": epoch_iterator.num_batches, "verbose": verbose})
+    cbs.on_test_begin()
     step = -1
     for step, (xb, yb, swb) in epoch_iterator.epoch():
+        cbs.on_test_batch_begin(step)
         if stream:
             xb, yb, swb = _batch_lists(model, xb, yb, swb, where)
             if yb is None:
@@ -251,13 +286,16 @@ def _evaluate_loop(model, epoch_iterator, verbose, where="evaluate"):
         seen += count
         output_sums = _add_output_losses(output_sums, model._last_output_losses, count)
         _update_metrics(heads, yb, out, swb)
-        bar.update(step + 1, model._step_logs(total, output_sums, seen, metrics))
+        logs = model._step_logs(total, output_sums, seen, metrics)
+        cbs.on_test_batch_end(step, logs)
+        bar.update(step + 1, pythonify_logs(logs))
     if metrics is None:
         metrics = model.metrics
         for m in metrics:
             m.reset_state()
     values = model._step_logs(total, output_sums, seen, metrics) if seen else _empty_logs(model, metrics)
-    bar.update(max(step + 1, 0), values, finalize=True)
+    bar.update(max(step + 1, 0), pythonify_logs(values), finalize=True)
+    cbs.on_test_end(values)
     return values
 
 
@@ -309,7 +347,7 @@ def check_labels(model, ys, where="fit"):
         head.loss.value_and_grad(y[:len(probe_out)], probe_out)
 
 
-def evaluate(model, x, y, batch_size, verbose, return_dict, sample_weight=None, steps=None):
+def evaluate(model, x, y, batch_size, verbose, return_dict, sample_weight=None, steps=None, callbacks=None):
     """The loop behind ``Model.evaluate``: arrays, a Dataset, a generator or a PyDataset."""
     check_batch_size(batch_size, "evaluate")
     if data_adapter.is_stream(x):
@@ -322,13 +360,14 @@ def evaluate(model, x, y, batch_size, verbose, return_dict, sample_weight=None, 
         check_labels(model, ys, "evaluate")
         adapter = data_adapter.ArrayAdapter(xs, ys, as_sample_weight(sample_weight, len(xs[0]), "evaluate"),
                                             batch_size, steps, False, None)
-    values = _evaluate_loop(model, data_adapter.EpochIterator(adapter, steps), 1 if verbose == "auto" else int(verbose))
+    values = _evaluate_loop(model, data_adapter.EpochIterator(adapter, steps), 1 if verbose == "auto" else int(verbose),
+                            callbacks=callbacks)
     if return_dict:
         return values
     return ordered_values(model, values)
 
 
-def predict(model, x, batch_size, verbose, steps=None):
+def predict(model, x, batch_size, verbose, steps=None, callbacks=None):
     """The loop behind ``Model.predict``: one array, or a list for several outputs. A data
     set's targets, if it yields any, are ignored."""
     check_batch_size(batch_size, "predict")
@@ -346,14 +385,19 @@ def predict(model, x, batch_size, verbose, steps=None):
     epoch_iterator = data_adapter.EpochIterator(adapter, steps)
     verbose = 1 if verbose == "auto" else int(verbose)
     bar = Progbar(epoch_iterator.num_batches, verbose)
+    cbs = as_callback_list(callbacks, model, {"epochs": 1, "steps": epoch_iterator.num_batches, "verbose": verbose})
+    cbs.on_predict_begin()
     outs, step = [], -1
     for step, (xb, _, _) in epoch_iterator.epoch():
+        cbs.on_predict_batch_begin(step)
         if stream:
             xb = _batch_lists(model, xb, None, None, "predict")[0]
             model._check_shape(_shapes(xb), "predict")
         out = model._infer([as_float_input(v, "predict") for v in xb])[0]
         outs.append(out if isinstance(out, list) else [out])
+        cbs.on_predict_batch_end(step, {"outputs": out})
         bar.update(step + 1)
+    cbs.on_predict_end()
     if not outs:
         raise CnnlabError("predict(): the data yields no batch. Received: an empty data set")
     bar.update(step + 1, finalize=True)
