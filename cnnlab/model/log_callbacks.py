@@ -124,7 +124,7 @@ class TensorBoard(Callback):
         self.model = model
         self._writers = {}
         if self.write_graph and getattr(model, "built", False):
-            from .saving.keras_config import serialize_model
+            from ..saving.keras_config import serialize_model
             self._writer("train").model_config("keras", json.dumps(serialize_model(model, include_compile=False),
                                                                     default=str))
 
