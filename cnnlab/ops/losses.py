@@ -2,9 +2,6 @@
 
 Every function returns ``(loss, grad)``: the mean loss over the batch (a
 Python float) and ``d loss / d y_pred`` with ``y_pred``'s shape and dtype.
-With ``sample_weight`` (one weight per sample, ``(N,)`` or ``(N, 1)``) the loss is
-Keras 3's weighted ``sum_over_batch_size``: ``sum(w * loss) / N``, divided by the
-number of samples, **not** by ``sum(w)``; each sample's gradient is scaled by its weight.
 
 Keras's conventions:
 
@@ -38,51 +35,19 @@ def _log_softmax(z):
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _reduce(values, grad, sample_weight, last_axis_mean=False):
-    """The batch loss from ``values`` (per sample; with ``last_axis_mean``, per entry,
-    averaged over the last axis first) and the gradient, weighted by ``sample_weight``
-    as Keras weighs them (see the module docstring)."""
-    if sample_weight is None:
-        return float(values.mean()), grad       # one mean over everything: the unweighted sums as before
-    if last_axis_mean:
-        values = values.mean(axis=-1)
-    w = xp.asarray(sample_weight, dtype=values.dtype)
-    if w.ndim == values.ndim + 1 and w.shape[-1] == 1:
-        w = w[..., 0]
-    w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
-    try:
-        w = xp.broadcast_to(w, values.shape)
-    except ValueError:
-        raise ShapeError(f"sample_weight must have one weight per sample. Received: sample_weight shape="
-                         f"{tuple(xp.shape(sample_weight))}, loss shape={tuple(values.shape)}") from None
-    return float((values * w).mean()), grad * w[..., None]
+def _mean(values_and_grads):
+    """The batch mean of per-sample values and its gradient."""
+    values, dvalues = values_and_grads
+    return float(values.mean()), (dvalues / values.size).astype(dvalues.dtype, copy=False)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None):
+def categorical_crossentropy(y_true, y_pred, from_logits=False):
     """``-sum(y * log p)`` per sample, mean over samples.
 
     ``y_true (N, K)`` one-hot (or soft) labels; ``y_pred (N, K)`` probabilities
     (or logits with ``from_logits=True``).
     """
-    _check_same_shape(y_true, y_pred, "categorical_crossentropy",
-                      "One-hot labels need shape (N, classes); for integer labels use "
-                      "sparse_categorical_crossentropy or keras.utils.to_categorical(y). ")
-    n = y_pred.shape[0]
-    y_true = y_true.astype(y_pred.dtype, copy=False)
-    if from_logits:
-        per_sample = -(y_true * _log_softmax(y_pred)).sum(axis=-1)
-        grad = (softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true) / n
-        loss, grad = _reduce(per_sample, grad, sample_weight)
-        return loss, grad.astype(y_pred.dtype, copy=False)
-    total = y_pred.sum(axis=-1, keepdims=True)
-    q = y_pred / total
-    qc = xp.clip(q, EPSILON, 1 - EPSILON)
-    per_sample = -(y_true * xp.log(qc)).sum(axis=-1)
-    # Chain rule through the clip (zero where clipped) and the renormalisation q = p / sum(p).
-    g = xp.where((q >= EPSILON) & (q <= 1 - EPSILON), -y_true / qc, 0)
-    grad = (g - (g * q).sum(axis=-1, keepdims=True)) / total / n
-    loss, grad = _reduce(per_sample, grad, sample_weight)
-    return loss, grad.astype(y_pred.dtype, copy=False)
+    return _mean(categorical_crossentropy_values(y_true, y_pred, from_logits))
 
 
 def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
@@ -117,7 +82,7 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
     return y
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None):
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Like :func:`categorical_crossentropy` but ``y_true (N,)`` holds class numbers."""
     if y_pred.ndim != 2:
         raise ShapeError(f"sparse_categorical_crossentropy: predictions must be (N, classes). "
@@ -128,41 +93,235 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, sample_we
                          f"Received: y_true shape={tuple(xp.shape(y_true))}, y_pred shape={tuple(y_pred.shape)}")
     one_hot = xp.zeros(y_pred.shape, dtype=y_pred.dtype)
     one_hot[xp.arange(labels.shape[0]), labels] = 1
-    return categorical_crossentropy(one_hot, y_pred, from_logits, sample_weight)
+    return categorical_crossentropy(one_hot, y_pred, from_logits)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False, sample_weight=None):
+def binary_crossentropy(y_true, y_pred, from_logits=False):
     """``-(y log p + (1-y) log(1-p))``, mean over the last axis, then over samples.
 
     ``y_true`` and ``y_pred`` have the same shape, e.g. ``(N, 1)``; labels in [0, 1].
     """
+    return _mean(binary_crossentropy_values(y_true, y_pred, from_logits))
+
+
+def mean_squared_error(y_true, y_pred):
+    """L2: ``mean((y - p)^2)`` over the last axis, then over samples."""
+    return _mean(mean_squared_error_values(y_true, y_pred))
+
+
+def mean_absolute_error(y_true, y_pred):
+    """L1: ``mean(|y - p|)`` over the last axis, then over samples."""
+    return _mean(mean_absolute_error_values(y_true, y_pred))
+
+
+# ---- per-sample values with their gradients (Keras's function forms) --------------------------------------
+#
+# Each ``*_values(y_true, y_pred, ...)`` returns ``(values, dvalues)``: Keras's per-sample loss, reduced over the
+# last axis only (``y_pred (N, ..., K) -> values (N, ...)``), and ``dvalues``, with ``y_pred``'s shape, the
+# gradient of each value with respect to its own predictions. A reduction (mean over the batch, a sum,
+# sample weights) is then ``loss = sum(w * values) / d`` with gradient ``w * dvalues / d``.
+
+def _f(y_true, y_pred):
+    y_pred = xp.asarray(y_pred)
+    if y_pred.dtype.kind != "f":
+        y_pred = y_pred.astype(xp.float32)
+    return xp.asarray(y_true).astype(y_pred.dtype, copy=False), y_pred
+
+
+def softmax_backward(p, dp):
+    """``dz`` for ``p = softmax(z)`` given ``dp`` (last axis)."""
+    return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+
+
+def categorical_crossentropy_values(y_true, y_pred, from_logits=False):
+    """``-sum(y log q)`` over the last axis; ``q`` is ``y_pred`` renormalised and clipped to [1e-7, 1 - 1e-7]
+    (or ``softmax(y_pred)`` with ``from_logits``)."""
+    _check_same_shape(y_true, y_pred, "categorical_crossentropy",
+                      "One-hot labels need shape (N, classes); for integer labels use "
+                      "sparse_categorical_crossentropy or keras.utils.to_categorical(y). ")
+    y_true, y_pred = _f(y_true, y_pred)
+    if from_logits:
+        values = -(y_true * _log_softmax(y_pred)).sum(axis=-1)
+        return values, softmax(y_pred) * y_true.sum(axis=-1, keepdims=True) - y_true
+    total = y_pred.sum(axis=-1, keepdims=True)
+    q = y_pred / total
+    qc = xp.clip(q, EPSILON, 1 - EPSILON)
+    values = -(y_true * xp.log(qc)).sum(axis=-1)
+    # Chain rule through the clip (zero where clipped) and the renormalisation q = p / sum(p).
+    g = xp.where((q >= EPSILON) & (q <= 1 - EPSILON), -y_true / qc, 0)
+    return values, ((g - (g * q).sum(axis=-1, keepdims=True)) / total).astype(y_pred.dtype, copy=False)
+
+
+def binary_crossentropy_values(y_true, y_pred, from_logits=False):
+    """``-(y log p + (1-y) log(1-p))``, ``p`` clipped to [1e-7, 1 - 1e-7], mean over the last axis."""
     _check_same_shape(y_true, y_pred, "binary_crossentropy")
-    y_true = y_true.astype(y_pred.dtype, copy=False)
-    count = y_pred.size
+    y_true, y_pred = _f(y_true, y_pred)
+    k = y_pred.shape[-1]
     if from_logits:
         z = y_pred
-        loss = xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))
-        grad = (sigmoid(z) - y_true) / count
-    else:
-        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
-        loss = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
-        inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
-        grad = xp.where(inside, (p - y_true) / (p * (1 - p)), 0) / count
-    loss, grad = _reduce(loss, grad, sample_weight, last_axis_mean=True)
-    return loss, grad.astype(y_pred.dtype, copy=False)
+        per = xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))
+        return per.mean(axis=-1), ((sigmoid(z) - y_true) / k).astype(y_pred.dtype, copy=False)
+    p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+    per = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
+    inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+    return per.mean(axis=-1), (xp.where(inside, (p - y_true) / (p * (1 - p)), 0) / k).astype(y_pred.dtype, copy=False)
 
 
-def mean_squared_error(y_true, y_pred, sample_weight=None):
-    """L2: ``mean((y - p)^2)`` over the last axis, then over samples."""
-    _check_same_shape(y_true, y_pred, "mean_squared_error")
-    diff = y_pred - y_true.astype(y_pred.dtype, copy=False)
-    loss, grad = _reduce(diff * diff, 2 * diff / diff.size, sample_weight, last_axis_mean=True)
-    return loss, grad.astype(y_pred.dtype, copy=False)
+def _elementwise(y_true, y_pred, name):
+    _check_same_shape(y_true, y_pred, name)
+    return _f(y_true, y_pred)
 
 
-def mean_absolute_error(y_true, y_pred, sample_weight=None):
-    """L1: ``mean(|y - p|)`` over the last axis, then over samples."""
-    _check_same_shape(y_true, y_pred, "mean_absolute_error")
-    diff = y_pred - y_true.astype(y_pred.dtype, copy=False)
-    loss, grad = _reduce(xp.abs(diff), xp.sign(diff) / diff.size, sample_weight, last_axis_mean=True)
-    return loss, grad.astype(y_pred.dtype, copy=False)
+def mean_squared_error_values(y_true, y_pred):
+    """``mean((p - y)^2)`` over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "mean_squared_error")
+    d = y_pred - y_true
+    return (d * d).mean(axis=-1), 2 * d / d.shape[-1]
+
+
+def mean_absolute_error_values(y_true, y_pred):
+    """``mean(|p - y|)`` over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "mean_absolute_error")
+    d = y_pred - y_true
+    return xp.abs(d).mean(axis=-1), xp.sign(d) / d.shape[-1]
+
+
+def mean_absolute_percentage_error_values(y_true, y_pred):
+    """``100 * mean(|y - p| / max(|y|, 1e-7))`` over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "mean_absolute_percentage_error")
+    scale = xp.maximum(xp.abs(y_true), y_pred.dtype.type(EPSILON))
+    d = y_pred - y_true
+    return 100 * (xp.abs(d) / scale).mean(axis=-1), 100 * xp.sign(d) / scale / d.shape[-1]
+
+
+def mean_squared_logarithmic_error_values(y_true, y_pred):
+    """``mean((log(max(p, 1e-7) + 1) - log(max(y, 1e-7) + 1))^2)`` over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "mean_squared_logarithmic_error")
+    eps = y_pred.dtype.type(EPSILON)
+    pc = xp.maximum(y_pred, eps)
+    d = xp.log(pc + 1) - xp.log(xp.maximum(y_true, eps) + 1)
+    return (d * d).mean(axis=-1), xp.where(y_pred > eps, 2 * d / (pc + 1), 0) / d.shape[-1]
+
+
+def huber_values(y_true, y_pred, delta=1.0):
+    """``0.5 e^2`` where ``|e| <= delta``, else ``delta |e| - 0.5 delta^2`` (``e = p - y``), mean over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "huber")
+    delta = y_pred.dtype.type(delta)
+    e = y_pred - y_true
+    small = xp.abs(e) <= delta
+    per = xp.where(small, 0.5 * e * e, delta * xp.abs(e) - 0.5 * delta * delta)
+    return per.mean(axis=-1), xp.where(small, e, delta * xp.sign(e)) / e.shape[-1]
+
+
+def log_cosh_values(y_true, y_pred):
+    """``log(cosh(p - y))``, written ``x + softplus(-2x) - log 2`` (no overflow), mean over the last axis.
+    Its derivative is ``tanh(x)``."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "log_cosh")
+    x = y_pred - y_true
+    softplus = xp.maximum(-2 * x, 0) + xp.log1p(xp.exp(-xp.abs(2 * x)))
+    per = x + softplus - y_pred.dtype.type(xp.log(2.0))
+    return per.mean(axis=-1), xp.tanh(x) / x.shape[-1]
+
+
+def kl_divergence_values(y_true, y_pred):
+    """``sum(y log(y / p))`` over the last axis, both clipped to [1e-7, 1]."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "kl_divergence")
+    yc, pc = xp.clip(y_true, EPSILON, 1), xp.clip(y_pred, EPSILON, 1)
+    inside = (y_pred >= EPSILON) & (y_pred <= 1)
+    return (yc * xp.log(yc / pc)).sum(axis=-1), xp.where(inside, -yc / pc, 0).astype(y_pred.dtype, copy=False)
+
+
+def poisson_values(y_true, y_pred):
+    """``mean(p - y log(p + 1e-7))`` over the last axis."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "poisson")
+    eps = y_pred.dtype.type(EPSILON)
+    return (y_pred - y_true * xp.log(y_pred + eps)).mean(axis=-1), (1 - y_true / (y_pred + eps)) / y_pred.shape[-1]
+
+
+def hinge_labels(y_true):
+    """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0 or 1 become -1 or 1; others stay."""
+    return 2 * y_true - 1 if xp.all((y_true == 0) | (y_true == 1)) else y_true
+
+
+def hinge_values(y_true, y_pred):
+    """``mean(max(1 - y p, 0))`` over the last axis, labels -1/1 (0/1 converted)."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "hinge")
+    t = hinge_labels(y_true)
+    margin = 1 - t * y_pred
+    return xp.maximum(margin, 0).mean(axis=-1), xp.where(margin > 0, -t, 0) / y_pred.shape[-1]
+
+
+def squared_hinge_values(y_true, y_pred):
+    """``mean(max(1 - y p, 0)^2)`` over the last axis, labels -1/1 (0/1 converted)."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "squared_hinge")
+    t = hinge_labels(y_true)
+    m = xp.maximum(1 - t * y_pred, 0)
+    return (m * m).mean(axis=-1), -2 * t * m / y_pred.shape[-1]
+
+
+def categorical_hinge_values(y_true, y_pred):
+    """``max(max((1 - y) p) - sum(y p) + 1, 0)``: the best wrong score against the true one."""
+    y_true, y_pred = _elementwise(y_true, y_pred, "categorical_hinge")
+    wrong = (1 - y_true) * y_pred
+    top = wrong.argmax(axis=-1)[..., None]
+    values = xp.maximum(xp.take_along_axis(wrong, top, -1)[..., 0] - (y_true * y_pred).sum(axis=-1) + 1, 0)
+    d_neg = xp.zeros_like(y_pred)
+    xp.put_along_axis(d_neg, top, xp.take_along_axis(1 - y_true, top, -1), -1)
+    return values, xp.where((values > 0)[..., None], d_neg - y_true, 0).astype(y_pred.dtype, copy=False)
+
+
+def categorical_focal_crossentropy_values(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False):
+    """``sum(alpha (1 - q)^gamma (-y log q))`` over the last axis, ``q`` as in categorical cross-entropy."""
+    _check_same_shape(y_true, y_pred, "categorical_focal_crossentropy")
+    y_true, y_pred = _f(y_true, y_pred)
+    p = softmax(y_pred) if from_logits else y_pred
+    total = p.sum(axis=-1, keepdims=True)
+    q = p / total
+    qc = xp.clip(q, EPSILON, 1 - EPSILON)
+    log_q = xp.log(qc)
+    modulating = (1 - qc) ** gamma
+    values = (alpha * modulating * (-y_true * log_q)).sum(axis=-1)
+    # d/dq of alpha (1-q)^g (-y log q), zero where clipped; then through q = p / sum(p) (and the softmax).
+    g = alpha * (gamma * (1 - qc) ** (gamma - 1) * y_true * log_q - modulating * y_true / qc)
+    g = xp.where((q >= EPSILON) & (q <= 1 - EPSILON), g, 0)
+    dp = (g - (g * q).sum(axis=-1, keepdims=True)) / total
+    grad = softmax_backward(p, dp) if from_logits else dp
+    return values, grad.astype(y_pred.dtype, copy=False)
+
+
+def binary_focal_crossentropy_values(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                                     from_logits=False):
+    """``mean(w (1 - p_t)^gamma bce)`` over the last axis: ``p_t = y p + (1-y)(1-p)``, ``bce`` with ``p`` clipped
+    to [1e-7, 1 - 1e-7], ``w = y alpha + (1-y)(1-alpha)`` with ``apply_class_balancing`` (else 1); with
+    ``from_logits``, ``p = sigmoid(y_pred)`` first (as Keras does)."""
+    _check_same_shape(y_true, y_pred, "binary_focal_crossentropy")
+    y_true, y_pred = _f(y_true, y_pred)
+    p = sigmoid(y_pred) if from_logits else y_pred
+    pc = xp.clip(p, EPSILON, 1 - EPSILON)
+    bce = -(y_true * xp.log(pc) + (1 - y_true) * xp.log(1 - pc))
+    d_bce = xp.where((p >= EPSILON) & (p <= 1 - EPSILON), (pc - y_true) / (pc * (1 - pc)), 0)
+    p_t = y_true * p + (1 - y_true) * (1 - p)
+    focal = (1 - p_t) ** gamma
+    d_focal = -gamma * (1 - p_t) ** (gamma - 1) * (2 * y_true - 1)
+    weight = y_true * alpha + (1 - y_true) * (1 - alpha) if apply_class_balancing else 1
+    k = y_pred.shape[-1]
+    dp = weight * (d_focal * bce + focal * d_bce) / k
+    grad = dp * p * (1 - p) if from_logits else dp
+    return (weight * focal * bce).mean(axis=-1), grad.astype(y_pred.dtype, copy=False)
+
+
+def sparse_to_one_hot(y_true, y_pred, name="sparse_categorical_crossentropy"):
+    """Integer labels shaped like ``y_pred`` without its class axis (or with a class axis of 1), int or float,
+    checked, as one-hot rows of ``y_pred``'s dtype."""
+    y = xp.asarray(y_true)
+    if y.ndim == y_pred.ndim and y.shape[-1] == 1:
+        y = y[..., 0]
+    if y.shape != y_pred.shape[:-1]:
+        raise ShapeError(
+            f"{name}: expects integer class labels of shape {tuple(y_pred.shape[:-1])} for predictions of shape "
+            f"{tuple(y_pred.shape)}. Labels of shape {tuple(xp.shape(y_true))} look one-hot: use "
+            f"categorical_crossentropy, or pass y.argmax(-1). Received: y_true shape={tuple(xp.shape(y_true))}")
+    labels = sparse_labels(y.reshape(-1), y_pred.shape[-1], name).reshape(y.shape)
+    one_hot = xp.zeros(y_pred.shape, dtype=y_pred.dtype if y_pred.dtype.kind == "f" else xp.float32)
+    xp.put_along_axis(one_hot, labels[..., None], 1, -1)
+    return one_hot

@@ -103,8 +103,6 @@ def _loss(spec):
     if spec.get("class_name") == "function" and isinstance(spec.get("config"), str):
         return losses_mod.get(spec["config"])
     config = dict(spec.get("config") or {})
-    if config.pop("reduction", "sum_over_batch_size") not in ("sum_over_batch_size", "auto", None):
-        raise _Unsupported(f"loss {spec.get('class_name')}: reduction={spec['config']['reduction']!r}")
     dtype = config.pop("dtype", None)
     if dtype not in (None, "float32") and not (isinstance(dtype, dict) and
                                                (dtype.get("config") or {}).get("name") == "float32"):
