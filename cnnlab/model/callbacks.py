@@ -168,9 +168,7 @@ class ProgbarLogger(Callback):
 
 
 #: Which way a compiled metric improves (Keras 3's ``Metric._direction``).
-_METRIC_DIRECTIONS = {metrics_mod.CategoricalAccuracy: "max", metrics_mod.SparseCategoricalAccuracy: "max",
-                      metrics_mod.BinaryAccuracy: "max", metrics_mod.MeanAbsoluteError: "min",
-                      metrics_mod.MeanSquaredError: "min"}
+_METRIC_DIRECTIONS = {"up": "max", "down": "min"}   # a metric's ``_direction`` -> the mode
 
 
 class _Monitor(Callback):
@@ -199,8 +197,8 @@ class _Monitor(Callback):
             if name == "loss":
                 self._direction = "min"
             for m in getattr(self.model, "metrics", None) or []:
-                if getattr(m, "name", None) == name and type(m) in _METRIC_DIRECTIONS:
-                    self._direction = _METRIC_DIRECTIONS[type(m)]
+                if getattr(m, "name", None) == name and getattr(m, "_direction", None) in _METRIC_DIRECTIONS:
+                    self._direction = _METRIC_DIRECTIONS[m._direction]
             if self._direction is None:
                 raise ValueError(f"{type(self).__name__} callback received monitor={self.monitor}, but cnnlab "
                                  f"(like Keras) isn't able to automatically determine whether that metric should "
@@ -532,7 +530,13 @@ class BackupAndRestore(Callback):
         state = self.model.fit_state
         epoch, step, order, loss_sum, seen = state.epoch, state.step, state.order, state.loss_sum, state.seen
         steps = self.params.get("steps")
-        metrics = [(m.name, m.total, m.count) for m in self.model.metrics]
+        for m in self.model.metrics:
+            if not isinstance(m, metrics_mod.Mean) or not float(m.count).is_integer():
+                raise CnnlabError(f"BackupAndRestore(save_freq={self.save_freq}): the metric '{m.name}' "
+                                  f"({type(m).__name__}) is not a running mean over samples, and cnnlab cannot yet "
+                                  f"back up its state in the middle of an epoch. Use save_freq='epoch'. "
+                                  f"Received: metrics={[m.name for m in self.model.metrics]}")
+        metrics = [(m.name, m.total, int(m.count)) for m in self.model.metrics]
         self._save(_backup_store().ResumePoint(epoch=epoch, step=step + 1, order=order, steps=steps,
                                             loss_sum=loss_sum, seen=seen, metrics=metrics,
                                             output_loss_sums=list(state.output_loss_sums)), logs)

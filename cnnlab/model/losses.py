@@ -274,7 +274,7 @@ def reduce_with_grad(values, grads, sample_weight=None, reduction="sum_over_batc
         divisor = divisor if divisor else np.inf        # Keras's divide_no_nan: an empty batch gives 0
     if grads is not None:
         grads = (grads / grads.dtype.type(divisor)).astype(grads.dtype, copy=False)
-    return np.float32(total / divisor), grads
+    return float(total / divisor), grads
 
 
 class CategoricalCrossentropy(Loss):
