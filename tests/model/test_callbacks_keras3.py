@@ -305,8 +305,6 @@ def test_bad_fit_arguments_are_refused():
         m.fit(x, y, epochs=1, verbose=0, validation_data=(x, y), validation_freq="often")
     with pytest.raises(CnnlabError, match="shuffle"):
         m.fit(x, y, epochs=1, verbose=0, shuffle="yes")
-    with pytest.raises(CnnlabError, match="steps"):
-        m.evaluate(x, y, steps=2, verbose=0)
 
 
 def test_shuffle_batch_keeps_the_batches_and_shuffles_inside_them():
