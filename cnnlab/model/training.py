@@ -338,9 +338,10 @@ def check_labels(model, ys, where="fit"):
                               f"{np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))[:5].tolist()}). "
                               f"Clean the labels first.")
         probe_out = np.zeros((min(len(y), 4), *shape[1:]), dtype=floatx)
-        if isinstance(head.loss, losses_mod.BinaryCrossentropy):
+        if isinstance(head.loss, (losses_mod.BinaryCrossentropy, losses_mod.BinaryFocalCrossentropy)):
             probe_out += 0.5
-        elif isinstance(head.loss, (losses_mod.CategoricalCrossentropy, losses_mod.SparseCategoricalCrossentropy)):
+        elif isinstance(head.loss, (losses_mod.CategoricalCrossentropy, losses_mod.SparseCategoricalCrossentropy,
+                                    losses_mod.CategoricalFocalCrossentropy)):
             probe_out += 1.0 / max(shape[-1], 1)
         if isinstance(head.loss, losses_mod.SparseCategoricalCrossentropy):
             sparse_labels(y, shape[-1])       # the whole label array: range and type
