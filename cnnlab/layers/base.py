@@ -374,6 +374,11 @@ class Layer:
         config.pop("dtype", None)
         return cls(**config)
 
+    @property
+    def keras_class_name(self):
+        """The class name Keras gives this layer (a model says ``Functional`` where Keras does)."""
+        return type(self).__name__
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 

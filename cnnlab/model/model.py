@@ -821,23 +821,30 @@ class Model(Layer):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+    @property
+    def keras_class_name(self):
+        """``keras.Model(inputs, outputs)`` makes a ``Functional`` in Keras (the summary's type column,
+        the ``.keras`` file's weight keys); a subclass keeps its own name."""
+        return "Functional" if type(self) is Model and not self._subclassed else type(self).__name__
+
     # ---- files (cnnlab.saving, reached through model/files.py) ------------
     def get_config(self):
-        """Keras 3's config of this model, from ``cnnlab.saving.keras_config`` (one serializer)."""
-        return self._serialized()["config"]
+        """Keras 3's config of this model (``cnnlab.saving.keras_config``, the one serializer): for a
+        functional model its layers, their calls, ``input_layers`` and ``output_layers``."""
+        return files.saving().keras_config.serialize_model(self, include_compile=False)["config"]
 
-    def _serialized(self):
-        obj = files.saving().keras_config.serialize_model(self, include_compile=False)
-        if not self._builds_own_graph and obj.get("class_name") == "Sequential":
-            # The serializer does not know graphs yet: never write a graph as if it were a stack.
-            raise CnnlabError(f"Model '{self.name}' ({type(self).__name__}): cnnlab cannot write the config of a "
-                              f"functional or subclassed model yet; save its weights with save_weights(). "
-                              f"Received: model class={type(self).__name__}")
-        return obj
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The functional model ``get_config`` describes, with new weights (the reader of ``load_model``)."""
+        return files.saving().model_from_config.model_from_config(
+            {"class_name": "Functional", "config": config}, compile=False, custom_objects=custom_objects)
+
+    def to_json(self, **kwargs):
+        """The model's Keras config as JSON text (``keras.models.model_from_json`` reads it back)."""
+        return files.saving().to_json(self, **kwargs)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Save the whole model: a Keras 3 ``.keras`` file, or a legacy ``.h5`` file (atomically)."""
-        self._serialized()
         files.saving().save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):

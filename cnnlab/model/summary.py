@@ -3,6 +3,12 @@ installed (as Keras does), in plain box characters otherwise.
 
 Beyond Keras, ``show_formula=True`` adds each layer's parameter arithmetic
 (``3*3*1*32 + 32 = 320``).
+
+A functional model is summarized as Keras 3 does it (keras/src/utils/summary_utils.py): its
+layers in ``model.layers`` order, the InputLayers included, a nested model as one row, and,
+unless the graph is a plain chain ("sequential-like": one node per depth, each with at most
+one input, no layer called twice), a fourth column ``Connected to`` listing each input as
+``layer[node][tensor]``, 108 columns wide by default.
 """
 from __future__ import annotations
 
@@ -20,6 +26,66 @@ def readable_size(num_bytes):
 
 def format_shape(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _is_graph(model):
+    """A functional model (``Model(inputs, outputs)``): Sequential and subclassed models are
+    summarized as a plain list of layers, as Keras does."""
+    if any(c.__name__ == "Sequential" for c in type(model).__mro__):
+        return False
+    nodes = getattr(model, "_nodes", None)
+    return bool(nodes) and any(node.is_input for node in nodes)
+
+
+def _sequential_like(model):
+    """Keras's test: one node per depth (the longest path to an output), each with at most one input
+    tensor, and no layer called twice inside the model."""
+    nodes = model.nodes
+    ids = {id(n) for n in nodes}
+    depth = {}
+    for node in reversed(nodes):                       # outputs first: a node's depth exceeds its users'
+        d = depth.setdefault(id(node), 0)
+        for t in node.input_tensors:
+            parent = t.node
+            if parent is not None and id(parent) in ids:
+                depth[id(parent)] = max(depth.get(id(parent), 0), d + 1)
+    per_depth = {}
+    for node in nodes:
+        per_depth.setdefault(depth[id(node)], []).append(node)
+    if any(len(v) > 1 or len(v[0].input_tensors) > 1 for v in per_depth.values()):
+        return False
+    layers = [id(n.layer) for n in nodes]
+    return len(layers) == len(set(layers))
+
+
+def _graph_output_shape(layer):
+    """The shape of the layer's last call (Keras reads its last inbound node), several as a list."""
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if not nodes:
+        return format_shape(layer.output_shape) if getattr(layer, "built", False) else "?"
+    shapes = [format_shape(t.shape) for t in nodes[-1].output_tensors]
+    return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+
+
+def _connections(model, layer):
+    own = {id(n) for n in model.nodes}
+    parts = [f"{t._keras_history[0].name}[{t._keras_history[1]}][{t._keras_history[2]}]"
+             for node in layer._inbound_nodes if id(node) in own for t in node.input_tensors]
+    return ", ".join(parts) or "-"
+
+
+def graph_rows(model, connected):
+    rows = []
+    for layer in model.layers:
+        if not getattr(layer, "built", True):
+            params = "0 (unbuilt)"
+        else:
+            params = f"{layer.count_params():,}"
+        row = [f"{layer.name} ({layer.keras_class_name})", _graph_output_shape(layer), params]
+        if connected:
+            row.append(_connections(model, layer))
+        rows.append(row)
+    return rows
 
 
 def layer_rows(model, show_formula=False):
@@ -73,16 +139,23 @@ def render(model, line_length=None, positions=None, show_formula=False):
     """The summary as text."""
     header = ["Layer (type)", "Output Shape", "Param #"]
     align = ["left", "left", "right"]
-    positions = positions or [0.45, 0.80, 1.0]
+    graph = _is_graph(model)
+    connected = graph and not _sequential_like(model)
     default_length = 88
-    if show_formula:
+    if connected:
+        header.append("Connected to")
+        align.append("left")
+        positions = positions or [0.3, 0.56, 0.74, 1.0]
+        default_length = 108
+    positions = positions or [0.45, 0.80, 1.0]
+    if show_formula and not graph:
         header.append("Formula")
         align.append("left")
         positions = [p * 0.75 for p in positions] + [1.0]
         default_length = 118
     line_length = line_length or min(default_length, shutil.get_terminal_size().columns - 4)
     widths = column_widths(line_length, positions)
-    rows = layer_rows(model, show_formula)
+    rows = graph_rows(model, connected) if graph else layer_rows(model, show_formula)
     title = f'Model: "{model.name}"'
     try:
         table = _rich_table(header, align, widths, rows, line_length)
@@ -123,15 +196,35 @@ def _fit_widths(widths, line_length):
     return widths
 
 
+def _wrap(text, width):
+    """Break ``text`` into lines of at most ``width`` at spaces, as rich folds a cell; a word longer
+    than the cell is cut with an ellipsis."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if len(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = word if len(word) <= width else word[:width - 1] + "…"
+    lines.append(line)
+    return lines
+
+
 def _plain_table(header, align, widths, rows):
     """The same box as rich draws (heavy head, lines between rows), without rich."""
     def cells(values, left, sep, right):
-        out = []
-        for v, a, w in zip(values, align, widths):
-            inner = w - 2
-            v = v[:inner]
-            out.append(" " + (v.ljust(inner) if a == "left" else v.rjust(inner)) + " ")
-        return left + sep.join(out) + right
+        columns = [_wrap(v, w - 2) for v, w in zip(values, widths)]
+        out_lines = []
+        for k in range(max(len(c) for c in columns)):
+            out = []
+            for column, a, w in zip(columns, align, widths):
+                inner = w - 2
+                v = column[k] if k < len(column) else ""
+                out.append(" " + (v.ljust(inner) if a == "left" else v.rjust(inner)) + " ")
+            out_lines.append(left + sep.join(out) + right)
+        return "\n".join(out_lines)
 
     def rule(left, fill, sep, right):
         return left + sep.join(fill * w for w in widths) + right

@@ -15,6 +15,7 @@ imported, unpickled or evaluated.
 """
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -144,3 +145,52 @@ def load_weights(model, filepath):
                          f"legacy `.h5`. Received: filepath={path}")
     architecture.assign(model, read.layers)
     _restore_optimizer(model, read.optimizer)
+
+
+# ---- configs as JSON, and copies of a model ----------------------------------------
+def to_json(model, **kwargs):
+    """``model.to_json()``: the model's Keras config (with ``compile_config``) as JSON text."""
+    return json.dumps(keras_config.serialize_model(model, include_compile=True), **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """``keras.models.model_from_json``: the model a JSON config describes (compiled when it says how)."""
+    if isinstance(json_string, bytes):
+        json_string = json_string.decode("utf-8", "replace")
+    if not isinstance(json_string, str):
+        raise CnnlabError(f"model_from_json(): expected a JSON string. Received: {type(json_string).__name__}")
+    if len(json_string) > limits.MAX_CONFIG_BYTES:
+        raise CnnlabError(f"model_from_json(): {len(json_string):,} characters is more than cnnlab reads as a "
+                          f"model config ({limits.MAX_CONFIG_BYTES:,}). Received: {len(json_string):,} characters")
+    try:
+        obj = json.loads(json_string)
+    except (ValueError, RecursionError) as e:
+        raise CnnlabError(f"model_from_json(): not valid JSON ({e}). Received: {json_string[:80]!r}") from None
+    return model_from_config(obj, compile=True, custom_objects=custom_objects)
+
+
+def model_config_from_dict(config, custom_objects=None):
+    """``keras.models.model_from_config``: ``{"class_name", "config"}`` -> a model (uncompiled)."""
+    return model_from_config(config, compile=False, custom_objects=custom_objects)
+
+
+def _own_classes(model):
+    """The user's classes a model holds, by the name its config gives them (so a copy finds them)."""
+    found = {}
+    for _, _, layer in architecture.walk(model):
+        cls = type(layer)
+        if cls.__module__.split(".")[0] != "cnnlab":
+            found[keras_config.registration.get_registered_name(cls)] = cls
+    return found
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """``keras.models.clone_model``: the same architecture with the same layer names and freshly drawn
+    weights (each layer built again from its config, as Keras does); not compiled."""
+    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
+                        ("call_function", call_function), *kwargs.items()):
+        if value is not None:
+            raise CnnlabError(f"clone_model(): cnnlab clones a Sequential or functional model as it is; "
+                              f"`{name}` is not supported. Received: {name}={value!r}")
+    return model_from_config(keras_config.serialize_model(model, include_compile=False), compile=False,
+                             custom_objects=_own_classes(model))

@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import random as cnn_random
 from ..errors import CnnlabError
-from .architecture import check_array
+from .architecture import check_array, leaves
 from ..atomic import atomic_write_bytes
 from .optional import require_safetensors
 from .safetensors_io import SafetensorsFile
@@ -101,15 +101,9 @@ def _decode_number(item, where):
 
 
 def _rng_layers(model):
-    """The layers that own a random generator (Dropout), by name."""
-    found, stack = {}, list(model.layers)
-    while stack:                          # models used as layers: their Dropouts too
-        layer = stack.pop(0)
-        if isinstance(getattr(layer, "rng", None), np.random.Generator):
-            found[layer.name] = layer.rng
-        if hasattr(layer, "_program") and hasattr(layer, "layers") and layer is not model:
-            stack += list(layer.layers)
-    return found
+    """The layers that own a random generator (Dropout), by name path (models used as layers too)."""
+    return {path: layer.rng for _, path, layer in leaves(model)
+            if isinstance(getattr(layer, "rng", None), np.random.Generator)}
 
 
 # ---- writing ----------------------------------------------------------------------
@@ -117,9 +111,9 @@ def write(path, model, point: ResumePoint, extra=None):
     """Write the model's training state and ``point`` to ``path`` atomically."""
     st_numpy = require_safetensors()
     tensors = {}
-    for layer in model.layers:
+    for _, layer_path, layer in leaves(model):
         for name, w in zip(layer.weight_names, layer.weights):
-            tensors[f"weights/{layer.name}/{name}"] = np.ascontiguousarray(w)
+            tensors[f"weights/{layer_path}/{name}"] = np.ascontiguousarray(w)
     optimizer = model.optimizer
     opt_state = None
     if optimizer is not None:
@@ -199,10 +193,10 @@ def read(path, model):
 
         # Weights: every one the model has, nothing else, each checked before any is read.
         wanted = []
-        for layer in model.layers:
+        for _, layer_path, layer in leaves(model):
             arrays = []
             for name, w in zip(layer.weight_names, layer.weights):
-                key = f"weights/{layer.name}/{name}"
+                key = f"weights/{layer_path}/{name}"
                 if key not in st.entries:
                     reader.fail(f"no tensor {key!r} for layer '{layer.name}' ({type(layer).__name__}); it was "
                                 f"written for another model")
@@ -297,7 +291,7 @@ def read(path, model):
         _set_rng(np.random.Generator(type(target.bit_generator)()), value, what, reader)
 
     def apply():
-        for layer, arrays in zip(model.layers, weights):
+        for (_, _, layer), arrays in zip(leaves(model), weights):
             if arrays:
                 layer.set_weights(arrays)
         if opt is not None:

@@ -29,9 +29,9 @@ import numpy as np
 
 from ..errors import CnnlabError
 from . import optimizer_state
-from .architecture import check_array, expected_weights
+from ..model.model import Model
+from .architecture import check_array, expected_weights, leaves, walk
 from .limits import MAX_SLOTS_PER_WEIGHT
-from .naming import layer_keys
 from .optional import require_h5py
 
 
@@ -48,10 +48,15 @@ def write_weights(model, include_optimizer=True):
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         _vars_group(f, "", model.name)
-        for key, layer in zip(layer_keys(model.layers), model.layers):
-            group = _vars_group(f, f"layers/{key}", layer.name)
-            for i, w in enumerate(layer.weights):
-                group[str(i)] = np.asarray(w)
+        seen = set()
+        for path, _, layer in walk(model):
+            if id(layer) in seen:
+                continue                   # a shared layer is saved once, where it is first met (as Keras)
+            seen.add(id(layer))
+            group = _vars_group(f, path, layer.name)
+            if not isinstance(layer, Model):    # a nested model's own group holds no variables
+                for i, w in enumerate(layer.weights):
+                    group[str(i)] = np.asarray(w)
         if include_optimizer and model.compiled and model.optimizer is not None:
             group = _vars_group(f, "optimizer", model.optimizer.name)
             for i, value in enumerate(optimizer_state.to_keras_vars(model.optimizer)):
@@ -115,12 +120,13 @@ def _read_layers(h5py, f, model, where):
     if "layers" not in f and "_layer_checkpoint_dependencies" in f:
         root = "_layer_checkpoint_dependencies"
     per_layer = []
-    for key, (layer, expected) in zip(layer_keys(model.layers), expected_weights(model)):
-        group = _vars_at(h5py, f, f"{root}/{key}", where)
+    for (path, _, _), (layer, expected) in zip(leaves(model), expected_weights(model)):
+        path = root + path[len("layers"):]
+        group = _vars_at(h5py, f, path, where)
         if group is None:
             if expected:
                 raise CnnlabError(f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}) at "
-                                  f"'{root}/{key}/vars'. The file was saved from a different architecture.")
+                                  f"'{path}/vars'. The file was saved from a different architecture.")
             per_layer.append([])
             continue
         _check_keys(group, len(expected), f"layer '{layer.name}' ({type(layer).__name__})", where)

@@ -33,3 +33,11 @@ WEIGHT_BUDGET_FLOOR = 64 * MIB
 
 def weight_budget(stored_bytes):
     return max(WEIGHT_BUDGET_FACTOR * int(stored_bytes), WEIGHT_BUDGET_FLOOR)
+#: A functional model read from a file (with every model nested in it): layers, layer calls,
+#: nesting depth, tensors per call. ResNet-152 has about 520 layers; these leave room and stop a
+#: crafted file from building millions of objects.
+MAX_GRAPH_LAYERS = 20_000
+MAX_GRAPH_NODES = 50_000
+MAX_NODES_PER_LAYER = 10_000
+MAX_MODEL_NESTING = 32
+MAX_TENSORS_PER_CALL = 10_000

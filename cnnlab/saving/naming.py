@@ -16,11 +16,12 @@ def to_snake_case(name):
 
 
 def layer_keys(layers):
-    """The key of each layer under ``layers/`` in Keras's HDF5 file: its class in snake case,
-    ``_1``, ``_2``... for the second and later layers of the same class."""
+    """The key of each layer under ``layers/`` in Keras's HDF5 file: its class in snake case
+    (a functional model's is ``Functional``), ``_1``, ``_2``... for the second and later layers of
+    the same class."""
     used, keys = {}, []
     for layer in layers:
-        key = to_snake_case(type(layer).__name__)
+        key = to_snake_case(getattr(layer, "keras_class_name", type(layer).__name__))
         if key in used:
             used[key] += 1
             key = f"{key}_{used[key]}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CnnlabError
-from .architecture import check_array, expected_weights
+from .architecture import check_array, expected_weights, leaves
 from .keras_config import serialize_model
 from .limits import MAX_SAFETENSORS_HEADER
 from .optional import require_safetensors
@@ -31,16 +31,17 @@ _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
            "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
 
 
-def tensor_name(layer, weight_name):
-    return f"{layer.name}/{weight_name}"
+def tensor_name(layer_path, weight_name):
+    """``conv2d/kernel``; a layer of a nested model ``features/conv2d/kernel`` (``architecture.leaves``)."""
+    return f"{layer_path}/{weight_name}"
 
 
 # ---- writing --------------------------------------------------------------
 def write_safetensors(model):
     """The file's bytes."""
     st_numpy = require_safetensors()
-    tensors = {tensor_name(layer, name): np.ascontiguousarray(w)
-               for layer in model.layers for name, w in zip(layer.weight_names, layer.weights)}
+    tensors = {tensor_name(path, name): np.ascontiguousarray(w)
+               for _, path, layer in leaves(model) for name, w in zip(layer.weight_names, layer.weights)}
     metadata = {"format": "cnnlab", "keras_config": json.dumps(serialize_model(model, include_compile=False))}
     return st_numpy.save(tensors, metadata=metadata)
 
@@ -159,19 +160,19 @@ def keras_config(st):
 
 def read_weights(st, model):
     """Check every tensor name, shape and dtype against ``model``, then read them: per-layer arrays."""
-    expected = expected_weights(model)
-    wanted = {tensor_name(layer, name) for layer, ws in expected for name, _, _ in ws}
+    expected = [(path, layer, ws) for (_, path, _), (layer, ws) in zip(leaves(model), expected_weights(model))]
+    wanted = {tensor_name(path, name) for path, _, ws in expected for name, _, _ in ws}
     extra = sorted(set(st.entries) - wanted)
     if extra:
         raise CnnlabError(f"{st.path}: the file has tensors the model does not: {extra[:10]}. It was saved from a "
                           f"different architecture (or with other layer names).")
-    for layer, ws in expected:
+    for path, layer, ws in expected:
         for name, shape, dtype in ws:
-            key = tensor_name(layer, name)
+            key = tensor_name(path, name)
             if key not in st.entries:
                 raise CnnlabError(f"{st.path}: no tensor {key!r} for layer '{layer.name}' "
                                   f"({type(layer).__name__}). The file was saved from a different architecture "
                                   f"(or with other layer names).")
             e = st.entries[key]
             check_array(layer, name, f"tensor {key!r}", e.shape, e.dtype, shape, dtype)
-    return [[st.read(tensor_name(layer, name)) for name, _, _ in ws] for layer, ws in expected]
+    return [[st.read(tensor_name(path, name)) for name, _, _ in ws] for path, _, ws in expected]

@@ -69,7 +69,25 @@ def base_models():
         keras.layers.Dense(2, activation="sigmoid"),
     ])
     conv1d.compile(optimizer="rmsprop", loss="binary_crossentropy")
-    return {"cnn": cnn, "conv1d": conv1d}
+    graph = graph_model(keras)
+    graph.train_on_batch([x[:, :, :, :1], rng.random((16, 3)).astype("float32")], rng.integers(0, 5, 16))
+    return {"cnn": cnn, "conv1d": conv1d, "graph": graph}
+
+
+def graph_model(keras):
+    """A functional model: two inputs, a residual Add, a nested Sequential, a Concatenate."""
+    from cnnlab.layers import clear_session
+    clear_session()
+    L = keras.layers
+    image, meta = keras.Input(shape=(8, 8, 1), name="image"), keras.Input(shape=(3,), name="meta")
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(image)
+    b = L.Conv2D(4, 3, padding="same")(a)
+    x = L.Add()([a, b])
+    x = keras.Sequential([L.MaxPooling2D(), L.Flatten()], name="head")(x)
+    x = L.Concatenate()([x, meta])
+    model = keras.Model([image, meta], L.Dense(5, activation="softmax")(x), name="graph")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
 
 
 def decoder_model():
@@ -99,6 +117,8 @@ def fresh_model(kind):
     clear_session()
     if kind == "decoder":
         return decoder_model()
+    if kind == "graph":
+        return graph_model(keras)
     if kind == "cnn":
         model = keras.Sequential([
             keras.Input(shape=(8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(),
@@ -397,6 +417,9 @@ def generate(seed, workdir):
     nested["config"]["layers"][1]["config"]["kernel_initializer"] = {"class_name": "GlorotUniform", "config": deep}
     add("deeply nested initializer config", with_config(data, nested), "n.keras", "load_model")
 
+    # 6b. Functional configs that cannot be a graph: each must end in a clear error, built from nothing.
+    add_graph_cases(add, files[("graph", ".keras")])
+
     # 7. Zip-level tricks.
     members = zip_members(data)
     add("zip without config.json", make_zip([m for m in members if m[0] != "config.json"]), "z.keras", "load_model")
@@ -637,6 +660,98 @@ def decoder_cases(add, workdir):
 
 
 _DELETE = object()
+
+
+def add_graph_cases(add, data):
+    """Cycles, references to layers / calls / outputs that do not exist, inputs and outputs that do not
+    connect, thousands of layers, deep nesting: ``load_model`` refuses each before building anything."""
+    config = keras_config(data)
+    layers = config["config"]["layers"]
+    by_name = {e["name"]: e for e in layers}
+
+    def case(label, edit, expect="fail"):
+        cfg = json.loads(json.dumps(config))
+        edit(cfg["config"], {e["name"]: e for e in cfg["config"]["layers"]})
+        add(f"graph: {label}", with_config(data, cfg), "g.keras", "load_model", expect)
+
+    def history(entry, k=0):
+        arg = entry["inbound_nodes"][0]["args"][0]
+        return (arg[k] if isinstance(arg, list) else arg)["config"]["keras_history"]
+
+    first_conv = [n for n, e in by_name.items() if e["class_name"] == "Conv2D"][0]
+    dense = [n for n, e in by_name.items() if e["class_name"] == "Dense"][-1]
+    case("a cycle (the first conv reads the Add)", lambda c, e: history(e[first_conv]).__setitem__(0, "add"))
+    case("a layer reads its own output", lambda c, e: history(e[first_conv]).__setitem__(0, first_conv))
+    case("a cycle through the nested model", lambda c, e: history(e["add"], 1).__setitem__(0, "head"))
+    case("a reference to a layer that does not exist",
+         lambda c, e: history(e["add"]).__setitem__(0, "no_such_layer"))
+    for value in [1, 7, 10 ** 9, -1, True, "0", None, 1.5]:
+        case(f"node index {value!r}", lambda c, e, v=value: history(e["add"]).__setitem__(1, v))
+        case(f"tensor index {value!r}", lambda c, e, v=value: history(e[dense]).__setitem__(2, v))
+    case("keras_history of two items", lambda c, e: history(e["add"]).pop())
+    case("keras_history a string", lambda c, e: e["add"]["inbound_nodes"][0]["args"][0][0]["config"].__setitem__(
+        "keras_history", "add"))
+    case("a tensor without its class", lambda c, e: e["add"]["inbound_nodes"][0]["args"][0][0].pop("class_name"))
+    case("two positional arguments", lambda c, e: e["add"]["inbound_nodes"][0]["args"].append(1))
+    case("call keywords", lambda c, e: e["add"]["inbound_nodes"][0].__setitem__("kwargs", {"training": True}))
+    case("inbound_nodes a dict", lambda c, e: e["add"].__setitem__("inbound_nodes", {"0": 1}))
+    case("an InputLayer that is called", lambda c, e: e["meta"].__setitem__("inbound_nodes",
+                                                                          e[first_conv]["inbound_nodes"]))
+    case("a layer that is never called", lambda c, e: e["add"].__setitem__("inbound_nodes", []))
+    case("two layers named alike", lambda c, e: e["add"].__setitem__("name", first_conv))
+    case("a layer without a name", lambda c, e: (e["add"].pop("name"), e["add"]["config"].pop("name")))
+    case("input_layers names a Dense", lambda c, e: c.__setitem__("input_layers", [[dense, 0, 0], ["meta", 0, 0]]))
+    case("input_layers names nothing", lambda c, e: c.__setitem__("input_layers", []))
+    case("input_layers names a missing layer", lambda c, e: c.__setitem__("input_layers", [["ghost", 0, 0]]))
+    case("an input listed twice", lambda c, e: c.__setitem__("input_layers", [["image", 0, 0], ["image", 0, 0]]))
+    case("disconnected: an input left out", lambda c, e: c.__setitem__("input_layers", [["image", 0, 0]]))
+    case("output_layers names a missing layer", lambda c, e: c.__setitem__("output_layers", ["ghost", 0, 0]))
+    case("output_layers node out of range", lambda c, e: c.__setitem__("output_layers", [dense, 3, 0]))
+    case("output_layers a number", lambda c, e: c.__setitem__("output_layers", 5))
+    case("outputs that do not depend on the inputs", lambda c, e: (
+        c["layers"].append({**json.loads(json.dumps(e["meta"])), "name": "island",
+                            "config": {**e["meta"]["config"], "name": "island"}}),
+        c.__setitem__("output_layers", ["island", 0, 0])))
+    case("the Add of two shapes that do not fit", lambda c, e: history(e["add"], 1).__setitem__(0, "meta"))
+    case("the output of the nested Sequential (a smaller graph, valid)",
+         lambda c, e: c.__setitem__("output_layers", ["head", 0, 0]), "any")
+    case("a subclassed model class", lambda c, e: e["head"].__setitem__("class_name", "MyModel"))
+    case("an unknown functional option", lambda c, e: c.__setitem__("some_future_option", {"x": 1}))
+
+    def chain(n, cls="Activation"):
+        def edit(c, e):
+            prev = dense
+            for i in range(n):
+                name = f"chain_{i}"
+                c["layers"].append({"module": "keras.layers", "class_name": cls, "registered_name": None,
+                                    "name": name, "config": {"name": name, "activation": "linear"},
+                                    "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+                                        "shape": [None, 5], "dtype": "float32",
+                                        "keras_history": [prev, 0, 0]}}], "kwargs": {}}]})
+                prev = name
+            c["output_layers"] = [prev, 0, 0]
+        return edit
+    case("30,000 chained layers (past the limit)", chain(30_000))
+    case("300 chained layers (loads)", chain(300), "any")
+
+    def nest(depth):
+        def edit(c, e):
+            inner = e["head"]
+            for _ in range(depth):
+                inner = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                         "config": {"name": "wrap", "layers": [inner]}, "name": "head",
+                         "inbound_nodes": e["head"]["inbound_nodes"]}
+            c["layers"][c["layers"].index(e["head"])] = inner
+        return edit
+    case("Sequentials nested 40 deep", nest(40))
+    # 3,000 levels: written as text (json.dumps itself would recurse too deep).
+    head = json.dumps(by_name["head"])
+    nodes = json.dumps(by_name["head"]["inbound_nodes"])
+    opening = '{"module": "keras", "class_name": "Sequential", "registered_name": null, "config": {"name": "wrap", ' \
+              '"layers": ['
+    closing = ']}, "name": "head", "inbound_nodes": ' + nodes + '}'
+    text = json.dumps(config).replace(head, opening * 3000 + head + closing * 3000, 1)
+    add("graph: Sequentials nested 3,000 deep", with_config(data, text), "g.keras", "load_model")
 
 
 def _soft(path):
