@@ -47,11 +47,13 @@ class TensorRef:
 
 @dataclass
 class Call:
-    """One call of a layer in the graph: ``args`` is one TensorRef or a list of them."""
+    """One call of a layer in the graph: ``args`` is one TensorRef or a list of them; ``training`` the
+    mode fixed at the call (``base(x, training=False)``), or None."""
     layer: str
     node: int
     args: object
     refs: list
+    training: bool | None = None
 
 
 @dataclass
@@ -94,7 +96,7 @@ def _tensor(value, where):
 
 
 def _node_args(node, where):
-    """One inbound node -> ``(args, [TensorRef])``: a single tensor or a list of them."""
+    """One inbound node -> ``(args, [TensorRef], training)``: a single tensor or a list of them."""
     if isinstance(node, list):                      # Keras 2: [[name, node, tensor, kwargs], ...]
         if not node or len(node) > limits.MAX_TENSORS_PER_CALL:
             _fail(where, f"a Keras 2 node must list 1 to {limits.MAX_TENSORS_PER_CALL} tensors", f"{len(node)}")
@@ -102,11 +104,14 @@ def _node_args(node, where):
         for item in node:
             if len(item) == 4 and item[3] not in ({}, None):
                 _fail(where, "cnnlab does not support call arguments in a node", str(item[3])[:120])
-        return (refs[0] if len(refs) == 1 else refs), refs
+        return (refs[0] if len(refs) == 1 else refs), refs, None
     if not isinstance(node, dict) or not isinstance(node.get("args"), list) or \
             not isinstance(node.get("kwargs", {}), dict):
         _fail(where, "an inbound node must be {'args': [...], 'kwargs': {...}}", str(node)[:120])
     kwargs = {k: v for k, v in node.get("kwargs", {}).items() if not (k in _OFF_KWARGS and v == _OFF_KWARGS[k])}
+    training = kwargs.pop("training", None)
+    if training is not None and not isinstance(training, bool):
+        _fail(where, "the call argument `training` must be true, false or null", f"training={str(training)[:40]}")
     if kwargs:
         _fail(where, f"cnnlab does not support the call argument(s) {sorted(kwargs)}", str(kwargs)[:120])
     args = node["args"]
@@ -118,9 +123,9 @@ def _node_args(node, where):
         if not arg or len(arg) > limits.MAX_TENSORS_PER_CALL:
             _fail(where, f"a list of inputs must hold 1 to {limits.MAX_TENSORS_PER_CALL} tensors", f"{len(arg)}")
         refs = [_tensor(t, where) for t in arg]
-        return refs, refs
+        return refs, refs, training
     ref = _tensor(arg, where)
-    return ref, [ref]
+    return ref, [ref], training
 
 
 def _structure(value, where, what):
@@ -212,8 +217,8 @@ def parse(config, where, budget=None):
         out_counts[layer_name] = output_count(entry, at)
         budget.add(0, len(nodes), at)
         for k, node in enumerate(nodes):
-            args, refs = _node_args(node, f"{at}, inbound node {k}")
-            calls.append(Call(layer_name, k, args, refs))
+            args, refs, training = _node_args(node, f"{at}, inbound node {k}")
+            calls.append(Call(layer_name, k, args, refs, training))
 
     def check_ref(ref, at):
         if ref.layer not in entries:

@@ -178,7 +178,9 @@ def _functional_entry(model):
             if node.is_input:
                 continue
             args = [tensor(t) for t in node.input_tensors]
-            kwargs = {"mask": None} if isinstance(layer, Model) else {}
+            # Keras writes the training= given at the call, else a model call's (empty) mask.
+            kwargs = {"training": node.training} if node.training is not None else \
+                ({"mask": None} if isinstance(layer, Model) else {})
             nodes.append({"args": [args if node.call_args == "list" else args[0]], "kwargs": kwargs})
         entry["name"] = layer.name
         entry["inbound_nodes"] = nodes

@@ -151,7 +151,8 @@ def _functional(obj, custom_objects, budget):
         if not getattr(layer, "built", False) and not isinstance(layer, Model):
             check_weight_budget([layer], shapes if isinstance(call.args, list) else shapes[0], budget)
         try:
-            out = layer(args if isinstance(call.args, list) else args[0])
+            given = args if isinstance(call.args, list) else args[0]
+            out = layer(given) if call.training is None else layer(given, training=call.training)
         except (CnnlabError, TypeError, ValueError, IndexError, KeyError, ArithmeticError) as e:
             raise CnnlabError(f"{at}: the layer cannot be called on its inputs {shapes}: {e}") from None
         outs = out if isinstance(out, (list, tuple)) else [out]

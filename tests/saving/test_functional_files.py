@@ -171,6 +171,19 @@ def test_a_nested_functional_model_round_trips_with_keras_s_node_numbering(tmp_p
         assert "layers/functional/layers/dense/vars/0" in f
 
 
+def test_training_fixed_at_a_call_is_written_and_read_as_keras_does(tmp_path):
+    """``base(x, training=False)`` (the transfer-learning idiom): Keras writes {"training": false}."""
+    keras.utils.set_random_seed(4)
+    base = keras.Sequential([keras.layers.Dense(3), keras.layers.Dropout(0.5)], name="base")
+    x = keras.Input((4,), name="x")
+    model = keras.Model(x, keras.layers.Dropout(0.2)(base(x, training=False), training=True), name="tl")
+    kwargs = {e["name"]: [n["kwargs"] for n in e["inbound_nodes"]] for e in model.get_config()["layers"]}
+    assert kwargs == {"x": [], "base": [{"training": False}], "dropout_1": [{"training": True}]}
+    model.save(tmp_path / "tl.keras")
+    loaded = keras.models.load_model(tmp_path / "tl.keras")
+    assert [n.training for n in loaded.nodes if not n.is_input] == [False, True]
+
+
 def test_a_shared_layer_round_trips(tmp_path):
     keras.utils.set_random_seed(3)
     a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
