@@ -693,7 +693,9 @@ def add_graph_cases(add, data):
         "keras_history", "add"))
     case("a tensor without its class", lambda c, e: e["add"]["inbound_nodes"][0]["args"][0][0].pop("class_name"))
     case("two positional arguments", lambda c, e: e["add"]["inbound_nodes"][0]["args"].append(1))
-    case("call keywords", lambda c, e: e["add"]["inbound_nodes"][0].__setitem__("kwargs", {"training": True}))
+    case("an unknown call keyword", lambda c, e: e["add"]["inbound_nodes"][0].__setitem__("kwargs", {"scale": 2}))
+    case("training= not a boolean", lambda c, e: e["add"]["inbound_nodes"][0].__setitem__("kwargs",
+                                                                                         {"training": "yes"}))
     case("inbound_nodes a dict", lambda c, e: e["add"].__setitem__("inbound_nodes", {"0": 1}))
     case("an InputLayer that is called", lambda c, e: e["meta"].__setitem__("inbound_nodes",
                                                                           e[first_conv]["inbound_nodes"]))
