@@ -121,62 +121,137 @@ def build_cnnlab_model(seed=None, metrics=("accuracy",)):
     return model
 
 
-def torch_twin_class():
+def build_cifar_model(seed=None, metrics=("accuracy",)):
+    """The second benchmark model: a small CIFAR-style CNN of Conv-BN-ReLU blocks with
+    ``same`` padding on 32x32x3 input (two blocks of two convolutions, each block
+    ending in a 2x2 max pooling, then Dense 64 and a 10-way softmax). The convolutions
+    have no bias (BatchNormalization's beta replaces it), as such networks are written."""
+    from cnnlab import keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    L = keras.layers
+
+    def block(filters):
+        return [L.Conv2D(filters, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU()]
+
+    model = keras.Sequential([keras.Input(shape=(32, 32, 3)),
+                              *block(16), *block(16), L.MaxPooling2D(2),
+                              *block(32), *block(32), L.MaxPooling2D(2),
+                              L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=list(metrics or []))
+    return model
+
+
+def randomize_batchnorm(cnnlab_model, seed=0):
+    """Give every BatchNormalization layer random gamma, beta and moving statistics, so
+    that the twin check compares them too (the initial 1, 0, 0, 1 would hide a swap)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in cnnlab_model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            c = gamma.shape
+            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.1, c).astype(np.float32),
+                               rng.normal(0, 0.1, c).astype(np.float32), rng.uniform(0.5, 2.0, c).astype(np.float32)])
+
+
+def build_torch_twin(cnnlab_model, channels_last=False):
+    """The PyTorch twin of a Sequential cnnlab model of Conv2D, BatchNormalization, ReLU,
+    MaxPooling2D, Flatten and Dense layers, holding copies of its current weights.
+
+    NCHW inside (``channels_last=True`` converts the module to PyTorch's channels-last
+    memory format, same maths); flattens in NHWC order (permute first) so Keras-layout
+    dense weights fit; returns logits (a final softmax lives in the loss, as a PyTorch
+    user writes it)."""
     import torch
     from torch import nn
-    import torch.nn.functional as F
 
-    class Seed004Torch(nn.Module):
-        """The seed-004 model in PyTorch (NCHW). Returns logits; softmax lives in
-        the loss (CrossEntropyLoss), as a PyTorch user writes it. Flattens in
-        NHWC order (permute first), so Keras-layout weights copied in give the
-        same outputs as cnnlab."""
-
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3)
-            self.conv2 = nn.Conv2d(32, 64, 3)
-            self.fc1 = nn.Linear(5 * 5 * 64, 128)
-            self.fc2 = nn.Linear(128, 10)
-
+    class FlattenNHWC(nn.Module):
         def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-            x = torch.flatten(x.permute(0, 2, 3, 1), 1)
-            return self.fc2(F.relu(self.fc1(x)))
+            return torch.flatten(x.permute(0, 2, 3, 1), 1)
 
-    return Seed004Torch
+    def activation(layer, last):
+        name = getattr(layer, "activation_name", "linear")
+        if name == "relu":
+            return [nn.ReLU()]
+        if name == "linear" or (name == "softmax" and last):
+            return []
+        raise ValueError(f"no PyTorch twin for activation {name!r} in {layer.name}")
 
-
-def build_torch_twin(cnnlab_model):
-    """A PyTorch twin holding copies of ``cnnlab_model``'s current weights."""
-    model = torch_twin_class()()
+    modules, pairs = [], []
+    layers = cnnlab_model.layers
+    for i, layer in enumerate(layers):
+        kind, last = type(layer).__name__, i == len(layers) - 1
+        if kind == "Conv2D":
+            kernel = layer.get_weights()[0]
+            module = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[:2], stride=layer.strides,
+                               padding=layer.padding, bias=layer.use_bias)
+            modules += [module, *activation(layer, last)]
+        elif kind == "Dense":
+            kernel = layer.get_weights()[0]
+            module = nn.Linear(kernel.shape[0], kernel.shape[1], bias=layer.use_bias)
+            modules += [module, *activation(layer, last)]
+        elif kind == "BatchNormalization":
+            # Keras: moving = moving * momentum + batch * (1 - momentum); PyTorch's momentum is the other weight.
+            module = nn.BatchNorm2d(layer.get_weights()[0].shape[0], eps=layer.epsilon, momentum=1 - layer.momentum)
+            modules.append(module)
+        elif kind == "ReLU":
+            module = nn.ReLU()
+            modules.append(module)
+        elif kind == "MaxPooling2D":
+            module = nn.MaxPool2d(layer.pool_size, layer.strides)
+            modules.append(module)
+        elif kind == "Flatten":
+            module = FlattenNHWC()
+            modules.append(module)
+        else:
+            raise ValueError(f"no PyTorch twin for layer {layer.name} ({kind})")
+        pairs.append((layer, module))
+    model = nn.Sequential(*modules)
+    model.cnnlab_pairs = pairs
     copy_weights_to_torch(cnnlab_model, model)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     return model
 
 
 def copy_weights_to_torch(cnnlab_model, torch_model):
     """Keras layouts -> PyTorch: conv kernel (kh, kw, cin, cout) -> (cout, cin, kh, kw);
-    dense kernel (in, out) -> (out, in); biases unchanged."""
+    dense kernel (in, out) -> (out, in); biases and BatchNormalization's gamma, beta,
+    moving mean and variance unchanged."""
     import numpy as np
     import torch
 
-    k1, b1, k2, b2, k3, b3, k4, b4 = cnnlab_model.get_weights()
-    pairs = [(torch_model.conv1.weight, k1.transpose(3, 2, 0, 1)), (torch_model.conv1.bias, b1),
-             (torch_model.conv2.weight, k2.transpose(3, 2, 0, 1)), (torch_model.conv2.bias, b2),
-             (torch_model.fc1.weight, k3.T), (torch_model.fc1.bias, b3),
-             (torch_model.fc2.weight, k4.T), (torch_model.fc2.bias, b4)]
-    with torch.no_grad():
-        for param, value in pairs:
-            if tuple(param.shape) != value.shape:
-                raise ValueError(f"weight shape mismatch: torch {tuple(param.shape)} vs cnnlab {value.shape}")
-            param.copy_(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)))
+    for layer, module in torch_model.cnnlab_pairs:
+        weights = layer.get_weights()
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            targets = [module.weight] + ([module.bias] if layer.use_bias else [])
+            weights[0] = weights[0].transpose(3, 2, 0, 1)
+        elif kind == "Dense":
+            targets = [module.weight] + ([module.bias] if layer.use_bias else [])
+            weights[0] = weights[0].T
+        elif kind == "BatchNormalization":
+            targets = [module.weight, module.bias, module.running_mean, module.running_var]
+        else:
+            continue
+        with torch.no_grad():
+            for param, value in zip(targets, weights, strict=True):
+                if tuple(param.shape) != value.shape:
+                    raise ValueError(f"weight shape mismatch in {layer.name}: torch {tuple(param.shape)} "
+                                     f"vs cnnlab {value.shape}")
+                param.copy_(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)))
 
 
-def nchw(x):
-    """float32 NHWC numpy batch -> NCHW torch tensor (no copy for one channel)."""
+def nchw(x, channels_last=False):
+    """float32 NHWC numpy batch -> NCHW torch tensor (no copy for one channel); with
+    ``channels_last`` PyTorch's channels-last memory format (the NHWC bytes, viewed as NCHW)."""
     import numpy as np
     import torch
+    if channels_last:
+        return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
     if x.shape[-1] == 1:
         return torch.from_numpy(np.ascontiguousarray(x).reshape(x.shape[0], 1, *x.shape[1:3]))
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
@@ -190,7 +265,7 @@ def check_twin(cnnlab_model, torch_model, x, y, atol=1e-4):
 
     probs_c = cnnlab_model.predict_on_batch(x)
     torch_model.eval()
-    with torch.no_grad():
+    with torch.inference_mode():
         logits = torch_model(nchw(x))
         probs_t = torch.softmax(logits, dim=1).numpy()
         loss_t = float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(y, dtype=np.int64))))
@@ -302,6 +377,28 @@ def interleaved(runs: dict, rounds: int, warmup: int = 1, on_round=None):
     return times
 
 
+def warm_until_stable(fn, tolerance=0.05, cap=10, min_rounds=2):
+    """Call ``fn`` (one round) until two consecutive round times differ by less than
+    ``tolerance`` (relative to the smaller), at most ``cap`` times. PyTorch's first calls
+    are much slower than its later ones (allocator, oneDNN kernels chosen on first use),
+    and so are cnnlab's (buffers, plan). Returns ``(times, stable)``."""
+    import time
+
+    times = []
+    for _ in range(cap):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= min_rounds and abs(times[-1] - times[-2]) < tolerance * min(times[-2:]):
+            return times, True
+    return times, False
+
+
+def spread(times):
+    """(max - min) / median of a list of round times."""
+    return (max(times) - min(times)) / median(times) if times else float("nan")
+
+
 def ratio_stats(times_a, times_b):
     """Per-round comparison of A (cnnlab) with B (torch) from paired times:
     ``time_ratio`` = median over rounds of t_A / t_B (> 1: A slower),
@@ -310,7 +407,8 @@ def ratio_stats(times_a, times_b):
     return {"time_ratio": median([a / b for a, b in pairs]),
             "speed_ratio": median([b / a for a, b in pairs]),
             "speed_ratio_min": min(b / a for a, b in pairs),
-            "speed_ratio_max": max(b / a for a, b in pairs)}
+            "speed_ratio_max": max(b / a for a, b in pairs),
+            "per_round": [b / a for a, b in pairs]}
 
 
 # ---- memory -----------------------------------------------------------------------
