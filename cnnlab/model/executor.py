@@ -121,6 +121,17 @@ class Trace:
     def __iter__(self):
         return iter(self.caches)
 
+    program: object = None
+
+    @property
+    def z(self):
+        """The pre-activation at the single output, when it may fuse with the loss (a model
+        used as the last layer, ending in softmax: the loss reads its logits, as for a layer)."""
+        if self.program is None or len(self.program.output_slots) != 1:
+            return None
+        k = self.program.output_step(0)
+        return None if k is None else getattr(self.caches[k], "z", None)
+
 
 def run_forward(program: Program, inputs: list, training=False):
     """``inputs`` (one array per model input) -> ``(outputs, trace)``."""
@@ -141,7 +152,7 @@ def run_forward(program: Program, inputs: list, training=False):
         else:
             values[step.outputs[0]] = y
         caches.append(cache)
-    return [values[s] for s in program.output_slots], Trace(values, caches)
+    return [values[s] for s in program.output_slots], Trace(values, caches, program)
 
 
 def _accumulate(store, key, value):

@@ -468,3 +468,21 @@ def test_a_subclass_with_only_call_predicts_and_refuses_to_train_silently():
     if getattr(keras.layers.Layer, "call", None) is None:
         with pytest.raises(cnnlab.errors.CnnlabError, match="cannot differentiate"):
             model.fit(x, np.zeros((2, 1)), verbose=0)
+
+
+def test_a_nested_model_ending_in_softmax_fuses_with_the_loss_like_a_layer():
+    """The loss reads the logits behind a nested model's final softmax (as Keras does during
+    fit), so a stack with a nested head trains exactly as the same stack written flat."""
+    keras.utils.set_random_seed(1)
+    flat = keras.Sequential([keras.Input((5,)), layers.Dense(4), layers.Dense(3, activation="softmax")])
+    head = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="softmax")])
+    nested = keras.Sequential([keras.Input((5,)), layers.Dense(4), head])
+    nested.set_weights(flat.get_weights())
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 5)) * 100, rng.integers(0, 3, 16)      # saturated softmax: clipping would show
+    for model in (flat, nested):
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
+    assert nested._run_program().output_step(0) is not None
+    for a, b in zip(flat.get_weights(), nested.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
