@@ -486,3 +486,24 @@ def test_a_nested_model_ending_in_softmax_fuses_with_the_loss_like_a_layer():
     assert nested._run_program().output_step(0) is not None
     for a, b in zip(flat.get_weights(), nested.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("frozen", [0, 1, 2])
+def test_issue12_freezing_any_layer_of_a_sequential(frozen):
+    """Issue 12, item 2: freezing a layer but the last crashed fit with a broadcast error, and
+    freezing the last one left its weights changing. Now: frozen weights stay, the rest train."""
+    keras.utils.set_random_seed(frozen)
+    model = keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(2, 3, activation="relu"), layers.Flatten(),
+                              layers.Dense(4, activation="relu"), layers.Dense(3, activation="softmax")])
+    trained = [l for l in model.layers if l.weights]
+    trained[frozen].trainable = False
+    model.compile("adam", "sparse_categorical_crossentropy")
+    before = [l.get_weights() for l in trained]
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((32, 6, 6, 1)), rng.integers(0, 3, 32), epochs=2, batch_size=16, verbose=0)
+    for i, (layer, old) in enumerate(zip(trained, before)):
+        same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), old))
+        assert same == (i == frozen), layer.name
+    n_frozen = sum(w.size for w in trained[frozen].weights)
+    assert sum(w.size for w in model.non_trainable_weights) == n_frozen
+    assert sum(s.size for slot in model.optimizer._slots for s in slot) == 2 * (model.count_params() - n_frozen)
