@@ -15,6 +15,8 @@ Keras's face (``layer(x)``, ``build``, ``get_weights``, ``get_config``) sits on 
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 import warnings
 from dataclasses import dataclass
@@ -25,8 +27,10 @@ from ..backend import floatx
 from ..errors import CnnlabError, ShapeError
 from ..ops import activations as act_ops
 from . import constraints, initializers, regularizers
+from ..ops import tape
 from ..registry import lookup
 from . import graph
+from .variable import Variable
 
 _uids: dict[str, int] = {}
 
@@ -99,9 +103,19 @@ def penalty_gradients(layer) -> list:
 
 
 class Layer:
-    """Base class. Subclasses set ``input_rank`` (with the batch axis, or None
+    """Base class. Built-in layers set ``input_rank`` (with the batch axis, or None
     for any) and override ``build``, ``compute_output_shape``, ``_forward``,
-    ``_backward`` and ``get_config``."""
+    ``_backward`` and ``get_config``.
+
+    A user's layer, as in Keras, overrides ``build(input_shape)`` (weights from
+    ``add_weight``) and ``call(inputs, training=None)`` written with ``keras.ops``;
+    its backward comes from the tape (``cnnlab.ops.tape``). Layers held as its
+    attributes (also in lists and dicts) are its sub-layers: their weights are
+    its weights. Instead of the tape, a layer may define its own
+    ``backward(self, dy, x) -> (dx, [grad per trainable weight])``, where ``x``
+    is the input its ``call`` received (the explicit form the seeds teach).
+    """
+
 
     input_rank: int | None = None
     stochastic = False  # draws random numbers in training (Dropout)
@@ -112,6 +126,16 @@ class Layer:
     non_trainable_names: tuple = ()
     can_crop = False    # forward accepts crop_to (Conv)
     rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A user's layer defines ``call``; built-in layers define ``_forward``/``_backward``.
+        cls._custom_call = cls.call is not Layer.call
+        cls._call_takes_training = cls._custom_call and "training" in inspect.signature(cls.call).parameters
+        own_backward = cls.__dict__.get("backward")
+        if own_backward is not None and not _takes(own_backward, "need_dx"):
+            cls.backward = _with_model_arguments(own_backward)
+        cls._own_backward = cls.backward is not Layer.backward
 
     def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, activity_regularizer=None, **kwargs):
@@ -128,17 +152,32 @@ class Layer:
         if self.activity_regularizer is not None:
             # Keras divides the output's penalty by the batch size: one batch, not thread parts.
             self.needs_whole_batch = True
+        self._variables: dict[str, Variable] = {}
+        self._non_trainable_names: set[str] = set()     # add_weight(..., trainable=False)
         self.input_shape_arg = None
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
         if input_shape is not None:
             self.input_shape_arg = self._check_input_shape_arg(tuple(input_shape))
             warn_input_shape(self.name)
+        self.activation = activation
+        self.input_shape = None
+        self.output_shape = None
+
+    # ---- activation ---------------------------------------------------
+    @property
+    def activation(self):
+        """The activation function (``keras.activations.linear`` for none)."""
+        return self._act_forward
+
+    @activation.setter
+    def activation(self, activation):
+        """``None``, a name or a function (``layer.activation = None`` gives logits, as Keras's
+        Grad-CAM example does): forward, backward, config and the fused loss follow it."""
         self.activation_name = "linear" if activation is None else _activation_name(activation)
         self._act_forward, self._act_backward = act_ops.get(self.activation_name)
         self._act_kwargs = {}
-        self.input_shape = None
-        self.output_shape = None
+
 
     # ---- shapes -------------------------------------------------------
     def _check_input_shape_arg(self, shape):
@@ -170,7 +209,23 @@ class Layer:
             )
 
     def compute_output_shape(self, input_shape):
+        """The output's shape for ``input_shape`` (batch axis first, may be None). A user's layer
+        without its own method gets it, as in Keras, by running ``call`` (on a zero batch)."""
+        if self._custom_call:
+            return self._probe_output_shape(input_shape)
         return tuple(input_shape)
+
+    def _probe_output_shape(self, input_shape):
+        """Run ``call`` in inference mode on a batch of two zero samples; also builds the
+        sub-layers that ``call`` builds on first use, so that the model sees their weights."""
+        if any(d is None for d in tuple(input_shape)[1:]):
+            raise ShapeError(
+                f"Layer '{self.name}' ({type(self).__name__}): cnnlab finds a custom layer's output shape by "
+                f"running call() on a small zero batch, which needs every axis but the batch one. Define "
+                f"compute_output_shape(self, input_shape). Received: input shape={tuple(input_shape)}")
+        y, _ = self._call_forward(np.zeros((2, *tuple(input_shape)[1:]), dtype=floatx), training=False)
+        return (input_shape[0], *np.shape(y)[1:])
+
 
     def build(self, input_shape):
         """Create the weights for ``input_shape`` (batch axis first, may be None)."""
@@ -191,57 +246,150 @@ class Layer:
             self.built = True
             self._check_weight_rules()
             self.input_shape = batchless
+            if self._custom_call and type(self).compute_output_shape is not Layer.compute_output_shape and \
+                    not isinstance(batchless, list) and None not in batchless[1:]:
+                self._probe_output_shape(batchless)      # builds the sub-layers that call() builds
             self.output_shape = _as_shapes(self.compute_output_shape(batchless))
             return self.output_shape
         return _as_shapes(self.compute_output_shape(batchless))
 
     # ---- weights ------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", dtype=None):
-        value = np.asarray(initializers.get(initializer)(tuple(shape), dtype=dtype or floatx), dtype=dtype or floatx)
-        self._weights[name] = value
-        return value
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                   name=None):
+        """Create a weight, as Keras 3: ``add_weight(shape=(3, 4), initializer="zeros",
+        trainable=True, name="kernel")``, or positionally ``add_weight(shape, initializer, dtype)``.
+        Also cnnlab's and Keras 2's ``add_weight(name, shape, initializer)``. Returns the
+        :class:`Variable`; ``trainable=False`` keeps the weight out of the gradients."""
+        where = f"Layer '{getattr(self, 'name', '?')}' ({type(self).__name__}).add_weight"
+        if not hasattr(self, "_weights"):
+            raise CnnlabError(f"{where}: call super().__init__(**kwargs) at the start of __init__ first. "
+                              f"Received: a layer whose Layer.__init__ has not run")
+        if args and isinstance(args[0], str):
+            if name is not None:
+                raise TypeError(f"{where}: `name` was passed both positionally and as a keyword argument.")
+            name, args = args[0], args[1:]
+        if len(args) > 3:
+            raise TypeError(f"{where}() takes at most 3 positional arguments but {len(args)} were given.")
+        for key, given in zip(("shape", "initializer", "dtype"), args):
+            if locals()[key] is not None:
+                raise TypeError(f"{where}: `{key}` was passed both positionally and as a keyword argument.")
+        shape, initializer, dtype = (list(args) + [shape, initializer, dtype][len(args):])[:3]
+        for key, given in (("regularizer", regularizer), ("constraint", constraint)):
+            if given is not None:
+                raise CnnlabError(f"{where}: cnnlab does not support `{key}` in add_weight yet; leave it out. "
+                                  f"Received: {key}={given!r}")
+        dtype = np.dtype(dtype or floatx)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        shape = () if shape is None else tuple(int(d) for d in np.atleast_1d(shape)) if np.ndim(shape) else \
+            (int(shape),)
+        key = self._free_weight_name(name or "variable")
+        self._weights[key] = np.asarray(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
+        if not trainable:
+            self._non_trainable_names.add(key)
+        return self.variable(key)
 
-    @property
-    def weights(self):
-        return list(self._weights.values())
+    def _free_weight_name(self, name):
+        key, count = name, 0
+        while key in self._weights:
+            count += 1
+            key = f"{name}_{count}"
+        return key
 
-    @property
-    def weight_names(self):
-        return list(self._weights)
+    def variable(self, name):
+        """The :class:`Variable` of this layer's own weight ``name``."""
+        if name not in self._variables:
+            self._variables[name] = Variable(self, name)
+        return self._variables[name]
+
+    # Sub-layers: the layers held in this layer's attributes (and in lists, tuples and dicts
+    # there), found when asked, in attribute order, as Keras tracks them.
+    def _sublayers(self):
+        found, seen = [], {id(self)}
+
+        def visit(item):
+            if isinstance(item, Layer):
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    found.append(item)
+            elif isinstance(item, (list, tuple)):
+                for inner in item:
+                    visit(inner)
+            elif isinstance(item, dict):
+                for inner in item.values():
+                    visit(inner)
+
+        for item in vars(self).values():
+            visit(item)
+        return found
+
+    def _walk(self, trainable_only=False):
+        """This layer and its sub-layers, depth first, each once (Keras's order of ``weights``).
+        ``trainable_only`` does not enter a frozen layer."""
+        order, seen, stack = [], set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen or (trainable_only and not layer.trainable):
+                continue
+            seen.add(id(layer))
+            order.append(layer)
+            stack.extend(reversed(layer._sublayers()))
+        return order
+
+    def weight_slots(self):
+        """``(owner layer, name)`` of every weight: own first, then the sub-layers'."""
+        return [(layer, key) for layer in self._walk() for key in layer._weights]
+
+    def trainable_slots(self):
+        """``(owner layer, name)`` of the weights the optimizer updates; ``backward``'s grads line up with them."""
+        return [(layer, key) for layer in self._walk(trainable_only=True) for key in layer.trainable_weight_names]
 
     @property
     def trainable_weight_names(self):
-        """Names of the weights the optimizer updates (none when ``trainable`` is False)."""
-        return [k for k in self._weights if k not in self.non_trainable_names] if self.trainable else []
+        """Names of this layer's own weights the optimizer updates (none when ``trainable`` is False):
+        not BN's moving statistics (``non_trainable_names``), not ``add_weight(trainable=False)``."""
+        if not self.trainable:
+            return []
+        return [k for k in self._weights if k not in self.non_trainable_names and k not in self._non_trainable_names]
+
+    @property
+    def weights(self):
+        return [layer._weights[key] for layer, key in self.weight_slots()]
+
+    @property
+    def weight_names(self):
+        return [key if layer is self else f"{layer.name}/{key}" for layer, key in self.weight_slots()]
 
     @property
     def trainable_weights(self):
-        return [self._weights[k] for k in self.trainable_weight_names]
+        return [layer._weights[key] for layer, key in self.trainable_slots()]
 
     @property
     def non_trainable_weights(self):
-        trained = set(self.trainable_weight_names)
-        return [w for k, w in self._weights.items() if k not in trained]
+        trainable = {(id(layer), key) for layer, key in self.trainable_slots()}
+        return [layer._weights[key] for layer, key in self.weight_slots() if (id(layer), key) not in trainable]
 
     def get_weights(self):
-        return [w.copy() for w in self._weights.values()]
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights):
         """Copy ``weights`` in (Keras layouts), checking count and shapes first."""
         weights = list(weights)
-        if len(weights) != len(self._weights):
+        names, currents = self.weight_names, self.weights
+        if len(weights) != len(currents):
             raise ShapeError(
-                f"Layer '{self.name}' ({type(self).__name__}) has {len(self._weights)} weights "
-                f"{self.weight_names} but {len(weights)} were given. Received: {len(weights)} arrays"
+                f"Layer '{self.name}' ({type(self).__name__}) has {len(currents)} weights "
+                f"{names} but {len(weights)} were given. Received: {len(weights)} arrays"
             )
-        for (key, current), new in zip(self._weights.items(), weights):
+        for key, current, new in zip(names, currents, weights):
             new = np.asarray(new)
             if new.shape != current.shape:
                 raise ShapeError(
                     f"Layer '{self.name}' ({type(self).__name__}): weight '{key}' has shape {current.shape}, "
                     f"the given array has shape {new.shape}. Received: shape={new.shape}"
                 )
-        for current, new in zip(self._weights.values(), weights):
+        for current, new in zip(currents, weights):
             np.copyto(current, np.asarray(new, dtype=current.dtype))  # in place: optimizers keep their views
 
     # ---- regularizers and constraints -----------------------------------
@@ -287,7 +435,7 @@ class Layer:
                 con.check_shape(self._weights[k].shape, f"{type(self).__name__} '{self.name}', {k}_constraint")
 
     def count_params(self):
-        return int(sum(w.size for w in self._weights.values()))
+        return int(sum(w.size for w in self.weights))
 
     # ---- computation --------------------------------------------------
     def _forward(self, x, training):
@@ -297,7 +445,15 @@ class Layer:
     def _backward(self, dz, core_cache, need_dx=True):
         """The op's backward: ``dz -> (dx, [grad per trainable weight])``; ``dx``
         may be None when ``need_dx`` is False (the model's first layer)."""
+        if type(self)._forward is not Layer._forward:
+            self._no_backward()
         return dz, []
+
+    def _no_backward(self):
+        raise CnnlabError(
+            f"Layer '{self.name}' ({type(self).__name__}) defines its forward but no backward, so cnnlab "
+            f"cannot compute its gradient. Define call() with keras.ops (the tape gives the backward), or "
+            f"define backward() beside the forward. Received: a training step through '{self.name}'")
 
     def used_input_extent(self, input_shape):
         """How many leading cells of each spatial axis this layer reads (None: all).
@@ -306,7 +462,23 @@ class Layer:
 
     def forward(self, x, training=False, crop_to=None):
         """``x -> (y, cache)``: the op, then the activation. ``crop_to`` (layers that
-        support it) computes only the first ``crop_to[i]`` outputs per spatial axis."""
+        support it) computes only the first ``crop_to[i]`` outputs per spatial axis.
+        A user's layer runs its ``call``, recorded on a tape (the cache)."""
+        if self._custom_call:
+            return self._call_forward(x, training)
+        return self._op_forward(x, training, crop_to)
+
+    def backward(self, dy, cache, skip_activation=False, need_dx=True):
+        """``dy -> (dx, grads)``, grads lining up with ``trainable_weights``. ``skip_activation``
+        means ``dy`` is already the gradient of the pre-activation ``z`` (the fused softmax +
+        cross-entropy path). A user's layer replays its tape."""
+        if self._custom_call:
+            return self._call_backward(dy, cache)
+        if not isinstance(cache, Cache):
+            self._no_backward()
+        return self._op_backward(dy, cache, skip_activation, need_dx)
+
+    def _op_forward(self, x, training=False, crop_to=None):
         z, core = self._forward(x, training, crop_to) if crop_to else self._forward(x, training)
         y = z if self.activation_name == "linear" else self._act_forward(z, **self._act_kwargs)
         cache = Cache(core, z, y)
@@ -314,14 +486,40 @@ class Layer:
             cache.activity_penalty = self.activity_regularizer(y) / len(y)
         return y, cache
 
-    def backward(self, dy, cache: Cache, skip_activation=False, need_dx=True):
-        """``dy -> (dx, grads)``. ``skip_activation`` means ``dy`` is already the
-        gradient of the pre-activation ``z`` (the fused softmax + cross-entropy path)."""
+    def _op_backward(self, dy, cache: Cache, skip_activation=False, need_dx=True):
         if self.activity_regularizer is not None and not skip_activation:
             dy = dy + self.activity_regularizer.gradient(cache.y) / dy.dtype.type(len(dy))
         dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(
             dy, cache.z, cache.y, **self._act_kwargs)
-        return self._backward(dz, cache.core, need_dx)
+        dx, grads = self._backward(dz, cache.core, need_dx)
+        return dx, (grads if self.trainable else [])
+
+    def call(self, inputs, training=None):
+        """The layer's computation, as Keras's ``call``. For a built-in layer: its op and
+        activation (inside another layer's recorded ``call``, one entry on the tape, whose
+        backward is the layer's own)."""
+        if tape.is_recorded(inputs):
+            own = [(self, key) for layer, key in self.trainable_slots() if layer is self]
+            return tape.record_layer(f"layer '{self.name}'", inputs, bool(training), self._op_forward,
+                                     lambda dy, cache, need_dx: self._op_backward(dy, cache, need_dx=need_dx), own)
+        return self._op_forward(tape.value(inputs), bool(training))[0]
+
+    def _call_forward(self, x, training, **kwargs):
+        if self._call_takes_training:
+            kwargs["training"] = bool(training)
+        if self._own_backward:          # the explicit form: call on plain arrays, the cache is the input
+            return _one_output(self, self.call(x, **kwargs)), x
+        record = tape.Tape(f"Layer '{self.name}' ({type(self).__name__})", bool(training))
+        with record:
+            inputs = record.watch(x)
+            out = self.call(inputs, **kwargs)
+        return _one_output(self, out), tape.CallCache(record, inputs, out)
+
+    def _call_backward(self, dy, cache):
+        slots = self.trainable_slots()
+        dx, grads = tape.replay(cache.tape, cache.inputs, cache.output, dy, [(id(l), k) for l, k in slots],
+                                {(id(l), k) for l, k in self.weight_slots()})
+        return dx, [np.zeros_like(layer._weights[key]) if g is None else g for (layer, key), g in zip(slots, grads)]
 
     # ---- the graph (cnnlab.layers.graph) ------------------------------------
     @property
@@ -343,12 +541,31 @@ class Layer:
             return values[0]
         return values[0] if len(values) == 1 else list(values)
 
-    def __call__(self, x, training=None):
+    def __call__(self, x, training=None, **kwargs):
         if graph.is_symbolic(x):
             return graph.symbolic_call(self, x, training)
+        recording = tape.current()
+        if training is None:            # inside a call, sub-layers follow the outer training flag (Keras)
+            training = recording.training if recording is not None else False
+        if kwargs and not self._custom_call:
+            raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) got unexpected arguments "
+                            f"{sorted(kwargs)}. Received: {kwargs}")
+        if tape.is_recorded(x):         # called inside another layer's recorded call: one tape entry
+            values = tape.value(x) if not isinstance(x, (list, tuple)) else [tape.value(v) for v in x]
+            self.ensure_built(np.shape(values) if not isinstance(values, list) else [v.shape for v in values])
+            if not isinstance(values, list):
+                self.check_input(values)
+            return tape.record_layer(
+                f"layer '{self.name}'", x, bool(training),
+                lambda v, t: self._call_forward(v, t, **kwargs) if kwargs else self.forward(v, t),
+                lambda dy, cache, need_dx: self.backward(dy, cache, need_dx=need_dx), self.trainable_slots())
+        if isinstance(x, tape.TensorLike):          # a recorded value of a finished call, or a weight
+            x = x.value
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
         self.ensure_built(x.shape)
         self.check_input(x)
+        if kwargs:
+            return self._call_forward(x, training, **kwargs)[0]
         return self.forward(x, training)[0]
 
     @property
@@ -388,6 +605,30 @@ def _as_shapes(shape):
     if isinstance(shape, list):
         return [tuple(s) for s in shape]
     return tuple(shape)
+
+
+def _one_output(layer, out):
+    """The array a user's ``call`` returned (cnnlab's layers have one output)."""
+    if isinstance(out, tape.TensorLike):
+        return np.array(out.value) if isinstance(out, Variable) else out.value
+    if isinstance(out, (list, tuple, dict)) or out is None:
+        raise CnnlabError(f"Layer '{layer.name}' ({type(layer).__name__}): call() must return one array; cnnlab "
+                          f"layers have one output. Received: {type(out).__name__}")
+    return np.asarray(out)
+
+
+def _takes(function, name):
+    parameters = inspect.signature(function).parameters
+    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+
+
+def _with_model_arguments(backward):
+    """A user's ``backward(self, dy, x)`` called with the arguments the model passes."""
+    @functools.wraps(backward)
+    def full_backward(self, dy, cache, skip_activation=False, need_dx=True):
+        dx, grads = backward(self, dy, cache)
+        return dx, list(grads)
+    return full_backward
 
 
 def _activation_name(activation):

@@ -418,6 +418,9 @@ def get(identifier):
     """A loss from a Keras name, a class name, a config dict, an instance, or one of the function forms."""
     if isinstance(identifier, Loss):
         return identifier
+    if callable(identifier) and not isinstance(identifier, type):     # fn(y_true, y_pred) of the user's
+        from .custom_loss import LossFunction
+        return LossFunction(identifier)
     if isinstance(identifier, dict):
         cls = lookup("loss", identifier.get("class_name"), _BY_CLASS, "class_name")
         return cls.from_config(dict(identifier.get("config", {})))

@@ -381,9 +381,11 @@ class Model(Layer):
         if not (fast_path() if fast is None else fast):
             self._last = program
             return program
-        if self._fast is None or self._fast[3] is not program:
+        # The plan depends on the layers' activations (pooling first), which may be assigned later.
+        activations = [getattr(step.layer, "activation_name", None) for step in program.steps]
+        if self._fast is None or self._fast[3] is not program or self._fast[4] != activations:
             fast, crops, fused = engine.plan(program)
-            self._fast = (fast, crops, fused, program)
+            self._fast = (fast, crops, fused, program, activations)
         self._last = self._fast[0]
         return self._fast[0]
 

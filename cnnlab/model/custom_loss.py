@@ -1,0 +1,53 @@
+"""``compile(loss=fn)``: a loss function of the user's, ``fn(y_true, y_pred)``, written with ``keras.ops``.
+
+As Keras's ``LossFunctionWrapper``: labels are cast to the predictions' dtype and
+brought to the same rank, ``fn`` returns a value per sample (or any shape), and
+the loss is their mean (``sum_over_batch_size``). The gradient with respect to
+``y_pred`` comes from the tape (``cnnlab.ops.tape``): ``fn`` runs on a recorded
+``y_pred`` and the backwards of the ops it called are replayed from
+``d mean / d value = 1 / count``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import tape
+from .losses import Loss, match_rank
+
+
+class LossFunction(Loss):
+    """A plain function used as a loss; named after it, as Keras names it."""
+
+    def __init__(self, fn, name=None):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"))
+        self.fn = fn
+
+    @staticmethod
+    def _prepare(y_true, y_pred):
+        """Labels in the predictions' dtype and rank, as Keras's wrapper brings them."""
+        y_pred = np.asarray(y_pred)
+        y_true = match_rank(y_true, y_pred)
+        if y_true.dtype.kind in "biuf":
+            y_true = y_true.astype(y_pred.dtype, copy=False)
+        return y_true, y_pred
+
+    def _compute(self, y_true, y_pred, from_logits):
+        y_true, y_pred = self._prepare(y_true, y_pred)
+        record = tape.Tape(f"Loss function '{self.name}'", training=True, place="the loss function")
+        with record:
+            prediction = record.watch(y_pred)
+            values = self.fn(y_true, prediction)
+        per_sample = np.asarray(tape.value(values))
+        if per_sample.dtype.kind not in "fc":
+            raise ValueError(f"Loss function '{self.name}' must return numbers (a value per sample). "
+                             f"Received: dtype={per_sample.dtype}")
+        seed = np.full(per_sample.shape, 1.0 / max(per_sample.size, 1), dtype=y_pred.dtype)
+        grad, _ = tape.replay(record, prediction, values, seed, [])
+        return float(per_sample.mean()), grad.astype(y_pred.dtype, copy=False)
+
+    def __call__(self, y_true, y_pred):
+        """The mean loss alone (no backward)."""
+        return float(np.mean(tape.value(self.fn(*self._prepare(y_true, y_pred)))))
+
+    def get_config(self):
+        return {"name": self.name, "reduction": "sum_over_batch_size"}
