@@ -118,6 +118,8 @@ class Layer:
 
 
     input_rank: int | None = None
+    _custom_call = False    # set per class by __init_subclass__
+    _own_backward = False
     stochastic = False  # draws random numbers in training (Dropout)
     # Training must see the whole batch at once (BatchNormalization's batch statistics):
     # the batch is then never split across threads (cnnlab.model.parallel).
@@ -129,13 +131,19 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # A user's layer defines ``call``; built-in layers define ``_forward``/``_backward``.
-        cls._custom_call = cls.call is not Layer.call
+        # A user's layer defines ``call``; built-in layers define ``_forward``/``_backward``. Where a
+        # class defines both, the more derived one says which runs (a Dense subclass with its own
+        # call runs the call; a class writing _forward/_backward beside its call runs those).
+        cls._custom_call = cls.call is not Layer.call and not issubclass(
+            _defining_class(cls, "_forward"), _defining_class(cls, "call"))
         cls._call_takes_training = cls._custom_call and "training" in inspect.signature(cls.call).parameters
+        # A user's own backward (the explicit form): called with the arguments the model passes.
         own_backward = cls.__dict__.get("backward")
-        if own_backward is not None and not _takes(own_backward, "need_dx"):
+        if own_backward is not None and not cls.__module__.startswith("cnnlab.") \
+                and not _takes(own_backward, "need_dx"):
             cls.backward = _with_model_arguments(own_backward)
-        cls._own_backward = cls.backward is not Layer.backward
+        if own_backward is not None and cls._custom_call:
+            cls._own_backward = True        # call + backward(dy, x): no tape
 
     def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, activity_regularizer=None, **kwargs):
@@ -515,6 +523,14 @@ class Layer:
             out = self.call(inputs, **kwargs)
         return _one_output(self, out), tape.CallCache(record, inputs, out)
 
+    def _tape_backward(self, dy, cache, need_dx):
+        """This layer's backward as one entry of another layer's tape (a model overrides it)."""
+        return self.backward(dy, cache, need_dx=need_dx)
+
+    def _tape_slots(self):
+        """The weights :meth:`_tape_backward`'s gradients line up with."""
+        return self.trainable_slots()
+
     def _call_backward(self, dy, cache):
         slots = self.trainable_slots()
         dx, grads = tape.replay(cache.tape, cache.inputs, cache.output, dy, [(id(l), k) for l, k in slots],
@@ -558,7 +574,7 @@ class Layer:
             return tape.record_layer(
                 f"layer '{self.name}'", x, bool(training),
                 lambda v, t: self._call_forward(v, t, **kwargs) if kwargs else self.forward(v, t),
-                lambda dy, cache, need_dx: self.backward(dy, cache, need_dx=need_dx), self.trainable_slots())
+                self._tape_backward, self._tape_slots())
         if isinstance(x, tape.TensorLike):          # a recorded value of a finished call, or a weight
             x = x.value
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
@@ -615,6 +631,10 @@ def _one_output(layer, out):
         raise CnnlabError(f"Layer '{layer.name}' ({type(layer).__name__}): call() must return one array; cnnlab "
                           f"layers have one output. Received: {type(out).__name__}")
     return np.asarray(out)
+
+
+def _defining_class(cls, name):
+    return next(klass for klass in cls.__mro__ if name in klass.__dict__)
 
 
 def _takes(function, name):

@@ -32,6 +32,7 @@ from ..errors import CnnlabError, ShapeError
 from ..layers import InputLayer, Layer
 from ..layers import graph as graph_mod
 from ..layers.base import activity_penalty, as_float_input, penalty_gradients, unique_name
+from ..ops import tape
 from . import compile_outputs, engine, files, parallel, training
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
@@ -340,6 +341,15 @@ class Model(Layer):
             out += list(g) if g is not None else [np.zeros_like(w) for w in ws]
         return out
 
+    def _tape_backward(self, dy, trace, need_dx):
+        """As one entry of a custom layer's tape: ``(dx, grads for _tape_slots())``."""
+        dx, grads = self._backward_by_layer(dy, trace, need_dx=need_dx)
+        return dx, self._grads_in_order(grads, self._weight_owners())
+
+    def _tape_slots(self):
+        where = {id(owner._weights[key]): (owner, key) for owner, key in self.weight_slots()}
+        return [where[id(w)] for _, ws in self._weight_owners() for w in ws]
+
     def _structure_in_is_list(self):
         return isinstance(self._structure_in, (list, dict)) or (self._program is not None and
                                                                  len(self._program.input_slots) > 1)
@@ -365,6 +375,9 @@ class Model(Layer):
     def __call__(self, x, training=None):
         if graph_mod.is_symbolic(x):
             return graph_mod.symbolic_call(self, x, training)
+        if tape.is_recorded(x):                 # inside a custom layer's recorded call: one tape entry
+            return Layer.__call__(self, x, training)
+        training = bool(training)
         xs = self._check_inputs(x, "call")
         out = self.forward(xs if len(xs) > 1 else xs[0], training)[0]
         return out

@@ -19,6 +19,7 @@ from ..errors import ShapeError
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import as_float_input, unique_name
 from ..layers.core import Input
+from ..ops import tape
 from . import files
 from .model import Model
 
@@ -208,6 +209,9 @@ class Sequential(Model):
         from ..layers import graph as graph_mod
         if graph_mod.is_symbolic(x):
             return graph_mod.symbolic_call(self, x, training)
+        if tape.is_recorded(x):                 # inside a custom layer's recorded call: one tape entry
+            return Layer.__call__(self, x, training)
+        training = bool(training)
         x = self._check_batch(x, "call")
         return self.forward(x, training)[0]
 
