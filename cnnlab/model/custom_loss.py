@@ -31,7 +31,7 @@ class LossFunction(Loss):
             y_true = y_true.astype(y_pred.dtype, copy=False)
         return y_true, y_pred
 
-    def _compute(self, y_true, y_pred, from_logits):
+    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
         y_true, y_pred = self._prepare(y_true, y_pred)
         record = tape.Tape(f"Loss function '{self.name}'", training=True, place="the loss function")
         with record:
@@ -41,13 +41,24 @@ class LossFunction(Loss):
         if per_sample.dtype.kind not in "fc":
             raise ValueError(f"Loss function '{self.name}' must return numbers (a value per sample). "
                              f"Received: dtype={per_sample.dtype}")
-        seed = np.full(per_sample.shape, 1.0 / max(per_sample.size, 1), dtype=y_pred.dtype)
+        weights = _weights_for(per_sample, sample_weight)
+        seed = (weights / max(per_sample.size, 1)).astype(y_pred.dtype)
         grad, _ = tape.replay(record, prediction, values, seed, [])
-        return float(per_sample.mean()), grad.astype(y_pred.dtype, copy=False)
+        return float((weights * per_sample).sum() / max(per_sample.size, 1)), grad.astype(y_pred.dtype, copy=False)
 
-    def __call__(self, y_true, y_pred):
-        """The mean loss alone (no backward)."""
-        return float(np.mean(tape.value(self.fn(*self._prepare(y_true, y_pred)))))
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The (weighted) mean loss alone (no backward)."""
+        values = np.asarray(tape.value(self.fn(*self._prepare(y_true, y_pred))))
+        return float((_weights_for(values, sample_weight) * values).sum() / max(values.size, 1))
 
     def get_config(self):
         return {"name": self.name, "reduction": "sum_over_batch_size"}
+
+
+def _weights_for(values, sample_weight):
+    """Keras's weighting: ``sum(w * loss) / count``; ``w`` per sample, broadcast over the other axes."""
+    if sample_weight is None:
+        return np.ones(values.shape, dtype=values.dtype)
+    w = np.asarray(sample_weight, dtype=values.dtype)
+    w = w.reshape(w.shape + (1,) * max(values.ndim - w.ndim, 0))
+    return np.broadcast_to(w, values.shape)

@@ -66,6 +66,15 @@ def test_a_custom_loss_trains_exactly_like_the_builtin_one():
     assert np.isclose(custom.evaluate(x, y, verbose=0), builtin.evaluate(x, y, verbose=0), rtol=1e-5)
 
 
+def test_sample_weight_is_keras_weighted_mean():
+    y_true, y_pred = np.zeros((4, 2)), np.arange(8.0).reshape(4, 2)
+    w = np.array([1.0, 0.0, 2.0, 0.5])
+    value, grad = get(my_mse).value_and_grad(y_true, y_pred, sample_weight=w)
+    per_sample = (y_pred ** 2).mean(-1)
+    assert np.isclose(value, (w * per_sample).sum() / 4)
+    assert np.allclose(grad, w[:, None] * 2 * y_pred / 2 / 4)
+
+
 def test_labels_are_brought_to_the_predictions_rank_and_dtype():
     seen = {}
 
