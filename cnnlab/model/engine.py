@@ -144,12 +144,14 @@ class FlatParameters:
         if not fast_path():
             return
         for layer, ws in params:
-            store = getattr(layer, "_weights", {})
+            # A custom layer's trained weights include its sub-layers': each lives in its owner's store.
+            stores = [owner._weights for owner in layer._walk()] if hasattr(layer, "_walk") else \
+                [getattr(layer, "_weights", {})]
             for w in ws:
-                key = next((k for k, v in store.items() if v is w), None)
-                if key is None:
+                found = next(((store, k) for store in stores for k, v in store.items() if v is w), None)
+                if found is None:
                     return
-                self.entries.append((store, key))
+                self.entries.append(found)
         self.flat = np.empty(sum(w.size for w in self.arrays), dtype=floatx)
         self.flat_grads = np.empty_like(self.flat)
         self.grad_views, offset = [], 0

@@ -391,6 +391,8 @@ def test_a_sub_layer_built_lazily_in_call_is_trained_by_the_model():
     before = lazy.dense.get_weights()
     model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
     assert not np.allclose(before[0], lazy.dense.get_weights()[0])
+    if model._setup.flat is not None:           # the fast path keeps the sub-layer's weights in its buffer too
+        assert np.shares_memory(lazy.dense._weights["kernel"], model._setup.flat)
 
 
 def test_frozen_custom_layer_freezes_its_sub_layers():
