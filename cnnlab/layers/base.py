@@ -95,11 +95,10 @@ def activity_penalty(caches) -> float:
 def penalty_gradients(layer) -> list:
     """The weight regularizers' gradients, one per trainable weight of ``layer`` (None where a
     weight has no regularizer): what the training step adds to the loss's gradients."""
-    rules = getattr(layer, "weight_regularizers", None) or {}
-    names = getattr(layer, "trainable_weight_names", None)
-    if names is None:
+    if not hasattr(layer, "trainable_slots"):
         return [None] * len(layer.trainable_weights)
-    return [rules[k].gradient(layer._weights[k]) if k in rules else None for k in names]
+    return [owner.weight_regularizers[k].gradient(owner._weights[k]) if k in owner.weight_regularizers else None
+            for owner, k in layer.trainable_slots()]
 
 
 class Layer:
@@ -283,10 +282,6 @@ class Layer:
             if locals()[key] is not None:
                 raise TypeError(f"{where}: `{key}` was passed both positionally and as a keyword argument.")
         shape, initializer, dtype = (list(args) + [shape, initializer, dtype][len(args):])[:3]
-        for key, given in (("regularizer", regularizer), ("constraint", constraint)):
-            if given is not None:
-                raise CnnlabError(f"{where}: cnnlab does not support `{key}` in add_weight yet; leave it out. "
-                                  f"Received: {key}={given!r}")
         dtype = np.dtype(dtype or floatx)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
@@ -296,6 +291,7 @@ class Layer:
         self._weights[key] = np.asarray(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
         if not trainable:
             self._non_trainable_names.add(key)
+        self.set_weight_rules(key, regularizer, constraint, prefix="")
         return self.variable(key)
 
     def _free_weight_name(self, name):
@@ -427,15 +423,17 @@ class Layer:
         return config
 
     def weight_penalty(self) -> float:
-        """The weight regularizers' penalty over the trainable weights (Keras adds it to the loss)."""
-        trained = self.trainable_weight_names
-        return sum(reg(self._weights[k]) for k, reg in self.weight_regularizers.items() if k in trained)
+        """The weight regularizers' penalty over the trainable weights, sub-layers' included
+        (Keras adds it to the loss)."""
+        return sum(owner.weight_regularizers[k](owner._weights[k]) for owner, k in self.trainable_slots()
+                   if k in owner.weight_regularizers)
 
     def apply_constraints(self):
-        """Project the constrained trainable weights, in place (after each optimizer update)."""
-        for k in self.trainable_weight_names:
-            if k in self.weight_constraints:
-                np.copyto(self._weights[k], self.weight_constraints[k](self._weights[k]))
+        """Project the constrained trainable weights (sub-layers' included), in place (after each
+        optimizer update)."""
+        for owner, k in self.trainable_slots():
+            if k in owner.weight_constraints:
+                np.copyto(owner._weights[k], owner.weight_constraints[k](owner._weights[k]))
 
     def _check_weight_rules(self):
         for k, con in self.weight_constraints.items():

@@ -676,15 +676,14 @@ class Model(Layer):
         results = parallel.run(part_step, list(range(len(parts))))
         # Each trained weight's gradient from every part (a layer no loss reaches gets zeros), and
         # its regularizer's gradient (computed on the weights before the update).
-        penalties = {id(layer): penalty_gradients(layer) for layer, _ in setup.owners
-                     if getattr(layer, "weight_regularizers", None)}
+        penalties = {id(layer): penalty_gradients(layer) for layer, _ in setup.owners if _has_rules(layer)}
         penalty = self._weight_penalty()
         grads_per_weight = [[r[3][key][i] if key in r[3] else np.zeros_like(w) for r in results]
                             + ([penalties[key][i]] if key in penalties and penalties[key][i] is not None else [])
                             for key, i, w in setup.slots]
         setup.apply(self.optimizer, grads_per_weight, threads=len(parts))
         for layer, _ in setup.owners:       # Keras: each weight's constraint right after the update
-            if getattr(layer, "weight_constraints", None):
+            if _has_rules(layer):
                 layer.apply_constraints()
         if len(results) == 1:
             loss, self._last_output_losses, outs, _ = results[0]
@@ -746,7 +745,7 @@ class Model(Layer):
         """Every weight regularizer's penalty over the trainable weights: Keras adds it to the loss
         that fit, evaluate and val_loss report, as it adds the activity regularizers' (per forward
         pass, ``activity_penalty``)."""
-        return sum(layer.weight_penalty() for layer in self._all_leaves() if getattr(layer, "weight_regularizers", None))
+        return sum(layer.weight_penalty() for layer in self._all_leaves() if hasattr(layer, "weight_penalty"))
 
     def _step_logs(self, loss_sum, output_sums, seen, metrics):
         """The logs of a step or an epoch, named and ordered as Keras 3 names them."""
@@ -899,6 +898,12 @@ class _AsLayer:
 
     def backward(self, dy, cache, skip_activation=False, need_dx=True):
         return Layer.backward(self.model, dy, cache, skip_activation=skip_activation, need_dx=need_dx)
+
+
+def _has_rules(layer):
+    """True when the layer or one of its sub-layers (a custom layer's) has a regularizer or constraint."""
+    return bool(getattr(layer, "weight_regularizers", None) or getattr(layer, "weight_constraints", None)
+                or getattr(layer, "_sublayers", list)())
 
 
 def _one_array_list(x):

@@ -124,14 +124,34 @@ def test_add_weight_keras3_forms():
     assert 0 < np.abs(glorot.value).max() <= np.sqrt(6 / 100)
 
 
-def test_add_weight_refuses_what_it_does_not_support():
-    layer = layers.Layer()
-    with pytest.raises(CnnlabError, match=r"does not support `regularizer`.*Received: regularizer='l2'"):
-        layer.add_weight(shape=(2,), regularizer="l2")
+def test_add_weight_takes_regularizers_and_constraints_and_refuses_bad_forms():
+    class Reg(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = layers.Dense(2, kernel_regularizer="l2", kernel_initializer="ones")
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(2,), initializer="ones", regularizer=keras.regularizers.L1(0.5),
+                                     constraint=keras.constraints.NonNeg())
+
+        def call(self, x):
+            return self.inner(x) * self.w
+
+    layer = Reg()
+    model = keras.Sequential([keras.Input((3,)), layer])
+    # L1(0.5) on w (two ones) and L2(0.01) on the sub-layer's kernel (six ones): both in the loss
+    assert np.isclose(layer.weight_penalty(), 0.5 * 2 + 0.01 * 6)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    x, y = np.ones((2, 3), np.float32), np.zeros((2, 2), np.float32)
+    assert np.isclose(model.evaluate(x, y, verbose=0), np.mean(model.predict(x, verbose=0) ** 2) + 1.06, atol=1e-5)
+    layer.w.assign([-1.0, 2.0])
+    layer.apply_constraints()
+    assert layer.w.value.tolist() == [0.0, 2.0]
+    plain = layers.Layer()
     with pytest.raises(TypeError, match="at most 3 positional"):
-        layer.add_weight((2,), "zeros", "float32", True)
+        plain.add_weight((2,), "zeros", "float32", True)
     with pytest.raises(TypeError, match="`shape` was passed both"):
-        layer.add_weight((2,), shape=(3,))
+        plain.add_weight((2,), shape=(3,))
 
 
 def test_variable_follows_the_models_flat_buffer():
