@@ -451,7 +451,9 @@ class Layer:
     def _backward(self, dz, core_cache, need_dx=True):
         """The op's backward: ``dz -> (dx, [grad per trainable weight])``; ``dx``
         may be None when ``need_dx`` is False (the model's first layer)."""
-        if type(self)._forward is not Layer._forward:
+        # The identity backward fits only an identity forward: a user's _forward without a
+        # _backward would train as the identity. (cnnlab's Identity layer relies on it.)
+        if not _defining_class(type(self), "_forward").__module__.startswith("cnnlab."):
             self._no_backward()
         return dz, []
 
