@@ -31,7 +31,7 @@ class LossFunction(Loss):
             y_true = y_true.astype(y_pred.dtype, copy=False)
         return y_true, y_pred
 
-    def _compute(self, y_true, y_pred, from_logits, sample_weight=None):
+    def value_and_grad(self, y_true, y_pred, from_logits=None, sample_weight=None):
         y_true, y_pred = self._prepare(y_true, y_pred)
         record = tape.Tape(f"Loss function '{self.name}'", training=True, place="the loss function")
         with record:
