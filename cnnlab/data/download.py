@@ -31,6 +31,7 @@ import zipfile
 
 from ..atomic import atomic_write
 from ..errors import CnnlabError
+from ..progress import Progbar
 
 _CHUNK = 1 << 20
 #: Largest download :func:`get_file` accepts (CIFAR-100's archive is 169 MB).
@@ -66,60 +67,24 @@ def hash_file(path, algorithm="sha256"):
     return hasher.hexdigest()
 
 
+def _mb(step, target):
+    """The count of a download's bar: megabytes received (of the total, when the server said it)."""
+    return f"{step / 1e6:.1f}/{'?' if target is None else f'{target / 1e6:.1f}'} MB"
+
+
 class _Progress:
-    """rich if importable and stderr is a terminal, else tqdm, else plain lines."""
+    """A download's bar: the package's one progress display (:class:`cnnlab.progress.Progbar`), counting bytes."""
 
     def __init__(self, total, label, enabled):
-        self.total, self.done, self.label = total, 0, label
-        self.enabled = enabled
-        self._bar = self._rich = None
-        self._next_pct = 10
-        if not enabled:
-            return
-        tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-        if tty:
-            try:
-                from rich.console import Console
-                from rich.progress import Progress
-
-                self._rich = Progress(console=Console(stderr=True), transient=False)
-                self._rich.start()
-                self._task = self._rich.add_task(label, total=total)
-                return
-            except Exception:  # rich missing or unusable
-                self._rich = None
-            try:
-                from tqdm import tqdm
-
-                self._bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, file=sys.stderr)
-                return
-            except Exception:
-                self._bar = None
+        self.done = 0
+        self.bar = Progbar(total, verbose=1 if enabled else 0, unit_name="B", count=_mb)
 
     def update(self, n):
         self.done += n
-        if not self.enabled:
-            return
-        if self._rich is not None:
-            self._rich.update(self._task, advance=n)
-        elif self._bar is not None:
-            self._bar.update(n)
-        elif self.total:
-            pct = 100 * self.done // self.total
-            if pct >= self._next_pct:
-                print(f"  {pct:3d}% ({self.done / 1e6:.1f} / {self.total / 1e6:.1f} MB)",
-                      file=sys.stderr, flush=True)
-                self._next_pct = (pct // 10 + 1) * 10
+        self.bar.update(self.done)
 
     def close(self):
-        if not self.enabled:
-            return
-        if self._rich is not None:
-            self._rich.stop()
-        elif self._bar is not None:
-            self._bar.close()
-        elif not self.total:
-            print(f"  {self.done / 1e6:.1f} MB", file=sys.stderr, flush=True)
+        self.bar.update(self.done, finalize=True)
 
 
 def download(url, target, expected_hash, *, where="download", what=None, max_bytes=MAX_GET_FILE_BYTES,

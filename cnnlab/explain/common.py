@@ -117,3 +117,17 @@ def layer_input(x_batch, outputs, index):
     if inputs is not None:
         return inputs[index]
     return x_batch if index == 0 else outputs[index - 1]
+
+
+def shape_text(shape):
+    """``(None, 28, 28, 1)``: a shape as the model summary writes it."""
+    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+
+
+def png_bytes(plot, *args):
+    """The PNG that ``plot(*args, path)`` draws, as bytes (a notebook's ``_repr_png_``)."""
+    import io
+
+    buffer = io.BytesIO()
+    plot(*args, buffer)
+    return buffer.getvalue()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .common import ExplainError, as_single_batch, describe, find_layer, spatial_rank
+from .common import ExplainError, as_single_batch, describe, find_layer, png_bytes, shape_text, spatial_rank
 from .resize import resize_linear
 
 
@@ -50,6 +50,19 @@ class GradCAM:
     score: float
     probabilities: np.ndarray = field(repr=False)
     counterfactual: bool = False
+    # The explained sample, kept so that a notebook can show the overlay (not compared, not printed).
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __repr__(self):
+        kind = " counterfactual" if self.counterfactual else ""
+        return (f"<GradCAM{kind} class {self.class_index} at layer '{self.layer}' (index {self.layer_index}): "
+                f"heatmap {shape_text(self.heatmap.shape)}, peak at {self.peak}, score {self.score:.4g}>")
+
+    def _repr_png_(self):
+        """In a notebook: the input, the heatmap and the overlay (needs matplotlib)."""
+        from .plots import plot_grad_cam
+
+        return png_bytes(plot_grad_cam, self.heatmap if self.image is None else self.image, self)
 
     def __array__(self, dtype=None, copy=None):
         return self.heatmap if dtype is None else self.heatmap.astype(dtype)
@@ -159,4 +172,4 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
     return GradCAM(heatmap=heatmap.astype(np.float32), cam=cam.astype(np.float32),
                    weights=weights.astype(np.float32), layer=target.name, layer_index=index,
                    class_index=class_index, score=score, probabilities=np.array(probabilities),
-                   counterfactual=bool(counterfactual))
+                   counterfactual=bool(counterfactual), image=np.array(batch[0]))

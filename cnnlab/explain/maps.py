@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .common import (ExplainError, as_single_batch, conv_layers, describe, find_layer, is_conv, is_pool,
-                     spatial_rank)
+                     png_bytes, shape_text, spatial_rank)
 from .grids import scale_each, tile
 
 
@@ -32,6 +32,16 @@ class Filters:
     bias: np.ndarray | None
     images: np.ndarray
     channels: str
+
+    def __repr__(self):
+        return (f"<Filters of layer '{self.layer}' (index {self.layer_index}): kernel {shape_text(self.kernel.shape)}, "
+                f"images {shape_text(self.images.shape)}, channels={self.channels!r}>")
+
+    def _repr_png_(self):
+        """In a notebook: the filter grid (needs matplotlib)."""
+        from .plots import plot_filters
+
+        return png_bytes(plot_filters, self)
 
     def grid(self):
         """``(grid, ncols)``: the filters tiled into one array, each scaled to [-1, 1]
@@ -53,6 +63,15 @@ class FeatureMaps:
     layer: str
     layer_index: int
     maps: np.ndarray
+
+    def __repr__(self):
+        return f"<FeatureMaps of layer '{self.layer}' (index {self.layer_index}): maps {shape_text(self.maps.shape)}>"
+
+    def _repr_png_(self):
+        """In a notebook: every channel's map, tiled (needs matplotlib)."""
+        from .plots import plot_feature_maps
+
+        return png_bytes(plot_feature_maps, self)
 
     def grid(self):
         """``(grid, ncols)``: every map scaled to [0, 1] on its own, tiled."""

@@ -25,7 +25,7 @@ import numpy as np
 from .. import __version__
 from ..fonts import css_font_face
 from . import texts as T
-from .common import ExplainError, as_single_batch, conv_layers, is_conv, is_pool, spatial_rank
+from .common import ExplainError, as_single_batch, conv_layers, is_conv, is_pool, shape_text, spatial_rank
 from .gradcam import GradCAMWarning, grad_cam
 from .maps import all_feature_maps, filters
 from .shapes_walk import shape_walk
@@ -81,6 +81,23 @@ class Report:
     trace: object = None
     test_accuracy: float | None = None
     notes: list = field(default_factory=list)
+
+    def summary(self):
+        """One line: the predicted class, how sure, what was written."""
+        p = float(np.ravel(self.probabilities)[self.predicted]) if np.size(self.probabilities) > 1 else None
+        return (f"predicted class {self.predicted}" + (f" (p = {p:.1%})" if p is not None else "")
+                + (f", test accuracy {self.test_accuracy:.4f}" if self.test_accuracy is not None else "")
+                + f", {len(self.files)} file(s)")
+
+    def __repr__(self):
+        # Short on purpose: the arrays and the Grad-CAM/trace results are attributes, not the printout.
+        return f"<Report {self.html_path}: {self.summary()}>"
+
+    def _repr_html_(self):
+        """In a notebook: a link to the page and its Grad-CAM picture (the page itself is large)."""
+        picture = next((f for f in self.files if os.path.basename(f) == "grad_cam.png"), None)
+        return (f'<p>Report <a href="{esc(self.html_path)}" target="_blank">{esc(self.html_path)}</a>: '
+                f"{esc(self.summary())}</p>" + (image_tag(picture, "Grad-CAM") if picture else ""))
 
 
 # --------------------------------------------------------------------------- HTML pieces
@@ -150,10 +167,6 @@ def grid_table(values, padded=None, caption=""):
             + "".join(rows) + "</table></div>")
 
 
-def _shape_text(shape):
-    return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
-
-
 def _size_text(shape):
     return "x".join(str(s) for s in shape)
 
@@ -211,7 +224,7 @@ def _gradcam_section(model, batch, out, class_index, layer, class_names, files, 
 def _shapes_section(model):
     walk = shape_walk(model)
     head = "".join(f"<th>{both(h)}</th>" for h in T.SHAPES_HEAD)
-    rows = [f'<tr><td>input</td><td><span class="formula">{esc(_shape_text(walk.input_shape))}</span></td>'
+    rows = [f'<tr><td>input</td><td><span class="formula">{esc(shape_text(walk.input_shape))}</span></td>'
             f"<td></td><td></td></tr>"]
     has_flatten = False
     for r in walk:
@@ -223,8 +236,8 @@ def _shapes_section(model):
                      f'<small lang="en" class="en">{esc(r.note)}</small>')
         params = f'<span class="formula">{esc(r.param_formula)}</span>' if r.param_formula else f"{r.params:,}"
         rows.append(f"<tr><td>{esc(r.name)}<br><small>{esc(r.kind)}</small></td>"
-                    f'<td><span class="formula">{esc(_shape_text(r.input_shape))}</span> →<br>'
-                    f'<span class="formula">{esc(_shape_text(r.output_shape))}</span></td>'
+                    f'<td><span class="formula">{esc(shape_text(r.input_shape))}</span> →<br>'
+                    f'<span class="formula">{esc(shape_text(r.output_shape))}</span></td>'
                     f"<td>{arithmetic}{notes}</td><td>{params}</td></tr>")
     parts = [heading(T.SECTIONS["shapes"], "shapes"), bilingual(T.SHAPES),
              f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
