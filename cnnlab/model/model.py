@@ -130,6 +130,22 @@ class Model(Layer):
         return shapes[0] if len(shapes) == 1 else shapes
 
     @property
+    def input(self):
+        """The inputs as given to ``Model(inputs, outputs)`` (a tensor, list or dict), as Keras's
+        Functional.input; a model never built that way falls back to the layer's first call."""
+        if not self._inputs:
+            return super().input
+        return _restructure(self._structure_in, self._inputs)
+
+    @property
+    def output(self):
+        """The outputs as given to ``Model(inputs, outputs)``: ``model.output`` is what the
+        Grad-CAM recipe passes on, ``Model(model.inputs, [layer.output, model.output])``."""
+        if not self._outputs:
+            return super().output
+        return _restructure(self._structure_out, self._outputs)
+
+    @property
     def inputs(self):
         return list(self._inputs)
 
@@ -925,6 +941,13 @@ def _tracked_layers(model):
 def _snake(name):
     from ..layers.base import snake_case
     return snake_case(name)
+
+
+def _restructure(structure, flat):
+    """The inverse of :func:`_structure`: the tensor, list or dict the model was given."""
+    if isinstance(structure, dict):
+        return dict(zip(structure, flat))
+    return list(flat) if isinstance(structure, list) else flat[0]
 
 
 def _structure(value, where):
