@@ -418,13 +418,13 @@ def get(identifier):
     """A loss from a Keras name, a class name, a config dict, an instance, or one of the function forms."""
     if isinstance(identifier, Loss):
         return identifier
+    for name, fn in FUNCTIONS.items():      # Keras's own function forms: their class (the fused fast path)
+        if identifier is fn:
+            return _BY_NAME[name]()
     if callable(identifier) and not isinstance(identifier, type):     # fn(y_true, y_pred) of the user's
         from .custom_loss import LossFunction
         return LossFunction(identifier)
     if isinstance(identifier, dict):
         cls = lookup("loss", identifier.get("class_name"), _BY_CLASS, "class_name")
         return cls.from_config(dict(identifier.get("config", {})))
-    for name, fn in FUNCTIONS.items():
-        if identifier is fn:
-            return _BY_NAME[name]()
     return lookup("loss", identifier, NAMES, "loss")()
