@@ -21,3 +21,12 @@ def to_categorical(x, num_classes=None):
     out = np.zeros(x.shape + (num_classes,), dtype=np.float32)
     np.put_along_axis(out, x[..., None], 1.0, axis=-1)
     return out
+
+
+def plot_model(model, to_file="model.png", *args, **kwargs):
+    """Keras draws the graph with pydot and Graphviz; cnnlab does not: say so, and where to look instead."""
+    from ..errors import CnnlabError
+    raise CnnlabError(f"keras.utils.plot_model is not available in cnnlab (it needs pydot and Graphviz). "
+                      f"model.summary() lists every layer with its inputs ('Connected to'), and "
+                      f"`cnnlab explain MODEL` draws the shapes and what each layer computes. "
+                      f"Received: to_file={to_file!r}")

@@ -261,6 +261,14 @@ class Layer:
         return _as_shapes(self.compute_output_shape(batchless))
 
     # ---- weights ------------------------------------------------------
+    def add_loss(self, loss):
+        """Keras's ``add_loss`` (a penalty computed inside ``call``) is not supported: say so instead of
+        training without it."""
+        raise CnnlabError(f"Layer '{self.name}' ({type(self).__name__}): cnnlab does not support add_loss() yet. "
+                          f"Put the penalty in a weight regularizer (kernel_regularizer=keras.regularizers.L2(...)), "
+                          f"an activity_regularizer, or the loss function you compile with. "
+                          f"Received: add_loss({type(loss).__name__})")
+
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
                    regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
                    name=None):
@@ -653,6 +661,8 @@ def _with_model_arguments(backward):
 
 def _activation_name(activation):
     if callable(activation):
+        if getattr(activation, "cnnlab_activation", None) in act_ops.ACTIVATIONS:   # keras.activations.X
+            return activation.cnnlab_activation
         for name, (fwd, _) in act_ops.ACTIVATIONS.items():
             if fwd is activation:
                 return name

@@ -174,7 +174,7 @@ UNARY = {
     "floor": (xp.floor, _zero_gradient),
     "ceil": (xp.ceil, _zero_gradient),
     "round": (xp.round, _zero_gradient),
-    **{name: pair for name, pair in act.ACTIVATIONS.items() if name not in ("linear", "relu_general")},
+    **{name: pair for name, pair in act.ACTIVATIONS.items() if name != "linear"},
 }
 
 

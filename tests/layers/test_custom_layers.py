@@ -193,6 +193,27 @@ def test_operators_indexing_and_fan_out_gradients():
     assert layer(np.zeros((2, 5), np.float32)).shape == (2, 6) and layer.output_shape == (None, 6)
 
 
+def test_keras_activations_inside_call_train_as_keras_ops_do():
+    """keras-io's subclassing guide writes ``keras.activations.relu(x)`` inside ``call``: it records
+    on the tape (before, training refused it), and a layer still knows the function by its name."""
+    from cnnlab.keras import activations
+
+    class Block(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 4), initializer="random_normal")
+
+        def call(self, x):
+            h = ops.matmul(x, self.w)
+            return ops.concatenate([activations.relu(h), activations.relu(h, negative_slope=0.1, threshold=0.05),
+                                    activations.gelu(h), activations.softmax(h)], axis=-1)
+
+    check_layer_gradients(Block(), small_x())
+    assert layers.Dense(2, activation=activations.relu).activation_name == "relu"
+    assert layers.Dense(2, activation=activations.gelu).get_config()["activation"] == "gelu"
+    x = np.linspace(-1, 1, 6, dtype=np.float32)
+    assert np.array_equal(activations.relu(x, threshold=0.5), np.where(x > 0.5, x, 0))
+
+
 def test_sub_layers_are_tracked_and_run_their_own_backward():
     class Block(layers.Layer):
         def __init__(self, **kwargs):
@@ -433,3 +454,16 @@ def test_frozen_custom_layer_freezes_its_sub_layers():
         y, cache = holder.forward(np.ones((2, 3), np.float32), True)
     dx, grads = holder.backward(np.ones_like(y), cache)
     assert grads == [] and dx.shape == (2, 3)
+
+
+def test_add_loss_and_plot_model_say_they_are_not_supported():
+    class Penalised(layers.Layer):
+        def call(self, x):
+            self.add_loss(ops.sum(x))
+            return x
+
+    with pytest.raises(CnnlabError, match=r"add_loss\(\) yet.*regularizer.*Received"):
+        Penalised()(np.ones((2, 3), np.float32))
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    with pytest.raises(CnnlabError, match="plot_model is not available.*summary"):
+        keras.utils.plot_model(model, "m.png")
