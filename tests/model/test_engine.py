@@ -33,10 +33,15 @@ def random_sequential(draw):
     size = draw(range(9, 14))
     model = [keras.Input((size, size, 2))]
     for _ in range(draw([1, 2])):
-        model.append(layers.Conv2D(draw([2, 3]), draw([2, 3]), padding=draw(["valid", "same"]),
+        kernel, padding = draw([2, 3]), draw(["valid", "same"])
+        model.append(layers.Conv2D(draw([2, 3]), kernel, padding=padding,
                                    activation=draw(ACTS), bias_initializer="random_normal"))
+        size = size - kernel + 1 if padding == "valid" else size
         if draw([True, False]):
-            model.append(layers.MaxPooling2D(2, padding=draw(["valid", "same"])))
+            # A valid pooling needs at least 2 cells (seed 191 drew 9 -> 3 -> 1 before it).
+            pool_padding = draw(["valid", "same"]) if size >= 2 else "same"
+            model.append(layers.MaxPooling2D(2, padding=pool_padding))
+            size = size // 2 if pool_padding == "valid" else -(-size // 2)
     model += [layers.Flatten(), layers.Dense(3, activation="softmax")]
     return keras.Sequential(model)
 
