@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import html
 import os
+import string
 import struct
 import warnings
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 
@@ -31,43 +33,13 @@ from .maps import all_feature_maps, filters
 from .shapes_walk import shape_walk
 from .trace import fmt, strongest_position, trace_conv
 
-CSS = """
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:#fff;color:#1d1d1f;line-height:1.6;font-size:16px;
-font-family:"cnnlab Hangul",system-ui,-apple-system,"Segoe UI",Roboto,"Apple SD Gothic Neo","Malgun Gothic","Noto Sans KR",
-"Noto Sans CJK KR","NanumGothic",sans-serif}
-main{max-width:60rem;margin:0 auto;padding:1rem 1.25rem 3rem}
-h1{font-size:1.7rem;line-height:1.3;margin:.5rem 0 1rem}
-h2{font-size:1.3rem;line-height:1.35;margin:2.2rem 0 .6rem;padding-top:.8rem;border-top:1px solid #e3e3e3}
-h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
-.en{color:#4d4d55}
-[lang=ko]{word-break:keep-all;overflow-wrap:break-word}
-p{margin:.35rem 0}
-p.en{margin-bottom:.8rem}
-img{max-width:100%;height:auto;display:block}
-figure{margin:1rem 0}
-figcaption{font-size:.9rem;color:#4d4d55}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.92rem}
-th,td{border:1px solid #dcdcdc;padding:.3rem .55rem;text-align:left;vertical-align:top}
-th{background:#f5f5f7}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.formula{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,"DejaVu Sans Mono","cnnlab Hangul",monospace;font-size:.85rem;
-white-space:nowrap}
-.bar{display:inline-block;height:.8rem;background:#3b7dd8;border-radius:2px;vertical-align:middle}
-tr.top td{font-weight:600}
-table.grid td{font-family:ui-monospace,Menlo,Consolas,"DejaVu Sans Mono","cnnlab Hangul",monospace;text-align:right;min-width:2.6rem}
-table.grid td.pad{color:#999;background:#fafafa}
-.grids{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-pre{background:#f6f6f8;padding:.75rem;overflow-x:auto;font-size:.8rem;line-height:1.45}
-details{margin:.6rem 0}
-summary{cursor:pointer;color:#3b5fc0}
-.note{background:#fff8e5;border-left:4px solid #e0b000;padding:.5rem .8rem;margin:.8rem 0}
-footer{margin-top:3rem;font-size:.85rem;color:#666}
-@media (max-width:600px){body{font-size:15px}main{padding:.75rem .7rem 2rem}h1{font-size:1.4rem}
-h2{font-size:1.15rem}th,td{padding:.25rem .4rem}}
-"""
+def read_template(name):
+    """A file of :mod:`cnnlab.explain.templates` (the page's markup and style, kept out of the code)."""
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
+#: The page's style sheet (``templates/report.css``).
+CSS = read_template("report.css")
 
 
 @dataclass
@@ -396,10 +368,8 @@ def build_report(model, x, out, *, label=None, source=None, class_index=None, la
     body.append(f"<footer>{bilingual(T.FOOTER, version=__version__)}</footer>")
 
     title = f"{T.TITLE[0]} · {T.TITLE[1]} · {model.name}"
-    page = ("<!DOCTYPE html>\n<html lang=\"ko\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{esc(title)}</title>\n<style>{css_font_face()}\n{CSS}</style>\n</head>\n<body>\n<main>\n"
-            + "".join(body) + "\n</main>\n</body>\n</html>\n")
+    page = string.Template(read_template("report.html")).substitute(
+        title=esc(title), style=f"{css_font_face()}\n{CSS}", body="".join(body))
     html_path = os.path.join(out, "report.html")
     tmp = html_path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

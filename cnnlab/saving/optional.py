@@ -18,3 +18,13 @@ def require_safetensors():
         raise ImportError("Writing `.safetensors` files needs the safetensors library. Install it with "
                           "`pip install safetensors`.") from None
     return st_numpy
+
+
+def require_safetensors_reader():
+    """The safetensors package (``safe_open``, ``SafetensorError``), for reading."""
+    try:
+        import safetensors
+    except ImportError:
+        raise ImportError("Reading `.safetensors` files needs the safetensors library. Install it with "
+                          "`pip install safetensors`.") from None
+    return safetensors

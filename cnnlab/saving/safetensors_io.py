@@ -5,17 +5,16 @@ Tensor names are ``<layer name>/<weight name>`` (``conv2d/kernel``, ``conv2d/bia
 config (as in ``config.json``, without the compile part) as a JSON string, so
 ``load_model("m.safetensors")`` can rebuild the model.
 
-Writing uses the safetensors library. Reading parses the file here, trusting
-nothing: an 8-byte little-endian header length (bounded by the file size and
-100 MB), a JSON header whose every entry is checked (known dtype, non-negative
-shape, offsets inside the data, sizes that match, no overlaps or gaps), and only
-then the tensors the model expects, after their shapes and dtypes have been
-checked against it.
+Writing and reading use the safetensors library, trusting nothing: cnnlab first
+bounds the 8-byte header length (by the file size and 100 MB) and refuses a
+header that names a key twice; the library then checks every entry (known dtype,
+shape, offsets inside the data, sizes that match, no overlaps or gaps); and only
+then are the tensors the model expects read, after their shapes and dtypes have
+been checked against it.
 """
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from ..errors import CnnlabError
 from .architecture import check_array, expected_weights, leaves
 from .keras_config import serialize_model
 from .limits import MAX_SAFETENSORS_HEADER
-from .optional import require_safetensors
+from .optional import require_safetensors, require_safetensors_reader
 
 _DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
            "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
@@ -51,92 +50,80 @@ def write_safetensors(model):
 class Entry:
     dtype: np.dtype
     shape: tuple
-    begin: int
-    end: int
 
 
 def _no_duplicates(pairs):
     keys = [k for k, _ in pairs]
     if len(keys) != len(set(keys)):
-        raise CnnlabError("The safetensors header names a key twice.")
+        raise ValueError("the header names a key twice")
     return dict(pairs)
 
 
 class SafetensorsFile:
-    """An open, validated safetensors file: ``metadata``, ``entries``, ``read(name)``."""
+    """An open, validated safetensors file: ``metadata``, ``entries`` (dtype and shape), ``read(name)``.
+
+    The safetensors library reads the file: it checks the header (JSON, known dtypes, offsets inside the
+    data, contiguous, no overlaps or gaps, sizes that match the shapes) and gives shapes and dtypes before any
+    tensor data is read. Before it opens the file, cnnlab bounds the header length (by the file size and
+    :data:`~cnnlab.saving.limits.MAX_SAFETENSORS_HEADER`), and refuses a header that names a key twice (JSON
+    readers keep one of the two silently) or an entry with keys besides dtype, shape and data_offsets (the
+    library ignores them); after, it refuses dtypes NumPy cannot hold.
+    """
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self._f = open(self.path, "rb")
+        self._check_header()
+        safetensors = require_safetensors_reader()
         try:
-            self._parse()
-        except BaseException:
-            self._f.close()
-            raise
+            self._st = safetensors.safe_open(self.path, framework="numpy")
+            self.metadata = self._st.metadata() or {}
+            self.entries = {name: self._entry(name) for name in self._st.keys()}
+        except (safetensors.SafetensorError, OSError, ValueError, TypeError) as e:
+            self._fail(str(e) or type(e).__name__)
 
     def _fail(self, what):
-        raise CnnlabError(f"{self.path}: not a valid safetensors file: {what}.")
+        raise CnnlabError(f"{self.path}: not a valid safetensors file: {what}.") from None
 
-    def _parse(self):
-        size = os.fstat(self._f.fileno()).st_size
-        if size < 8:
-            self._fail(f"{size} bytes is shorter than the 8-byte header length")
-        n = int.from_bytes(self._f.read(8), "little")
-        if n > min(MAX_SAFETENSORS_HEADER, size - 8):
-            self._fail(f"the header claims {n} bytes but the file has {size - 8} after the length "
-                       f"(limit {MAX_SAFETENSORS_HEADER})")
-        raw = self._f.read(n)
+    def _check_header(self):
+        """The size limits, and one header key per name, before the library sees the file."""
+        with open(self.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 8:
+                self._fail(f"{size} bytes is shorter than the 8-byte header length")
+            n = int.from_bytes(f.read(8), "little")
+            if n > min(MAX_SAFETENSORS_HEADER, size - 8):
+                self._fail(f"the header claims {n} bytes but the file has {size - 8} after the length "
+                           f"(limit {MAX_SAFETENSORS_HEADER})")
+            raw = f.read(n)
+        self.data_size = size - 8 - n
         try:
             header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
-            self._fail(f"the header is not JSON ({e})")
+            self._fail(f"the header is not valid JSON ({e})")
         if not isinstance(header, dict):
             self._fail("the header is not a JSON object")
-        metadata = header.pop("__metadata__", None) or {}
-        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-            self._fail("__metadata__ must map strings to strings")
-        self.metadata = metadata
-        self._data_start, data_len = 8 + n, size - 8 - n
-        self.data_size = data_len
-        self.entries = {name: self._entry(name, spec, data_len) for name, spec in header.items()}
-        spans = sorted((e.begin, e.end, name) for name, e in self.entries.items())
-        position = 0
-        for begin, end, name in spans:
-            if begin != position:
-                self._fail(f"tensor {name!r} starts at byte {begin}, expected {position} (overlap or gap)")
-            position = end
-        if position != data_len:
-            self._fail(f"the tensors cover {position} bytes of data but the file holds {data_len}")
+        for name, spec in header.items():     # the library ignores keys it does not know; a writer did not
+            if name != "__metadata__" and (not isinstance(spec, dict)
+                                           or set(spec) != {"dtype", "shape", "data_offsets"}):
+                self._fail(f"entry {name!r} must have exactly dtype, shape and data_offsets")
 
-    def _entry(self, name, spec, data_len):
-        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
-            self._fail(f"entry {name!r} must have exactly dtype, shape and data_offsets")
-        dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
-        if not isinstance(dtype, str) or dtype not in _DTYPES:
-            self._fail(f"tensor {name!r} has unsupported dtype {dtype!r}")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                                  for d in shape):
-            self._fail(f"tensor {name!r} has an invalid shape {shape!r}")
-        if (not isinstance(offsets, list) or len(offsets) != 2
-                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1] <= data_len):
-            self._fail(f"tensor {name!r} has data_offsets {offsets!r} outside the {data_len} data bytes")
-        dt = np.dtype(_DTYPES[dtype])
-        if math.prod(shape) * dt.itemsize != offsets[1] - offsets[0]:
-            self._fail(f"tensor {name!r}: shape {shape} of {dtype} needs {math.prod(shape) * dt.itemsize} bytes, "
-                       f"its offsets span {offsets[1] - offsets[0]}")
-        return Entry(dt, tuple(shape), offsets[0], offsets[1])
+    def _entry(self, name):
+        piece = self._st.get_slice(name)
+        dtype = piece.get_dtype()
+        if dtype not in _DTYPES:
+            self._fail(f"tensor {name!r} has dtype {dtype!r}, which NumPy cannot hold "
+                       f"(supported: {', '.join(_DTYPES)})")
+        return Entry(np.dtype(_DTYPES[dtype]), tuple(piece.get_shape()))
 
     def read(self, name):
         e = self.entries[name]
-        self._f.seek(self._data_start + e.begin)
-        data = self._f.read(e.end - e.begin)
-        if len(data) != e.end - e.begin:
-            self._fail(f"tensor {name!r} is truncated")
-        return np.frombuffer(data, dtype=e.dtype).reshape(e.shape).astype(e.dtype.newbyteorder("="))
+        array = self._st.get_tensor(name)
+        if array.shape != e.shape:
+            self._fail(f"tensor {name!r} read as {array.shape}, its header says {e.shape}")
+        return array.astype(e.dtype.newbyteorder("="), copy=False)
 
     def close(self):
-        self._f.close()
+        self._st = None    # safe_open has no close: dropping it releases the file
 
     def __enter__(self):
         return self

@@ -36,6 +36,7 @@ def test_wheel_installs_and_trains_outside_the_repository(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("cnnlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnnlab/py.typed" in names and "cnnlab/data/mnist_sample.npz" in names
+    assert "cnnlab/explain/templates/report.html" in names and "cnnlab/explain/templates/report.css" in names
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False, symlinks=True)
