@@ -44,15 +44,15 @@ def format_per_step(seconds, unit="step"):
 
 
 def in_notebook():
-    """True inside a Jupyter kernel (the shell that has a notebook front end)."""
+    """True inside a Jupyter kernel (a shell with a notebook front end), where ``display`` updates outputs."""
     if "ipykernel" not in sys.modules:
         return False
     try:
         from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and "ZMQ" in type(shell).__name__
+    # A kernel's shell has a ``kernel`` (Jupyter's ZMQInteractiveShell, Colab's); terminal IPython has none.
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class _Line:
