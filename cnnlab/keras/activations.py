@@ -55,4 +55,6 @@ def get(identifier):
         return linear
     if callable(identifier):
         return identifier
-    return lookup("activation", identifier, ACTIVATIONS, "activation")[0]
+    name = identifier if identifier in ACTIVATIONS else None
+    forward = lookup("activation", identifier, ACTIVATIONS, "activation")[0]    # Keras's exact-name rule
+    return globals().get(name, forward) if name not in (None, "linear") else forward

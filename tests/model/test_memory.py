@@ -47,7 +47,9 @@ def test_memory_stays_flat_over_hundreds_of_steps(seed004_model):
     mib = 1 << 20
     # After the first epochs (optimizer state, buffers) nothing more accumulates.
     assert max(memory.current[2:]) - min(memory.current[2:]) < 1 * mib, memory.current
-    assert max(memory.peak[2:]) < 1.1 * min(memory.peak[2:]), memory.peak
+    # The peak of an epoch depends on how the two threads' halves of a batch overlap in time (a clean run
+    # saw one epoch 11 % below the others); what must not happen is a peak above the typical epoch's.
+    assert max(memory.peak[2:]) < 1.1 * float(np.median(memory.peak[2:])), memory.peak
     assert max(memory.rss[2:]) - memory.rss[2] < 16 * 1024, memory.rss       # KiB
     # A leak the size of one batch's activations per epoch would have shown up:
     assert memory.peak[2] > 10 * mib
