@@ -12,6 +12,7 @@ times and of per-round ratios reported.
 Call :func:`clean_environment` before anything imports NumPy or PyTorch: it
 re-executes the script without the thread variables when they are set.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,10 @@ def clean_environment() -> None:
     present = {k: os.environ[k] for k in THREAD_VARS if k in os.environ}
     if present:
         if "numpy" in sys.modules or "torch" in sys.modules:
-            raise RuntimeError(f"{', '.join(present)} must be removed before numpy/torch are imported: "
-                               f"call benchmarks.common.clean_environment() first")
+            raise RuntimeError(
+                f"{', '.join(present)} must be removed before numpy/torch are imported: "
+                f"call benchmarks.common.clean_environment() first"
+            )
         if os.environ.get(_REEXEC_MARK):
             raise RuntimeError(f"thread variables still set after re-exec: {present}")
         env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
@@ -63,20 +66,31 @@ def setup_threads(n: int, torch_too: bool = True) -> None:
     parallel.set_num_threads(n)
     if torch_too:
         import torch
+
         torch.set_num_threads(n)
         # Inter-op threads only matter for graph-level parallelism; leave torch's default.
 
 
 def thread_report() -> dict:
-    import cnnlab.model.parallel as parallel
     from threadpoolctl import threadpool_info
 
-    report = {"cnnlab_threads": parallel.get_num_threads(),
-              "blas": [{k: info.get(k) for k in ("internal_api", "num_threads", "version", "filepath")}
-                       for info in threadpool_info() if info.get("user_api") == "blas"],
-              "removed_env": dict(REMOVED_VARS)}
+    import cnnlab.model.parallel as parallel
+
+    report = {
+        "cnnlab_threads": parallel.get_num_threads(),
+        "blas": [
+            {
+                k: info.get(k)
+                for k in ("internal_api", "num_threads", "version", "filepath")
+            }
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        ],
+        "removed_env": dict(REMOVED_VARS),
+    }
     if "torch" in sys.modules:
         import torch
+
         report["torch_threads"] = torch.get_num_threads()
         report["torch_interop_threads"] = torch.get_num_interop_threads()
     return report
@@ -84,19 +98,23 @@ def thread_report() -> dict:
 
 # ---- data -----------------------------------------------------------------------
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_DATA = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data", "mnist"))
+DEFAULT_DATA = os.path.normpath(
+    os.path.join(REPO_ROOT, "..", "shared", "data", "mnist")
+)
 DEFAULT_OUT = os.path.join(REPO_ROOT, "benchmarks", "results")
 
 
 def load_mnist(path):
     """``((x_train, y_train), (x_test, y_test))`` as uint8, read by cnnlab's loader."""
     from cnnlab.data.mnist import load_data
+
     return load_data(path, progress=False)
 
 
 def as_model_input(images):
     """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1], the seed's ``x / 255.0`` cast once."""
     import numpy as np
+
     return (images.reshape(-1, 28, 28, 1) / np.float32(255.0)).astype(np.float32)
 
 
@@ -107,17 +125,23 @@ def build_cnnlab_model(seed=None, metrics=("accuracy",)):
 
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(32, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Conv2D(64, (3, 3), activation="relu"),
-        keras.layers.MaxPooling2D((2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=list(metrics or []))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=list(metrics or []),
+    )
     return model
 
 
@@ -133,13 +157,31 @@ def build_cifar_model(seed=None, metrics=("accuracy",)):
     L = keras.layers
 
     def block(filters):
-        return [L.Conv2D(filters, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU()]
+        return [
+            L.Conv2D(filters, 3, padding="same", use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+        ]
 
-    model = keras.Sequential([keras.Input(shape=(32, 32, 3)),
-                              *block(16), *block(16), L.MaxPooling2D(2),
-                              *block(32), *block(32), L.MaxPooling2D(2),
-                              L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=list(metrics or []))
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(32, 32, 3)),
+            *block(16),
+            *block(16),
+            L.MaxPooling2D(2),
+            *block(32),
+            *block(32),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(64, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=list(metrics or []),
+    )
     return model
 
 
@@ -153,8 +195,14 @@ def randomize_batchnorm(cnnlab_model, seed=0):
         if type(layer).__name__ == "BatchNormalization":
             gamma, beta, mean, var = layer.get_weights()
             c = gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.1, c).astype(np.float32),
-                               rng.normal(0, 0.1, c).astype(np.float32), rng.uniform(0.5, 2.0, c).astype(np.float32)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, c).astype(np.float32),
+                    rng.normal(0, 0.1, c).astype(np.float32),
+                    rng.normal(0, 0.1, c).astype(np.float32),
+                    rng.uniform(0.5, 2.0, c).astype(np.float32),
+                ]
+            )
 
 
 def build_torch_twin(cnnlab_model, channels_last=False):
@@ -186,8 +234,14 @@ def build_torch_twin(cnnlab_model, channels_last=False):
         kind, last = type(layer).__name__, i == len(layers) - 1
         if kind == "Conv2D":
             kernel = layer.get_weights()[0]
-            module = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[:2], stride=layer.strides,
-                               padding=layer.padding, bias=layer.use_bias)
+            module = nn.Conv2d(
+                kernel.shape[2],
+                kernel.shape[3],
+                kernel.shape[:2],
+                stride=layer.strides,
+                padding=layer.padding,
+                bias=layer.use_bias,
+            )
             modules += [module, *activation(layer, last)]
         elif kind == "Dense":
             kernel = layer.get_weights()[0]
@@ -195,7 +249,11 @@ def build_torch_twin(cnnlab_model, channels_last=False):
             modules += [module, *activation(layer, last)]
         elif kind == "BatchNormalization":
             # Keras: moving = moving * momentum + batch * (1 - momentum); PyTorch's momentum is the other weight.
-            module = nn.BatchNorm2d(layer.get_weights()[0].shape[0], eps=layer.epsilon, momentum=1 - layer.momentum)
+            module = nn.BatchNorm2d(
+                layer.get_weights()[0].shape[0],
+                eps=layer.epsilon,
+                momentum=1 - layer.momentum,
+            )
             modules.append(module)
         elif kind == "ReLU":
             module = nn.ReLU()
@@ -234,15 +292,24 @@ def copy_weights_to_torch(cnnlab_model, torch_model):
             targets = [module.weight] + ([module.bias] if layer.use_bias else [])
             weights[0] = weights[0].T
         elif kind == "BatchNormalization":
-            targets = [module.weight, module.bias, module.running_mean, module.running_var]
+            targets = [
+                module.weight,
+                module.bias,
+                module.running_mean,
+                module.running_var,
+            ]
         else:
             continue
         with torch.no_grad():
             for param, value in zip(targets, weights, strict=True):
                 if tuple(param.shape) != value.shape:
-                    raise ValueError(f"weight shape mismatch in {layer.name}: torch {tuple(param.shape)} "
-                                     f"vs cnnlab {value.shape}")
-                param.copy_(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)))
+                    raise ValueError(
+                        f"weight shape mismatch in {layer.name}: torch {tuple(param.shape)} "
+                        f"vs cnnlab {value.shape}"
+                    )
+                param.copy_(
+                    torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+                )
 
 
 def nchw(x, channels_last=False):
@@ -250,10 +317,13 @@ def nchw(x, channels_last=False):
     ``channels_last`` PyTorch's channels-last memory format (the NHWC bytes, viewed as NCHW)."""
     import numpy as np
     import torch
+
     if channels_last:
         return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
     if x.shape[-1] == 1:
-        return torch.from_numpy(np.ascontiguousarray(x).reshape(x.shape[0], 1, *x.shape[1:3]))
+        return torch.from_numpy(
+            np.ascontiguousarray(x).reshape(x.shape[0], 1, *x.shape[1:3])
+        )
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
 
@@ -268,14 +338,33 @@ def check_twin(cnnlab_model, torch_model, x, y, atol=1e-4):
     with torch.inference_mode():
         logits = torch_model(nchw(x))
         probs_t = torch.softmax(logits, dim=1).numpy()
-        loss_t = float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(np.asarray(y, dtype=np.int64))))
+        loss_t = float(
+            torch.nn.functional.cross_entropy(
+                logits, torch.from_numpy(np.asarray(y, dtype=np.int64))
+            )
+        )
     torch_model.train()
-    loss_c = float(np.mean(-np.log(np.clip(probs_c[np.arange(len(y)), np.asarray(y, dtype=np.int64)], 1e-7, 1))))
+    loss_c = float(
+        np.mean(
+            -np.log(
+                np.clip(
+                    probs_c[np.arange(len(y)), np.asarray(y, dtype=np.int64)], 1e-7, 1
+                )
+            )
+        )
+    )
     diff = float(np.max(np.abs(probs_c - probs_t)))
     agree = float(np.mean(probs_c.argmax(1) == probs_t.argmax(1)))
     if not diff <= atol:
-        raise AssertionError(f"cnnlab and its PyTorch twin disagree: max |softmax difference| = {diff:.3g} > {atol}")
-    return {"max_abs_softmax_diff": diff, "argmax_agreement": agree, "loss_cnnlab": loss_c, "loss_torch": loss_t}
+        raise AssertionError(
+            f"cnnlab and its PyTorch twin disagree: max |softmax difference| = {diff:.3g} > {atol}"
+        )
+    return {
+        "max_abs_softmax_diff": diff,
+        "argmax_agreement": agree,
+        "loss_cnnlab": loss_c,
+        "loss_torch": loss_t,
+    }
 
 
 def torch_train_step_fn(torch_model):
@@ -311,9 +400,13 @@ def seed004_flops_per_image():
     }
     forward = {k: 2 * v for k, v in macs.items()}
     backward = {k: 2 * v for k, v in forward.items()}
-    backward["conv1"] = forward["conv1"]          # dW only; dx of the input is skipped
-    return {"forward": sum(forward.values()), "backward": sum(backward.values()),
-            "train": sum(forward.values()) + sum(backward.values()), "per_layer_forward": forward}
+    backward["conv1"] = forward["conv1"]  # dW only; dx of the input is skipped
+    return {
+        "forward": sum(forward.values()),
+        "backward": sum(backward.values()),
+        "train": sum(forward.values()) + sum(backward.values()),
+        "per_layer_forward": forward,
+    }
 
 
 def matmul_gflops(n=2048, repeats=5, lib="numpy"):
@@ -327,20 +420,25 @@ def matmul_gflops(n=2048, repeats=5, lib="numpy"):
     b = rng.standard_normal((n, n), dtype=np.float32)
     if lib == "torch":
         import torch
+
         a, b = torch.from_numpy(a), torch.from_numpy(b)
         mm = torch.mm
     else:
         mm = np.matmul
-    out = mm(a, b)                                  # warm-up
+    out = mm(a, b)  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = mm(a, b)
         times.append(time.perf_counter() - t0)
     del out
-    flop = 2.0 * n ** 3
-    return {"n": n, "median_gflops": flop / median(times) / 1e9, "best_gflops": flop / min(times) / 1e9,
-            "times_s": times}
+    flop = 2.0 * n**3
+    return {
+        "n": n,
+        "median_gflops": flop / median(times) / 1e9,
+        "best_gflops": flop / min(times) / 1e9,
+        "times_s": times,
+    }
 
 
 # ---- timing ----------------------------------------------------------------------
@@ -389,7 +487,9 @@ def warm_until_stable(fn, tolerance=0.05, cap=10, min_rounds=2):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-        if len(times) >= min_rounds and abs(times[-1] - times[-2]) < tolerance * min(times[-2:]):
+        if len(times) >= min_rounds and abs(times[-1] - times[-2]) < tolerance * min(
+            times[-2:]
+        ):
             return times, True
     return times, False
 
@@ -404,11 +504,13 @@ def ratio_stats(times_a, times_b):
     ``time_ratio`` = median over rounds of t_A / t_B (> 1: A slower),
     ``speed_ratio`` = median over rounds of t_B / t_A (> 1: A faster)."""
     pairs = list(zip(times_a, times_b))
-    return {"time_ratio": median([a / b for a, b in pairs]),
-            "speed_ratio": median([b / a for a, b in pairs]),
-            "speed_ratio_min": min(b / a for a, b in pairs),
-            "speed_ratio_max": max(b / a for a, b in pairs),
-            "per_round": [b / a for a, b in pairs]}
+    return {
+        "time_ratio": median([a / b for a, b in pairs]),
+        "speed_ratio": median([b / a for a, b in pairs]),
+        "speed_ratio_min": min(b / a for a, b in pairs),
+        "speed_ratio_max": max(b / a for a, b in pairs),
+        "per_round": [b / a for a, b in pairs],
+    }
 
 
 # ---- memory -----------------------------------------------------------------------
@@ -472,11 +574,13 @@ def machine_info(threads) -> dict:
     }
     try:
         import cnnlab
+
         info["cnnlab"] = getattr(cnnlab, "__version__", "unknown")
     except ImportError:
         pass
     if "torch" in sys.modules:
         import torch
+
         info["torch"] = torch.__version__
     info.update(thread_report())
     return info
@@ -497,34 +601,48 @@ def load_warning(start, end=None):
     before the benchmark started (the one at the end includes this process itself)."""
     if not start or start[0] < 1.0:
         return ""
-    return (f"WARNING: the machine was busy before the run (1-minute load average {start[0]:.2f}"
-            + (f", {end[0]:.2f} at the end" if end else "") + "): other processes competed for the cores, "
-            "so these timings are noisy (OpenMP-style thread pools such as PyTorch's suffer most).")
+    return (
+        f"WARNING: the machine was busy before the run (1-minute load average {start[0]:.2f}"
+        + (f", {end[0]:.2f} at the end" if end else "")
+        + "): other processes competed for the cores, "
+        "so these timings are noisy (OpenMP-style thread pools such as PyTorch's suffer most)."
+    )
 
 
 def command_line() -> str:
     import shlex
+
     return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
 
 
 def markdown_table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def machine_markdown(info) -> str:
-    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)" for b in info.get("blas", []))
-    lines = [f"- CPU: {info['cpu_model']} ({info['cpus_allowed']} CPUs usable; {' '.join(info['cpu_flags'])})",
-             f"- Python {info['python']}, NumPy {info['numpy']} (BLAS: {blas or 'n/a'})"
-             + (f", PyTorch {info['torch']}" if "torch" in info else "") + f", cnnlab {info.get('cnnlab', '?')}",
-             f"- Threads: {info['threads']} ({'torch.set_num_threads, ' if 'torch' in info else ''}"
-             f"threadpoolctl BLAS limit, cnnlab.model.parallel.set_num_threads); removed from the environment: "
-             f"{', '.join(f'{k}={v}' for k, v in info['removed_env'].items()) or 'nothing (none was set)'}"]
+    blas = ", ".join(
+        f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)"
+        for b in info.get("blas", [])
+    )
+    lines = [
+        f"- CPU: {info['cpu_model']} ({info['cpus_allowed']} CPUs usable; {' '.join(info['cpu_flags'])})",
+        f"- Python {info['python']}, NumPy {info['numpy']} (BLAS: {blas or 'n/a'})"
+        + (f", PyTorch {info['torch']}" if "torch" in info else "")
+        + f", cnnlab {info.get('cnnlab', '?')}",
+        f"- Threads: {info['threads']} ({'torch.set_num_threads, ' if 'torch' in info else ''}"
+        f"threadpoolctl BLAS limit, cnnlab.model.parallel.set_num_threads); removed from the environment: "
+        f"{', '.join(f'{k}={v}' for k, v in info['removed_env'].items()) or 'nothing (none was set)'}",
+    ]
     if info.get("load_average_start"):
-        lines.append("- Load average before the run (1/5/15 min): "
-                     + " / ".join(f"{v:.2f}" for v in info["load_average_start"]))
+        lines.append(
+            "- Load average before the run (1/5/15 min): "
+            + " / ".join(f"{v:.2f}" for v in info["load_average_start"])
+        )
     return "\n".join(lines)
 
 
@@ -535,7 +653,10 @@ def write_results(out_dir, stem, data, markdown):
 
     os.makedirs(out_dir, exist_ok=True)
     paths = []
-    for ext, text in (("json", json.dumps(data, indent=2, default=_json_default) + "\n"), ("md", markdown)):
+    for ext, text in (
+        ("json", json.dumps(data, indent=2, default=_json_default) + "\n"),
+        ("md", markdown),
+    ):
         path = os.path.join(out_dir, f"{stem}.{ext}")
         fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{stem}.", suffix=f".{ext}")
         with os.fdopen(fd, "w") as f:
@@ -548,6 +669,7 @@ def write_results(out_dir, stem, data, markdown):
 def _json_default(obj):
     try:
         import numpy as np
+
         if isinstance(obj, np.generic):
             return obj.item()
         if isinstance(obj, np.ndarray):

@@ -18,6 +18,7 @@ into a temporary directory, then measures (one pass each, after a warm-up pass):
 With overlap the combined rate approaches the slower of the two; serially it is
 ``1 / (1/pipeline + 1/training)``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,12 +49,21 @@ def main(argv=None):
     args = p.parse_args(argv)
     size = (args.image_size, args.image_size)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_shapes(os.path.join(tmp, "shapes"), per_class=args.images // 3, sizes=(40, 120))
+        folder = write_shapes(
+            os.path.join(tmp, "shapes"), per_class=args.images // 3, sizes=(40, 120)
+        )
         n = 3 * (args.images // 3)
 
         def dataset():
-            return image_folder.scaled(image_dataset_from_directory(folder, image_size=size, batch_size=args.batch_size,
-                                                                    seed=0, verbose=False))
+            return image_folder.scaled(
+                image_dataset_from_directory(
+                    folder,
+                    image_size=size,
+                    batch_size=args.batch_size,
+                    seed=0,
+                    verbose=False,
+                )
+            )
 
         def model():
             spec = image_folder.spec_for(specs.default_spec(), size, 3, 3, custom=False)
@@ -63,7 +73,7 @@ def main(argv=None):
             return m
 
         def rate(fn):
-            fn()                                           # warm-up: file cache, allocator, threads
+            fn()  # warm-up: file cache, allocator, threads
             start = time.perf_counter()
             fn()
             return n / (time.perf_counter() - start)
@@ -72,25 +82,42 @@ def main(argv=None):
         x = np.concatenate([xb for xb, _ in dataset()])
         y = np.concatenate([yb for _, yb in dataset()])
         m = model()
-        training = rate(lambda: m.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0))
+        training = rate(
+            lambda: m.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+        )
         paths, labels, _ = index_directory(folder, "inferred", seed=0, verbose=False)
 
         def serial_data():
             def load(i):
-                return (load_and_resize(paths[int(i)], size, 3) * np.float32(1 / 255), labels[int(i)])
-            return Dataset.from_tensor_slices(np.arange(len(paths))).map(load).batch(args.batch_size)
+                return (
+                    load_and_resize(paths[int(i)], size, 3) * np.float32(1 / 255),
+                    labels[int(i)],
+                )
+
+            return (
+                Dataset.from_tensor_slices(np.arange(len(paths)))
+                .map(load)
+                .batch(args.batch_size)
+            )
+
         m = model()
         serial = rate(lambda: m.fit(serial_data(), epochs=1, verbose=0))
         m = model()
         overlapped = rate(lambda: m.fit(dataset(), epochs=1, verbose=0))
-    print(f"{n} images of 40-120 px decoded and resized to {size[0]}x{size[1]}x3, the seed-004 CNN, batch "
-          f"{args.batch_size}, {os.cpu_count()} CPUs")
+    print(
+        f"{n} images of 40-120 px decoded and resized to {size[0]}x{size[1]}x3, the seed-004 CNN, batch "
+        f"{args.batch_size}, {os.cpu_count()} CPUs"
+    )
     print(f"  pipeline alone (threads + prefetch):   {pipeline:8.0f} images/s")
     print(f"  training alone (arrays in memory):     {training:8.0f} images/s")
-    print(f"  both, serially (no threads/prefetch):  {serial:8.0f} images/s   "
-          f"(1/(1/p + 1/t) = {1 / (1 / pipeline + 1 / training):.0f})")
-    print(f"  both, overlapped (threads + prefetch): {overlapped:8.0f} images/s   "
-          f"({overlapped / training:.0%} of training alone)")
+    print(
+        f"  both, serially (no threads/prefetch):  {serial:8.0f} images/s   "
+        f"(1/(1/p + 1/t) = {1 / (1 / pipeline + 1 / training):.0f})"
+    )
+    print(
+        f"  both, overlapped (threads + prefetch): {overlapped:8.0f} images/s   "
+        f"({overlapped / training:.0%} of training alone)"
+    )
     return 0
 
 

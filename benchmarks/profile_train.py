@@ -9,6 +9,7 @@ training images (``--model cifar``: the CIFAR-style Conv-BN-ReLU model of
 common.build_cifar_model on synthetic CIFAR-shaped data) under :class:`cnnlab.model.profile.Profiler` and prints the
 table. With the batch split across threads, layer times are thread-seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,17 +37,27 @@ def main(argv=None):
 
     if args.model == "seed004":
         (x, y), _ = common.load_mnist(args.data)
-        x, y = common.as_model_input(x[:args.images]), y[:args.images]
+        x, y = common.as_model_input(x[: args.images]), y[: args.images]
         model = common.build_cnnlab_model(seed=0, metrics=())
     else:
         rng = np.random.default_rng(0)
-        x = (rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8) / np.float32(255.0)).astype(np.float32)
+        x = (
+            rng.integers(0, 256, (args.images, 32, 32, 3), dtype=np.uint8)
+            / np.float32(255.0)
+        ).astype(np.float32)
         y = rng.integers(0, 10, args.images)
         model = common.build_cifar_model(seed=0, metrics=())
-    model.fit(x[:4 * args.batch_size], y[:4 * args.batch_size], batch_size=args.batch_size, verbose=0)  # warm-up
+    model.fit(
+        x[: 4 * args.batch_size],
+        y[: 4 * args.batch_size],
+        batch_size=args.batch_size,
+        verbose=0,
+    )  # warm-up
     with Profiler(model) as profile:
         model.fit(x, y, batch_size=args.batch_size, verbose=0)
-    print(f"{args.model} model, batch {args.batch_size}, {len(x)} images, {args.threads} threads")
+    print(
+        f"{args.model} model, batch {args.batch_size}, {len(x)} images, {args.threads} threads"
+    )
     print(profile.report())
     print(f"{len(x) / profile.wall:,.0f} images/s")
 

@@ -6,6 +6,7 @@ target with ``os.replace`` (atomic on POSIX and Windows), and the directory is
 ``fsync``-ed so the rename itself survives a power cut. If anything fails (an
 exception, Ctrl-C) the temporary file is removed and the target is untouched.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,19 @@ def atomic_write(path, write, overwrite=True, check=None):
     """
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{path} already exists and overwrite=False. Pass overwrite=True to replace it. "
-                              f"Received: filepath={path}")
+        raise FileExistsError(
+            f"{path} already exists and overwrite=False. Pass overwrite=True to replace it. "
+            f"Received: filepath={path}"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"Cannot save {path}: the directory {directory} does not exist. "
-                                f"Create it first (os.makedirs). Received: filepath={path}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+        raise FileNotFoundError(
+            f"Cannot save {path}: the directory {directory} does not exist. "
+            f"Create it first (os.makedirs). Received: filepath={path}"
+        )
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -64,7 +71,7 @@ def _final_mode(path):
 def _fsync_directory(directory):
     try:
         fd = os.open(directory, os.O_RDONLY)
-    except OSError:          # Windows cannot open a directory; its rename is already durable
+    except OSError:  # Windows cannot open a directory; its rename is already durable
         return
     try:
         os.fsync(fd)

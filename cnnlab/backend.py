@@ -4,6 +4,7 @@ cnnlab's arithmetic goes through ``xp`` (NumPy by default) so that an array
 library with NumPy's API (CuPy, for instance) can run the same code. Ops call
 ``xp.<function>``, never ``numpy.<function>``, for anything ``xp`` offers.
 """
+
 import numpy
 
 xp = numpy
@@ -14,7 +15,9 @@ floatx = "float32"
 
 def as_strided(x, shape, strides):
     """A read-only strided view of ``x`` (sliding windows without copying)."""
-    return xp.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(
+        x, shape=shape, strides=strides, writeable=False
+    )
 
 
 _allocator = {"tuned": False}
@@ -41,11 +44,14 @@ def keep_freed_memory() -> bool:
 
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-        ok = (libc.mallopt(m_mmap_threshold, 1 << 30) == 1
-              and libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1  # mallopt takes a C int
-              and libc.mallopt(m_top_pad, 1 << 28) == 1)
+        ok = (
+            libc.mallopt(m_mmap_threshold, 1 << 30) == 1
+            and libc.mallopt(m_trim_threshold, (1 << 31) - 1)
+            == 1  # mallopt takes a C int
+            and libc.mallopt(m_top_pad, 1 << 28) == 1
+        )
     except (OSError, AttributeError):
-        ok = False           # not glibc (macOS, Windows, musl): nothing to tune
+        ok = False  # not glibc (macOS, Windows, musl): nothing to tune
     _allocator["tuned"] = ok
     return ok
 

@@ -6,6 +6,7 @@ every function raises an ``ImportError`` that says how to install it
 (``pip install 'cnnlab[plots]'``). The explain plots (filters, feature maps,
 Grad-CAM) live in :mod:`cnnlab.explain.plots` and use :func:`new_figure` too.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def require_matplotlib(what="plotting"):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise ImportError(f"{what} needs matplotlib, which is not installed: {INSTALL_HINT}") from e
+        raise ImportError(
+            f"{what} needs matplotlib, which is not installed: {INSTALL_HINT}"
+        ) from e
     return Figure, FigureCanvasAgg
 
 
@@ -28,6 +31,7 @@ def new_figure(figsize, what="plotting", **kwargs):
     is drawn with the Korean font that ships with cnnlab (:func:`cnnlab.fonts.use_in_matplotlib`)."""
     Figure, FigureCanvasAgg = require_matplotlib(what)
     from .fonts import use_in_matplotlib
+
     use_in_matplotlib()
     fig = Figure(figsize=figsize, **kwargs)
     FigureCanvasAgg(fig)
@@ -70,11 +74,17 @@ def confusion_matrix(y_true, y_pred, num_classes=None):
     if y_true.ndim == 2:
         y_true = y_true.argmax(axis=1)
     if y_pred.ndim == 2:
-        y_pred = y_pred.argmax(axis=1) if y_pred.shape[1] > 1 else (y_pred[:, 0] >= 0.5).astype(int)
+        y_pred = (
+            y_pred.argmax(axis=1)
+            if y_pred.shape[1] > 1
+            else (y_pred[:, 0] >= 0.5).astype(int)
+        )
     y_true, y_pred = y_true.astype(int).ravel(), y_pred.astype(int).ravel()
     if len(y_true) != len(y_pred):
-        raise ValueError(f"confusion_matrix: y_true and y_pred must have the same length. "
-                         f"Received: {len(y_true)} and {len(y_pred)}")
+        raise ValueError(
+            f"confusion_matrix: y_true and y_pred must have the same length. "
+            f"Received: {len(y_true)} and {len(y_pred)}"
+        )
     n = int(num_classes or (max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1))
     matrix = np.zeros((n, n), dtype=np.int64)
     np.add.at(matrix, (y_true, y_pred), 1)
@@ -107,8 +117,15 @@ def plot_confusion_matrix(matrix, path, class_names=None, title="Confusion matri
     if n <= 20:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, f"{matrix[i, j]:,}", ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{matrix[i, j]:,}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if matrix[i, j] > threshold else "black",
+                )
     fig.savefig(path, dpi=100)
     return path
 
@@ -126,15 +143,26 @@ def _show_image(ax, image):
         return
     if a.ndim == 3 and a.shape[-1] == 3:
         lo, hi = a.min(), a.max()
-        ax.imshow((a - lo) / (hi - lo) if hi > lo else np.zeros_like(a), interpolation="nearest")
+        ax.imshow(
+            (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a),
+            interpolation="nearest",
+        )
         return
-    while a.ndim > 2:   # more channels: their mean; a volume: its middle slice
+    while a.ndim > 2:  # more channels: their mean; a volume: its middle slice
         a = a.mean(axis=-1) if a.ndim == 3 else a[a.shape[0] // 2]
     ax.imshow(a, cmap="gray", interpolation="nearest")
 
 
-def plot_misclassified(images, y_true, y_pred, path, probabilities=None, max_images=16, class_names=None,
-                       title="Misclassified examples"):
+def plot_misclassified(
+    images,
+    y_true,
+    y_pred,
+    path,
+    probabilities=None,
+    max_images=16,
+    class_names=None,
+    title="Misclassified examples",
+):
     """Draw the images the model got wrong, each titled ``true -> predicted (p)``.
 
     ``images``: the samples, e.g. ``(N, 28, 28, 1)``; ``y_true``/``y_pred``: class
@@ -156,7 +184,9 @@ def plot_misclassified(images, y_true, y_pred, path, probabilities=None, max_ima
     label = (lambda k: names[k]) if names else str
     cols = min(max(len(wrong), 1), 8)
     rows = max(1, -(-len(wrong) // cols))
-    fig = new_figure((1.5 * cols + 0.4, 1.7 * rows + 0.6), "plot_misclassified", layout="constrained")
+    fig = new_figure(
+        (1.5 * cols + 0.4, 1.7 * rows + 0.6), "plot_misclassified", layout="constrained"
+    )
     if not len(wrong):
         ax = fig.add_subplot(1, 1, 1)
         ax.axis("off")

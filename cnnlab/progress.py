@@ -6,6 +6,7 @@ place; in a Jupyter notebook it redraws in place too, through an IPython
 display handle (one output that is updated, not thousands of lines); in a log
 file (not a TTY) it is written once, when the epoch ends, so logs stay readable.
 """
+
 from __future__ import annotations
 
 import html
@@ -23,8 +24,13 @@ def format_value(value, verbose=1):
 def format_logs(logs, order=None, verbose=1):
     """``k: v - k: v`` in ``order`` (Keras keeps the order in which each key first appeared)."""
     keys = order if order is not None else sorted(logs)
-    return " - ".join(f"{k}: {format_value(logs[k], verbose)}" for k in keys if k in logs
-                      and isinstance(logs[k], (int, float)) and not isinstance(logs[k], bool))
+    return " - ".join(
+        f"{k}: {format_value(logs[k], verbose)}"
+        for k in keys
+        if k in logs
+        and isinstance(logs[k], (int, float))
+        and not isinstance(logs[k], bool)
+    )
 
 
 def format_time(seconds):
@@ -79,11 +85,15 @@ class Progbar:
 
     def __init__(self, target, verbose=1, stream=None, unit_name="step", count=None):
         self.target, self.verbose, self.unit_name = target, verbose, unit_name
-        self.count = count or (lambda step, target: f"{step}/{'Unknown' if target is None else target}")
+        self.count = count or (
+            lambda step, target: f"{step}/{'Unknown' if target is None else target}"
+        )
         self.stream = stream or sys.stdout
         # A notebook only for the default stream: a caller's own stream gets exactly what it asked for.
         self.notebook = stream is None and in_notebook()
-        self.dynamic = self.notebook or (hasattr(self.stream, "isatty") and self.stream.isatty())
+        self.dynamic = self.notebook or (
+            hasattr(self.stream, "isatty") and self.stream.isatty()
+        )
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._handle = None
@@ -91,7 +101,11 @@ class Progbar:
 
     def _keys(self, logs):
         """Keys in first-seen order; the first update's sorted, as Keras's logs are."""
-        self._order += [k for k in (sorted(logs) if not self._order else logs) if k not in self._order]
+        self._order += [
+            k
+            for k in (sorted(logs) if not self._order else logs)
+            if k not in self._order
+        ]
         return self._order
 
     def line(self, step, logs=None, finalize=False, now=None, order=None):
@@ -99,10 +113,18 @@ class Progbar:
         elapsed = (time.perf_counter() if now is None else now) - self.start
         logs = logs or {}
         per = format_per_step(elapsed / max(step, 1), self.unit_name)
-        if self.target is None:      # a generator of unknown length: the count so far, as Keras shows it
-            return f"{self.count(step, None)} {format_time(elapsed)} {per}" + (f" - {format_logs(logs)}" if logs else "")
+        if (
+            self.target is None
+        ):  # a generator of unknown length: the count so far, as Keras shows it
+            return f"{self.count(step, None)} {format_time(elapsed)} {per}" + (
+                f" - {format_logs(logs)}" if logs else ""
+            )
         tail = f" - {format_logs(logs, order)}" if logs else ""
-        filled = min(int(self.width * step / self.target), self.width) if self.target else self.width
+        filled = (
+            min(int(self.width * step / self.target), self.width)
+            if self.target
+            else self.width
+        )
         bar = "━" * filled + " " * (self.width - filled)
         if finalize:
             timing = f"{format_time(elapsed)} {per}"
@@ -119,20 +141,28 @@ class Progbar:
         if self.verbose == 2:
             if finalize:
                 elapsed = now - self.start
-                self._write(f"{self.count(step, self.target)} - {format_time(elapsed)} - "
-                            f"{format_per_step(elapsed / max(step, 1), self.unit_name)}"
-                            + (f" - {format_logs(logs, order, 2)}" if logs else ""), final=True, redraw=False)
+                self._write(
+                    f"{self.count(step, self.target)} - {format_time(elapsed)} - "
+                    f"{format_per_step(elapsed / max(step, 1), self.unit_name)}"
+                    + (f" - {format_logs(logs, order, 2)}" if logs else ""),
+                    final=True,
+                    redraw=False,
+                )
             return
         if not finalize and (not self.dynamic or now - self._last_draw < 0.05):
             return
         self._last_draw = now
-        self._write(self.line(step, logs, finalize, now, order), final=finalize, redraw=self.dynamic)
+        self._write(
+            self.line(step, logs, finalize, now, order),
+            final=finalize,
+            redraw=self.dynamic,
+        )
 
     def _write(self, line, final, redraw):
         if self.notebook:
             self._show(line)
             if final:
-                self._handle = None      # the next epoch gets an output of its own
+                self._handle = None  # the next epoch gets an output of its own
             return
         self.stream.write(("\r" if redraw else "") + line + ("\n" if final else ""))
         self.stream.flush()

@@ -4,6 +4,7 @@
 dropout and shuffling then draw from generators derived from it, so a run
 is reproducible.
 """
+
 from __future__ import annotations
 
 import random as _py_random

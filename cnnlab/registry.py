@@ -15,13 +15,20 @@ Keras 3 does not treat case the same for every kind, and cnnlab follows it
 A table is a plain ``{name: object}`` dict; only names found in it are ever used
 (nothing named in a file or by a user is imported).
 """
+
 from __future__ import annotations
 
 from .errors import CnnlabError
 
 #: Keras's case rule for each kind of table.
-IGNORES_CASE = {"layer": False, "activation": False, "initializer": False, "loss": False, "metric": False,
-                "optimizer": True}
+IGNORES_CASE = {
+    "layer": False,
+    "activation": False,
+    "initializer": False,
+    "loss": False,
+    "metric": False,
+    "optimizer": True,
+}
 
 
 def key_for(kind, name):
@@ -40,8 +47,15 @@ def lookup(kind, name, table, argument=None):
     """``table``'s entry for ``name``, or a clear error naming the kind, the known names and the argument."""
     found = find(kind, name, table)
     if found is None:
-        hint = " (names are case-sensitive, as in Keras)" if not IGNORES_CASE[kind] and isinstance(name, str) and \
-            any(k.lower() == name.lower() for k in table) else ""
-        raise CnnlabError(f"Unknown {kind} {name!r}{hint}. Known: {sorted(table)}. "
-                          f"Received: {argument or kind}={name!r}")
+        hint = (
+            " (names are case-sensitive, as in Keras)"
+            if not IGNORES_CASE[kind]
+            and isinstance(name, str)
+            and any(k.lower() == name.lower() for k in table)
+            else ""
+        )
+        raise CnnlabError(
+            f"Unknown {kind} {name!r}{hint}. Known: {sorted(table)}. "
+            f"Received: {argument or kind}={name!r}"
+        )
     return found

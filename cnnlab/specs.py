@@ -16,6 +16,7 @@ entry per layer) and builds it with the same reader as ``load_model``
 say. Layer classes are Keras's names (``cnnlab.layers.layer_class``, with aliases such as
 ``MaxPool2D``); nothing is ever imported by a name read from a file.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,9 +33,15 @@ SEED_004 = {
     "name": "sequential",
     "input_shape": [28, 28, 1],
     "layers": [
-        {"class_name": "Conv2D", "config": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}},
+        {
+            "class_name": "Conv2D",
+            "config": {"filters": 32, "kernel_size": [3, 3], "activation": "relu"},
+        },
         {"class_name": "MaxPooling2D", "config": {"pool_size": [2, 2]}},
-        {"class_name": "Conv2D", "config": {"filters": 64, "kernel_size": [3, 3], "activation": "relu"}},
+        {
+            "class_name": "Conv2D",
+            "config": {"filters": 64, "kernel_size": [3, 3], "activation": "relu"},
+        },
         {"class_name": "MaxPooling2D", "config": {"pool_size": [2, 2]}},
         {"class_name": "Flatten", "config": {}},
         {"class_name": "Dense", "config": {"units": 128, "activation": "relu"}},
@@ -63,13 +70,17 @@ def read_json_or_yaml(path, what="spec", error=CnnlabError):
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as e:
-        raise error(f"cannot read the {what} file {path}: {e.strerror}. Received: {path!r}") from None
+        raise error(
+            f"cannot read the {what} file {path}: {e.strerror}. Received: {path!r}"
+        ) from None
     if path.lower().endswith((".yaml", ".yml")):
         try:
             import yaml
         except ImportError:
-            raise error(f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, "
-                        f"or write the {what} as JSON. Received: {path!r}") from None
+            raise error(
+                f"{path} is YAML but PyYAML is not installed: `pip install pyyaml`, "
+                f"or write the {what} as JSON. Received: {path!r}"
+            ) from None
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as e:
@@ -77,8 +88,10 @@ def read_json_or_yaml(path, what="spec", error=CnnlabError):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise error(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
-                    f"Received: {text[max(e.pos - 20, 0):e.pos + 20]!r}") from None
+        raise error(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}. "
+            f"Received: {text[max(e.pos - 20, 0) : e.pos + 20]!r}"
+        ) from None
 
 
 def load_spec(path):
@@ -91,45 +104,79 @@ def load_spec(path):
 def check_spec(spec, where="spec"):
     """Raise a :class:`CnnlabError` naming the problem if ``spec`` is not a usable spec."""
     if not isinstance(spec, dict):
-        raise CnnlabError(f"{where}: a spec is an object with a 'layers' list. Received: {type(spec).__name__}")
+        raise CnnlabError(
+            f"{where}: a spec is an object with a 'layers' list. Received: {type(spec).__name__}"
+        )
     unknown = sorted(set(spec) - KEYS)
     if unknown:
-        raise CnnlabError(f"{where}: unknown key(s) {unknown}; a spec has {sorted(KEYS)}. Received: {unknown}")
+        raise CnnlabError(
+            f"{where}: unknown key(s) {unknown}; a spec has {sorted(KEYS)}. Received: {unknown}"
+        )
     layers = spec.get("layers")
     if not isinstance(layers, list) or not layers:
-        raise CnnlabError(f"{where}: 'layers' must be a non-empty list. Received: layers={layers!r}")
+        raise CnnlabError(
+            f"{where}: 'layers' must be a non-empty list. Received: layers={layers!r}"
+        )
     for i, entry in enumerate(layers):
         name = entry.get("class_name") if isinstance(entry, dict) else None
         if not isinstance(name, str):
-            raise CnnlabError(f"{where}: layer {i} needs a 'class_name'. Received: {entry!r}")
+            raise CnnlabError(
+                f"{where}: layer {i} needs a 'class_name'. Received: {entry!r}"
+            )
         try:
             layer_class(name)
         except CnnlabError as e:
             raise CnnlabError(f"{where}: layer {i}: {e}") from None
         if not isinstance(entry.get("config", {}), dict):
-            raise CnnlabError(f"{where}: layer {i} ({name}): 'config' must be an object. "
-                              f"Received: {entry['config']!r}")
+            raise CnnlabError(
+                f"{where}: layer {i} ({name}): 'config' must be an object. "
+                f"Received: {entry['config']!r}"
+            )
     fit = spec.get("fit", {})
-    if not isinstance(fit, dict) or set(fit) - FIT_KEYS or not all(
-            isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if k == "seed" else v > 0)
-            for k, v in fit.items()):
-        raise CnnlabError(f"{where}: 'fit' must be an object of {sorted(FIT_KEYS)} with positive integers "
-                          f"(seed: 0 or more), such as {{\"batch_size\": 64, \"epochs\": 3}}. Received: fit={fit!r}")
+    if (
+        not isinstance(fit, dict)
+        or set(fit) - FIT_KEYS
+        or not all(
+            isinstance(v, int)
+            and not isinstance(v, bool)
+            and (v >= 0 if k == "seed" else v > 0)
+            for k, v in fit.items()
+        )
+    ):
+        raise CnnlabError(
+            f"{where}: 'fit' must be an object of {sorted(FIT_KEYS)} with positive integers "
+            f'(seed: 0 or more), such as {{"batch_size": 64, "epochs": 3}}. Received: fit={fit!r}'
+        )
     shape = spec.get("input_shape")
-    if shape is not None and not (isinstance(shape, list) and shape and all(
-            isinstance(s, int) and s > 0 for s in shape)):
-        raise CnnlabError(f"{where}: 'input_shape' must be a list of positive integers such as [28, 28, 1]. "
-                          f"Received: input_shape={shape!r}")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and shape
+        and all(isinstance(s, int) and s > 0 for s in shape)
+    ):
+        raise CnnlabError(
+            f"{where}: 'input_shape' must be a list of positive integers such as [28, 28, 1]. "
+            f"Received: input_shape={shape!r}"
+        )
 
 
 def keras_config(spec):
     """The Keras 3 ``config.json`` object of the Sequential that ``spec`` describes."""
     layers = []
     if spec.get("input_shape"):
-        layers.append({"class_name": "InputLayer", "config": {"batch_shape": [None, *spec["input_shape"]]}})
+        layers.append(
+            {
+                "class_name": "InputLayer",
+                "config": {"batch_shape": [None, *spec["input_shape"]]},
+            }
+        )
     for entry in spec["layers"]:
         name = entry["class_name"]
-        layers.append({"class_name": layer_class(name).__name__, "config": dict(entry.get("config") or {})})
+        layers.append(
+            {
+                "class_name": layer_class(name).__name__,
+                "config": dict(entry.get("config") or {}),
+            }
+        )
     config = {"layers": layers}
     if spec.get("name") is not None:
         config["name"] = spec["name"]
@@ -153,6 +200,12 @@ def compile_args(spec, optimizer=None, learning_rate=None):
     if learning_rate is not None:
         name = opt.get("class_name") if isinstance(opt, dict) else opt
         config = dict(opt.get("config", {})) if isinstance(opt, dict) else {}
-        opt = {"class_name": name, "config": {**config, "learning_rate": float(learning_rate)}}
-    return {"optimizer": opt, "loss": spec.get("loss") or "sparse_categorical_crossentropy",
-            "metrics": spec.get("metrics", ["accuracy"])}
+        opt = {
+            "class_name": name,
+            "config": {**config, "learning_rate": float(learning_rate)},
+        }
+    return {
+        "optimizer": opt,
+        "loss": spec.get("loss") or "sparse_categorical_crossentropy",
+        "metrics": spec.get("metrics", ["accuracy"]),
+    }

@@ -4,6 +4,7 @@
 real Keras by ``scripts/make_keras_names.py``); the table says, for each, whether ``cnnlab.keras`` has it now,
 by looking it up in cnnlab's own namespaces. A page holding the marker below gets the table in its place.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,9 +42,13 @@ def readme_section(heading, up=""):
     try:
         start = lines.index(heading) + 1
     except ValueError:
-        raise ValueError(f"docs: README.md has no section {heading!r}; the page that includes it needs updating. "
-                         f"Received: sections {[line for line in lines if line.startswith('## ')]}") from None
-    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+        raise ValueError(
+            f"docs: README.md has no section {heading!r}; the page that includes it needs updating. "
+            f"Received: sections {[line for line in lines if line.startswith('## ')]}"
+        ) from None
+    end = next(
+        (i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines)
+    )
     return "\n".join(lines[start:end]).replace("](docs/", f"]({up}")
 
 
@@ -53,7 +58,10 @@ def coverage():
     out = {}
     for space, names in data["namespaces"].items():
         module = cnnlab_namespace(space)
-        out[space] = [(n, k, module is not None and hasattr(module, n)) for n, k in sorted(names.items())]
+        out[space] = [
+            (n, k, module is not None and hasattr(module, n))
+            for n, k in sorted(names.items())
+        ]
     return out, data["keras_version"]
 
 
@@ -61,12 +69,24 @@ def table_markdown():
     spaces, version = coverage()
     total = sum(len(v) for v in spaces.values())
     has = sum(h for v in spaces.values() for _, _, h in v)
-    lines = [f"cnnlab has **{has} of the {total}** public names of these Keras {version} namespaces.", "",
-             "| namespace | cnnlab has | Keras has |", "|---|---:|---:|"]
-    lines += [f"| [`keras.{s}`](#keras{s.replace('.', '')}) | {sum(h for _, _, h in v)} | {len(v)} |"
-              for s, v in spaces.items()]
+    lines = [
+        f"cnnlab has **{has} of the {total}** public names of these Keras {version} namespaces.",
+        "",
+        "| namespace | cnnlab has | Keras has |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| [`keras.{s}`](#keras{s.replace('.', '')}) | {sum(h for _, _, h in v)} | {len(v)} |"
+        for s, v in spaces.items()
+    ]
     for space, rows in spaces.items():
-        lines += ["", f"### keras.{space}", "", "| name | kind | in cnnlab |", "|---|---|:---:|"]
+        lines += [
+            "",
+            f"### keras.{space}",
+            "",
+            "| name | kind | in cnnlab |",
+            "|---|---|:---:|",
+        ]
         lines += [f"| `{n}` | {k} | {'yes' if h else '—'} |" for n, k, h in rows]
     return "\n".join(lines) + "\n"
 
@@ -76,7 +96,9 @@ def modules_markdown(package):
     gets its reference without editing the page)."""
     folder = ROOT.joinpath(*package.split("."))
     names = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
-    return "\n".join(f"::: {package}.{n}\n    options:\n      heading_level: 2\n" for n in names)
+    return "\n".join(
+        f"::: {package}.{n}\n    options:\n      heading_level: 2\n" for n in names
+    )
 
 
 def on_page_markdown(markdown, page, config, files):

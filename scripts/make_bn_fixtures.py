@@ -21,6 +21,7 @@ differences between Keras's and cnnlab's predictions and the weights after one m
 each, and fails above 1e-5 (the biases feeding BN apart: cnnlab keeps them exactly zero, Keras
 moves them by its float-noise gradient, about 1e-4 a step with Adam; printed, not compared).
 """
+
 from __future__ import annotations
 
 import io
@@ -33,13 +34,20 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
-os.environ["COLUMNS"] = "200"          # summary(): a wide console, so that the table is its 88 columns
+os.environ["COLUMNS"] = (
+    "200"  # summary(): a wide console, so that the table is its 88 columns
+)
 import keras  # noqa: E402  (real Keras 3, not cnnlab)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "keras"
 sys.path.insert(0, str(OUT))
-from bn_models import augmented_model, bn_model, bn_transpose_separable_model, regularized_model  # noqa: E402
+from bn_models import (
+    augmented_model,
+    bn_model,
+    bn_transpose_separable_model,
+    regularized_model,
+)  # noqa: E402
 
 
 def data():
@@ -62,11 +70,21 @@ def write():
     with redirect_stdout(text):
         model.summary(line_length=88)
     (OUT / "bn_cnn_summary.txt").write_text(text.getvalue())
-    train_out = np.asarray(model(train_x, training=True).detach().cpu())   # (moves the statistics once more:
-    model = keras.models.load_model(OUT / "bn_cnn.keras")                 # reload the saved state)
+    train_out = np.asarray(
+        model(train_x, training=True).detach().cpu()
+    )  # (moves the statistics once more:
+    model = keras.models.load_model(OUT / "bn_cnn.keras")  # reload the saved state)
     model.train_on_batch(train_x, train_y)
     after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
-    np.savez(OUT / "bn_cnn_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, train_out=train_out, **after)
+    np.savez(
+        OUT / "bn_cnn_io.npz",
+        x=x,
+        y=y,
+        train_x=train_x,
+        train_y=train_y,
+        train_out=train_out,
+        **after,
+    )
 
 
 def write_regularized():
@@ -82,10 +100,21 @@ def write_regularized():
     x, y = rng.normal(size=(6, 6, 6, 2)).astype("float32"), rng.integers(0, 3, 6)
     losses = [float(model.train_on_batch(train_x, train_y)) for _ in range(3)]
     evaluated = float(model.evaluate(x, y, verbose=0, batch_size=6))
-    penalty = float(sum(np.asarray(loss.detach().cpu()) for loss in model.losses))   # after the last forward
+    penalty = float(
+        sum(np.asarray(loss.detach().cpu()) for loss in model.losses)
+    )  # after the last forward
     after = {f"after_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
-    np.savez(OUT / "regularized_io.npz", train_x=train_x, train_y=train_y, x=x, y=y, losses=np.array(losses),
-             evaluated=np.array(evaluated), penalty=np.array(penalty), **after)
+    np.savez(
+        OUT / "regularized_io.npz",
+        train_x=train_x,
+        train_y=train_y,
+        x=x,
+        y=y,
+        losses=np.array(losses),
+        evaluated=np.array(evaluated),
+        penalty=np.array(penalty),
+        **after,
+    )
 
 
 def write_augmentation():
@@ -94,30 +123,55 @@ def write_augmentation():
     torch backend, fill_value 0.5); ``augment.keras`` and ``augment_io.npz``: every augmentation
     layer in a model (configs as Keras writes them) and its inference output ``y`` on ``x``."""
     from keras.src.backend.torch.image import affine_transform
+
     rng = np.random.default_rng(16)
     x = rng.random((3, 7, 9, 2)).astype("float32")
     angles = np.deg2rad([-130.0, 20.0, 75.0])
     cx, cy = 4.0, 3.0
     cos, sin = np.cos(angles), np.sin(angles)
-    rotations = np.stack([cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos,
-                          0 * cos, 0 * cos], axis=1)
+    rotations = np.stack(
+        [
+            cos,
+            -sin,
+            cx - cx * cos + cy * sin,
+            sin,
+            cos,
+            cy - cx * sin - cy * cos,
+            0 * cos,
+            0 * cos,
+        ],
+        axis=1,
+    )
     zh, zw = np.array([0.5, 1.0, 2.2]), np.array([0.7, 1.6, 0.9])
-    zooms = np.stack([zw, 0 * zh, cx * (1 - zw), 0 * zh, zh, cy * (1 - zh), 0 * zh, 0 * zh], axis=1)
+    zooms = np.stack(
+        [zw, 0 * zh, cx * (1 - zw), 0 * zh, zh, cy * (1 - zh), 0 * zh, 0 * zh], axis=1
+    )
     ty, tx = np.array([-2.5, 3.0, 8.2]), np.array([4.4, -10.0, 0.3])
-    shifts = np.stack([1 + 0 * ty, 0 * ty, -tx, 0 * ty, 1 + 0 * ty, -ty, 0 * ty, 0 * ty], axis=1)
+    shifts = np.stack(
+        [1 + 0 * ty, 0 * ty, -tx, 0 * ty, 1 + 0 * ty, -ty, 0 * ty, 0 * ty], axis=1
+    )
     transforms = np.concatenate([rotations, zooms, shifts]).astype("float32")
     xs = np.concatenate([x, x, x])
     cases = {}
     for fill_mode in ("reflect", "wrap", "constant", "nearest"):
         for interpolation in ("bilinear", "nearest"):
-            cases[f"{fill_mode}_{interpolation}"] = np.asarray(affine_transform(
-                xs, transforms.copy(), interpolation=interpolation, fill_mode=fill_mode, fill_value=0.5))
+            cases[f"{fill_mode}_{interpolation}"] = np.asarray(
+                affine_transform(
+                    xs,
+                    transforms.copy(),
+                    interpolation=interpolation,
+                    fill_mode=fill_mode,
+                    fill_value=0.5,
+                )
+            )
     np.savez(OUT / "warp_cases.npz", x=xs, transforms=transforms, **cases)
     keras.utils.set_random_seed(16)
     model = augmented_model(keras)
     model.save(OUT / "augment.keras")
     images = rng.random((4, 8, 8, 3)).astype("float32")
-    np.savez(OUT / "augment_io.npz", x=images, y=np.asarray(model.predict(images, verbose=0)))
+    np.savez(
+        OUT / "augment_io.npz", x=images, y=np.asarray(model.predict(images, verbose=0))
+    )
 
 
 def write_bn_transpose_separable():
@@ -135,12 +189,15 @@ def write_bn_transpose_separable():
     y = np.asarray(model.predict(x, verbose=0))
     model.train_on_batch(train_x, train_y)
     after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
-    np.savez(OUT / "bn_tsep_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, **after)
+    np.savez(
+        OUT / "bn_tsep_io.npz", x=x, y=y, train_x=train_x, train_y=train_y, **after
+    )
 
 
 def check():
     sys.path.insert(0, str(ROOT))
     import cnnlab.keras as cnnlab_keras
+
     cnnlab_keras.utils.set_random_seed(14)
     ours = bn_model(cnnlab_keras)
     x, train_x, train_y = data()
@@ -149,20 +206,31 @@ def check():
     with tempfile.TemporaryDirectory() as tmp:
         ours.save(Path(tmp) / "ours.keras")
         theirs = keras.models.load_model(Path(tmp) / "ours.keras")
-    diffs = {"predict": np.abs(np.asarray(theirs.predict(x, verbose=0)) - ours.predict(x, verbose=0)).max()}
+    diffs = {
+        "predict": np.abs(
+            np.asarray(theirs.predict(x, verbose=0)) - ours.predict(x, verbose=0)
+        ).max()
+    }
     ours.train_on_batch(train_x, train_y)
     theirs.train_on_batch(train_x, train_y)
     # The biases feeding BN (weights 1 and 11) have an exactly zero gradient in cnnlab; in Keras it is
     # float noise that Adam turns into steps of about 1e-4: reported apart, not compared.
     drift = {1, 11}
     pairs = list(zip(theirs.get_weights(), ours.get_weights()))
-    diffs["weights after one more step"] = max(np.abs(np.asarray(a) - b).max()
-                                               for i, (a, b) in enumerate(pairs) if i not in drift)
+    diffs["weights after one more step"] = max(
+        np.abs(np.asarray(a) - b).max()
+        for i, (a, b) in enumerate(pairs)
+        if i not in drift
+    )
     for i in sorted(drift):
-        print(f"  bias {i} feeding BN: cnnlab {np.abs(pairs[i][1]).max():.3g} (exact zero), "
-              f"Keras {np.abs(np.asarray(pairs[i][0])).max():.3g} (its float-noise gradient, amplified by Adam)")
+        print(
+            f"  bias {i} feeding BN: cnnlab {np.abs(pairs[i][1]).max():.3g} (exact zero), "
+            f"Keras {np.abs(np.asarray(pairs[i][0])).max():.3g} (its float-noise gradient, amplified by Adam)"
+        )
     for what, d in diffs.items():
-        print(f"  cnnlab -> Keras {keras.__version__}, max |difference| in {what}: {d:.3g}")
+        print(
+            f"  cnnlab -> Keras {keras.__version__}, max |difference| in {what}: {d:.3g}"
+        )
     return 0 if max(diffs.values()) <= 1e-5 else 1
 
 
@@ -174,8 +242,18 @@ def main():
     write_regularized()
     write_augmentation()
     write_bn_transpose_separable()
-    for name in ("bn_tsep.keras", "bn_tsep_io.npz", "bn_cnn.keras", "bn_cnn_io.npz", "bn_cnn_summary.txt", "regularized.keras", "regularized_io.npz",
-                 "warp_cases.npz", "augment.keras", "augment_io.npz"):
+    for name in (
+        "bn_tsep.keras",
+        "bn_tsep_io.npz",
+        "bn_cnn.keras",
+        "bn_cnn_io.npz",
+        "bn_cnn_summary.txt",
+        "regularized.keras",
+        "regularized_io.npz",
+        "warp_cases.npz",
+        "augment.keras",
+        "augment_io.npz",
+    ):
         print(f"  {name}: {(OUT / name).stat().st_size:,} bytes")
     return 0
 

@@ -9,6 +9,7 @@ Then real Keras loads them and compares its predictions::
     PYTHONPATH=/tmp/kpkgs KERAS_BACKEND=torch .venv/bin/python scripts/make_layer_fixtures.py --check \\
         /tmp/cnnlab_files/conv_variants.keras /tmp/cnnlab_files/conv_variants_io.npz ...
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,12 +19,21 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "keras"))
-from layer_models import causal_model, conv_variants_model, reshaping_model, volumes_model  # noqa: E402
+from layer_models import (
+    causal_model,
+    conv_variants_model,
+    reshaping_model,
+    volumes_model,
+)  # noqa: E402
 
 from cnnlab import keras  # noqa: E402
 
-MODELS = {"conv_variants": (conv_variants_model, (12, 12, 4), 3), "causal": (causal_model, (20, 3), 2),
-          "reshaping": (reshaping_model, (9, 10, 3), None), "volumes": (volumes_model, (4, 5, 3, 2), None)}
+MODELS = {
+    "conv_variants": (conv_variants_model, (12, 12, 4), 3),
+    "causal": (causal_model, (20, 3), 2),
+    "reshaping": (reshaping_model, (9, 10, 3), None),
+    "volumes": (volumes_model, (4, 5, 3, 2), None),
+}
 
 
 def main(out=Path("/tmp/cnnlab_files")):
@@ -33,9 +43,15 @@ def main(out=Path("/tmp/cnnlab_files")):
         keras.backend.clear_session()
         keras.utils.set_random_seed(1)
         model = build(keras)
-        x = rng.normal(size=(4, *shape)).astype("float32") * (60 if name == "reshaping" else 1)
+        x = rng.normal(size=(4, *shape)).astype("float32") * (
+            60 if name == "reshaping" else 1
+        )
         units = model.output_shape[-1]
-        y = rng.integers(0, classes, 4) if classes else rng.normal(size=(4, units)).astype("float32")
+        y = (
+            rng.integers(0, classes, 4)
+            if classes
+            else rng.normal(size=(4, units)).astype("float32")
+        )
         for _ in range(2):
             model.train_on_batch(x, y)
         model.save(out / f"{name}.keras")
@@ -45,4 +61,6 @@ def main(out=Path("/tmp/cnnlab_files")):
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/cnnlab_files")))
+    sys.exit(
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/tmp/cnnlab_files"))
+    )

@@ -57,6 +57,7 @@ predicts; the script prints the largest difference per file and fails above 1e-5
 
 Every ``.npz`` holds plain numeric arrays: the tests read them with ``allow_pickle=False``.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,23 +77,29 @@ from fixture_models import conv1d_model  # noqa: E402
 
 
 def mnist_inputs(n=4):
-    with np.load(ROOT / "cnnlab" / "data" / "mnist_sample.npz", allow_pickle=False) as data:
+    with np.load(
+        ROOT / "cnnlab" / "data" / "mnist_sample.npz", allow_pickle=False
+    ) as data:
         return (data["x_test"][:n, :, :, None] / 255.0).astype("float32")
 
 
 def seed004():
     keras.utils.set_random_seed(4)
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     x = mnist_inputs()
     model.save(OUT / "seed004.keras")
     np.savez(OUT / "seed004_io.npz", x=x, y=np.asarray(model.predict(x, verbose=0)))
@@ -105,12 +112,21 @@ def trained(name, model, x, train_x, train_y, steps, weights_file=False):
     if weights_file:
         model.save_weights(OUT / f"{name}.weights.h5")
     prediction = np.asarray(model.predict(x, verbose=0))
-    for layer in model.layers:                             # the extra step must not depend on Keras's dropout RNG
+    for layer in model.layers:  # the extra step must not depend on Keras's dropout RNG
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
-    model.train_on_batch(train_x, train_y)                 # one more step: what a resumed run must reproduce
+    model.train_on_batch(
+        train_x, train_y
+    )  # one more step: what a resumed run must reproduce
     after = {f"next_{i}": np.asarray(w) for i, w in enumerate(model.get_weights())}
-    np.savez(OUT / f"{name}_io.npz", x=x, y=prediction, train_x=train_x, train_y=train_y, **after)
+    np.savez(
+        OUT / f"{name}_io.npz",
+        x=x,
+        y=prediction,
+        train_x=train_x,
+        train_y=train_y,
+        **after,
+    )
 
 
 def conv1d():
@@ -125,16 +141,21 @@ def conv1d():
 
 def rmsprop_cnn():
     keras.utils.set_random_seed(6)
-    model = keras.Sequential([
-        keras.Input(shape=(12, 12, 2)),
-        keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.AveragePooling2D(2),
-        keras.layers.Conv2D(5, 2, activation="relu"),
-        keras.layers.GlobalMaxPooling2D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
-    model.compile(optimizer=keras.optimizers.RMSprop(0.01, momentum=0.5), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(12, 12, 2)),
+            keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu"),
+            keras.layers.AveragePooling2D(2),
+            keras.layers.Conv2D(5, 2, activation="relu"),
+            keras.layers.GlobalMaxPooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(0.01, momentum=0.5),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     rng = np.random.default_rng(6)
     x = rng.random((4, 12, 12, 2)).astype("float32")
     train_x = rng.random((8, 12, 12, 2)).astype("float32")
@@ -147,7 +168,11 @@ def as_list(value):
 
 
 def io_npz(path, xs, ys):
-    np.savez(path, **{f"x_{i}": x for i, x in enumerate(xs)}, **{f"y_{i}": np.asarray(y) for i, y in enumerate(ys)})
+    np.savez(
+        path,
+        **{f"x_{i}": x for i, x in enumerate(xs)},
+        **{f"y_{i}": np.asarray(y) for i, y in enumerate(ys)},
+    )
 
 
 def graphs():
@@ -157,12 +182,18 @@ def graphs():
         model = build(keras)
         xs = fixture_models.graph_inputs(name)
         model.save(OUT / f"{name}.keras")
-        io_npz(OUT / f"{name}_io.npz", xs, as_list(model.predict(xs if len(xs) > 1 else xs[0], verbose=0)))
+        io_npz(
+            OUT / f"{name}_io.npz",
+            xs,
+            as_list(model.predict(xs if len(xs) > 1 else xs[0], verbose=0)),
+        )
         if name in fixture_models.SUMMARIES:
             for line_length in fixture_models.SUMMARY_LINE_LENGTHS:
                 lines = []
                 model.summary(line_length=line_length, print_fn=lines.append)
-                (OUT / f"{name}_summary_{line_length or 'default'}.txt").write_text("".join(lines), encoding="utf-8")
+                (OUT / f"{name}_summary_{line_length or 'default'}.txt").write_text(
+                    "".join(lines), encoding="utf-8"
+                )
 
 
 def legacy_h5():
@@ -171,8 +202,12 @@ def legacy_h5():
     model = fixture_models.legacy_sequential_model(keras)
     rng = np.random.default_rng(30)
     x = rng.random((4, 8, 8, 1)).astype("float32")
-    model.train_on_batch(rng.random((8, 8, 8, 1)).astype("float32"), rng.integers(0, 4, 8))
-    model.train_on_batch(rng.random((8, 8, 8, 1)).astype("float32"), rng.integers(0, 4, 8))
+    model.train_on_batch(
+        rng.random((8, 8, 8, 1)).astype("float32"), rng.integers(0, 4, 8)
+    )
+    model.train_on_batch(
+        rng.random((8, 8, 8, 1)).astype("float32"), rng.integers(0, 4, 8)
+    )
     keras.saving.save_model(model, OUT / "legacy_sequential.h5")
     io_npz(OUT / "legacy_sequential_io.npz", [x], [model.predict(x, verbose=0)])
     keras.backend.clear_session()
@@ -186,38 +221,60 @@ def legacy_h5():
 def check():
     """cnnlab writes, real Keras reads: the largest |difference| of the predictions per file."""
     import tempfile
+
     from cnnlab import keras as ck
     from cnnlab.layers import clear_session
+
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [(name, build, fixture_models.graph_inputs(name, seed=40)) for name, (build, _) in
-                 fixture_models.GRAPHS.items()]
-        cases.append(("legacy_sequential", fixture_models.legacy_sequential_model,
-                      [np.random.default_rng(41).random((4, 8, 8, 1)).astype("float32")]))
+        cases = [
+            (name, build, fixture_models.graph_inputs(name, seed=40))
+            for name, (build, _) in fixture_models.GRAPHS.items()
+        ]
+        cases.append(
+            (
+                "legacy_sequential",
+                fixture_models.legacy_sequential_model,
+                [np.random.default_rng(41).random((4, 8, 8, 1)).astype("float32")],
+            )
+        )
         for name, build, xs in cases:
             clear_session()
             ck.utils.set_random_seed(50)
             model = build(ck)
             feed = xs if len(xs) > 1 else xs[0]
             ours = as_list(model.predict(feed, verbose=0))
-            for ext in ([".keras", ".h5"] if name in ("residual", "legacy_sequential") else [".keras"]):
+            for ext in (
+                [".keras", ".h5"]
+                if name in ("residual", "legacy_sequential")
+                else [".keras"]
+            ):
                 path = os.path.join(tmp, name + ext)
                 model.save(path)
                 keras.backend.clear_session()
                 theirs = as_list(keras.saving.load_model(path).predict(feed, verbose=0))
-                diff = max(float(np.max(np.abs(np.asarray(t) - o))) for t, o in zip(theirs, ours))
+                diff = max(
+                    float(np.max(np.abs(np.asarray(t) - o)))
+                    for t, o in zip(theirs, ours)
+                )
                 worst = max(worst, diff)
-                print(f"  cnnlab -> Keras  {name + ext:24s} max |difference| {diff:.3g}")
+                print(
+                    f"  cnnlab -> Keras  {name + ext:24s} max |difference| {diff:.3g}"
+                )
     print(f"largest difference {worst:.3g}")
     return 0 if worst <= 1e-5 else 1
 
 
 def main():
     if "--check" in sys.argv[1:]:
-        print(f"Keras {keras.__version__}, backend {keras.backend.backend()}: loading cnnlab's files")
+        print(
+            f"Keras {keras.__version__}, backend {keras.backend.backend()}: loading cnnlab's files"
+        )
         return check()
     OUT.mkdir(parents=True, exist_ok=True)
-    os.environ["COLUMNS"] = "200"          # the summary fixtures' default width (shutil reads COLUMNS)
+    os.environ["COLUMNS"] = (
+        "200"  # the summary fixtures' default width (shutil reads COLUMNS)
+    )
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()} -> {OUT}")
     only = [a for a in sys.argv[1:] if not a.startswith("--")]
     for step in (seed004, conv1d, rmsprop_cnn, graphs, legacy_h5):

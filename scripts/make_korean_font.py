@@ -10,6 +10,7 @@ again after adding Korean text (``tests/faces/test_korean_font.py`` fails until 
     apt-get install -y fonts-nanum     # the source font
     python scripts/make_korean_font.py
 """
+
 import os
 import sys
 from pathlib import Path
@@ -35,12 +36,23 @@ def main():
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=[ord(c) for c in chars])
     subsetter.subset(font)
-    names = {1: FAMILY, 3: f"{FAMILY} Regular; subset of NanumBarunGothic for cnnlab", 4: FAMILY,
-             6: FAMILY.replace(" ", "") + "-Regular", 16: FAMILY, 17: "Regular"}
+    names = {
+        1: FAMILY,
+        3: f"{FAMILY} Regular; subset of NanumBarunGothic for cnnlab",
+        4: FAMILY,
+        6: FAMILY.replace(" ", "") + "-Regular",
+        16: FAMILY,
+        17: "Regular",
+    }
     for record in list(font["name"].names):
         if record.nameID in names:
             record.string = names[record.nameID]
-        elif record.nameID in (2, 0, 13, 14):         # style, copyright and licence stay as NAVER wrote them
+        elif record.nameID in (
+            2,
+            0,
+            13,
+            14,
+        ):  # style, copyright and licence stay as NAVER wrote them
             continue
         else:
             font["name"].removeNames(nameID=record.nameID)

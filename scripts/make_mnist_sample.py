@@ -18,6 +18,7 @@ MNIST training and test sets of every image taken, so the sample can be
 checked against, or rebuilt from, the real files. It is written with
 ``np.savez_compressed`` and no pickled objects.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def first_per_class(labels, per_class, num_classes=10):
     for c in range(num_classes):
         idx = np.flatnonzero(labels == c)[:per_class]
         if len(idx) < per_class:
-            raise SystemExit(f"class {c} has only {len(idx)} examples, {per_class} wanted")
+            raise SystemExit(
+                f"class {c} has only {len(idx)} examples, {per_class} wanted"
+            )
         chosen.append(idx)
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
@@ -61,7 +64,9 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    (x_train, y_train), (x_test, y_test) = mnist.load_data(path=os.path.normpath(args.source))
+    (x_train, y_train), (x_test, y_test) = mnist.load_data(
+        path=os.path.normpath(args.source)
+    )
     train_idx = first_per_class(y_train, args.train_per_class)
     test_idx = first_per_class(y_test, args.test_per_class)
 
@@ -82,8 +87,12 @@ def main(argv=None):
 
     size = os.path.getsize(args.out)
     print(f"wrote {args.out}: {size} bytes")
-    print(f"  train {arrays['x_train'].shape} per class {np.bincount(arrays['y_train']).tolist()}")
-    print(f"  test  {arrays['x_test'].shape} per class {np.bincount(arrays['y_test']).tolist()}")
+    print(
+        f"  train {arrays['x_train'].shape} per class {np.bincount(arrays['y_train']).tolist()}"
+    )
+    print(
+        f"  test  {arrays['x_test'].shape} per class {np.bincount(arrays['y_test']).tolist()}"
+    )
     print(f"  train indices {train_idx[:5].tolist()}... last {int(train_idx[-1])}")
     print(f"  test indices {test_idx[:5].tolist()}... last {int(test_idx[-1])}")
     return 0

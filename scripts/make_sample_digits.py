@@ -9,6 +9,7 @@ copies them out, with ``digit.png`` (the 7) for the README's commands.
 
     python scripts/make_sample_digits.py
 """
+
 import os
 
 import numpy as np
@@ -23,16 +24,26 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     _, (xt, yt) = load_sample()
     for k in range(10):
-        Image.fromarray(xt[np.flatnonzero(yt == k)[0]]).save(os.path.join(OUT, f"digit_{k}.png"), optimize=True)
+        Image.fromarray(xt[np.flatnonzero(yt == k)[0]]).save(
+            os.path.join(OUT, f"digit_{k}.png"), optimize=True
+        )
     seven = xt[np.flatnonzero(yt == 7)[0]]
     rng = np.random.default_rng(0)
     paper = np.full((240, 320), 222.0) + rng.normal(0, 5, (240, 320))
-    big = np.asarray(Image.fromarray(seven).resize((64, 64), Image.Resampling.BICUBIC), np.float64)
+    big = np.asarray(
+        Image.fromarray(seven).resize((64, 64), Image.Resampling.BICUBIC), np.float64
+    )
     paper[20:84, 24:88] -= big * 0.75
-    Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8)).save(os.path.join(OUT, "digit_photo.png"), optimize=True)
+    Image.fromarray(np.clip(paper, 0, 255).astype(np.uint8)).save(
+        os.path.join(OUT, "digit_photo.png"), optimize=True
+    )
     rgba = np.zeros((200, 200, 4), np.uint8)
-    rgba[30:170, 30:170, 3] = np.asarray(Image.fromarray(seven).resize((140, 140), Image.Resampling.BICUBIC))
-    Image.fromarray(rgba, "RGBA").save(os.path.join(OUT, "digit_transparent.png"), optimize=True)
+    rgba[30:170, 30:170, 3] = np.asarray(
+        Image.fromarray(seven).resize((140, 140), Image.Resampling.BICUBIC)
+    )
+    Image.fromarray(rgba, "RGBA").save(
+        os.path.join(OUT, "digit_transparent.png"), optimize=True
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared test fixtures."""
+
 import os
 import warnings
 
@@ -22,15 +23,19 @@ def seed004_model():
         keras.backend.clear_session()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return keras.Sequential([
-                keras.layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-                keras.layers.MaxPooling2D((2, 2)),
-                keras.layers.Conv2D(64, (3, 3), activation="relu"),
-                keras.layers.MaxPooling2D((2, 2)),
-                keras.layers.Flatten(),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"),
-            ])
+            return keras.Sequential(
+                [
+                    keras.layers.Conv2D(
+                        32, (3, 3), activation="relu", input_shape=(28, 28, 1)
+                    ),
+                    keras.layers.MaxPooling2D((2, 2)),
+                    keras.layers.Conv2D(64, (3, 3), activation="relu"),
+                    keras.layers.MaxPooling2D((2, 2)),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(128, activation="relu"),
+                    keras.layers.Dense(10, activation="softmax"),
+                ]
+            )
 
     return build
 
@@ -40,6 +45,7 @@ def no_mnist_of_this_machine(tmp_path_factory):
     """The CLI takes MNIST from CNNLAB_DATA or the Keras cache when they hold it; the tests
     must see neither (they use the bundled sample, and pass the same on every machine)."""
     import os
+
     saved = {k: os.environ.get(k) for k in ("CNNLAB_DATA", "KERAS_HOME")}
     os.environ.pop("CNNLAB_DATA", None)
     os.environ["KERAS_HOME"] = str(tmp_path_factory.mktemp("keras_home"))

@@ -26,6 +26,7 @@ Randomness: ``shuffle`` without a seed draws from cnnlab's generator
 (``keras.utils.set_random_seed``); the orders are not TensorFlow's (different
 random numbers), the rules are.
 """
+
 from __future__ import annotations
 
 import collections
@@ -52,18 +53,23 @@ _AUTOTUNE_PREFETCH = 2
 
 def _threads(n):
     import os
+
     return max(1, os.cpu_count() or 1) if n == AUTOTUNE else int(n)
 
 
 def _check_count(value, name, where, minimum=0, allow_auto=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CnnlabError(f"Dataset.{where}: {name} must be an integer. Received: {name}={value!r}")
+        raise CnnlabError(
+            f"Dataset.{where}: {name} must be an integer. Received: {name}={value!r}"
+        )
     value = int(value)
     if allow_auto and value == AUTOTUNE:
         return value
     if value < minimum:
-        raise CnnlabError(f"Dataset.{where}: {name} must be at least {minimum}"
-                          f"{' (or AUTOTUNE)' if allow_auto else ''}. Received: {name}={value}")
+        raise CnnlabError(
+            f"Dataset.{where}: {name} must be at least {minimum}"
+            f"{' (or AUTOTUNE)' if allow_auto else ''}. Received: {name}={value}"
+        )
     return value
 
 
@@ -96,7 +102,9 @@ class Dataset:
         return self._cardinality
 
     def __repr__(self):
-        n = {INFINITE: "infinite", UNKNOWN: "unknown"}.get(self._cardinality, self._cardinality)
+        n = {INFINITE: "infinite", UNKNOWN: "unknown"}.get(
+            self._cardinality, self._cardinality
+        )
         return f"<Dataset cardinality={n}>"
 
     # ------------------------------------------------------------------ sources
@@ -107,24 +115,33 @@ class Dataset:
         parts = _flatten(tensors)
         arrays = [np.asarray(p) for p in parts]
         if not arrays or any(a.ndim == 0 for a in arrays):
-            raise CnnlabError("Dataset.from_tensor_slices: needs arrays with a first axis to slice. "
-                              f"Received: shapes {[a.shape for a in arrays]}")
+            raise CnnlabError(
+                "Dataset.from_tensor_slices: needs arrays with a first axis to slice. "
+                f"Received: shapes {[a.shape for a in arrays]}"
+            )
         n = len(arrays[0])
         if any(len(a) != n for a in arrays):
-            raise CnnlabError("Dataset.from_tensor_slices: every part must have the same length. "
-                              f"Received: shapes {[a.shape for a in arrays]}")
+            raise CnnlabError(
+                "Dataset.from_tensor_slices: every part must have the same length. "
+                f"Received: shapes {[a.shape for a in arrays]}"
+            )
 
         def gen():
             for i in range(n):
                 yield _unflatten(tensors, [a[i] for a in arrays])
+
         return cls(gen, n)
 
     @classmethod
-    def from_generator(cls, generator: Callable[[], Iterable], cardinality: int = UNKNOWN) -> "Dataset":
+    def from_generator(
+        cls, generator: Callable[[], Iterable], cardinality: int = UNKNOWN
+    ) -> "Dataset":
         """Elements from ``generator()`` (called again on each pass)."""
         if not callable(generator):
-            raise CnnlabError("Dataset.from_generator: needs a callable that returns an iterator "
-                              f"(a generator function). Received: {type(generator).__name__}")
+            raise CnnlabError(
+                "Dataset.from_generator: needs a callable that returns an iterator "
+                f"(a generator function). Received: {type(generator).__name__}"
+            )
         return cls(lambda: iter(generator()), cardinality)
 
     @classmethod
@@ -140,11 +157,16 @@ class Dataset:
         if count == -1:
             return self
         card = self._cardinality
-        new = count if card == INFINITE else (card if card == UNKNOWN else min(card, count))
+        new = (
+            count
+            if card == INFINITE
+            else (card if card == UNKNOWN else min(card, count))
+        )
 
         def gen():
             with _closing(iter(self)) as it:
                 yield from itertools.islice(it, count)
+
         return Dataset(gen, new)
 
     def skip(self, count: int) -> "Dataset":
@@ -158,11 +180,14 @@ class Dataset:
         def gen():
             with _closing(iter(self)) as it:
                 yield from itertools.islice(it, count, None)
+
         return Dataset(gen, new)
 
     def repeat(self, count: int | None = None) -> "Dataset":
         """The data set ``count`` times over (forever for ``None`` or -1)."""
-        count = -1 if count is None else _check_count(count, "count", "repeat", minimum=-1)
+        count = (
+            -1 if count is None else _check_count(count, "count", "repeat", minimum=-1)
+        )
         card = self._cardinality
         if count == -1:
             new = 0 if card == 0 else (UNKNOWN if card == UNKNOWN else INFINITE)
@@ -178,45 +203,74 @@ class Dataset:
                     yield element
                 if empty:
                     return
+
         return Dataset(gen, new)
 
-    def map(self, map_func: Callable, num_parallel_calls: int | None = None, deterministic: bool | None = None
-            ) -> "Dataset":
+    def map(
+        self,
+        map_func: Callable,
+        num_parallel_calls: int | None = None,
+        deterministic: bool | None = None,
+    ) -> "Dataset":
         """``map_func(*element)`` (tuples are spread, as tf.data does) for each element.
 
         ``num_parallel_calls`` runs it in that many background threads (``AUTOTUNE``:
         one per CPU), keeping the order of the elements."""
         if not callable(map_func):
-            raise CnnlabError(f"Dataset.map: map_func must be callable. Received: {type(map_func).__name__}")
+            raise CnnlabError(
+                f"Dataset.map: map_func must be callable. Received: {type(map_func).__name__}"
+            )
 
         def call(element):
-            return map_func(*element) if isinstance(element, tuple) else map_func(element)
+            return (
+                map_func(*element) if isinstance(element, tuple) else map_func(element)
+            )
 
         if num_parallel_calls is None:
+
             def gen():
                 with _closing(iter(self)) as it:
                     for element in it:
                         yield call(element)
         else:
-            workers = _threads(_check_count(num_parallel_calls, "num_parallel_calls", "map", minimum=1,
-                                            allow_auto=True))
+            workers = _threads(
+                _check_count(
+                    num_parallel_calls,
+                    "num_parallel_calls",
+                    "map",
+                    minimum=1,
+                    allow_auto=True,
+                )
+            )
 
             def gen():
                 yield from _parallel_map(call, iter(self), workers)
+
         return Dataset(gen, self._cardinality)
 
     def filter(self, predicate: Callable) -> "Dataset":
         """The elements for which ``predicate(*element)`` is true."""
+
         def gen():
             with _closing(iter(self)) as it:
                 for element in it:
-                    keep = predicate(*element) if isinstance(element, tuple) else predicate(element)
+                    keep = (
+                        predicate(*element)
+                        if isinstance(element, tuple)
+                        else predicate(element)
+                    )
                     if bool(np.asarray(keep)):
                         yield element
+
         return Dataset(gen, INFINITE if self._cardinality == INFINITE else UNKNOWN)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False, num_parallel_calls=None,
-              deterministic=None) -> "Dataset":
+    def batch(
+        self,
+        batch_size: int,
+        drop_remainder: bool = False,
+        num_parallel_calls=None,
+        deterministic=None,
+    ) -> "Dataset":
         """Stack ``batch_size`` consecutive elements into one (the last one smaller
         unless ``drop_remainder``)."""
         batch_size = _check_count(batch_size, "batch_size", "batch", minimum=1)
@@ -233,27 +287,38 @@ class Dataset:
                     if not chunk or (drop_remainder and len(chunk) < batch_size):
                         return
                     yield stack_elements(chunk)
+
         return Dataset(gen, new)
 
     def unbatch(self) -> "Dataset":
         """Split each element along its first axis (the inverse of ``batch``)."""
+
         def gen():
             with _closing(iter(self)) as it:
                 for element in it:
                     parts = [np.asarray(p) for p in _flatten(element)]
                     if any(p.ndim == 0 for p in parts):
-                        raise CnnlabError("Dataset.unbatch: every element must have a batch axis. "
-                                          f"Received: shapes {[p.shape for p in parts]}")
+                        raise CnnlabError(
+                            "Dataset.unbatch: every element must have a batch axis. "
+                            f"Received: shapes {[p.shape for p in parts]}"
+                        )
                     n = len(parts[0])
                     if any(len(p) != n for p in parts):
-                        raise CnnlabError("Dataset.unbatch: the parts of an element have different batch "
-                                          f"sizes. Received: shapes {[p.shape for p in parts]}")
+                        raise CnnlabError(
+                            "Dataset.unbatch: the parts of an element have different batch "
+                            f"sizes. Received: shapes {[p.shape for p in parts]}"
+                        )
                     for i in range(n):
                         yield _unflatten(element, [p[i] for p in parts])
+
         return Dataset(gen, INFINITE if self._cardinality == INFINITE else UNKNOWN)
 
-    def shuffle(self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True
-                ) -> "Dataset":
+    def shuffle(
+        self,
+        buffer_size: int,
+        seed: int | None = None,
+        reshuffle_each_iteration: bool = True,
+    ) -> "Dataset":
         """tf.data's buffer shuffle: keep ``buffer_size`` elements, hand out a uniformly
         chosen one and put the next element in its place. A buffer at least as long
         as the data set shuffles it completely."""
@@ -266,7 +331,9 @@ class Dataset:
         def gen():
             with lock:
                 n = next(passes)
-            rng = np.random.default_rng([first_seed, n if reshuffle_each_iteration else 0])
+            rng = np.random.default_rng(
+                [first_seed, n if reshuffle_each_iteration else 0]
+            )
             buffer = []
             with _closing(iter(self)) as it:
                 for element in it:
@@ -280,15 +347,18 @@ class Dataset:
                 k = int(rng.integers(len(buffer)))
                 buffer[k], buffer[-1] = buffer[-1], buffer[k]
                 yield buffer.pop()
+
         return Dataset(gen, self._cardinality)
 
     def cache(self, filename: str = "") -> "Dataset":
         """Keep the elements in memory after the first complete pass; later passes
         read them from there (an interrupted first pass keeps nothing)."""
         if filename:
-            raise CnnlabError("Dataset.cache: only the in-memory cache (filename='') is supported; a cache "
-                              "file would have to pickle the elements, which cnnlab never does. "
-                              f"Received: filename={filename!r}")
+            raise CnnlabError(
+                "Dataset.cache: only the in-memory cache (filename='') is supported; a cache "
+                "file would have to pickle the elements, which cnnlab never does. "
+                f"Received: filename={filename!r}"
+            )
         store: dict[str, Any] = {}
 
         def gen():
@@ -301,12 +371,15 @@ class Dataset:
                     kept.append(element)
                     yield element
             store["elements"] = kept
+
         return Dataset(gen, self._cardinality)
 
     def prefetch(self, buffer_size: int) -> "Dataset":
         """A background thread keeps up to ``buffer_size`` elements ready (``AUTOTUNE``: 2),
         so producing the next element overlaps with using this one."""
-        buffer_size = _check_count(buffer_size, "buffer_size", "prefetch", minimum=0, allow_auto=True)
+        buffer_size = _check_count(
+            buffer_size, "buffer_size", "prefetch", minimum=0, allow_auto=True
+        )
         if buffer_size == AUTOTUNE:
             buffer_size = _AUTOTUNE_PREFETCH
         if buffer_size == 0:
@@ -334,6 +407,7 @@ def _unflatten(structure, leaves):
         if isinstance(s, (tuple, list)):
             return tuple(build(p) for p in s)
         return next(it)
+
     return build(structure)
 
 
@@ -350,7 +424,8 @@ def stack_elements(elements: list):
                 raise CnnlabError(
                     f"Dataset.batch: element {i} of a batch has shape {a.shape} where the first has {shape}; "
                     f"a batch stacks elements of one shape. Resize the images to one size first "
-                    f"(image_size=, or .map with a resize). Received: shapes {shape} and {a.shape}")
+                    f"(image_size=, or .map with a resize). Received: shapes {shape} and {a.shape}"
+                )
         stacked.append(np.stack(arrays))
     return _unflatten(first, stacked)
 
@@ -422,7 +497,7 @@ def _prefetch(dataset: Dataset, buffer_size: int):
                 for element in it:
                     if not put(element):
                         return
-        except BaseException as e:      # handed to the consumer, raised there
+        except BaseException as e:  # handed to the consumer, raised there
             put(_Failure(e))
             return
         put(_DONE)

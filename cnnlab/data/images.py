@@ -14,6 +14,7 @@ Resizing for data sets is :func:`cnnlab.ops.resize.resize_images`, TensorFlow's
 ``tf.image.resize`` (half-pixel centres, no antialiasing), not Pillow's ``resize``.
 ``load_img(target_size=...)`` resizes with Pillow, as Keras's ``load_img`` does.
 """
+
 from __future__ import annotations
 
 import io
@@ -38,15 +39,19 @@ def pillow():
     try:
         from PIL import Image
     except ImportError:
-        raise CnnlabError("reading and writing image files needs Pillow: pip install 'cnnlab[images]' "
-                          "(or pip install Pillow)") from None
+        raise CnnlabError(
+            "reading and writing image files needs Pillow: pip install 'cnnlab[images]' "
+            "(or pip install Pillow)"
+        ) from None
     return Image
 
 
 def channels_for(color_mode, where="load_img"):
     if color_mode not in COLOR_MODES:
-        raise CnnlabError(f'{where}: color_mode must be one of "grayscale", "rgb", "rgba". '
-                          f"Received: color_mode={color_mode!r}")
+        raise CnnlabError(
+            f'{where}: color_mode must be one of "grayscale", "rgb", "rgba". '
+            f"Received: color_mode={color_mode!r}"
+        )
     return COLOR_MODES[color_mode]
 
 
@@ -55,7 +60,7 @@ def _open(path):
     if isinstance(path, io.BytesIO):
         return Image.open(path)
     if isinstance(path, (str, bytes, pathlib.Path)) or hasattr(path, "__fspath__"):
-        with open(os.fspath(path), "rb") as f:    # read whole: the file is closed at once
+        with open(os.fspath(path), "rb") as f:  # read whole: the file is closed at once
             return Image.open(io.BytesIO(f.read()))
     raise TypeError(f"path should be path-like or io.BytesIO, not {type(path)}")
 
@@ -73,7 +78,13 @@ def _convert(img, num_channels):
 _PIL_RESAMPLING = ("nearest", "bilinear", "bicubic", "hamming", "box", "lanczos")
 
 
-def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
+def load_img(
+    path,
+    color_mode="rgb",
+    target_size=None,
+    interpolation="nearest",
+    keep_aspect_ratio=False,
+):
     """``keras.utils.load_img``: a Pillow image in ``color_mode``, resized with Pillow to
     ``target_size = (height, width)`` if given (``keep_aspect_ratio`` crops the centre first)."""
     num_channels = channels_for(color_mode)
@@ -84,8 +95,10 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
     if img.size == width_height:
         return img
     if interpolation not in _PIL_RESAMPLING:
-        raise CnnlabError(f"load_img: invalid interpolation method {interpolation!r}. Supported methods are "
-                          f"{', '.join(_PIL_RESAMPLING)}. Received: interpolation={interpolation!r}")
+        raise CnnlabError(
+            f"load_img: invalid interpolation method {interpolation!r}. Supported methods are "
+            f"{', '.join(_PIL_RESAMPLING)}. Received: interpolation={interpolation!r}"
+        )
     resample = getattr(pillow().Resampling, interpolation.upper())
     box = None
     if keep_aspect_ratio:
@@ -101,8 +114,10 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
 def _data_format(data_format):
     data_format = "channels_last" if data_format is None else str(data_format).lower()
     if data_format not in ("channels_last", "channels_first"):
-        raise CnnlabError(f'data_format must be "channels_last" or "channels_first". '
-                          f"Received: data_format={data_format!r}")
+        raise CnnlabError(
+            f'data_format must be "channels_last" or "channels_first". '
+            f"Received: data_format={data_format!r}"
+        )
     return data_format
 
 
@@ -113,8 +128,14 @@ def img_to_array(img, data_format=None, dtype=None):
     if x.ndim == 2:
         x = x[:, :, None]
     elif x.ndim != 3:
-        raise CnnlabError(f"img_to_array: unsupported image shape: {x.shape}. Received: shape={x.shape}")
-    return np.ascontiguousarray(x.transpose(2, 0, 1)) if data_format == "channels_first" else x
+        raise CnnlabError(
+            f"img_to_array: unsupported image shape: {x.shape}. Received: shape={x.shape}"
+        )
+    return (
+        np.ascontiguousarray(x.transpose(2, 0, 1))
+        if data_format == "channels_first"
+        else x
+    )
 
 
 def array_to_img(x, data_format=None, scale=True, dtype=None):
@@ -124,7 +145,9 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
     data_format = _data_format(data_format)
     x = np.array(x, dtype=dtype or "float32")
     if x.ndim != 3:
-        raise CnnlabError(f"Expected image array to have rank 3 (single image). Got array with shape: {x.shape}")
+        raise CnnlabError(
+            f"Expected image array to have rank 3 (single image). Got array with shape: {x.shape}"
+        )
     if data_format == "channels_first":
         x = x.transpose(1, 2, 0)
     if scale:
@@ -140,7 +163,9 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         if np.max(x) > 255:
             return Image.fromarray(x[:, :, 0].astype("int32"), "I")
         return Image.fromarray(x[:, :, 0].astype("uint8"), "L")
-    raise CnnlabError(f"array_to_img: unsupported channel number: {channels} (1, 3 or 4). Received: shape={x.shape}")
+    raise CnnlabError(
+        f"array_to_img: unsupported channel number: {channels} (1, 3 or 4). Received: shape={x.shape}"
+    )
 
 
 def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
@@ -151,7 +176,9 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
         file_format = "jpeg"
     img = array_to_img(x, data_format=data_format, scale=scale)
     if img.mode == "RGBA" and file_format == "jpeg":
-        warnings.warn("The JPEG format does not support RGBA images, converting to RGB.")
+        warnings.warn(
+            "The JPEG format does not support RGBA images, converting to RGB."
+        )
         img = img.convert("RGB")
     img.save(path, format=file_format, **kwargs)
 
@@ -183,8 +210,14 @@ def decode_image(path, num_channels):
             x = _grayscale_as_tensorflow(img)
         else:
             x = np.asarray(_convert(img, num_channels))
-    except (OSError, ValueError, SyntaxError) as e:   # UnidentifiedImageError is an OSError
-        raise CnnlabError(f"cannot read the image {os.fspath(path)}: {e}. Received: {os.fspath(path)!r}") from None
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+    ) as e:  # UnidentifiedImageError is an OSError
+        raise CnnlabError(
+            f"cannot read the image {os.fspath(path)}: {e}. Received: {os.fspath(path)!r}"
+        ) from None
     if x.ndim == 2:
         x = x[:, :, None]
     return x
@@ -195,28 +228,46 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last")
     (``(H, W, C)`` or ``(N, H, W, C)``) with the aspect ratio of ``size = (height, width)``,
     resized to ``size`` (:func:`cnnlab.ops.resize.resize_images`)."""
     if _data_format(data_format) != "channels_last":
-        raise CnnlabError(f"smart_resize: cnnlab is channels_last only. Received: data_format={data_format!r}")
+        raise CnnlabError(
+            f"smart_resize: cnnlab is channels_last only. Received: data_format={data_format!r}"
+        )
     x = np.asarray(x)
     if x.ndim not in (3, 4):
-        raise CnnlabError(f"smart_resize: Expected an image array with shape `(height, width, channels)`, or "
-                          f"`(batch_size, height, width, channels)`. Received: shape={x.shape}")
+        raise CnnlabError(
+            f"smart_resize: Expected an image array with shape `(height, width, channels)`, or "
+            f"`(batch_size, height, width, channels)`. Received: shape={x.shape}"
+        )
     if len(size) != 2:
-        raise CnnlabError(f"smart_resize: Expected `size` to be a tuple of 2 integers. Received: size={size}")
+        raise CnnlabError(
+            f"smart_resize: Expected `size` to be a tuple of 2 integers. Received: size={size}"
+        )
     target_h, target_w = int(size[0]), int(size[1])
     height, width = x.shape[-3], x.shape[-2]
     top, crop_h = aspect_ratio_box(height, width, target_h, target_w, "crop")
     left, crop_w = aspect_ratio_box(width, height, target_w, target_h, "crop")
-    return resize_images(x[..., top:top + crop_h, left:left + crop_w, :], (target_h, target_w), interpolation)
+    return resize_images(
+        x[..., top : top + crop_h, left : left + crop_w, :],
+        (target_h, target_w),
+        interpolation,
+    )
 
 
-def fit_to_size(x, image_size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False):
+def fit_to_size(
+    x,
+    image_size,
+    interpolation="bilinear",
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+):
     """One image ``(H, W, C)`` to ``image_size = (height, width)`` as Keras's data sets do it:
     plain ``tf.image.resize``; or the largest centred crop of the target's aspect ratio,
     resized (``crop_to_aspect_ratio``, :func:`smart_resize`); or resized to fit and
     padded with zeros around it (``pad_to_aspect_ratio``, ``tf.image.resize_with_pad``).
     Returns float32 (``"nearest"`` keeps the image's dtype, as TensorFlow does)."""
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
-        raise CnnlabError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
+        raise CnnlabError(
+            "Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`."
+        )
     target_h, target_w = image_size
     height, width = x.shape[0], x.shape[1]
     if crop_to_aspect_ratio:
@@ -231,15 +282,26 @@ def fit_to_size(x, image_size, interpolation="bilinear", crop_to_aspect_ratio=Fa
         left = max(0, int(np.floor((np.float32(target_w) - new_wf) / np.float32(2))))
         inner = resize_images(x, (new_h, new_w), interpolation)
         out = np.zeros((target_h, target_w, x.shape[2]), dtype=inner.dtype)
-        out[top:top + new_h, left:left + new_w] = inner
+        out[top : top + new_h, left : left + new_w] = inner
         return out
     return resize_images(x, image_size, interpolation)
 
 
-def load_and_resize(path, image_size, num_channels, interpolation="bilinear", crop_to_aspect_ratio=False,
-                    pad_to_aspect_ratio=False):
+def load_and_resize(
+    path,
+    image_size,
+    num_channels,
+    interpolation="bilinear",
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+):
     """Decode one file and bring it to ``image_size``: ``(height, width, num_channels)``,
     values 0..255 as Keras yields them (float32; uint8 with ``"nearest"``, as in Keras)."""
     interpolation = check_interpolation(interpolation, "image_dataset_from_directory")
-    return fit_to_size(decode_image(path, num_channels), image_size, interpolation,
-                       crop_to_aspect_ratio, pad_to_aspect_ratio)
+    return fit_to_size(
+        decode_image(path, num_channels),
+        image_size,
+        interpolation,
+        crop_to_aspect_ratio,
+        pad_to_aspect_ratio,
+    )

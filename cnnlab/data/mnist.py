@@ -27,6 +27,7 @@ Files are read as data only: ``np.load(..., allow_pickle=False)`` for ``.npz``
 and a checked parser for IDX. Every problem with a file raises
 :class:`cnnlab.errors.CnnlabError` naming the file.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -39,9 +40,16 @@ import numpy as np
 
 from ..errors import CnnlabError
 from .download import DownloadFailed as _DownloadFailed
-from .download import download, offline as _offline
+from .download import download
+from .download import offline as _offline
 
-__all__ = ["load_data", "load_sample", "keras_cache_dir", "DEFAULT_ORIGIN", "DEFAULT_FILE_HASH"]
+__all__ = [
+    "load_data",
+    "load_sample",
+    "keras_cache_dir",
+    "DEFAULT_ORIGIN",
+    "DEFAULT_FILE_HASH",
+]
 
 #: Where Keras downloads MNIST from (``keras.datasets.mnist.load_data``).
 DEFAULT_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -122,7 +130,9 @@ def load_data(path=None, *, origin=None, file_hash=None, progress=True):
             # Keras semantics: path is a file name relative to the Keras cache.
             cache_name = p
         else:
-            found = _load_from_location(os.path.abspath(expanded), looked, what="path= argument")
+            found = _load_from_location(
+                os.path.abspath(expanded), looked, what="path= argument"
+            )
             if found is not None:
                 return found
             raise CnnlabError(
@@ -261,7 +271,9 @@ def _load_from_location(location, looked, what):
     y_train = _read_idx(found[("train", "labels")], IDX_MAGIC_LABELS)
     x_test = _read_idx(found[("test", "images")], IDX_MAGIC_IMAGES)
     y_test = _read_idx(found[("test", "labels")], IDX_MAGIC_LABELS)
-    _check_split(x_train, y_train, found[("train", "images")], found[("train", "labels")])
+    _check_split(
+        x_train, y_train, found[("train", "images")], found[("train", "labels")]
+    )
     _check_split(x_test, y_test, found[("test", "images")], found[("test", "labels")])
     return (x_train, y_train), (x_test, y_test)
 
@@ -321,7 +333,10 @@ def _read_idx(filename, expected_magic):
                         f"number is {magic}, expected {expected_magic}. "
                         f"Received: magic {magic} (0x{magic:08x})"
                     )
-                dims = [int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+                dims = [
+                    int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big")
+                    for i in range(ndim)
+                ]
                 if kind == "images" and dims[1:] != [IMAGE_SIDE, IMAGE_SIDE]:
                     raise CnnlabError(
                         f"mnist.load_data: {filename} declares {dims[1]}x{dims[2]} images; "
@@ -481,7 +496,16 @@ def _download(url, target, expected_hash, *, progress=True, timeout=60):
                 f"is not a usable MNIST .npz; nothing was written to {target}. {e}"
             ) from None
 
-    return download(url, target, expected_hash, where="mnist.load_data", what="mnist.npz",
-                    max_bytes=MAX_DOWNLOAD_BYTES, check=check, progress=progress, timeout=timeout,
-                    hint="Check origin=/CNNLAB_MNIST_URL and file_hash=/CNNLAB_MNIST_SHA256, or provide "
-                         "the file yourself.")
+    return download(
+        url,
+        target,
+        expected_hash,
+        where="mnist.load_data",
+        what="mnist.npz",
+        max_bytes=MAX_DOWNLOAD_BYTES,
+        check=check,
+        progress=progress,
+        timeout=timeout,
+        hint="Check origin=/CNNLAB_MNIST_URL and file_hash=/CNNLAB_MNIST_SHA256, or provide "
+        "the file yourself.",
+    )

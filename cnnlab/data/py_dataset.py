@@ -11,6 +11,7 @@ of batches; or a ``num_batches`` property returning ``None`` for an endless one)
 worker processes (threads are enough when ``__getitem__`` reads files or calls
 NumPy, which release the GIL).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -30,16 +31,22 @@ class PyDataset:
         """``(workers, max_queue_size)``, checked; a subclass that skipped ``__init__`` gets Keras's defaults."""
         workers = getattr(self, "workers", 1)
         if getattr(self, "use_multiprocessing", False):
-            raise CnnlabError(f"{type(self).__name__}: use_multiprocessing=True is not supported by cnnlab (it never "
-                              f"forks worker processes). Use threads instead: workers=N with "
-                              f"use_multiprocessing=False. Received: use_multiprocessing=True, workers={workers}")
+            raise CnnlabError(
+                f"{type(self).__name__}: use_multiprocessing=True is not supported by cnnlab (it never "
+                f"forks worker processes). Use threads instead: workers=N with "
+                f"use_multiprocessing=False. Received: use_multiprocessing=True, workers={workers}"
+            )
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            raise CnnlabError(f"{type(self).__name__}: workers must be a non-negative integer. "
-                              f"Received: workers={workers!r}")
+            raise CnnlabError(
+                f"{type(self).__name__}: workers must be a non-negative integer. "
+                f"Received: workers={workers!r}"
+            )
         queue = getattr(self, "max_queue_size", 10)
         if isinstance(queue, bool) or not isinstance(queue, int) or queue < 1:
-            raise CnnlabError(f"{type(self).__name__}: max_queue_size must be a positive integer. "
-                              f"Received: max_queue_size={queue!r}")
+            raise CnnlabError(
+                f"{type(self).__name__}: max_queue_size must be a positive integer. "
+                f"Received: max_queue_size={queue!r}"
+            )
         return workers, queue
 
     def __getitem__(self, index):
@@ -50,12 +57,14 @@ class PyDataset:
         """The number of batches, or ``None`` for an endless data set (default: ``len(self)``)."""
         if hasattr(self, "__len__"):
             return len(self)
-        raise NotImplementedError("You need to implement the `num_batches` property:\n\n"
-                                  "@property\ndef num_batches(self):\n  return ...")
+        raise NotImplementedError(
+            "You need to implement the `num_batches` property:\n\n"
+            "@property\ndef num_batches(self):\n  return ..."
+        )
 
     def __iter__(self):
         n = self.num_batches
-        for index in (itertools.count() if n is None else range(n)):
+        for index in itertools.count() if n is None else range(n):
             yield self[index]
 
     def on_epoch_begin(self):

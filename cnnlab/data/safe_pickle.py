@@ -16,6 +16,7 @@ dtype, a shape, exactly that many bytes). Any other opcode or global, an object
 array, or a malformed stream raises :class:`UnsafePickleError` naming the file
 and the position, before anything has been executed.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,10 @@ import numpy as np
 
 from ..errors import CnnlabError
 
-_RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+_RECONSTRUCT = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+}
 _NDARRAY = ("numpy", "ndarray")
 _DTYPE = ("numpy", "dtype")
 _PLAIN_DTYPE = re.compile(r"^[biuf][1248]$|^b1$")
@@ -89,15 +93,19 @@ class _Reader:
 
     def fail(self, why, at=None):
         at = self.pos if at is None else at
-        raise UnsafePickleError(f"{self.filename}: {why} (at byte {at}). cnnlab reads pickle files as data only "
-                                f"(dicts, lists, numbers, strings, NumPy arrays) and never runs code from them; "
-                                f"the file is corrupt, truncated or not a CIFAR data file. Download it again. "
-                                f"Received: byte {at} of {len(self.data)}")
+        raise UnsafePickleError(
+            f"{self.filename}: {why} (at byte {at}). cnnlab reads pickle files as data only "
+            f"(dicts, lists, numbers, strings, NumPy arrays) and never runs code from them; "
+            f"the file is corrupt, truncated or not a CIFAR data file. Download it again. "
+            f"Received: byte {at} of {len(self.data)}"
+        )
 
     def take(self, n):
         if n < 0 or self.pos + n > len(self.data):
-            self.fail(f"the file ends inside a value ({n} bytes wanted, {len(self.data) - self.pos} left): truncated")
-        chunk = self.data[self.pos:self.pos + n]
+            self.fail(
+                f"the file ends inside a value ({n} bytes wanted, {len(self.data) - self.pos} left): truncated"
+            )
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -105,7 +113,7 @@ class _Reader:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
     def line(self):
-        end = bytes(self.data[self.pos:self.pos + 256]).find(b"\n")
+        end = bytes(self.data[self.pos : self.pos + 256]).find(b"\n")
         if end < 0:
             self.fail("a GLOBAL name without its end of line")
         text = bytes(self.take(end + 1))[:-1]
@@ -119,7 +127,9 @@ class _Reader:
     def pop_mark(self):
         if not self.marks:
             self.fail("an opcode needs a MARK that was never set")
-        start = self.marks.pop() + 1           # stack[start - 1] is the MARK itself, left for the caller
+        start = (
+            self.marks.pop() + 1
+        )  # stack[start - 1] is the MARK itself, left for the caller
         items = self.stack[start:]
         del self.stack[start:]
         return items
@@ -138,7 +148,10 @@ class _Reader:
             code = bytes(self.take(1))
             handler = ops.get(code)
             if handler is None and code != b".":
-                self.fail(f"pickle opcode {code!r} is not one that data files use, so it is refused", at)
+                self.fail(
+                    f"pickle opcode {code!r} is not one that data files use, so it is refused",
+                    at,
+                )
             if code == b".":
                 if len(self.stack) != 1 or self.marks:
                     self.fail("the pickle stops with a malformed stack", at)
@@ -151,7 +164,7 @@ class _Reader:
             self.fail(f"pickle protocol {version} is unknown")
 
     def _frame(self):
-        self.unpack("<Q")                        # protocol 4 frames: a length, nothing to do
+        self.unpack("<Q")  # protocol 4 frames: a length, nothing to do
 
     def _mark(self):
         self.marks.append(len(self.stack))
@@ -168,7 +181,10 @@ class _Reader:
             n = self.unpack(fmt)
             if n > 64:
                 self.fail(f"an integer of {n} bytes is not CIFAR data")
-            self.stack.append(int.from_bytes(bytes(self.take(n)), "little", signed=True))
+            self.stack.append(
+                int.from_bytes(bytes(self.take(n)), "little", signed=True)
+            )
+
         return op
 
     def _bytes(fmt):
@@ -181,6 +197,7 @@ class _Reader:
                 self.stack.append(raw.decode("utf-8"))
             except UnicodeDecodeError:
                 self.fail("a text string that is not UTF-8")
+
         return op
 
     def _put(fmt):
@@ -189,6 +206,7 @@ class _Reader:
             if not self.stack:
                 self.fail("PUT with an empty stack")
             self.memo[key] = self.stack[-1]
+
         return op
 
     def _memoize(self):
@@ -202,17 +220,19 @@ class _Reader:
             if key not in self.memo:
                 self.fail(f"GET of memo entry {key}, which was never stored")
             self.stack.append(self.memo[key])
+
         return op
 
     def _tuple(n):
         def op(self):
             items = [self.pop() for _ in range(n)][::-1]
             self.stack.append(tuple(items))
+
         return op
 
     def _tuple_mark(self):
         items = self.pop_mark()
-        self.stack[-1] = tuple(items)            # replaces the MARK
+        self.stack[-1] = tuple(items)  # replaces the MARK
 
     def _list_mark(self):
         items = self.pop_mark()
@@ -230,7 +250,7 @@ class _Reader:
 
     def _appends(self):
         items = self.pop_mark()
-        self.stack.pop()                         # the MARK
+        self.stack.pop()  # the MARK
         self.top(list, "APPENDS").extend(items)
 
     def _setitem(self):
@@ -266,8 +286,11 @@ class _Reader:
     def _push_global(self, module, name, at):
         key = (module, name)
         if key not in _RECONSTRUCT and key not in (_NDARRAY, _DTYPE):
-            self.fail(f"the file names the global {module}.{name}; only NumPy's array globals are accepted, "
-                      f"and nothing is ever called", at)
+            self.fail(
+                f"the file names the global {module}.{name}; only NumPy's array globals are accepted, "
+                f"and nothing is ever called",
+                at,
+            )
         self.stack.append(_Global(module, name))
 
     def _reduce(self):
@@ -276,13 +299,20 @@ class _Reader:
         if not isinstance(func, _Global) or not isinstance(args, tuple):
             self.fail("REDUCE on something that is not an accepted global", at)
         if func.key in _RECONSTRUCT:
-            if len(args) != 3 or not (isinstance(args[0], _Global) and args[0].key == _NDARRAY):
+            if len(args) != 3 or not (
+                isinstance(args[0], _Global) and args[0].key == _NDARRAY
+            ):
                 self.fail("an array reconstruction with unexpected arguments", at)
             self.stack.append(_ArrayStub())
         elif func.key == _DTYPE:
-            code = _ascii(args[0]) if args else None          # Python 2 files hold byte strings here
+            code = (
+                _ascii(args[0]) if args else None
+            )  # Python 2 files hold byte strings here
             if code is None or not _PLAIN_DTYPE.match(code):
-                self.fail(f"a NumPy dtype {args[:1]!r}; only plain numeric dtypes are accepted", at)
+                self.fail(
+                    f"a NumPy dtype {args[:1]!r}; only plain numeric dtypes are accepted",
+                    at,
+                )
             self.stack.append(_DtypeStub(code))
         else:
             self.fail("REDUCE of numpy.ndarray itself", at)
@@ -292,7 +322,11 @@ class _Reader:
         state = self.pop()
         target = self.stack[-1] if self.stack else None
         if isinstance(target, _DtypeStub):
-            order = _ascii(state[1]) if isinstance(state, tuple) and len(state) >= 2 else None
+            order = (
+                _ascii(state[1])
+                if isinstance(state, tuple) and len(state) >= 2
+                else None
+            )
             if order not in ("<", ">", "|", "="):
                 self.fail("a dtype with an unexpected state", at)
             target.order = order
@@ -304,19 +338,45 @@ class _Reader:
             self.fail("BUILD on something that is not a NumPy array or dtype", at)
 
     OPS = {
-        b"\x80": _proto, b"\x95": _frame, b"(": _mark, b".": None,
-        b"N": _push(None), b"\x88": _push(True), b"\x89": _push(False),
-        b"}": lambda self: self.stack.append({}), b"]": lambda self: self.stack.append([]),
+        b"\x80": _proto,
+        b"\x95": _frame,
+        b"(": _mark,
+        b".": None,
+        b"N": _push(None),
+        b"\x88": _push(True),
+        b"\x89": _push(False),
+        b"}": lambda self: self.stack.append({}),
+        b"]": lambda self: self.stack.append([]),
         b")": lambda self: self.stack.append(()),
-        b"J": _int("<i"), b"K": _int("<B"), b"M": _int("<H"), b"\x8a": _long("<B"),
-        b"U": _bytes("<B"), b"T": _bytes("<I"), b"C": _bytes("<B"), b"B": _bytes("<I"),
-        b"X": _text("<I"), b"\x8c": _text("<B"),
-        b"q": _put("<B"), b"r": _put("<I"), b"\x94": _memoize,
-        b"h": _get("<B"), b"j": _get("<I"),
-        b"\x85": _tuple(1), b"\x86": _tuple(2), b"\x87": _tuple(3), b"t": _tuple_mark,
-        b"l": _list_mark, b"d": _dict_mark,
-        b"a": _append, b"e": _appends, b"s": _setitem, b"u": _setitems,
-        b"c": _global, b"\x93": _stack_global, b"R": _reduce, b"b": _build,
+        b"J": _int("<i"),
+        b"K": _int("<B"),
+        b"M": _int("<H"),
+        b"\x8a": _long("<B"),
+        b"U": _bytes("<B"),
+        b"T": _bytes("<I"),
+        b"C": _bytes("<B"),
+        b"B": _bytes("<I"),
+        b"X": _text("<I"),
+        b"\x8c": _text("<B"),
+        b"q": _put("<B"),
+        b"r": _put("<I"),
+        b"\x94": _memoize,
+        b"h": _get("<B"),
+        b"j": _get("<I"),
+        b"\x85": _tuple(1),
+        b"\x86": _tuple(2),
+        b"\x87": _tuple(3),
+        b"t": _tuple_mark,
+        b"l": _list_mark,
+        b"d": _dict_mark,
+        b"a": _append,
+        b"e": _appends,
+        b"s": _setitem,
+        b"u": _setitems,
+        b"c": _global,
+        b"\x93": _stack_global,
+        b"R": _reduce,
+        b"b": _build,
     }
 
 
@@ -354,12 +414,16 @@ def _array(stub, reader):
         reader.fail("an array without a plain dtype")
     if not isinstance(raw, bytes):
         reader.fail("an array whose contents are not raw bytes (an object array)")
-    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+    if not isinstance(shape, tuple) or not all(
+        isinstance(n, int) and n >= 0 for n in shape
+    ):
         reader.fail(f"an array with the shape {shape!r}")
     dt = np.dtype(dtype.code).newbyteorder(dtype.order if dtype.order in "<>" else "=")
     count = int(np.prod(shape, dtype=np.int64))
     if count * dt.itemsize != len(raw):
-        reader.fail(f"an array of shape {shape} ({count * dt.itemsize} bytes) holding {len(raw)} bytes")
+        reader.fail(
+            f"an array of shape {shape} ({count * dt.itemsize} bytes) holding {len(raw)} bytes"
+        )
     array = np.frombuffer(raw, dtype=dt)
     array = array.reshape(shape, order="F" if fortran else "C")
     return np.array(array, dtype=dt.newbyteorder("="))

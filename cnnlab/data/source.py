@@ -6,6 +6,7 @@ order, and can say which data they used (:meth:`MnistChoice.describe`). Unlike
 :func:`cnnlab.data.mnist.load_data`, nothing is downloaded: with no data anywhere the
 commands fall back to the real sample bundled in the package, and say so.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,20 +19,28 @@ from ..errors import CnnlabError
 from . import mnist
 
 #: ``MnistChoice.origin`` values, in the order they are tried.
-FROM_ARGUMENT, FROM_ENVIRONMENT, FROM_CACHE, FROM_SAMPLE = "--data", "$CNNLAB_DATA", "the Keras cache", "sample"
+FROM_ARGUMENT, FROM_ENVIRONMENT, FROM_CACHE, FROM_SAMPLE = (
+    "--data",
+    "$CNNLAB_DATA",
+    "the Keras cache",
+    "sample",
+)
 
 
 @dataclass
 class MnistChoice:
     """The data chosen: ``train`` and ``test`` as ``(x uint8 (N, 28, 28), y)``, where they came
     from (``origin``, one of the ``FROM_*`` names) and the file or folder (``None`` for the sample)."""
+
     train: tuple
     test: tuple
     origin: str
     path: str | None
 
     def describe(self) -> str:
-        counts = f"{len(self.train[0]):,} training and {len(self.test[0]):,} test images"
+        counts = (
+            f"{len(self.train[0]):,} training and {len(self.test[0]):,} test images"
+        )
         if self.origin == FROM_SAMPLE:
             return f"{counts} (the MNIST sample bundled with cnnlab; --data DIR or CNNLAB_DATA=DIR for the full set)"
         return f"{counts} (MNIST from {self.origin}: {self.path})"
@@ -61,9 +70,13 @@ def choose_mnist(data=None) -> MnistChoice:
         path = os.path.abspath(os.path.expanduser(env))
         try:
             train, test = mnist.load_data(path=path)
-        except CnnlabError as e:    # set but wrong: an error, never a silent fall back to other data
-            raise CnnlabError(f"the environment variable CNNLAB_DATA={env} names no usable MNIST (unset it to use "
-                              f"the Keras cache or the bundled sample): {e}") from None
+        except (
+            CnnlabError
+        ) as e:  # set but wrong: an error, never a silent fall back to other data
+            raise CnnlabError(
+                f"the environment variable CNNLAB_DATA={env} names no usable MNIST (unset it to use "
+                f"the Keras cache or the bundled sample): {e}"
+            ) from None
         return MnistChoice(train, test, FROM_ENVIRONMENT, path)
     cache = os.path.join(mnist.keras_cache_dir(), mnist.NPZ_NAME)
     if os.path.isfile(cache):

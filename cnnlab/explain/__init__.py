@@ -16,6 +16,7 @@ given by name, index or object. The command line does the same:
 ``cnnlab explain MODEL.keras [IMAGE] --out DIR``. Plots need matplotlib
 (``pip install 'cnnlab[plots]'``); the functions above need NumPy only.
 """
+
 from .common import ExplainError
 from .gradcam import GradCAM, GradCAMWarning, grad_cam
 from .maps import FeatureMaps, Filters, all_feature_maps, feature_maps, filters
@@ -28,9 +29,25 @@ def build_report(model, x, out, **kwargs):
     """Write the PNGs and the self-contained ``report.html`` into ``out``
     (see :func:`cnnlab.explain.report.build_report`)."""
     from .report import build_report as _build
+
     return _build(model, x, out, **kwargs)
 
 
-__all__ = ["ExplainError", "GradCAM", "GradCAMWarning", "grad_cam", "FeatureMaps", "Filters", "feature_maps",
-           "filters", "all_feature_maps", "resize_linear", "LayerShape", "ShapeWalk", "shape_walk", "ConvTrace",
-           "trace_conv", "build_report"]
+__all__ = [
+    "ExplainError",
+    "GradCAM",
+    "GradCAMWarning",
+    "grad_cam",
+    "FeatureMaps",
+    "Filters",
+    "feature_maps",
+    "filters",
+    "all_feature_maps",
+    "resize_linear",
+    "LayerShape",
+    "ShapeWalk",
+    "shape_walk",
+    "ConvTrace",
+    "trace_conv",
+    "build_report",
+]

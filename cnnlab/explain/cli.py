@@ -5,6 +5,7 @@ test image of the MNIST sample bundled with cnnlab (``--index N``); with a PNG o
 JPEG it reads the picture the way ``cnnlab predict`` does (greyscale, white on
 black, resized to the model's input).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,19 +15,44 @@ from ..cli import DATA_HELP
 
 
 def add(sub):
-    p = sub.add_parser("explain", help="show what a trained CNN learned: filters, feature maps, Grad-CAM (HTML)",
-                       description="Write the explain report of MODEL.keras: the prediction, Grad-CAM, the shape "
-                                   "walk, filters, feature maps of every conv/pool layer and one convolution "
-                                   "traced step by step, as PNG files and one self-contained report.html.")
+    p = sub.add_parser(
+        "explain",
+        help="show what a trained CNN learned: filters, feature maps, Grad-CAM (HTML)",
+        description="Write the explain report of MODEL.keras: the prediction, Grad-CAM, the shape "
+        "walk, filters, feature maps of every conv/pool layer and one convolution "
+        "traced step by step, as PNG files and one self-contained report.html.",
+    )
     p.add_argument("model", metavar="MODEL.keras", help="a saved model")
-    p.add_argument("image", nargs="?", metavar="IMAGE",
-                   help="a PNG or JPEG to explain (default: a test image of the bundled MNIST sample)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: explain/ next to the model)")
-    p.add_argument("--index", type=int, default=0, metavar="N",
-                   help="which test image to explain when no IMAGE is given (default 0)")
-    p.add_argument("--layer", metavar="NAME", help="Grad-CAM's layer (default: the last layer with spatial output)")
-    p.add_argument("--class", dest="class_index", type=int, metavar="K",
-                   help="the class Grad-CAM explains (default: the predicted one)")
+    p.add_argument(
+        "image",
+        nargs="?",
+        metavar="IMAGE",
+        help="a PNG or JPEG to explain (default: a test image of the bundled MNIST sample)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: explain/ next to the model)",
+    )
+    p.add_argument(
+        "--index",
+        type=int,
+        default=0,
+        metavar="N",
+        help="which test image to explain when no IMAGE is given (default 0)",
+    )
+    p.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="Grad-CAM's layer (default: the last layer with spatial output)",
+    )
+    p.add_argument(
+        "--class",
+        dest="class_index",
+        type=int,
+        metavar="K",
+        help="the class Grad-CAM explains (default: the predicted one)",
+    )
     p.add_argument("--data", metavar="DIR", help="the test images: " + DATA_HELP)
     return p
 
@@ -36,6 +62,7 @@ def _test_split(args, model):
     (``/255``, channel axis), when the model reads 28x28 greyscale images; else ``(None, None)``."""
     from ..cli import scale_images
     from ..data.source import FROM_SAMPLE, choose_mnist
+
     if tuple(model.input_shape[1:]) not in ((28, 28, 1), (28, 28)):
         return None, None
     choice = choose_mnist(args.data)
@@ -53,25 +80,42 @@ def _run_folder_model(args, info):
     from ..errors import CnnlabError
     from ..faces import image_folder
     from .report import build_report
+
     if not args.image:
-        raise CnnlabError(f"this model was trained on a folder of images ({', '.join(info['class_names'])}): give an "
-                          f"IMAGE file to explain. Received: no IMAGE")
+        raise CnnlabError(
+            f"this model was trained on a folder of images ({', '.join(info['class_names'])}): give an "
+            f"IMAGE file to explain. Received: no IMAGE"
+        )
     x = image_folder.load_for_model(args.image, info)
     model = load_model(args.model)
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explain")
+    out = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(args.model)), "explain"
+    )
     names = info["class_names"]
-    source = (f"{os.path.basename(args.image)} (read as {info['color_mode']} "
-              f"{info['image_size'][0]}x{info['image_size'][1]}, as in training)")
+    source = (
+        f"{os.path.basename(args.image)} (read as {info['color_mode']} "
+        f"{info['image_size'][0]}x{info['image_size'][1]}, as in training)"
+    )
     try:
-        report = build_report(model, x, out, source=source, class_index=args.class_index, layer=args.layer,
-                              history=_history(args.model), class_names=names)
+        report = build_report(
+            model,
+            x,
+            out,
+            source=source,
+            class_index=args.class_index,
+            layer=args.layer,
+            history=_history(args.model),
+            class_names=names,
+        )
     except ImportError as e:
         raise CnnlabError(str(e)) from None
     p = float(report.probabilities[report.predicted])
     print(f"Prediction: {names[report.predicted]} (p = {p:.2%})")
     if report.gradcam is not None:
         g = report.gradcam
-        print(f"Grad-CAM: class {names[g.class_index]} at layer '{g.layer}', strongest at {g.peak}")
+        print(
+            f"Grad-CAM: class {names[g.class_index]} at layer '{g.layer}', strongest at {g.peak}"
+        )
     for note in report.notes:
         print(f"note: {note}")
     print(f"Wrote {len(report.files)} files to {os.path.join(out, '')}")
@@ -92,56 +136,86 @@ def _history(model_path):
 def run(args):
     from ..cli import load_model
     from ..errors import CnnlabError
+    from ..faces import image_folder
     from .report import build_report
 
-    from ..faces import image_folder
     image_path = args.image
-    info = image_folder.read_preprocessing(args.model)     # a model trained on a folder of images
+    info = image_folder.read_preprocessing(
+        args.model
+    )  # a model trained on a folder of images
     if info is not None:
         return _run_folder_model(args, info)
-    if image_path:                      # fail on a bad image before loading the model
+    if image_path:  # fail on a bad image before loading the model
         from ..faces.images import read_image
+
         picture = read_image(image_path)
     model = load_model(args.model)
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explain")
+    out = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(args.model)), "explain"
+    )
     test, which = _test_split(args, model)
     label = None
     if image_path:
         from ..faces.images import prepare
+
         shape = model.input_shape
         if len(shape) != 4:
-            raise CnnlabError(f"explain IMAGE needs a model of images (None, height, width, channels). "
-                              f"Received: input shape {shape}")
+            raise CnnlabError(
+                f"explain IMAGE needs a model of images (None, height, width, channels). "
+                f"Received: input shape {shape}"
+            )
         x, notes = prepare(picture, shape[1:])
         for note in notes:
             print(f"{os.path.basename(image_path)}: {note}")
-        source = os.path.basename(image_path) + (f" ({'; '.join(notes)})" if notes else "")
+        source = os.path.basename(image_path) + (
+            f" ({'; '.join(notes)})" if notes else ""
+        )
     else:
         if test is None:
-            raise CnnlabError(f"the model reads {model.input_shape[1:]}, not 28x28 MNIST images: give an IMAGE "
-                              f"file to explain. Received: input shape {model.input_shape}")
+            raise CnnlabError(
+                f"the model reads {model.input_shape[1:]}, not 28x28 MNIST images: give an IMAGE "
+                f"file to explain. Received: input shape {model.input_shape}"
+            )
         xt, yt = test
         if not -len(xt) <= args.index < len(xt):
-            raise CnnlabError(f"--index must be between 0 and {len(xt) - 1} (the test split has {len(xt)} images). "
-                              f"Received: --index {args.index}")
+            raise CnnlabError(
+                f"--index must be between 0 and {len(xt) - 1} (the test split has {len(xt)} images). "
+                f"Received: --index {args.index}"
+            )
         x, label = xt[args.index], int(yt[args.index])
         source = f"MNIST {which} image #{args.index % len(xt)} (label {label})"
     history = _history(args.model)
     try:
-        report = build_report(model, x, out, label=label, source=source, class_index=args.class_index,
-                              layer=args.layer, test_data=test, history=history)
-    except ImportError as e:            # matplotlib missing: say how to install it, no traceback
+        report = build_report(
+            model,
+            x,
+            out,
+            label=label,
+            source=source,
+            class_index=args.class_index,
+            layer=args.layer,
+            test_data=test,
+            history=history,
+        )
+    except ImportError as e:  # matplotlib missing: say how to install it, no traceback
         raise CnnlabError(str(e)) from None
     probs = report.probabilities
     p = float(probs[report.predicted]) if probs.size > 1 else float(probs[0])
-    print(f"Prediction: {report.predicted} (p = {p:.2%})" + (f", label {label}" if label is not None else ""))
+    print(
+        f"Prediction: {report.predicted} (p = {p:.2%})"
+        + (f", label {label}" if label is not None else "")
+    )
     if report.gradcam is not None:
         g = report.gradcam
-        print(f"Grad-CAM: class {g.class_index} at layer '{g.layer}', strongest at {g.peak}")
+        print(
+            f"Grad-CAM: class {g.class_index} at layer '{g.layer}', strongest at {g.peak}"
+        )
     if report.trace is not None:
         t = report.trace
-        print(f"Trace: layer '{t.layer}', position {t.position}, filter {t.filter}: sum {t.total:.4g} + bias "
-              f"{t.bias:.4g} -> {t.value:.4g} ({'matches' if t.matches else 'DOES NOT match'} the layer)")
+        print(
+            f"Trace: layer '{t.layer}', position {t.position}, filter {t.filter}: sum {t.total:.4g} + bias "
+            f"{t.bias:.4g} -> {t.value:.4g} ({'matches' if t.matches else 'DOES NOT match'} the layer)"
+        )
     if report.test_accuracy is not None:
         print(f"Test accuracy: {report.test_accuracy:.2%}")
     for note in report.notes:

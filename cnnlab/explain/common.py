@@ -6,6 +6,7 @@ Explain looks at a model only through the model's public face (``layers``,
 models, see ``cnnlab.model.model``) and each layer's public
 attributes (``kernel_size``, ``strides``, ``padding``, ``get_weights()``...).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -28,8 +29,10 @@ def model_input_shape(model, where):
     """One sample's shape, e.g. ``(28, 28, 1)``; refuses a model that does not know it yet."""
     shape = getattr(model, "input_shape", None)
     if shape is None:
-        raise ExplainError(f"{where}: the model '{getattr(model, 'name', model)}' is not built yet, so it has no "
-                           f"input shape. Build it (keras.Input(shape) as first layer, or call it on data) first.")
+        raise ExplainError(
+            f"{where}: the model '{getattr(model, 'name', model)}' is not built yet, so it has no "
+            f"input shape. Build it (keras.Input(shape) as first layer, or call it on data) first."
+        )
     return tuple(shape[1:])
 
 
@@ -43,7 +46,9 @@ def as_single_batch(model, x, where):
     expected = model_input_shape(model, where)
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
-        raise ShapeError(f"{where}: expects a numeric image. Received: dtype={arr.dtype}")
+        raise ShapeError(
+            f"{where}: expects a numeric image. Received: dtype={arr.dtype}"
+        )
     shape = arr.shape
     if shape == expected:
         batch = arr[None]
@@ -51,14 +56,18 @@ def as_single_batch(model, x, where):
         batch = arr[None, ..., None]
     elif len(shape) == len(expected) + 1 and shape[1:] == expected:
         if shape[0] != 1:
-            raise ShapeError(f"{where}: explains one image at a time, got a batch of {shape[0]}. "
-                             f"Pass one sample, e.g. x[0]. Received: x shape={shape}")
+            raise ShapeError(
+                f"{where}: explains one image at a time, got a batch of {shape[0]}. "
+                f"Pass one sample, e.g. x[0]. Received: x shape={shape}"
+            )
         batch = arr
     elif len(shape) == len(expected) and shape[0] == 1 and shape[1:] + (1,) == expected:
         batch = arr[..., None]
     else:
-        raise ShapeError(f"{where}: the model expects one sample of shape {expected} (or a batch of one, "
-                         f"(1, {', '.join(map(str, expected))})). Received: x shape={shape}")
+        raise ShapeError(
+            f"{where}: the model expects one sample of shape {expected} (or a batch of one, "
+            f"(1, {', '.join(map(str, expected))})). Received: x shape={shape}"
+        )
     return batch.astype(np.float32, copy=False)
 
 
@@ -71,20 +80,26 @@ def find_layer(model, layer, where):
         if layer in names:
             i = names.index(layer)
             return i, layers[i]
-        raise ExplainError(f"{where}: the model '{model.name}' has no layer named '{layer}'. "
-                           f"Its layers are: {', '.join(names)}. Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: the model '{model.name}' has no layer named '{layer}'. "
+            f"Its layers are: {', '.join(names)}. Received: layer={layer!r}"
+        )
     if isinstance(layer, numbers.Integral) and not isinstance(layer, bool):
         i = int(layer)
         if -len(layers) <= i < len(layers):
             i %= len(layers)
             return i, layers[i]
-        raise ExplainError(f"{where}: the model '{model.name}' has {len(layers)} layers (indices 0 to "
-                           f"{len(layers) - 1}). Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: the model '{model.name}' has {len(layers)} layers (indices 0 to "
+            f"{len(layers) - 1}). Received: layer={layer!r}"
+        )
     for i, candidate in enumerate(layers):
         if candidate is layer:
             return i, candidate
-    raise ExplainError(f"{where}: {layer!r} is not a layer of the model '{model.name}'. "
-                       f"Its layers are: {', '.join(names)}. Received: layer={layer!r}")
+    raise ExplainError(
+        f"{where}: {layer!r} is not a layer of the model '{model.name}'. "
+        f"Its layers are: {', '.join(names)}. Received: layer={layer!r}"
+    )
 
 
 def describe(layer):
@@ -98,7 +113,10 @@ def spatial_rank(layer):
 
 
 def is_conv(layer):
-    return all(hasattr(layer, a) for a in ("kernel_size", "strides", "dilation_rate", "filters"))
+    return all(
+        hasattr(layer, a)
+        for a in ("kernel_size", "strides", "dilation_rate", "filters")
+    )
 
 
 def is_pool(layer):

@@ -16,6 +16,7 @@ after softmax a class can gain only by the others losing, which blurs the map.
 ``counterfactual=True`` negates the gradients: where the evidence *against*
 the class lies.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,7 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .common import ExplainError, as_single_batch, describe, find_layer, png_bytes, shape_text, spatial_rank
+from .common import (
+    ExplainError,
+    as_single_batch,
+    describe,
+    find_layer,
+    png_bytes,
+    shape_text,
+    spatial_rank,
+)
 from .resize import resize_linear
 
 
@@ -41,6 +50,7 @@ class GradCAM:
     ``score``: the class score the gradients come from (before softmax).
     ``probabilities``: the model's output for the image.
     """
+
     heatmap: np.ndarray
     cam: np.ndarray
     weights: np.ndarray
@@ -55,14 +65,18 @@ class GradCAM:
 
     def __repr__(self):
         kind = " counterfactual" if self.counterfactual else ""
-        return (f"<GradCAM{kind} class {self.class_index} at layer '{self.layer}' (index {self.layer_index}): "
-                f"heatmap {shape_text(self.heatmap.shape)}, peak at {self.peak}, score {self.score:.4g}>")
+        return (
+            f"<GradCAM{kind} class {self.class_index} at layer '{self.layer}' (index {self.layer_index}): "
+            f"heatmap {shape_text(self.heatmap.shape)}, peak at {self.peak}, score {self.score:.4g}>"
+        )
 
     def _repr_png_(self):
         """In a notebook: the input, the heatmap and the overlay (needs matplotlib)."""
         from .plots import plot_grad_cam
 
-        return png_bytes(plot_grad_cam, self.heatmap if self.image is None else self.image, self)
+        return png_bytes(
+            plot_grad_cam, self.heatmap if self.image is None else self.image, self
+        )
 
     def __array__(self, dtype=None, copy=None):
         return self.heatmap if dtype is None else self.heatmap.astype(dtype)
@@ -70,7 +84,10 @@ class GradCAM:
     @property
     def peak(self):
         """Where the heatmap is largest, as an index into the input's spatial axes."""
-        return tuple(int(i) for i in np.unravel_index(np.argmax(self.heatmap), self.heatmap.shape))
+        return tuple(
+            int(i)
+            for i in np.unravel_index(np.argmax(self.heatmap), self.heatmap.shape)
+        )
 
 
 def default_layer_index(model, where="grad_cam"):
@@ -79,10 +96,12 @@ def default_layer_index(model, where="grad_cam"):
     for i in range(len(layers) - 2, -1, -1):
         if spatial_rank(layers[i]) > 0:
             return i
-    raise ExplainError(f"{where}: the model '{model.name}' has no layer with spatial output (height, width, ...) "
-                       f"before its output layer, so there is nothing to localize. Grad-CAM needs a convolution "
-                       f"or pooling layer. Received: layers "
-                       f"{', '.join(f'{l.name} {l.output_shape}' for l in layers)}")
+    raise ExplainError(
+        f"{where}: the model '{model.name}' has no layer with spatial output (height, width, ...) "
+        f"before its output layer, so there is nothing to localize. Grad-CAM needs a convolution "
+        f"or pooling layer. Received: layers "
+        f"{', '.join(f'{l.name} {l.output_shape}' for l in layers)}"
+    )
 
 
 def check_gradcam_layer(model, layer, where="grad_cam"):
@@ -93,12 +112,16 @@ def check_gradcam_layer(model, layer, where="grad_cam"):
     i, found = find_layer(model, layer, where)
     if spatial_rank(found) == 0:
         usable = [l.name for l in model.layers[:-1] if spatial_rank(l) > 0]
-        raise ExplainError(f"{where}: layer {describe(found)} has output shape {found.output_shape}: no spatial "
-                           f"axes, so it cannot show *where* the evidence is. Choose a convolution or pooling "
-                           f"layer: {', '.join(usable) or '(the model has none)'}. Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: layer {describe(found)} has output shape {found.output_shape}: no spatial "
+            f"axes, so it cannot show *where* the evidence is. Choose a convolution or pooling "
+            f"layer: {', '.join(usable) or '(the model has none)'}. Received: layer={layer!r}"
+        )
     if i == len(model.layers) - 1:
-        raise ExplainError(f"{where}: layer {describe(found)} is the model's output layer; Grad-CAM needs a "
-                           f"layer before the class scores. Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: layer {describe(found)} is the model's output layer; Grad-CAM needs a "
+            f"layer before the class scores. Received: layer={layer!r}"
+        )
     return i, found
 
 
@@ -108,16 +131,24 @@ def class_scores_setup(model, probabilities, class_index, where):
     class 0 as ``-z``)."""
     out_shape = model.layers[-1].output_shape
     if out_shape is None or len(out_shape) != 2:
-        raise ExplainError(f"{where}: the model must output one score per class, shape (batch, classes). "
-                           f"Received: output shape {out_shape}")
+        raise ExplainError(
+            f"{where}: the model must output one score per class, shape (batch, classes). "
+            f"Received: output shape {out_shape}"
+        )
     n_out = out_shape[-1]
     binary = n_out == 1 and model.layers[-1].activation_name == "sigmoid"
     if class_index is None:
-        class_index = int(probabilities[0] >= 0.5) if binary else int(np.argmax(probabilities))
+        class_index = (
+            int(probabilities[0] >= 0.5) if binary else int(np.argmax(probabilities))
+        )
     n_classes = 2 if binary else n_out
-    if not (isinstance(class_index, (int, np.integer)) and 0 <= class_index < n_classes):
-        raise ExplainError(f"{where}: class_index must be an integer from 0 to {n_classes - 1} (the model has "
-                           f"{n_classes} classes). Received: class_index={class_index!r}")
+    if not (
+        isinstance(class_index, (int, np.integer)) and 0 <= class_index < n_classes
+    ):
+        raise ExplainError(
+            f"{where}: class_index must be an integer from 0 to {n_classes - 1} (the model has "
+            f"{n_classes} classes). Received: class_index={class_index!r}"
+        )
     class_index = int(class_index)
     if binary:
         return class_index, (1.0 if class_index == 1 else -1.0), 0
@@ -139,14 +170,18 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
     index, target = check_gradcam_layer(model, layer, where)
     outputs, caches = model.layer_outputs(batch)
     probabilities = outputs[-1][0]
-    class_index, sign, unit = class_scores_setup(model, probabilities, class_index, where)
+    class_index, sign, unit = class_scores_setup(
+        model, probabilities, class_index, where
+    )
 
     logits = getattr(caches[-1], "z", None)
     logits = outputs[-1] if logits is None else logits
     score = sign * float(logits[0, unit])
     top = np.zeros_like(outputs[-1])
     top[0, unit] = sign
-    grads = model.gradient_at(caches, index, top, top_is_logits=True)[0].astype(np.float64)
+    grads = model.gradient_at(caches, index, top, top_is_logits=True)[0].astype(
+        np.float64
+    )
     if counterfactual:
         grads = -grads
     activation = outputs[index][0].astype(np.float64)
@@ -161,15 +196,27 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
         heatmap = cam.copy()
     peak = float(heatmap.max()) if heatmap.size else 0.0
     if not np.isfinite(peak) or peak <= 0.0:
-        warnings.warn(f"grad_cam: the map for class {class_index} at layer {describe(target)} is all zero: no "
-                      f"channel of that layer speaks {'against' if counterfactual else 'for'} the class anywhere "
-                      f"in this image (all weighted sums are <= 0). Returning zeros; try another layer or "
-                      f"class.", GradCAMWarning, stacklevel=2)
+        warnings.warn(
+            f"grad_cam: the map for class {class_index} at layer {describe(target)} is all zero: no "
+            f"channel of that layer speaks {'against' if counterfactual else 'for'} the class anywhere "
+            f"in this image (all weighted sums are <= 0). Returning zeros; try another layer or "
+            f"class.",
+            GradCAMWarning,
+            stacklevel=2,
+        )
         heatmap = np.zeros_like(heatmap)
         cam = np.where(np.isfinite(cam), cam, 0.0)
     else:
         heatmap = heatmap / peak
-    return GradCAM(heatmap=heatmap.astype(np.float32), cam=cam.astype(np.float32),
-                   weights=weights.astype(np.float32), layer=target.name, layer_index=index,
-                   class_index=class_index, score=score, probabilities=np.array(probabilities),
-                   counterfactual=bool(counterfactual), image=np.array(batch[0]))
+    return GradCAM(
+        heatmap=heatmap.astype(np.float32),
+        cam=cam.astype(np.float32),
+        weights=weights.astype(np.float32),
+        layer=target.name,
+        layer_index=index,
+        class_index=class_index,
+        score=score,
+        probabilities=np.array(probabilities),
+        counterfactual=bool(counterfactual),
+        image=np.array(batch[0]),
+    )

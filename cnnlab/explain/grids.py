@@ -5,6 +5,7 @@ of 11x11). :func:`tile` lays them out in a grid with NaN gaps between them, so a
 plot draws the whole grid as one image; :func:`scale_each` puts every tile on
 its own scale first, so a weak channel stays visible next to a strong one.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,10 @@ def tile(images, ncols=None, gap=1):
     h, w = images[0].shape
     ncols = ncols or grid_columns(len(images), (h, w))
     nrows = math.ceil(len(images) / ncols)
-    grid = np.full((nrows * h + (nrows - 1) * gap, ncols * w + (ncols - 1) * gap), np.nan)
+    grid = np.full(
+        (nrows * h + (nrows - 1) * gap, ncols * w + (ncols - 1) * gap), np.nan
+    )
     for n, img in enumerate(images):
         r, c = divmod(n, ncols)
-        grid[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = img
+        grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = img
     return grid, ncols

@@ -5,14 +5,25 @@ Seed 002: the first convolution's filters pick up edges, lines and changes of
 brightness; deeper layers combine them into shapes. A feature map shows where
 in the image one filter responded.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .common import (ExplainError, as_single_batch, conv_layers, describe, find_layer, is_conv, is_pool,
-                     png_bytes, shape_text, spatial_rank)
+from .common import (
+    ExplainError,
+    as_single_batch,
+    conv_layers,
+    describe,
+    find_layer,
+    is_conv,
+    is_pool,
+    png_bytes,
+    shape_text,
+    spatial_rank,
+)
 from .grids import scale_each, tile
 
 
@@ -26,6 +37,7 @@ class Filters:
     the first layer on greyscale images that is the filter itself. With
     ``channels="each"`` every input channel is kept, ``(filters, C_in, *kernel_size)``.
     """
+
     layer: str
     layer_index: int
     kernel: np.ndarray
@@ -34,8 +46,10 @@ class Filters:
     channels: str
 
     def __repr__(self):
-        return (f"<Filters of layer '{self.layer}' (index {self.layer_index}): kernel {shape_text(self.kernel.shape)}, "
-                f"images {shape_text(self.images.shape)}, channels={self.channels!r}>")
+        return (
+            f"<Filters of layer '{self.layer}' (index {self.layer_index}): kernel {shape_text(self.kernel.shape)}, "
+            f"images {shape_text(self.images.shape)}, channels={self.channels!r}>"
+        )
 
     def _repr_png_(self):
         """In a notebook: the filter grid (needs matplotlib)."""
@@ -49,7 +63,7 @@ class Filters:
         ``channels="each"`` a row per filter, a column per input channel."""
         if self.channels == "each":
             scaled = []
-            for f in self.images:   # one scale per filter, shared by its channels
+            for f in self.images:  # one scale per filter, shared by its channels
                 m = np.abs(f).max()
                 scaled.extend(c / m if m > 0 else np.zeros(c.shape) for c in f)
             return tile(scaled, ncols=self.images.shape[1])
@@ -60,6 +74,7 @@ class Filters:
 class FeatureMaps:
     """Every channel of one layer's output for one image: ``maps[k]`` is channel
     ``k``'s feature map, shape ``(C, *spatial)`` (channel first, to loop over)."""
+
     layer: str
     layer_index: int
     maps: np.ndarray
@@ -81,8 +96,10 @@ class FeatureMaps:
 def _default_conv(model, where):
     convs = conv_layers(model)
     if not convs:
-        raise ExplainError(f"{where}: the model '{model.name}' has no convolution layer. Received: layers "
-                           f"{', '.join(describe(l) for l in model.layers)}")
+        raise ExplainError(
+            f"{where}: the model '{model.name}' has no convolution layer. Received: layers "
+            f"{', '.join(describe(l) for l in model.layers)}"
+        )
     return convs[0]
 
 
@@ -93,17 +110,29 @@ def filters(model, layer=None, channels="mean"):
     picture per filter), ``"each"`` keeps one picture per input channel."""
     where = "filters"
     if channels not in ("mean", "each"):
-        raise ExplainError(f'{where}: channels must be "mean" or "each". Received: channels={channels!r}')
-    index, target = _default_conv(model, where) if layer is None else find_layer(model, layer, where)
+        raise ExplainError(
+            f'{where}: channels must be "mean" or "each". Received: channels={channels!r}'
+        )
+    index, target = (
+        _default_conv(model, where)
+        if layer is None
+        else find_layer(model, layer, where)
+    )
     if not is_conv(target):
         names = [l.name for _, l in conv_layers(model)]
-        raise ExplainError(f"{where}: layer {describe(target)} is not a convolution, so it has no filters to "
-                           f"show. Convolution layers: {', '.join(names) or '(none)'}. Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: layer {describe(target)} is not a convolution, so it has no filters to "
+            f"show. Convolution layers: {', '.join(names) or '(none)'}. Received: layer={layer!r}"
+        )
     weights = target.get_weights()
     kernel = weights[0]
     bias = weights[1] if len(weights) > 1 else None
-    per_filter = np.moveaxis(kernel, -1, 0)                      # (F, *k, C_in)
-    images = per_filter.mean(axis=-1) if channels == "mean" else np.moveaxis(per_filter, -1, 1)
+    per_filter = np.moveaxis(kernel, -1, 0)  # (F, *k, C_in)
+    images = (
+        per_filter.mean(axis=-1)
+        if channels == "mean"
+        else np.moveaxis(per_filter, -1, 1)
+    )
     return Filters(target.name, index, kernel, bias, images, channels)
 
 
@@ -113,12 +142,18 @@ def feature_maps(model, x, layer=None):
     (convolution, pooling, activation)."""
     where = "feature_maps"
     batch = as_single_batch(model, x, where)
-    index, target = _default_conv(model, where) if layer is None else find_layer(model, layer, where)
+    index, target = (
+        _default_conv(model, where)
+        if layer is None
+        else find_layer(model, layer, where)
+    )
     if spatial_rank(target) == 0:
         usable = [l.name for l in model.layers if spatial_rank(l) > 0]
-        raise ExplainError(f"{where}: layer {describe(target)} has output shape {target.output_shape}: no spatial "
-                           f"axes, so there are no maps to draw. Layers with feature maps: "
-                           f"{', '.join(usable) or '(none)'}. Received: layer={layer!r}")
+        raise ExplainError(
+            f"{where}: layer {describe(target)} has output shape {target.output_shape}: no spatial "
+            f"axes, so there are no maps to draw. Layers with feature maps: "
+            f"{', '.join(usable) or '(none)'}. Received: layer={layer!r}"
+        )
     outputs, _ = model.layer_outputs(batch)
     return FeatureMaps(target.name, index, np.moveaxis(outputs[index][0], -1, 0).copy())
 
@@ -127,7 +162,17 @@ def all_feature_maps(model, x, layers=None):
     """:class:`FeatureMaps` of several layers from one forward pass (default:
     every convolution and pooling layer)."""
     batch = as_single_batch(model, x, "feature_maps")
-    chosen = [(i, l) for i, l in enumerate(model.layers) if (is_conv(l) or is_pool(l)) and spatial_rank(l) > 0] \
-        if layers is None else [find_layer(model, l, "feature_maps") for l in layers]
+    chosen = (
+        [
+            (i, l)
+            for i, l in enumerate(model.layers)
+            if (is_conv(l) or is_pool(l)) and spatial_rank(l) > 0
+        ]
+        if layers is None
+        else [find_layer(model, l, "feature_maps") for l in layers]
+    )
     outputs, _ = model.layer_outputs(batch)
-    return [FeatureMaps(l.name, i, np.moveaxis(outputs[i][0], -1, 0).copy()) for i, l in chosen]
+    return [
+        FeatureMaps(l.name, i, np.moveaxis(outputs[i][0], -1, 0).copy())
+        for i, l in chosen
+    ]

@@ -6,6 +6,7 @@ image. The arithmetic is the package's one resize, :func:`cnnlab.ops.resize.resi
 (half-pixel centres, edges clamped, as ``tf.image.resize``, OpenCV's ``cv2.resize``
 and PyTorch's ``interpolate(..., align_corners=False)`` compute it), run in float64.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,6 +20,8 @@ def resize_linear(array, size):
     out = np.asarray(array, dtype=np.float64)
     size = tuple(int(s) for s in size)
     if len(size) != out.ndim:
-        raise ValueError(f"resize_linear: needs one size per axis of the array. "
-                         f"Received: array shape={out.shape}, size={size}")
+        raise ValueError(
+            f"resize_linear: needs one size per axis of the array. "
+            f"Received: array shape={out.shape}, size={size}"
+        )
     return resize(out, size)[0]

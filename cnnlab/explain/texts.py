@@ -4,6 +4,7 @@ The seeds are Korean tutorials; the report should read naturally to a Korean
 learner and to an English one. Every entry is a pair ``(korean, english)``;
 ``{placeholders}`` are filled in (and HTML-escaped) by :mod:`.report`.
 """
+
 from __future__ import annotations
 
 TITLE = ("CNN이 배운 것", "What the CNN learned")
@@ -21,7 +22,10 @@ IMAGE_SOURCE = ("입력 이미지: {source}", "Input image: {source}")
 SECTIONS = {
     "prediction": ("예측", "Prediction"),
     "gradcam": ("Grad-CAM: 어디를 보고 판단했나", "Grad-CAM: where the model looked"),
-    "shapes": ("모양 따라가기: 층마다 크기가 어떻게 바뀌나", "Shape walk: how each layer changes the size"),
+    "shapes": (
+        "모양 따라가기: 층마다 크기가 어떻게 바뀌나",
+        "Shape walk: how each layer changes the size",
+    ),
     "filters": ("필터", "Filters"),
     "feature_maps": ("특징 맵", "Feature maps"),
     "trace": ("합성곱 한 번 따라가기", "One convolution, step by step"),
@@ -56,7 +60,10 @@ GRADCAM_ZERO = (
     "이 층에서는 '{cls}' 쪽 근거가 어디에도 없어서(가중합이 모두 0 이하) 지도가 비어 있습니다.",
     "At this layer no position speaks for '{cls}' (every weighted sum is <= 0), so the map is empty.",
 )
-GRADCAM_NONE = ("이 모델에서는 Grad-CAM을 그릴 수 없습니다: {why}", "Grad-CAM is not available for this model: {why}")
+GRADCAM_NONE = (
+    "이 모델에서는 Grad-CAM을 그릴 수 없습니다: {why}",
+    "Grad-CAM is not available for this model: {why}",
+)
 
 SHAPES = (
     "출력 크기 = floor((입력 − 커널 + 앞뒤 패딩) / 스트라이드) + 1. 팽창(dilation) d가 있으면 커널 대신 "
@@ -64,8 +71,12 @@ SHAPES = (
     "Output size = floor((input − kernel + padding before and after) / stride) + 1; with dilation d the kernel "
     "counts as (k − 1)·d + 1. Each row fills in the layer's own numbers.",
 )
-SHAPES_HEAD = (("층", "Layer"), ("입력 → 출력", "Input → output"), ("크기 계산", "Size arithmetic"),
-               ("파라미터", "Parameters"))
+SHAPES_HEAD = (
+    ("층", "Layer"),
+    ("입력 → 출력", "Input → output"),
+    ("크기 계산", "Size arithmetic"),
+    ("파라미터", "Parameters"),
+)
 SHAPES_TOTAL = ("전체 파라미터 수: {total}", "Total parameters: {total}")
 FLATTEN_ORDER = (
     "펼치는 순서: Keras와 cnnlab은 (높이, 너비, 채널) 순서로 한 행씩(row-major) 펼칩니다. 시드 002는 행렬을 열 "
@@ -83,7 +94,10 @@ FILTERS = (
     "filter scaled by its own largest weight. For a layer with several input channels, each picture is the "
     "mean over the channels.",
 )
-FILTERS_CAPTION = ("층 '{layer}': {count}개 필터, 크기 {size}", "Layer '{layer}': {count} filters of {size}")
+FILTERS_CAPTION = (
+    "층 '{layer}': {count}개 필터, 크기 {size}",
+    "Layer '{layer}': {count} filters of {size}",
+)
 
 FEATURE_MAPS = (
     "특징 맵은 필터 하나가 이미지의 어디에서 강하게 반응했는지 보여 줍니다. 필터 개수만큼 특징 맵이 생기고, "
@@ -93,8 +107,10 @@ FEATURE_MAPS = (
     "filters; pooling shrinks the maps but keeps their number (the channels). Each map is scaled to its own "
     "range (brighter = stronger response).",
 )
-FEATURE_MAPS_CAPTION = ("층 '{layer}' ({kind}): 특징 맵 {count}개, 크기 {size}",
-                        "Layer '{layer}' ({kind}): {count} feature maps of {size}")
+FEATURE_MAPS_CAPTION = (
+    "층 '{layer}' ({kind}): 특징 맵 {count}개, 크기 {size}",
+    "Layer '{layer}' ({kind}): {count} feature maps of {size}",
+)
 
 TRACE = (
     "필터를 입력 위에 올려놓고 겹치는 칸끼리 곱한 뒤 모두 더하고, 편향을 더하고, 활성화 함수를 거치면 특징 맵의 "
@@ -104,7 +120,11 @@ TRACE = (
     "the activation: that is one cell of a feature map. Below is the computation where layer '{layer}' "
     "responded most strongly (output position {position}, filter {filter}).",
 )
-TRACE_TABLES = (("입력 창", "Input window"), ("커널", "Kernel"), ("칸별 곱", "Products"))
+TRACE_TABLES = (
+    ("입력 창", "Input window"),
+    ("커널", "Kernel"),
+    ("칸별 곱", "Products"),
+)
 TRACE_RESULT = (
     "곱의 합 {total} + 편향 ({bias}) = {pre}. 활성화 함수 {activation} 적용 후 {value}. 층이 실제로 계산한 "
     "값: {actual} ({verdict}).",
@@ -113,7 +133,10 @@ TRACE_RESULT = (
 )
 TRACE_VERDICT = {True: ("일치", "they match"), False: ("불일치", "they differ")}
 TRACE_FULL = ("전체 계산 보기", "Show the full arithmetic")
-TRACE_NONE = ("이 모델에는 합성곱 층이 없습니다.", "This model has no convolution layer.")
+TRACE_NONE = (
+    "이 모델에는 합성곱 층이 없습니다.",
+    "This model has no convolution layer.",
+)
 
 TEST = (
     "테스트 이미지 {count}장에서 정확도는 {accuracy}입니다. 혼동 행렬의 행은 정답, 열은 예측이며, 대각선이 맞힌 "
@@ -128,34 +151,55 @@ CURVES = (
 )
 
 GLOSSARY = [
-    ("합성곱", "convolution",
-     "필터를 입력 위로 옮겨 가며, 겹치는 칸끼리 곱해서 더하는 연산입니다. CNN 층이 실제로 하는 계산은 필터를 "
-     "뒤집지 않는 교차상관(cross-correlation)입니다.",
-     "Sliding a filter over the input and, at each position, adding up the products of the overlapping cells. "
-     "What CNN layers compute is cross-correlation: the filter is not flipped."),
-    ("필터", "filter (kernel)",
-     "합성곱에 쓰는 작은 가중치 묶음입니다. 값은 학습으로 정해지고, 깊이는 입력 채널 수와 같습니다.",
-     "The small block of weights a convolution slides over the input; learned in training, as deep as the "
-     "input has channels."),
-    ("스트라이드", "stride",
-     "필터가 한 번에 움직이는 칸 수입니다. 2이면 출력이 대략 절반으로 줄어듭니다.",
-     "How many cells the filter moves at each step; a stride of 2 roughly halves the output."),
-    ("패딩", "padding",
-     "입력 가장자리에 0을 둘러서 출력 크기를 지키는 방법입니다. 'valid'는 패딩 없음, 'same'은 출력 크기가 "
-     "ceil(입력 / 스트라이드)가 되도록 채웁니다.",
-     "Zeros around the input's border so that the output keeps its size: 'valid' adds none, 'same' adds enough "
-     "for an output of ceil(input / stride)."),
-    ("풀링", "pooling",
-     "작은 창마다 최댓값(최대 풀링)이나 평균(평균 풀링)만 남겨 특징 맵을 줄입니다. 학습할 가중치가 없습니다.",
-     "Shrinking a feature map by keeping only the maximum (max pooling) or the mean (average pooling) of each "
-     "small window. It has no weights to learn."),
-    ("특징 맵", "feature map",
-     "필터 하나를 입력 전체에 적용한 결과입니다. 필터가 찾는 패턴이 있는 곳에서 값이 커집니다.",
-     "The output of one filter applied across the whole input; large where the filter's pattern is."),
-    ("활성화 함수", "activation",
-     "합성곱이나 Dense 같은 선형 계산 뒤에 붙여 비선형성을 더하는 함수입니다(ReLU, 소프트맥스 등).",
-     "The function after a linear step (convolution, dense) that makes the network non-linear: ReLU, "
-     "softmax, ..."),
+    (
+        "합성곱",
+        "convolution",
+        "필터를 입력 위로 옮겨 가며, 겹치는 칸끼리 곱해서 더하는 연산입니다. CNN 층이 실제로 하는 계산은 필터를 "
+        "뒤집지 않는 교차상관(cross-correlation)입니다.",
+        "Sliding a filter over the input and, at each position, adding up the products of the overlapping cells. "
+        "What CNN layers compute is cross-correlation: the filter is not flipped.",
+    ),
+    (
+        "필터",
+        "filter (kernel)",
+        "합성곱에 쓰는 작은 가중치 묶음입니다. 값은 학습으로 정해지고, 깊이는 입력 채널 수와 같습니다.",
+        "The small block of weights a convolution slides over the input; learned in training, as deep as the "
+        "input has channels.",
+    ),
+    (
+        "스트라이드",
+        "stride",
+        "필터가 한 번에 움직이는 칸 수입니다. 2이면 출력이 대략 절반으로 줄어듭니다.",
+        "How many cells the filter moves at each step; a stride of 2 roughly halves the output.",
+    ),
+    (
+        "패딩",
+        "padding",
+        "입력 가장자리에 0을 둘러서 출력 크기를 지키는 방법입니다. 'valid'는 패딩 없음, 'same'은 출력 크기가 "
+        "ceil(입력 / 스트라이드)가 되도록 채웁니다.",
+        "Zeros around the input's border so that the output keeps its size: 'valid' adds none, 'same' adds enough "
+        "for an output of ceil(input / stride).",
+    ),
+    (
+        "풀링",
+        "pooling",
+        "작은 창마다 최댓값(최대 풀링)이나 평균(평균 풀링)만 남겨 특징 맵을 줄입니다. 학습할 가중치가 없습니다.",
+        "Shrinking a feature map by keeping only the maximum (max pooling) or the mean (average pooling) of each "
+        "small window. It has no weights to learn.",
+    ),
+    (
+        "특징 맵",
+        "feature map",
+        "필터 하나를 입력 전체에 적용한 결과입니다. 필터가 찾는 패턴이 있는 곳에서 값이 커집니다.",
+        "The output of one filter applied across the whole input; large where the filter's pattern is.",
+    ),
+    (
+        "활성화 함수",
+        "activation",
+        "합성곱이나 Dense 같은 선형 계산 뒤에 붙여 비선형성을 더하는 함수입니다(ReLU, 소프트맥스 등).",
+        "The function after a linear step (convolution, dense) that makes the network non-linear: ReLU, "
+        "softmax, ...",
+    ),
 ]
 GLOSSARY_HEAD = (("용어", "Term"), ("뜻", "Meaning"))
 

@@ -11,6 +11,7 @@ model as ``preprocessing.json`` (:data:`PREPROCESSING_FILE`): the class names in
 order, the image size, the colour mode, the interpolation and the scale. The ``.keras``
 file itself stays exactly what Keras writes and reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,21 +46,25 @@ def choose_color_mode(paths, requested="auto"):
     file is colour, and a clear error for a mix (the user chooses how to read it)."""
     if requested != "auto":
         if requested not in COLOR_MODES:
-            raise CnnlabError(f"--color-mode must be auto, grayscale, rgb or rgba. Received: --color-mode {requested}")
+            raise CnnlabError(
+                f"--color-mode must be auto, grayscale, rgb or rgba. Received: --color-mode {requested}"
+            )
         return requested
     Image = pillow()
     gray, colour = [], []
     for path in paths:
         try:
-            with Image.open(path) as im:          # reads the header only
+            with Image.open(path) as im:  # reads the header only
                 (gray if im.mode in _GRAY_MODES else colour).append(path)
         except OSError:
-            continue                              # unreadable: the data set skips it with a warning
+            continue  # unreadable: the data set skips it with a warning
     if gray and colour:
-        raise CnnlabError(f"the folder mixes grayscale images ({len(gray)}, e.g. {gray[0]}) and colour images "
-                          f"({len(colour)}, e.g. {colour[0]}), so the number of channels is not clear. Choose "
-                          f"--color-mode rgb (grayscale images repeated to 3 channels) or --color-mode grayscale "
-                          f"(colour images converted). Received: --color-mode auto")
+        raise CnnlabError(
+            f"the folder mixes grayscale images ({len(gray)}, e.g. {gray[0]}) and colour images "
+            f"({len(colour)}, e.g. {colour[0]}), so the number of channels is not clear. Choose "
+            f"--color-mode rgb (grayscale images repeated to 3 channels) or --color-mode grayscale "
+            f"(colour images converted). Received: --color-mode auto"
+        )
     return "grayscale" if gray and not colour else "rgb"
 
 
@@ -73,8 +78,10 @@ def parse_image_size(text):
     if len(size) == 1:
         size = size * 2
     if len(size) != 2 or min(size) < 1:
-        raise CnnlabError(f"--image-size must be N or HxW with positive integers, e.g. 32 or 48x64. "
-                          f"Received: --image-size {text}")
+        raise CnnlabError(
+            f"--image-size must be N or HxW with positive integers, e.g. 32 or 48x64. "
+            f"Received: --image-size {text}"
+        )
     return size
 
 
@@ -86,12 +93,16 @@ def spec_for(spec, image_size, channels, num_classes, custom):
     layers = [dict(layer) for layer in spec.get("layers", [])]
     last = layers[-1] if layers else None
     if last is None or last.get("class_name") != "Dense":
-        raise CnnlabError("the model for an image folder must end in a Dense layer with one unit per class. "
-                          f"Received: last layer {last and last.get('class_name')}")
+        raise CnnlabError(
+            "the model for an image folder must end in a Dense layer with one unit per class. "
+            f"Received: last layer {last and last.get('class_name')}"
+        )
     units = last.get("config", {}).get("units")
     if custom and units != num_classes:
-        raise CnnlabError(f"the spec's last Dense layer has {units} units but the folder has {num_classes} classes; "
-                          f"give it units={num_classes}. Received: units={units}")
+        raise CnnlabError(
+            f"the spec's last Dense layer has {units} units but the folder has {num_classes} classes; "
+            f"give it units={num_classes}. Received: units={units}"
+        )
     last["config"] = {**last.get("config", {}), "units": num_classes}
     layers[-1] = last
     spec["layers"] = layers
@@ -99,14 +110,18 @@ def spec_for(spec, image_size, channels, num_classes, custom):
 
 
 #: ``--augment``: the layers put in front of the model (Keras's image-classification tutorial uses these).
-AUGMENTATION = [{"class_name": "RandomFlip", "config": {"mode": "horizontal"}},
-                {"class_name": "RandomRotation", "config": {"factor": 0.1}}]
+AUGMENTATION = [
+    {"class_name": "RandomFlip", "config": {"mode": "horizontal"}},
+    {"class_name": "RandomRotation", "config": {"factor": 0.1}},
+]
 
 
 def with_augmentation(spec):
     """``spec`` with :data:`AUGMENTATION` as its first layers (active only while training)."""
     spec = dict(spec)
-    spec["layers"] = [dict(layer) for layer in AUGMENTATION] + list(spec.get("layers", []))
+    spec["layers"] = [dict(layer) for layer in AUGMENTATION] + list(
+        spec.get("layers", [])
+    )
     return spec
 
 
@@ -115,17 +130,31 @@ def scaled(dataset):
     return dataset.map(lambda x, y: (x * np.float32(SCALE), y))
 
 
-def write_preprocessing(out, class_names, image_size, color_mode, interpolation="bilinear"):
+def write_preprocessing(
+    out, class_names, image_size, color_mode, interpolation="bilinear"
+):
     path = os.path.join(out, PREPROCESSING_FILE)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"class_names": list(class_names), "image_size": list(image_size), "color_mode": color_mode,
-                   "interpolation": interpolation, "scale": SCALE, "crop_to_aspect_ratio": False}, f, indent=2)
+        json.dump(
+            {
+                "class_names": list(class_names),
+                "image_size": list(image_size),
+                "color_mode": color_mode,
+                "interpolation": interpolation,
+                "scale": SCALE,
+                "crop_to_aspect_ratio": False,
+            },
+            f,
+            indent=2,
+        )
     return path
 
 
 def read_preprocessing(model_path):
     """The ``preprocessing.json`` beside ``model_path``, or ``None`` (an MNIST model)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), PREPROCESSING_FILE)
+    path = os.path.join(
+        os.path.dirname(os.path.abspath(model_path)), PREPROCESSING_FILE
+    )
     if not os.path.isfile(path):
         return None
     try:
@@ -137,31 +166,49 @@ def read_preprocessing(model_path):
             raise ValueError(f"color_mode {info['color_mode']!r}")
         float(info["scale"])
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CnnlabError(f"{path} is not a valid {PREPROCESSING_FILE} (as cnnlab train writes it beside the model): "
-                          f"{e}. Received: {path!r}") from None
+        raise CnnlabError(
+            f"{path} is not a valid {PREPROCESSING_FILE} (as cnnlab train writes it beside the model): "
+            f"{e}. Received: {path!r}"
+        ) from None
     return info
 
 
 def load_for_model(path, info):
     """One image file read as training read it: ``float32 (H, W, C)`` scaled as the model expects."""
     x = decode_image(path, COLOR_MODES[info["color_mode"]])
-    return fit_to_size(x, info["image_size"], info.get("interpolation", "bilinear")).astype(np.float32) * np.float32(
-        info["scale"])
+    return fit_to_size(
+        x, info["image_size"], info.get("interpolation", "bilinear")
+    ).astype(np.float32) * np.float32(info["scale"])
 
 
 def folder_dataset(directory, info, batch_size=32):
     """A labelled folder read with the model's preprocessing and class order (evaluate)."""
     from ..data.directory import image_dataset_from_directory
-    present = sorted(d for d in os.listdir(directory)
-                     if os.path.isdir(os.path.join(directory, d)) and not d.startswith("."))
+
+    present = sorted(
+        d
+        for d in os.listdir(directory)
+        if os.path.isdir(os.path.join(directory, d)) and not d.startswith(".")
+    )
     missing = [c for c in present if c not in info["class_names"]]
     if missing:
-        raise CnnlabError(f"{directory} has class folders the model was not trained on: {missing}; its classes are "
-                          f"{info['class_names']}. Received: {present}")
+        raise CnnlabError(
+            f"{directory} has class folders the model was not trained on: {missing}; its classes are "
+            f"{info['class_names']}. Received: {present}"
+        )
     names = [c for c in info["class_names"] if c in present]
     # labels are the model's class indices: keep its order, then map the subset's indices back
-    ds = image_dataset_from_directory(directory, class_names=names, image_size=info["image_size"],
-                                      color_mode=info["color_mode"], interpolation=info.get("interpolation", "bilinear"),
-                                      batch_size=batch_size, shuffle=False, verbose=False)
+    ds = image_dataset_from_directory(
+        directory,
+        class_names=names,
+        image_size=info["image_size"],
+        color_mode=info["color_mode"],
+        interpolation=info.get("interpolation", "bilinear"),
+        batch_size=batch_size,
+        shuffle=False,
+        verbose=False,
+    )
     index = np.array([info["class_names"].index(c) for c in names], dtype=np.int32)
-    return ds.map(lambda x, y: (x * np.float32(info["scale"]), index[y])), len(ds.file_paths)
+    return ds.map(lambda x, y: (x * np.float32(info["scale"]), index[y])), len(
+        ds.file_paths
+    )

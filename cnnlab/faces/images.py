@@ -8,6 +8,7 @@ compositing transparency and inverting a light background, and returns notes tha
 say what it did. A model that reads anything else (3 channels, another size) was not
 trained on MNIST's rules, so the image is only converted to its channels and resized.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,9 @@ def _pil():
     try:
         from PIL import Image, ImageOps
     except ImportError:
-        raise CnnlabError("reading images needs Pillow: pip install 'cnnlab[plots]'") from None
+        raise CnnlabError(
+            "reading images needs Pillow: pip install 'cnnlab[plots]'"
+        ) from None
     return Image, ImageOps
 
 
@@ -36,7 +39,9 @@ def read_image(path):
     (so a bad file is reported before any model is loaded). :func:`prepare` makes it an input."""
     Image, ImageOps = _pil()
     if os.path.isdir(path):
-        raise CnnlabError(f"{path} is a directory, not an image file (PNG or JPEG expected). Received: {path!r}")
+        raise CnnlabError(
+            f"{path} is a directory, not an image file (PNG or JPEG expected). Received: {path!r}"
+        )
     if not os.path.isfile(path):
         raise CnnlabError(f"no such image file: {path}. Received: {path!r}")
     try:
@@ -44,8 +49,10 @@ def read_image(path):
             im = ImageOps.exif_transpose(im)
             im.load()
     except OSError as e:  # Pillow's UnidentifiedImageError is an OSError
-        raise CnnlabError(f"{path} is not an image Pillow can read (PNG or JPEG expected): {e}. "
-                          f"Received: {path!r}") from None
+        raise CnnlabError(
+            f"{path} is not an image Pillow can read (PNG or JPEG expected): {e}. "
+            f"Received: {path!r}"
+        ) from None
     return im
 
 
@@ -59,7 +66,9 @@ def flatten_alpha(im):
     pixel is blended by its alpha, ``alpha * colour + (1 - alpha) * background``.
     """
     if im.mode in ("P", "PA"):
-        im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+        im = im.convert(
+            "RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB"
+        )
     if im.mode in ("LA", "La", "RGBa"):
         im = im.convert("RGBA")
     if im.mode != "RGBA":
@@ -79,9 +88,11 @@ def flatten_alpha(im):
     out = colour * alpha + background * (1.0 - alpha)
     flat = Image.fromarray(np.round(out * 255).astype(np.uint8), "RGB")
     share = float((alpha[..., 0] < 1).mean())
-    note = (f"composited the transparency ({share:.0%} of the pixels) onto "
-            f"{'white' if background else 'black'}, to contrast with the "
-            f"{'dark' if background else 'light'} strokes")
+    note = (
+        f"composited the transparency ({share:.0%} of the pixels) onto "
+        f"{'white' if background else 'black'}, to contrast with the "
+        f"{'dark' if background else 'light'} strokes"
+    )
     return flat, note
 
 
@@ -98,7 +109,12 @@ def _resize(a, size):
     """``a`` (H, W) float in [0, 1] -> ``size`` = (H', W'), anti-aliased (Pillow's Lanczos)."""
     Image, _ = _pil()
     im = Image.fromarray(np.round(np.clip(a, 0, 1) * 255).astype(np.uint8), "L")
-    return np.asarray(im.resize((size[1], size[0]), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+    return (
+        np.asarray(
+            im.resize((size[1], size[0]), Image.Resampling.LANCZOS), dtype=np.float32
+        )
+        / 255.0
+    )
 
 
 def mnist_like(grey):
@@ -116,16 +132,22 @@ def mnist_like(grey):
     if background > 0.5:
         a = 1.0 - a
         background = 1.0 - background
-        notes.append("inverted the image: its background is light and MNIST digits are white on black")
+        notes.append(
+            "inverted the image: its background is light and MNIST digits are white on black"
+        )
     a = np.clip(a - background, 0, None)
     peak = float(a.max())
     if peak <= 1e-3:
-        notes.append("found no ink (the image is one flat colour): the model sees a blank image")
+        notes.append(
+            "found no ink (the image is one flat colour): the model sees a blank image"
+        )
         return np.zeros(MNIST_SHAPE[:2], np.float32), notes
     a = a / peak
     rows, cols = np.nonzero(a > INK_THRESHOLD)
     top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    ink = np.where(a > INK_THRESHOLD * 0.5, a, 0.0)[top:bottom, left:right]   # drop the paper's faint noise
+    ink = np.where(a > INK_THRESHOLD * 0.5, a, 0.0)[
+        top:bottom, left:right
+    ]  # drop the paper's faint noise
     h, w = ink.shape
     scale = MNIST_BOX / max(h, w)
     fitted = (max(1, round(h * scale)), max(1, round(w * scale)))
@@ -142,10 +164,12 @@ def mnist_like(grey):
     y0 = int(np.clip(round(side / 2 - cy), 0, side - fitted[0]))
     x0 = int(np.clip(round(side / 2 - cx), 0, side - fitted[1]))
     out = np.zeros((side, side), np.float32)
-    out[y0:y0 + fitted[0], x0:x0 + fitted[1]] = box
-    notes.append(f"prepared as MNIST was made: cropped to the ink ({w}x{h} px at x={left}, y={top}), "
-                 f"fitted into {MNIST_BOX}x{MNIST_BOX} keeping the aspect ratio ({fitted[1]}x{fitted[0]}), "
-                 f"placed by its centre of mass in {side}x{side}")
+    out[y0 : y0 + fitted[0], x0 : x0 + fitted[1]] = box
+    notes.append(
+        f"prepared as MNIST was made: cropped to the ink ({w}x{h} px at x={left}, y={top}), "
+        f"fitted into {MNIST_BOX}x{MNIST_BOX} keeping the aspect ratio ({fitted[1]}x{fitted[0]}), "
+        f"placed by its centre of mass in {side}x{side}"
+    )
     return out, notes
 
 
@@ -165,12 +189,21 @@ def prepare(im, input_shape):
         x = _resize(_grey(im), (height, width))[:, :, None]
     elif channels == 3:
         Image, _ = _pil()
-        x = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255.0
+        x = (
+            np.asarray(
+                im.convert("RGB").resize((width, height), Image.Resampling.LANCZOS),
+                np.float32,
+            )
+            / 255.0
+        )
     else:
-        raise CnnlabError(f"an image file has 1 (greyscale) or 3 (RGB) channels; this model reads {channels}. "
-                          f"Received: input shape {tuple(input_shape)}")
-    notes.append(f"converted to {'greyscale' if channels == 1 else 'RGB'} and resized from "
-                 f"{im.width}x{im.height} to {width}x{height}; MNIST's preparation (crop, 20x20 box, centre "
-                 f"of mass, inversion) is only for models that read 28x28x1 images")
+        raise CnnlabError(
+            f"an image file has 1 (greyscale) or 3 (RGB) channels; this model reads {channels}. "
+            f"Received: input shape {tuple(input_shape)}"
+        )
+    notes.append(
+        f"converted to {'greyscale' if channels == 1 else 'RGB'} and resized from "
+        f"{im.width}x{im.height} to {width}x{height}; MNIST's preparation (crop, 20x20 box, centre "
+        f"of mass, inversion) is only for models that read 28x28x1 images"
+    )
     return x.astype(np.float32), notes
-

@@ -7,6 +7,7 @@ a modified font. The report embeds it as a ``data:`` URI (:func:`css_font_face`)
 reads on a machine without Korean fonts and the page still needs no network; plots draw
 Hangul with it through matplotlib's font fallback (:func:`use_in_matplotlib`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,8 +43,10 @@ def font_base64() -> str:
 
 def css_font_face() -> str:
     """An ``@font-face`` rule for the font, inlined (no request), used for Hangul only."""
-    return (f"@font-face{{font-family:\"{FAMILY}\";src:url(data:font/ttf;base64,{font_base64()}) "
-            f"format(\"truetype\");unicode-range:{UNICODE_RANGE};font-display:block}}")
+    return (
+        f'@font-face{{font-family:"{FAMILY}";src:url(data:font/ttf;base64,{font_base64()}) '
+        f'format("truetype");unicode-range:{UNICODE_RANGE};font-display:block}}'
+    )
 
 
 def use_in_matplotlib() -> str:
@@ -51,6 +54,7 @@ def use_in_matplotlib() -> str:
     back to it for Hangul (matplotlib >= 3.6); returns the family name."""
     import matplotlib
     from matplotlib import font_manager
+
     if FAMILY not in {f.name for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(FONT_FILE)
     family = list(matplotlib.rcParams["font.family"])

@@ -2,11 +2,47 @@
 
 Every name here is an alias of a cnnlab object with Keras's signature.
 """
+
 from ..layers import Input, KerasTensor
 from ..model import Model, Sequential
-from . import (activations, backend, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
-               ops, optimizers, preprocessing, regularizers, saving, utils)
+from . import (
+    activations,
+    backend,
+    callbacks,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    preprocessing,
+    regularizers,
+    saving,
+    utils,
+)
 
-__all__ = ["Input", "KerasTensor", "Model", "Sequential", "activations", "backend", "callbacks", "constraints",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing",
-           "regularizers", "saving", "utils"]
+__all__ = [
+    "Input",
+    "KerasTensor",
+    "Model",
+    "Sequential",
+    "activations",
+    "backend",
+    "callbacks",
+    "constraints",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "optimizers",
+    "preprocessing",
+    "regularizers",
+    "saving",
+    "utils",
+]

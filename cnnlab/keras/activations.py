@@ -6,6 +6,7 @@ recorded it records itself on the tape (``cnnlab.ops.tape``), so that ``keras.ac
 trains there as ``keras.ops.relu(x)`` does (keras-io's subclassing guide writes the former).
 ``Dense(activation=keras.activations.relu)`` still knows the function by its name.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,21 +31,45 @@ def _recordable(name: str):
         bound.apply_defaults()
         params = dict(list(bound.arguments.items())[1:])
         op = name
-        if name == "relu":     # Keras's options of relu are relu_general's (its backward takes them)
-            op = "relu" if params == {"negative_slope": 0.0, "max_value": None, "threshold": 0.0} else "relu_general"
+        if (
+            name == "relu"
+        ):  # Keras's options of relu are relu_general's (its backward takes them)
+            op = (
+                "relu"
+                if params
+                == {"negative_slope": 0.0, "max_value": None, "threshold": 0.0}
+                else "relu_general"
+            )
             params = {} if op == "relu" else params
         return tape_functions._unary(op, x, **params)
 
-    activation.cnnlab_activation = name       # how layers recognise it (cnnlab.layers.base)
+    activation.cnnlab_activation = name  # how layers recognise it (cnnlab.layers.base)
     return activation
 
 
-_NAMES = ("elu", "exponential", "gelu", "hard_sigmoid", "hard_silu", "leaky_relu", "log_softmax", "mish",
-          "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign", "tanh")
+_NAMES = (
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_sigmoid",
+    "hard_silu",
+    "leaky_relu",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "tanh",
+)
 globals().update({n: _recordable(n) for n in _NAMES})
 swish = globals()["silu"]
 hard_swish = globals()["hard_silu"]
-linear = act_ops.linear            # the identity: nothing to record
+linear = act_ops.linear  # the identity: nothing to record
 
 __all__ = [*_NAMES, "linear", "swish", "hard_swish", "get"]
 
@@ -56,5 +81,7 @@ def get(identifier):
     if callable(identifier):
         return identifier
     name = identifier if identifier in ACTIVATIONS else None
-    forward = lookup("activation", identifier, ACTIVATIONS, "activation")[0]    # Keras's exact-name rule
+    forward = lookup("activation", identifier, ACTIVATIONS, "activation")[
+        0
+    ]  # Keras's exact-name rule
     return globals().get(name, forward) if name not in (None, "linear") else forward

@@ -1,6 +1,7 @@
 """``keras.backend``: the few functions learners call."""
+
 from ..backend import floatx as _floatx
-from ..layers.base import clear_session  # noqa: F401
+from ..layers.base import clear_session
 
 
 def floatx():

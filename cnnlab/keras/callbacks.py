@@ -1,5 +1,14 @@
 """``keras.callbacks``."""
-from ..model.callbacks import (BackupAndRestore, Callback, EarlyStopping, History,  # noqa: F401
-                               LambdaCallback, ModelCheckpoint, ProgbarLogger, TerminateOnNaN)
-from ..model.log_callbacks import CSVLogger, TensorBoard  # noqa: F401
-from ..model.rate_callbacks import LearningRateScheduler, ReduceLROnPlateau  # noqa: F401
+
+from ..model.callbacks import (
+    BackupAndRestore,
+    Callback,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    ModelCheckpoint,
+    ProgbarLogger,
+    TerminateOnNaN,
+)
+from ..model.log_callbacks import CSVLogger, TensorBoard
+from ..model.rate_callbacks import LearningRateScheduler, ReduceLROnPlateau

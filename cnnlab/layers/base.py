@@ -13,6 +13,7 @@ layer can run on two halves of a batch at once (see ``cnnlab.model.parallel``).
 
 Keras's face (``layer(x)``, ``build``, ``get_weights``, ``get_config``) sits on top.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,10 +27,9 @@ import numpy as np
 from ..backend import floatx
 from ..errors import CnnlabError, ShapeError
 from ..ops import activations as act_ops
-from . import constraints, initializers, regularizers
 from ..ops import tape
 from ..registry import lookup
-from . import graph
+from . import constraints, graph, initializers, regularizers
 from .variable import Variable
 
 _uids: dict[str, int] = {}
@@ -58,26 +58,36 @@ def as_float_input(x, where):
     batch axis) and an empty array (an axis of length 0)."""
     try:
         arr = np.asarray(x)
-    except (ValueError, TypeError) as e:          # nested lists of unequal lengths
-        raise ShapeError(f"{where}: expects an array of numbers, but the input cannot be read as one ({e}). "
-                         f"Received: {type(x).__name__}") from None
+    except (ValueError, TypeError) as e:  # nested lists of unequal lengths
+        raise ShapeError(
+            f"{where}: expects an array of numbers, but the input cannot be read as one ({e}). "
+            f"Received: {type(x).__name__}"
+        ) from None
     if arr.dtype.kind not in "biuf":
-        raise ShapeError(f"{where}: expects a numeric array. Received: dtype={arr.dtype}")
+        raise ShapeError(
+            f"{where}: expects a numeric array. Received: dtype={arr.dtype}"
+        )
     if arr.ndim == 0:
-        raise ShapeError(f"{where}: expects a batch of samples (the batch axis first), got a scalar. "
-                         f"Received: input shape=()")
+        raise ShapeError(
+            f"{where}: expects a batch of samples (the batch axis first), got a scalar. "
+            f"Received: input shape=()"
+        )
     if 0 in arr.shape:
-        raise ShapeError(f"{where}: expects a non-empty batch, but an axis of the input has length 0. "
-                         f"Received: input shape={arr.shape}")
+        raise ShapeError(
+            f"{where}: expects a non-empty batch, but an axis of the input has length 0. "
+            f"Received: input shape={arr.shape}"
+        )
     return arr if arr.dtype == floatx else arr.astype(floatx)
 
 
 @dataclass
 class Cache:
-    core: object        # what the op's backward needs
-    z: object = None    # the op's output, before the activation
-    y: object = None    # after the activation
-    activity_penalty: float = 0.0   # activity_regularizer(y) / batch size, part of the loss
+    core: object  # what the op's backward needs
+    z: object = None  # the op's output, before the activation
+    y: object = None  # after the activation
+    activity_penalty: float = (
+        0.0  # activity_regularizer(y) / batch size, part of the loss
+    )
 
 
 def activity_penalty(caches) -> float:
@@ -97,8 +107,12 @@ def penalty_gradients(layer) -> list:
     weight has no regularizer): what the training step adds to the loss's gradients."""
     if not hasattr(layer, "trainable_slots"):
         return [None] * len(layer.trainable_weights)
-    return [owner.weight_regularizers[k].gradient(owner._weights[k]) if k in owner.weight_regularizers else None
-            for owner, k in layer.trainable_slots()]
+    return [
+        owner.weight_regularizers[k].gradient(owner._weights[k])
+        if k in owner.weight_regularizers
+        else None
+        for owner, k in layer.trainable_slots()
+    ]
 
 
 class Layer:
@@ -115,9 +129,8 @@ class Layer:
     is the input its ``call`` received (the explicit form the seeds teach).
     """
 
-
     input_rank: int | None = None
-    _custom_call = False    # set per class by __init_subclass__
+    _custom_call = False  # set per class by __init_subclass__
     _own_backward = False
     stochastic = False  # draws random numbers in training (Dropout)
     # Training must see the whole batch at once (BatchNormalization's batch statistics):
@@ -125,8 +138,8 @@ class Layer:
     needs_whole_batch = False
     # Weights never trained by the optimizer, whatever ``trainable`` says (BN's moving statistics).
     non_trainable_names: tuple = ()
-    can_crop = False    # forward accepts crop_to (Conv)
-    rank_hint = ""      # how to describe the expected input, e.g. "(batch, height, width, channels)"
+    can_crop = False  # forward accepts crop_to (Conv)
+    rank_hint = ""  # how to describe the expected input, e.g. "(batch, height, width, channels)"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -134,33 +147,52 @@ class Layer:
         # class defines both, the more derived one says which runs (a Dense subclass with its own
         # call runs the call; a class writing _forward/_backward beside its call runs those).
         cls._custom_call = cls.call is not Layer.call and not issubclass(
-            _defining_class(cls, "_forward"), _defining_class(cls, "call"))
-        cls._call_takes_training = cls._custom_call and "training" in inspect.signature(cls.call).parameters
+            _defining_class(cls, "_forward"), _defining_class(cls, "call")
+        )
+        cls._call_takes_training = (
+            cls._custom_call and "training" in inspect.signature(cls.call).parameters
+        )
         # A user's own backward (the explicit form): called with the arguments the model passes.
         own_backward = cls.__dict__.get("backward")
-        if own_backward is not None and not cls.__module__.startswith("cnnlab.") \
-                and not _takes(own_backward, "need_dx"):
+        if (
+            own_backward is not None
+            and not cls.__module__.startswith("cnnlab.")
+            and not _takes(own_backward, "need_dx")
+        ):
             cls.backward = _with_model_arguments(own_backward)
         if own_backward is not None and cls._custom_call:
-            cls._own_backward = True        # call + backward(dy, x): no tape
+            cls._own_backward = True  # call + backward(dy, x): no tape
 
-    def __init__(self, activation=None, name=None, trainable=True, dtype=None, input_shape=None,
-                 batch_input_shape=None, activity_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        activation=None,
+        name=None,
+        trainable=True,
+        dtype=None,
+        input_shape=None,
+        batch_input_shape=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
         if kwargs:
-            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+            raise TypeError(
+                f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}"
+            )
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self._inbound_nodes = []     # one Node per call on symbolic tensors (cnnlab.layers.graph)
+        self._inbound_nodes = []  # one Node per call on symbolic tensors (cnnlab.layers.graph)
         self.trainable = trainable
         self.built = False
         self._weights: dict[str, np.ndarray] = {}
-        self.weight_regularizers: dict = {}     # weight name -> Regularizer (set_weight_rules)
-        self.weight_constraints: dict = {}      # weight name -> Constraint
-        self.activity_regularizer = self._rule(regularizers.get, "activity_regularizer", activity_regularizer)
+        self.weight_regularizers: dict = {}  # weight name -> Regularizer (set_weight_rules)
+        self.weight_constraints: dict = {}  # weight name -> Constraint
+        self.activity_regularizer = self._rule(
+            regularizers.get, "activity_regularizer", activity_regularizer
+        )
         if self.activity_regularizer is not None:
             # Keras divides the output's penalty by the batch size: one batch, not thread parts.
             self.needs_whole_batch = True
         self._variables: dict[str, Variable] = {}
-        self._non_trainable_names: set[str] = set()     # add_weight(..., trainable=False)
+        self._non_trainable_names: set[str] = set()  # add_weight(..., trainable=False)
         self.input_shape_arg = None
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
@@ -181,10 +213,11 @@ class Layer:
     def activation(self, activation):
         """``None``, a name or a function (``layer.activation = None`` gives logits, as Keras's
         Grad-CAM example does): forward, backward, config and the fused loss follow it."""
-        self.activation_name = "linear" if activation is None else _activation_name(activation)
+        self.activation_name = (
+            "linear" if activation is None else _activation_name(activation)
+        )
         self._act_forward, self._act_backward = act_ops.get(self.activation_name)
         self._act_kwargs = {}
-
 
     # ---- shapes -------------------------------------------------------
     def _check_input_shape_arg(self, shape):
@@ -192,8 +225,10 @@ class Layer:
         if self.input_rank is not None and len(shape) != self.input_rank - 1:
             extra = ""
             if len(shape) == self.input_rank:
-                extra = (f" It looks like it includes the batch axis: `input_shape` is the shape of one sample, "
-                         f"e.g. input_shape={shape[1:]}.")
+                extra = (
+                    f" It looks like it includes the batch axis: `input_shape` is the shape of one sample, "
+                    f"e.g. input_shape={shape[1:]}."
+                )
             elif len(shape) == self.input_rank - 2:
                 extra = f" Add the channel axis, e.g. input_shape={shape + (1,)}."
             raise ShapeError(
@@ -207,8 +242,10 @@ class Layer:
         if self.input_rank is not None and len(input_shape) != self.input_rank:
             hint = ""
             if len(input_shape) == self.input_rank - 1 and self.input_rank >= 3:
-                hint = (" The channel axis seems to be missing: for grayscale images add it with "
-                        "x[..., None] (or x.reshape(-1, *x.shape[1:], 1)).")
+                hint = (
+                    " The channel axis seems to be missing: for grayscale images add it with "
+                    "x[..., None] (or x.reshape(-1, *x.shape[1:], 1))."
+                )
             raise ShapeError(
                 f"Input 0 of layer '{self.name}' ({type(self).__name__}) is incompatible: expected rank "
                 f"{self.input_rank} {self.rank_hint}, found rank {len(input_shape)}.{hint} "
@@ -229,10 +266,12 @@ class Layer:
             raise ShapeError(
                 f"Layer '{self.name}' ({type(self).__name__}): cnnlab finds a custom layer's output shape by "
                 f"running call() on a small zero batch, which needs every axis but the batch one. Define "
-                f"compute_output_shape(self, input_shape). Received: input shape={tuple(input_shape)}")
-        y, _ = self._call_forward(np.zeros((2, *tuple(input_shape)[1:]), dtype=floatx), training=False)
+                f"compute_output_shape(self, input_shape). Received: input shape={tuple(input_shape)}"
+            )
+        y, _ = self._call_forward(
+            np.zeros((2, *tuple(input_shape)[1:]), dtype=floatx), training=False
+        )
         return (input_shape[0], *np.shape(y)[1:])
-
 
     def build(self, input_shape):
         """Create the weights for ``input_shape`` (batch axis first, may be None)."""
@@ -253,9 +292,15 @@ class Layer:
             self.built = True
             self._check_weight_rules()
             self.input_shape = batchless
-            if self._custom_call and type(self).compute_output_shape is not Layer.compute_output_shape and \
-                    not isinstance(batchless, list) and None not in batchless[1:]:
-                self._probe_output_shape(batchless)      # builds the sub-layers that call() builds
+            if (
+                self._custom_call
+                and type(self).compute_output_shape is not Layer.compute_output_shape
+                and not isinstance(batchless, list)
+                and None not in batchless[1:]
+            ):
+                self._probe_output_shape(
+                    batchless
+                )  # builds the sub-layers that call() builds
             self.output_shape = _as_shapes(self.compute_output_shape(batchless))
             return self.output_shape
         return _as_shapes(self.compute_output_shape(batchless))
@@ -264,39 +309,71 @@ class Layer:
     def add_loss(self, loss):
         """Keras's ``add_loss`` (a penalty computed inside ``call``) is not supported: say so instead of
         training without it."""
-        raise CnnlabError(f"Layer '{self.name}' ({type(self).__name__}): cnnlab does not support add_loss() yet. "
-                          f"Put the penalty in a weight regularizer (kernel_regularizer=keras.regularizers.L2(...)), "
-                          f"an activity_regularizer, or the loss function you compile with. "
-                          f"Received: add_loss({type(loss).__name__})")
+        raise CnnlabError(
+            f"Layer '{self.name}' ({type(self).__name__}): cnnlab does not support add_loss() yet. "
+            f"Put the penalty in a weight regularizer (kernel_regularizer=keras.regularizers.L2(...)), "
+            f"an activity_regularizer, or the loss function you compile with. "
+            f"Received: add_loss({type(loss).__name__})"
+        )
 
-    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
-                   regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
-                   name=None):
+    def add_weight(
+        self,
+        *args,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+    ):
         """Create a weight, as Keras 3: ``add_weight(shape=(3, 4), initializer="zeros",
         trainable=True, name="kernel")``, or positionally ``add_weight(shape, initializer, dtype)``.
         Also cnnlab's and Keras 2's ``add_weight(name, shape, initializer)``. Returns the
         :class:`Variable`; ``trainable=False`` keeps the weight out of the gradients."""
-        where = f"Layer '{getattr(self, 'name', '?')}' ({type(self).__name__}).add_weight"
+        where = (
+            f"Layer '{getattr(self, 'name', '?')}' ({type(self).__name__}).add_weight"
+        )
         if not hasattr(self, "_weights"):
-            raise CnnlabError(f"{where}: call super().__init__(**kwargs) at the start of __init__ first. "
-                              f"Received: a layer whose Layer.__init__ has not run")
+            raise CnnlabError(
+                f"{where}: call super().__init__(**kwargs) at the start of __init__ first. "
+                f"Received: a layer whose Layer.__init__ has not run"
+            )
         if args and isinstance(args[0], str):
             if name is not None:
-                raise TypeError(f"{where}: `name` was passed both positionally and as a keyword argument.")
+                raise TypeError(
+                    f"{where}: `name` was passed both positionally and as a keyword argument."
+                )
             name, args = args[0], args[1:]
         if len(args) > 3:
-            raise TypeError(f"{where}() takes at most 3 positional arguments but {len(args)} were given.")
+            raise TypeError(
+                f"{where}() takes at most 3 positional arguments but {len(args)} were given."
+            )
         for key, given in zip(("shape", "initializer", "dtype"), args):
             if locals()[key] is not None:
-                raise TypeError(f"{where}: `{key}` was passed both positionally and as a keyword argument.")
-        shape, initializer, dtype = (list(args) + [shape, initializer, dtype][len(args):])[:3]
+                raise TypeError(
+                    f"{where}: `{key}` was passed both positionally and as a keyword argument."
+                )
+        shape, initializer, dtype = (
+            list(args) + [shape, initializer, dtype][len(args) :]
+        )[:3]
         dtype = np.dtype(dtype or floatx)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
-        shape = () if shape is None else tuple(int(d) for d in np.atleast_1d(shape)) if np.ndim(shape) else \
-            (int(shape),)
+        shape = (
+            ()
+            if shape is None
+            else tuple(int(d) for d in np.atleast_1d(shape))
+            if np.ndim(shape)
+            else (int(shape),)
+        )
         key = self._free_weight_name(name or "variable")
-        self._weights[key] = np.asarray(initializers.get(initializer)(shape, dtype=dtype), dtype=dtype)
+        self._weights[key] = np.asarray(
+            initializers.get(initializer)(shape, dtype=dtype), dtype=dtype
+        )
         if not trainable:
             self._non_trainable_names.add(key)
         self.set_weight_rules(key, regularizer, constraint, prefix="")
@@ -355,7 +432,11 @@ class Layer:
 
     def trainable_slots(self):
         """``(owner layer, name)`` of the weights the optimizer updates; ``backward``'s grads line up with them."""
-        return [(layer, key) for layer in self._walk(trainable_only=True) for key in layer.trainable_weight_names]
+        return [
+            (layer, key)
+            for layer in self._walk(trainable_only=True)
+            for key in layer.trainable_weight_names
+        ]
 
     @property
     def trainable_weight_names(self):
@@ -363,7 +444,11 @@ class Layer:
         not BN's moving statistics (``non_trainable_names``), not ``add_weight(trainable=False)``."""
         if not self.trainable:
             return []
-        return [k for k in self._weights if k not in self.non_trainable_names and k not in self._non_trainable_names]
+        return [
+            k
+            for k in self._weights
+            if k not in self.non_trainable_names and k not in self._non_trainable_names
+        ]
 
     @property
     def weights(self):
@@ -371,7 +456,10 @@ class Layer:
 
     @property
     def weight_names(self):
-        return [key if layer is self else f"{layer.name}/{key}" for layer, key in self.weight_slots()]
+        return [
+            key if layer is self else f"{layer.name}/{key}"
+            for layer, key in self.weight_slots()
+        ]
 
     @property
     def trainable_weights(self):
@@ -380,7 +468,11 @@ class Layer:
     @property
     def non_trainable_weights(self):
         trainable = {(id(layer), key) for layer, key in self.trainable_slots()}
-        return [layer._weights[key] for layer, key in self.weight_slots() if (id(layer), key) not in trainable]
+        return [
+            layer._weights[key]
+            for layer, key in self.weight_slots()
+            if (id(layer), key) not in trainable
+        ]
 
     def get_weights(self):
         return [w.copy() for w in self.weights]
@@ -402,7 +494,9 @@ class Layer:
                     f"the given array has shape {new.shape}. Received: shape={new.shape}"
                 )
         for current, new in zip(currents, weights):
-            np.copyto(current, np.asarray(new, dtype=current.dtype))  # in place: optimizers keep their views
+            np.copyto(
+                current, np.asarray(new, dtype=current.dtype)
+            )  # in place: optimizers keep their views
 
     # ---- regularizers and constraints -----------------------------------
     def _rule(self, get, key, value):
@@ -410,7 +504,9 @@ class Layer:
         try:
             return get(value)
         except ValueError as e:
-            raise CnnlabError(f"{type(self).__name__} '{self.name}': `{key}`: {e}") from None
+            raise CnnlabError(
+                f"{type(self).__name__} '{self.name}': `{key}`: {e}"
+            ) from None
 
     def set_weight_rules(self, weight, regularizer=None, constraint=None, prefix=None):
         """Attach ``{prefix}_regularizer``/``{prefix}_constraint`` (Keras's arguments, ``prefix``
@@ -426,27 +522,43 @@ class Layer:
     def weight_rules_config(self, *weights):
         """``{"kernel_regularizer": ..., "bias_regularizer": ..., "kernel_constraint": ..., ...}``
         for ``get_config``, serialized as Keras writes them (None where there is none)."""
-        config = {f"{w}_regularizer": regularizers.serialize(self.weight_regularizers.get(w)) for w in weights}
-        config.update({f"{w}_constraint": constraints.serialize(self.weight_constraints.get(w)) for w in weights})
+        config = {
+            f"{w}_regularizer": regularizers.serialize(self.weight_regularizers.get(w))
+            for w in weights
+        }
+        config.update(
+            {
+                f"{w}_constraint": constraints.serialize(self.weight_constraints.get(w))
+                for w in weights
+            }
+        )
         return config
 
     def weight_penalty(self) -> float:
         """The weight regularizers' penalty over the trainable weights, sub-layers' included
         (Keras adds it to the loss)."""
-        return sum(owner.weight_regularizers[k](owner._weights[k]) for owner, k in self.trainable_slots()
-                   if k in owner.weight_regularizers)
+        return sum(
+            owner.weight_regularizers[k](owner._weights[k])
+            for owner, k in self.trainable_slots()
+            if k in owner.weight_regularizers
+        )
 
     def apply_constraints(self):
         """Project the constrained trainable weights (sub-layers' included), in place (after each
         optimizer update)."""
         for owner, k in self.trainable_slots():
             if k in owner.weight_constraints:
-                np.copyto(owner._weights[k], owner.weight_constraints[k](owner._weights[k]))
+                np.copyto(
+                    owner._weights[k], owner.weight_constraints[k](owner._weights[k])
+                )
 
     def _check_weight_rules(self):
         for k, con in self.weight_constraints.items():
             if k in self._weights:
-                con.check_shape(self._weights[k].shape, f"{type(self).__name__} '{self.name}', {k}_constraint")
+                con.check_shape(
+                    self._weights[k].shape,
+                    f"{type(self).__name__} '{self.name}', {k}_constraint",
+                )
 
     def count_params(self):
         return int(sum(w.size for w in self.weights))
@@ -469,7 +581,8 @@ class Layer:
         raise CnnlabError(
             f"Layer '{self.name}' ({type(self).__name__}) defines its forward but no backward, so cnnlab "
             f"cannot compute its gradient. Define call() with keras.ops (the tape gives the backward), or "
-            f"define backward() beside the forward. Received: a training step through '{self.name}'")
+            f"define backward() beside the forward. Received: a training step through '{self.name}'"
+        )
 
     def used_input_extent(self, input_shape):
         """How many leading cells of each spatial axis this layer reads (None: all).
@@ -495,8 +608,16 @@ class Layer:
         return self._op_backward(dy, cache, skip_activation, need_dx)
 
     def _op_forward(self, x, training=False, crop_to=None):
-        z, core = self._forward(x, training, crop_to) if crop_to else self._forward(x, training)
-        y = z if self.activation_name == "linear" else self._act_forward(z, **self._act_kwargs)
+        z, core = (
+            self._forward(x, training, crop_to)
+            if crop_to
+            else self._forward(x, training)
+        )
+        y = (
+            z
+            if self.activation_name == "linear"
+            else self._act_forward(z, **self._act_kwargs)
+        )
         cache = Cache(core, z, y)
         if self.activity_regularizer is not None:
             cache.activity_penalty = self.activity_regularizer(y) / len(y)
@@ -504,9 +625,14 @@ class Layer:
 
     def _op_backward(self, dy, cache: Cache, skip_activation=False, need_dx=True):
         if self.activity_regularizer is not None and not skip_activation:
-            dy = dy + self.activity_regularizer.gradient(cache.y) / dy.dtype.type(len(dy))
-        dz = dy if (skip_activation or self.activation_name == "linear") else self._act_backward(
-            dy, cache.z, cache.y, **self._act_kwargs)
+            dy = dy + self.activity_regularizer.gradient(cache.y) / dy.dtype.type(
+                len(dy)
+            )
+        dz = (
+            dy
+            if (skip_activation or self.activation_name == "linear")
+            else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
+        )
         dx, grads = self._backward(dz, cache.core, need_dx)
         return dx, (grads if self.trainable else [])
 
@@ -515,17 +641,31 @@ class Layer:
         activation (inside another layer's recorded ``call``, one entry on the tape, whose
         backward is the layer's own)."""
         if tape.is_recorded(inputs):
-            own = [(self, key) for layer, key in self.trainable_slots() if layer is self]
-            return tape.record_layer(f"layer '{self.name}'", inputs, bool(training), self._op_forward,
-                                     lambda dy, cache, need_dx: self._op_backward(dy, cache, need_dx=need_dx), own)
+            own = [
+                (self, key) for layer, key in self.trainable_slots() if layer is self
+            ]
+            return tape.record_layer(
+                f"layer '{self.name}'",
+                inputs,
+                bool(training),
+                self._op_forward,
+                lambda dy, cache, need_dx: self._op_backward(
+                    dy, cache, need_dx=need_dx
+                ),
+                own,
+            )
         return self._op_forward(tape.value(inputs), bool(training))[0]
 
     def _call_forward(self, x, training, **kwargs):
         if self._call_takes_training:
             kwargs["training"] = bool(training)
-        if self._own_backward:          # the explicit form: call on plain arrays, the cache is the input
+        if (
+            self._own_backward
+        ):  # the explicit form: call on plain arrays, the cache is the input
             return _one_output(self, self.call(x, **kwargs)), x
-        record = tape.Tape(f"Layer '{self.name}' ({type(self).__name__})", bool(training))
+        record = tape.Tape(
+            f"Layer '{self.name}' ({type(self).__name__})", bool(training)
+        )
         with record:
             inputs = record.watch(x)
             out = self.call(inputs, **kwargs)
@@ -541,9 +681,18 @@ class Layer:
 
     def _call_backward(self, dy, cache):
         slots = self.trainable_slots()
-        dx, grads = tape.replay(cache.tape, cache.inputs, cache.output, dy, [(id(l), k) for l, k in slots],
-                                {(id(l), k) for l, k in self.weight_slots()})
-        return dx, [np.zeros_like(layer._weights[key]) if g is None else g for (layer, key), g in zip(slots, grads)]
+        dx, grads = tape.replay(
+            cache.tape,
+            cache.inputs,
+            cache.output,
+            dy,
+            [(id(l), k) for l, k in slots],
+            {(id(l), k) for l, k in self.weight_slots()},
+        )
+        return dx, [
+            np.zeros_like(layer._weights[key]) if g is None else g
+            for (layer, key), g in zip(slots, grads)
+        ]
 
     # ---- the graph (cnnlab.layers.graph) ------------------------------------
     @property
@@ -559,7 +708,9 @@ class Layer:
     def _node_attribute(self, attr, what):
         nodes = getattr(self, "_inbound_nodes", [])
         if not nodes:
-            raise AttributeError(f"Layer '{self.name}' has never been called and thus has no defined {what}.")
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called and thus has no defined {what}."
+            )
         values = getattr(nodes[0], attr)
         if what == "input" and nodes[0].call_args == "single":
             return values[0]
@@ -569,21 +720,43 @@ class Layer:
         if graph.is_symbolic(x):
             return graph.symbolic_call(self, x, training)
         recording = tape.current()
-        if training is None:            # inside a call, sub-layers follow the outer training flag (Keras)
+        if (
+            training is None
+        ):  # inside a call, sub-layers follow the outer training flag (Keras)
             training = recording.training if recording is not None else False
         if kwargs and not self._custom_call:
-            raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) got unexpected arguments "
-                            f"{sorted(kwargs)}. Received: {kwargs}")
-        if tape.is_recorded(x):         # called inside another layer's recorded call: one tape entry
-            values = tape.value(x) if not isinstance(x, (list, tuple)) else [tape.value(v) for v in x]
-            self.ensure_built(np.shape(values) if not isinstance(values, list) else [v.shape for v in values])
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}) got unexpected arguments "
+                f"{sorted(kwargs)}. Received: {kwargs}"
+            )
+        if tape.is_recorded(
+            x
+        ):  # called inside another layer's recorded call: one tape entry
+            values = (
+                tape.value(x)
+                if not isinstance(x, (list, tuple))
+                else [tape.value(v) for v in x]
+            )
+            self.ensure_built(
+                np.shape(values)
+                if not isinstance(values, list)
+                else [v.shape for v in values]
+            )
             if not isinstance(values, list):
                 self.check_input(values)
             return tape.record_layer(
-                f"layer '{self.name}'", x, bool(training),
-                lambda v, t: self._call_forward(v, t, **kwargs) if kwargs else self.forward(v, t),
-                self._tape_backward, self._tape_slots())
-        if isinstance(x, tape.TensorLike):          # a recorded value of a finished call, or a weight
+                f"layer '{self.name}'",
+                x,
+                bool(training),
+                lambda v, t: (
+                    self._call_forward(v, t, **kwargs) if kwargs else self.forward(v, t)
+                ),
+                self._tape_backward,
+                self._tape_slots(),
+            )
+        if isinstance(
+            x, tape.TensorLike
+        ):  # a recorded value of a finished call, or a weight
             x = x.value
         x = as_float_input(x, f"Layer '{self.name}' ({type(self).__name__})")
         self.ensure_built(x.shape)
@@ -595,7 +768,9 @@ class Layer:
     @property
     def ends_in_softmax(self):
         """True when the layer's output is a softmax over the last axis (fused loss path)."""
-        return self.activation_name == "softmax" and self._act_kwargs.get("axis", -1) in (-1,)
+        return self.activation_name == "softmax" and self._act_kwargs.get(
+            "axis", -1
+        ) in (-1,)
 
     def check_input(self, x):
         """Hook for layers with more to check than the rank (channels, sizes)."""
@@ -604,7 +779,9 @@ class Layer:
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": floatx}
         if self.activity_regularizer is not None:
-            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+            config["activity_regularizer"] = regularizers.serialize(
+                self.activity_regularizer
+            )
         if self.input_shape_arg is not None:
             config["batch_input_shape"] = (None,) + tuple(self.input_shape_arg)
         return config
@@ -636,8 +813,10 @@ def _one_output(layer, out):
     if isinstance(out, tape.TensorLike):
         return np.array(out.value) if isinstance(out, Variable) else out.value
     if isinstance(out, (list, tuple, dict)) or out is None:
-        raise CnnlabError(f"Layer '{layer.name}' ({type(layer).__name__}): call() must return one array; cnnlab "
-                          f"layers have one output. Received: {type(out).__name__}")
+        raise CnnlabError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): call() must return one array; cnnlab "
+            f"layers have one output. Received: {type(out).__name__}"
+        )
     return np.asarray(out)
 
 
@@ -647,26 +826,34 @@ def _defining_class(cls, name):
 
 def _takes(function, name):
     parameters = inspect.signature(function).parameters
-    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    return name in parameters or any(
+        p.kind == p.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 def _with_model_arguments(backward):
     """A user's ``backward(self, dy, x)`` called with the arguments the model passes."""
+
     @functools.wraps(backward)
     def full_backward(self, dy, cache, skip_activation=False, need_dx=True):
         dx, grads = backward(self, dy, cache)
         return dx, list(grads)
+
     return full_backward
 
 
 def _activation_name(activation):
     if callable(activation):
-        if getattr(activation, "cnnlab_activation", None) in act_ops.ACTIVATIONS:   # keras.activations.X
+        if (
+            getattr(activation, "cnnlab_activation", None) in act_ops.ACTIVATIONS
+        ):  # keras.activations.X
             return activation.cnnlab_activation
         for name, (fwd, _) in act_ops.ACTIVATIONS.items():
             if fwd is activation:
                 return name
-        raise ValueError(f"Unknown activation function {activation!r}; pass a name such as 'relu'.")
+        raise ValueError(
+            f"Unknown activation function {activation!r}; pass a name such as 'relu'."
+        )
     # Keras's rule: activation names are exact ("relu", not "ReLU"); a clear error lists the known ones.
     lookup("activation", activation, act_ops.ACTIVATIONS, "activation")
     return activation
@@ -676,7 +863,9 @@ def warn_input_shape(layer_name):
     warnings.warn(
         f"Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
         f"prefer using an `Input(shape)` object as the first layer in the model instead. ({layer_name})",
-        UserWarning, stacklevel=4)
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 SPATIAL_NAMES = {1: "steps", 2: "height, width", 3: "depth, height, width"}

@@ -5,6 +5,7 @@
 ``(kh, kw, C_in, filters)`` Keras suggests ``axis=[0, 1, 2]``, one norm per filter.
 ``epsilon`` in the divisions is Keras's ``backend.epsilon()``, 1e-7.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,15 +19,25 @@ EPSILON = 1e-7
 
 
 def _number(value, name, cls):
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
-        raise CnnlabError(f"{cls}: `{name}` must be a finite number. Received: {name}={value!r}")
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, (bool, np.bool_))
+        or not math.isfinite(value)
+    ):
+        raise CnnlabError(
+            f"{cls}: `{name}` must be a finite number. Received: {name}={value!r}"
+        )
     return value
 
 
 def _axis(value, cls):
     items = value if isinstance(value, (list, tuple)) else [value]
-    if not items or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in items):
-        raise CnnlabError(f"{cls}: `axis` must be an integer or a list of integers. Received: axis={value!r}")
+    if not items or not all(
+        isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in items
+    ):
+        raise CnnlabError(
+            f"{cls}: `axis` must be an integer or a list of integers. Received: axis={value!r}"
+        )
     return list(value) if isinstance(value, (list, tuple)) else int(value)
 
 
@@ -39,10 +50,12 @@ class Constraint:
     def check_shape(self, shape, where):
         """Refuse a weight the constraint's ``axis`` does not fit (at build, not mid-training)."""
         axis = getattr(self, "axis", None)
-        for a in (axis if isinstance(axis, list) else [] if axis is None else [axis]):
+        for a in axis if isinstance(axis, list) else [] if axis is None else [axis]:
             if not -len(shape) <= a < len(shape):
-                raise CnnlabError(f"{where}: {type(self).__name__}'s axis {a} does not exist in a weight of "
-                                  f"shape {tuple(shape)}. Received: axis={axis!r}")
+                raise CnnlabError(
+                    f"{where}: {type(self).__name__}'s axis {a} does not exist in a weight of "
+                    f"shape {tuple(shape)}. Received: axis={axis!r}"
+                )
 
     def get_config(self):
         return {}
@@ -103,15 +116,29 @@ class MinMaxNorm(Constraint):
 
     def __call__(self, w):
         norms = self._norms(w)
-        desired = self.rate * np.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
+        desired = (
+            self.rate * np.clip(norms, self.min_value, self.max_value)
+            + (1 - self.rate) * norms
+        )
         return (w * (desired / (w.dtype.type(EPSILON) + norms))).astype(w.dtype)
 
     def get_config(self):
-        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": self.axis,
+        }
 
 
 _BY_CLASS = {cls.__name__: cls for cls in (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)}
-_BY_NAME = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm, "min_max_norm": MinMaxNorm, **_BY_CLASS}
+_BY_NAME = {
+    "max_norm": MaxNorm,
+    "non_neg": NonNeg,
+    "unit_norm": UnitNorm,
+    "min_max_norm": MinMaxNorm,
+    **_BY_CLASS,
+}
 
 
 def get(identifier):
@@ -120,23 +147,35 @@ def get(identifier):
         return identifier
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
-            raise CnnlabError(f"Unknown constraint {identifier!r}; known: {sorted(_BY_NAME)}. Received: {identifier!r}")
+            raise CnnlabError(
+                f"Unknown constraint {identifier!r}; known: {sorted(_BY_NAME)}. Received: {identifier!r}"
+            )
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict):
         cls = _BY_CLASS.get(identifier.get("class_name"))
         config = identifier.get("config") or {}
         if cls is None or not isinstance(config, dict):
-            raise CnnlabError(f"Unknown constraint: cnnlab has {sorted(_BY_CLASS)}. Received: {str(identifier)[:200]}")
+            raise CnnlabError(
+                f"Unknown constraint: cnnlab has {sorted(_BY_CLASS)}. Received: {str(identifier)[:200]}"
+            )
         try:
             return cls.from_config(config)
         except TypeError as e:
-            raise CnnlabError(f"Constraint {cls.__name__}: {e}. Received: {config}") from None
-    raise CnnlabError(f"Could not interpret constraint (a name such as 'max_norm', a keras.constraints object or "
-                      f"a config). Received: {identifier!r}")
+            raise CnnlabError(
+                f"Constraint {cls.__name__}: {e}. Received: {config}"
+            ) from None
+    raise CnnlabError(
+        f"Could not interpret constraint (a name such as 'max_norm', a keras.constraints object or "
+        f"a config). Received: {identifier!r}"
+    )
 
 
 def serialize(constraint):
     if constraint is None:
         return None
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
+    return {
+        "module": "keras.constraints",
+        "class_name": type(constraint).__name__,
+        "config": constraint.get_config(),
+        "registered_name": None,
+    }

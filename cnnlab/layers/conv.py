@@ -10,47 +10,81 @@ images, as deep as the input has channels.
 ``(*kernel_size, C_in/g, filters)``); Conv1D also takes ``padding="causal"``
 (zeros before the sequence only, so output ``t`` never sees inputs after ``t``).
 """
+
 from __future__ import annotations
 
 from ..errors import ShapeError
+from ..ops import activations as act_ops
 from ..ops import conv as conv_ops
 from ..ops import shapes
 from . import initializers, regularizers
-from ..ops import activations as act_ops
 from .base import Cache, SpatialLayer
 
 
 class Conv(SpatialLayer):
     """N-d convolution (cross-correlation) with Keras's arguments and defaults."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(activation=activation, activity_regularizer=activity_regularizer, **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            activation=activation, activity_regularizer=activity_regularizer, **kwargs
+        )
         where = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or filters < 1:
-            raise ShapeError(f"{where}: `filters` must be a positive integer. Received: filters={filters!r}")
+            raise ShapeError(
+                f"{where}: `filters` must be a positive integer. Received: filters={filters!r}"
+            )
         if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
-            raise ShapeError(f"{where}: the number of groups must be a positive integer. Received: groups={groups!r}")
+            raise ShapeError(
+                f"{where}: the number of groups must be a positive integer. Received: groups={groups!r}"
+            )
         if filters % groups:
-            raise ShapeError(f"{where}: the number of filters must be evenly divisible by the number of groups. "
-                             f"Received: groups={groups}, filters={filters}")
+            raise ShapeError(
+                f"{where}: the number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={groups}, filters={filters}"
+            )
         self.groups = groups
         _only_default(where, data_format=(data_format, (None, "channels_last")))
         self.set_weight_rules("kernel", kernel_regularizer, kernel_constraint)
         self.set_weight_rules("bias", bias_regularizer, bias_constraint)
         self.filters = filters
         self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
-            where, self.rank, kernel_size=kernel_size, strides=strides, dilation_rate=dilation_rate)
+            where,
+            self.rank,
+            kernel_size=kernel_size,
+            strides=strides,
+            dilation_rate=dilation_rate,
+        )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ShapeError(f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+            raise ShapeError(
+                f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
         allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
         if not isinstance(padding, str) or padding.lower() not in allowed:
-            raise ShapeError(f"{where}: `padding` must be one of {', '.join(repr(a) for a in allowed)}"
-                             + ("" if self.rank == 1 else ' ("causal" is for Conv1D only)')
-                             + f". Received: padding={padding!r}")
+            raise ShapeError(
+                f"{where}: `padding` must be one of {', '.join(repr(a) for a in allowed)}"
+                + ("" if self.rank == 1 else ' ("causal" is for Conv1D only)')
+                + f". Received: padding={padding!r}"
+            )
         self.padding = padding.lower()
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -60,24 +94,40 @@ class Conv(SpatialLayer):
         if channels is not None and channels % self.groups:
             raise ShapeError(
                 f"{type(self).__name__} '{self.name}': the number of input channels must be evenly divisible by "
-                f"the number of groups. Received: groups={self.groups}, but the input has {channels} channels")
-        return (*self.kernel_size, None if channels is None else channels // self.groups, self.filters)
+                f"the number of groups. Received: groups={self.groups}, but the input has {channels} channels"
+            )
+        return (
+            *self.kernel_size,
+            None if channels is None else channels // self.groups,
+            self.filters,
+        )
 
     def op_padding(self):
         """What the op gets: ``"causal"`` becomes explicit zeros before each sequence."""
         if self.padding != "causal":
             return self.padding
-        return tuple(shapes.causal_padding(k, d) for k, d in zip(self.kernel_size, self.dilation_rate))
+        return tuple(
+            shapes.causal_padding(k, d)
+            for k, d in zip(self.kernel_size, self.dilation_rate)
+        )
 
     def build(self, input_shape):
-        self.add_weight("kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer)
+        self.add_weight(
+            "kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer
+        )
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer)
 
     def compute_output_shape(self, input_shape):
         _, _, _, out = conv_ops.conv_geometry(
-            input_shape, self.kernel_shape(input_shape[-1]), self.strides, self.op_padding(), self.dilation_rate,
-            where=f"{type(self).__name__} '{self.name}'", groups=self.groups)
+            input_shape,
+            self.kernel_shape(input_shape[-1]),
+            self.strides,
+            self.op_padding(),
+            self.dilation_rate,
+            where=f"{type(self).__name__} '{self.name}'",
+            groups=self.groups,
+        )
         return (input_shape[0], *out, self.filters)
 
     def check_input(self, x):
@@ -85,13 +135,22 @@ class Conv(SpatialLayer):
         if x.shape[-1] != expected:
             raise ShapeError(
                 f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got {x.shape[-1]} "
-                f"(input and filter channels must match). Received: input shape={tuple(x.shape)}")
+                f"(input and filter channels must match). Received: input shape={tuple(x.shape)}"
+            )
 
     can_crop = True
 
     def _forward(self, x, training, crop_to=None):
-        return conv_ops.conv_forward(x, self._weights["kernel"], self._weights.get("bias"),
-                                     self.strides, self.op_padding(), self.dilation_rate, crop_to, self.groups)
+        return conv_ops.conv_forward(
+            x,
+            self._weights["kernel"],
+            self._weights.get("bias"),
+            self.strides,
+            self.op_padding(),
+            self.dilation_rate,
+            crop_to,
+            self.groups,
+        )
 
     def _backward(self, dz, cache, need_dx=True):
         dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx)
@@ -106,12 +165,21 @@ class Conv(SpatialLayer):
     def defers_to_pooling(self):
         slope = self._act_kwargs.get("negative_slope", 0.0)
         return self.activation_name in act_ops.NON_DECREASING or (
-            self.activation_name in ("leaky_relu", "relu_general") and slope >= 0)
+            self.activation_name in ("leaky_relu", "relu_general") and slope >= 0
+        )
 
     def forward_linear(self, x, crop_to=None):
         """The convolution alone, no bias, no activation: ``(z, cache)``."""
-        return conv_ops.conv_forward(x, self._weights["kernel"], None, self.strides, self.op_padding(),
-                                     self.dilation_rate, crop_to, self.groups)
+        return conv_ops.conv_forward(
+            x,
+            self._weights["kernel"],
+            None,
+            self.strides,
+            self.op_padding(),
+            self.dilation_rate,
+            crop_to,
+            self.groups,
+        )
 
     def backward_linear(self, dz, cache, need_dx=True):
         """``(dx, dkernel)`` of :meth:`forward_linear`."""
@@ -128,19 +196,31 @@ class Conv(SpatialLayer):
 
     def bias_activation_backward(self, dy, cache):
         """``(dp, dbias or None)`` of :meth:`bias_activation`."""
-        dz = dy if self.activation_name == "linear" else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
+        dz = (
+            dy
+            if self.activation_name == "linear"
+            else self._act_backward(dy, cache.z, cache.y, **self._act_kwargs)
+        )
         dbias = dz.reshape(-1, dz.shape[-1]).sum(axis=0) if self.use_bias else None
         return dz, dbias
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
-                "dilation_rate": self.dilation_rate, "groups": self.groups, "activation": self.activation_name,
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                **self.weight_rules_config("kernel", "bias")}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": "channels_last",
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **self.weight_rules_config("kernel", "bias"),
+        }
 
     def param_formula(self):
         """``"3*3*1*32 + 32 = 320"`` (built layers only)."""
@@ -159,19 +239,24 @@ def _only_default(where, **options):
     """Refuse options cnnlab does not implement, naming them, instead of ignoring them."""
     for name, (value, allowed) in options.items():
         if value not in allowed:
-            raise ShapeError(f"{where}: cnnlab supports only {name}={allowed[0]!r}. Received: {name}={value!r}")
+            raise ShapeError(
+                f"{where}: cnnlab supports only {name}={allowed[0]!r}. Received: {name}={value!r}"
+            )
 
 
 class Conv1D(Conv):
     """1-D convolution over ``(batch, steps, channels)``."""
+
     rank = 1
 
 
 class Conv2D(Conv):
     """2-D convolution over ``(batch, height, width, channels)``."""
+
     rank = 2
 
 
 class Conv3D(Conv):
     """3-D convolution over ``(batch, depth, height, width, channels)``."""
+
     rank = 3

@@ -5,6 +5,7 @@ They grow a feature map (``strides=2`` doubles it with ``padding="same"``), as t
 decoder of an autoencoder or a segmentation net does. The kernel is Keras's
 ``(*kernel_size, filters, C_in)``: note the order, the reverse of Conv's.
 """
+
 from __future__ import annotations
 
 from ..errors import ShapeError
@@ -18,26 +19,58 @@ from .conv import _only_default, layer_tuples
 class ConvTranspose(SpatialLayer):
     """N-d transposed convolution with Keras's arguments and defaults."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
-                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        output_padding=None,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(activation=activation, **kwargs)
         where = f"{type(self).__name__} '{self.name}'"
         if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
-            raise ShapeError(f"{where}: `filters` must be a positive integer. Received: filters={filters!r}")
-        _only_default(where, data_format=(data_format, (None, "channels_last")),
-                      kernel_regularizer=(kernel_regularizer, (None,)), bias_regularizer=(bias_regularizer, (None,)),
-                      activity_regularizer=(activity_regularizer, (None,)),
-                      kernel_constraint=(kernel_constraint, (None,)), bias_constraint=(bias_constraint, (None,)))
+            raise ShapeError(
+                f"{where}: `filters` must be a positive integer. Received: filters={filters!r}"
+            )
+        _only_default(
+            where,
+            data_format=(data_format, (None, "channels_last")),
+            kernel_regularizer=(kernel_regularizer, (None,)),
+            bias_regularizer=(bias_regularizer, (None,)),
+            activity_regularizer=(activity_regularizer, (None,)),
+            kernel_constraint=(kernel_constraint, (None,)),
+            bias_constraint=(bias_constraint, (None,)),
+        )
         self.filters = filters
         self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
-            where, self.rank, kernel_size=kernel_size, strides=strides, dilation_rate=dilation_rate)
+            where,
+            self.rank,
+            kernel_size=kernel_size,
+            strides=strides,
+            dilation_rate=dilation_rate,
+        )
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ShapeError(f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+            raise ShapeError(
+                f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ShapeError(f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}')
+            raise ShapeError(
+                f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}'
+            )
         self.padding = padding.lower()
         ops_ = ct_ops.normalize_output_padding(output_padding, self.strides, where)
         self.output_padding = None if output_padding is None else ops_
@@ -49,55 +82,88 @@ class ConvTranspose(SpatialLayer):
         return (*self.kernel_size, self.filters, channels)
 
     def build(self, input_shape):
-        self.add_weight("kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer)
+        self.add_weight(
+            "kernel", self.kernel_shape(input_shape[-1]), self.kernel_initializer
+        )
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer)
 
     def compute_output_shape(self, input_shape):
         _, _, _, out, _ = ct_ops.conv_transpose_geometry(
-            input_shape, self.kernel_shape(input_shape[-1]), self.strides, self.padding, self.output_padding,
-            self.dilation_rate, where=f"{type(self).__name__} '{self.name}'")
+            input_shape,
+            self.kernel_shape(input_shape[-1]),
+            self.strides,
+            self.padding,
+            self.output_padding,
+            self.dilation_rate,
+            where=f"{type(self).__name__} '{self.name}'",
+        )
         return (input_shape[0], *out, self.filters)
 
     def check_input(self, x):
         expected = self._weights["kernel"].shape[-1]
         if x.shape[-1] != expected:
-            raise ShapeError(f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got "
-                             f"{x.shape[-1]}. Received: input shape={tuple(x.shape)}")
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}' was built for {expected} input channels but got "
+                f"{x.shape[-1]}. Received: input shape={tuple(x.shape)}"
+            )
 
     def _forward(self, x, training):
-        return ct_ops.conv_transpose_forward(x, self._weights["kernel"], self._weights.get("bias"), self.strides,
-                                             self.padding, self.output_padding, self.dilation_rate)
+        return ct_ops.conv_transpose_forward(
+            x,
+            self._weights["kernel"],
+            self._weights.get("bias"),
+            self.strides,
+            self.padding,
+            self.output_padding,
+            self.dilation_rate,
+        )
 
     def _backward(self, dz, cache, need_dx=True):
         dx, dkernel, dbias = ct_ops.conv_transpose_backward(dz, cache, need_dx)
         return dx, [dkernel] + ([dbias] if self.use_bias else [])
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "strides": self.strides, "padding": self.padding, "output_padding": self.output_padding,
-                "data_format": "channels_last", "dilation_rate": self.dilation_rate,
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "data_format": "channels_last",
+            "dilation_rate": self.dilation_rate,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        }
 
     def param_formula(self):
         """``"3*3*16*8 + 16 = 1,168"`` (built layers only)."""
-        return shapes.transpose_param_formula(self._weights["kernel"].shape, self.use_bias)
+        return shapes.transpose_param_formula(
+            self._weights["kernel"].shape, self.use_bias
+        )
 
 
 class Conv1DTranspose(ConvTranspose):
     """1-D transposed convolution over ``(batch, steps, channels)``."""
+
     rank = 1
 
 
 class Conv2DTranspose(ConvTranspose):
     """2-D transposed convolution over ``(batch, height, width, channels)``."""
+
     rank = 2
 
 
 class Conv3DTranspose(ConvTranspose):
     """3-D transposed convolution over ``(batch, depth, height, width, channels)``."""
+
     rank = 3

@@ -1,4 +1,5 @@
 """Dense, Flatten, Reshape, Dropout, the activation layers, and the input."""
+
 from __future__ import annotations
 
 import math
@@ -17,14 +18,30 @@ from .graph import KerasTensor, Node
 class Dense(Layer):
     """Fully connected: ``y = activation(x @ kernel + bias)``, kernel ``(in, units)``."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, input_dim=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        input_dim=None,
+        **kwargs,
+    ):
         if input_dim is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_dim,)
-        super().__init__(activation=activation, activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(
+            activation=activation, activity_regularizer=activity_regularizer, **kwargs
+        )
         if not isinstance(units, int) or units < 1:
-            raise ShapeError(f"Dense '{self.name}': `units` must be a positive integer. Received: units={units!r}")
+            raise ShapeError(
+                f"Dense '{self.name}': `units` must be a positive integer. Received: units={units!r}"
+            )
         self.set_weight_rules("kernel", kernel_regularizer, kernel_constraint)
         self.set_weight_rules("bias", bias_regularizer, bias_constraint)
         self.units = units
@@ -34,11 +51,15 @@ class Dense(Layer):
 
     def check_input_shape(self, input_shape):
         if len(input_shape) < 2:
-            raise ShapeError(f"Input 0 of layer '{self.name}' (Dense) needs at least 2 axes (batch, features). "
-                             f"Received: input shape={tuple(input_shape)}")
+            raise ShapeError(
+                f"Input 0 of layer '{self.name}' (Dense) needs at least 2 axes (batch, features). "
+                f"Received: input shape={tuple(input_shape)}"
+            )
 
     def build(self, input_shape):
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        self.add_weight(
+            "kernel", (input_shape[-1], self.units), self.kernel_initializer
+        )
         if self.use_bias:
             self.add_weight("bias", (self.units,), self.bias_initializer)
 
@@ -48,11 +69,15 @@ class Dense(Layer):
     def check_input(self, x):
         expected = self._weights["kernel"].shape[0]
         if x.shape[-1] != expected:
-            raise ShapeError(f"Dense '{self.name}' was built for {expected} input features but got {x.shape[-1]}. "
-                             f"Received: input shape={tuple(x.shape)}")
+            raise ShapeError(
+                f"Dense '{self.name}' was built for {expected} input features but got {x.shape[-1]}. "
+                f"Received: input shape={tuple(x.shape)}"
+            )
 
     def _forward(self, x, training):
-        return dense_ops.dense_forward(x, self._weights["kernel"], self._weights.get("bias"))
+        return dense_ops.dense_forward(
+            x, self._weights["kernel"], self._weights.get("bias")
+        )
 
     def _backward(self, dz, cache, need_dx=True):
         dx, dkernel, dbias = dense_ops.dense_backward(dz, cache, need_dx)
@@ -62,12 +87,16 @@ class Dense(Layer):
         return shapes.param_formula(self._weights["kernel"].shape, self.use_bias)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                **self.weight_rules_config("kernel", "bias")}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation_name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **self.weight_rules_config("kernel", "bias"),
+        }
 
 
 class Flatten(Layer):
@@ -78,8 +107,10 @@ class Flatten(Layer):
 
     def check_input_shape(self, input_shape):
         if len(input_shape) < 2:
-            raise ShapeError(f"Flatten '{self.name}' needs a batch axis and at least one more. "
-                             f"Received: input shape={tuple(input_shape)}")
+            raise ShapeError(
+                f"Flatten '{self.name}' needs a batch axis and at least one more. "
+                f"Received: input shape={tuple(input_shape)}"
+            )
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
@@ -117,9 +148,11 @@ class Reshape(Layer):
         return (input_shape[0], *target)
 
     def _mismatch(self, input_shape):
-        return (f"Reshape '{self.name}': cannot reshape {tuple(input_shape[1:])} to {self.target_shape}; "
-                f"the number of values per sample must stay the same. "
-                f"Received: input shape={tuple(input_shape)}, target_shape={self.target_shape}")
+        return (
+            f"Reshape '{self.name}': cannot reshape {tuple(input_shape[1:])} to {self.target_shape}; "
+            f"the number of values per sample must stay the same. "
+            f"Received: input shape={tuple(input_shape)}, target_shape={self.target_shape}"
+        )
 
     def _forward(self, x, training):
         return dense_ops.reshape_forward(x, self.target_shape)
@@ -138,10 +171,14 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
-            raise ShapeError(f"Dropout '{self.name}': `rate` must be in [0, 1). Received: rate={rate}")
+            raise ShapeError(
+                f"Dropout '{self.name}': `rate` must be in [0, 1). Received: rate={rate}"
+            )
         if noise_shape is not None:
-            raise ShapeError(f"Dropout '{self.name}': cnnlab does not support `noise_shape` yet. "
-                             f"Received: noise_shape={noise_shape!r}")
+            raise ShapeError(
+                f"Dropout '{self.name}': cnnlab does not support `noise_shape` yet. "
+                f"Received: noise_shape={noise_shape!r}"
+            )
         self.rate = float(rate)
         self.seed = seed
         self.rng = cnn_random.make_generator(seed)
@@ -149,13 +186,20 @@ class Dropout(Layer):
     stochastic = True
 
     def _forward(self, x, training):
-        return dropout_ops.dropout_forward(x, self.rate, cnn_random.stream(self.rng), training)
+        return dropout_ops.dropout_forward(
+            x, self.rate, cnn_random.stream(self.rng), training
+        )
 
     def _backward(self, dz, mask, need_dx=True):
         return dropout_ops.dropout_backward(dz, mask), []
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": None}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "seed": self.seed,
+            "noise_shape": None,
+        }
 
 
 class Activation(Layer):
@@ -176,18 +220,34 @@ class ReLU(Layer):
         super().__init__(activation="relu" if plain else "relu_general", **kwargs)
         # Keras's own checks (the function keras.activations.relu takes any threshold)
         if max_value is not None and max_value < 0:
-            raise ShapeError(f"ReLU '{self.name}': max_value of a ReLU layer cannot be a negative value. "
-                             f"Received: max_value={max_value}")
+            raise ShapeError(
+                f"ReLU '{self.name}': max_value of a ReLU layer cannot be a negative value. "
+                f"Received: max_value={max_value}"
+            )
         if threshold is None or threshold < 0:
-            raise ShapeError(f"ReLU '{self.name}': threshold of a ReLU layer cannot be None or a negative value. "
-                             f"Received: threshold={threshold}")
+            raise ShapeError(
+                f"ReLU '{self.name}': threshold of a ReLU layer cannot be None or a negative value. "
+                f"Received: threshold={threshold}"
+            )
         if not plain:
-            self._act_kwargs = {"negative_slope": negative_slope, "max_value": max_value, "threshold": threshold}
-        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+            self._act_kwargs = {
+                "negative_slope": negative_slope,
+                "max_value": max_value,
+                "threshold": threshold,
+            }
+        self.max_value, self.negative_slope, self.threshold = (
+            max_value,
+            negative_slope,
+            threshold,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "max_value": self.max_value,
-                "negative_slope": self.negative_slope, "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
 
 
 class LeakyReLU(Layer):
@@ -196,7 +256,7 @@ class LeakyReLU(Layer):
     seed 002 uses 0.01)."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
-        if "alpha" in kwargs:           # Keras 2's name for the slope
+        if "alpha" in kwargs:  # Keras 2's name for the slope
             negative_slope = kwargs.pop("alpha")
         super().__init__(activation="leaky_relu", **kwargs)
         self.negative_slope = negative_slope
@@ -222,24 +282,43 @@ class InputLayer(Layer):
     """Declares the shape of one sample. Keras 3 lists it in neither
     ``model.layers`` nor the summary."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        batch_shape=None,
+        name=None,
+        **kwargs,
+    ):
         if shape is None and batch_shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
         if batch_shape is not None:
             shape = tuple(batch_shape)[1:]
         if shape is None:
-            raise ShapeError("InputLayer needs `shape`, the shape of one sample, e.g. shape=(28, 28, 1).")
+            raise ShapeError(
+                "InputLayer needs `shape`, the shape of one sample, e.g. shape=(28, 28, 1)."
+            )
         super().__init__(name=name or None, **kwargs)
         self.shape = (None,) + tuple(shape)
         self.batch_size = batch_size
 
     def get_config(self):
-        return {"batch_shape": self.shape, "dtype": floatx, "sparse": False, "name": self.name}
+        return {
+            "batch_shape": self.shape,
+            "dtype": floatx,
+            "sparse": False,
+            "name": self.name,
+        }
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+def Input(
+    shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs
+):
     """``keras.Input(shape=(28, 28, 1))``: the input of a model, one sample's shape."""
-    layer = InputLayer(shape=shape, batch_size=batch_size, batch_shape=batch_shape, name=name, **kwargs)
+    layer = InputLayer(
+        shape=shape, batch_size=batch_size, batch_shape=batch_shape, name=name, **kwargs
+    )
     if batch_size is not None:
         layer.shape = (int(batch_size),) + tuple(layer.shape[1:])
     tensor = KerasTensor(layer.shape, dtype or floatx, layer.name)

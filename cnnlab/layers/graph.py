@@ -14,6 +14,7 @@ the order a forward pass runs in (``cnnlab.model.executor``).
 This module sits beside the layers, not in ``model/``, because ``Layer.__call__``
 records nodes and the house's imports point down only.
 """
+
 from __future__ import annotations
 
 from ..backend import floatx
@@ -54,7 +55,9 @@ class Node:
     hands the values over in the same form.
     """
 
-    def __init__(self, layer, input_tensors, output_tensors, call_args="single", training=None):
+    def __init__(
+        self, layer, input_tensors, output_tensors, call_args="single", training=None
+    ):
         self.layer = layer
         self.training = None if training is None else bool(training)
         self.input_tensors = list(input_tensors)
@@ -88,7 +91,11 @@ def is_symbolic(x) -> bool:
         return True
     if isinstance(x, dict):
         x = list(x.values())
-    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, KerasTensor) for t in x)
+    return (
+        isinstance(x, (list, tuple))
+        and len(x) > 0
+        and all(isinstance(t, KerasTensor) for t in x)
+    )
 
 
 def flatten(structure):
@@ -113,19 +120,27 @@ def symbolic_call(layer, inputs, training=None):
     tensors = flatten(inputs)
     for t in tensors:
         if t._keras_history is None:
-            raise ShapeError(f"Layer '{layer.name}' ({type(layer).__name__}) was called on a KerasTensor that no "
-                             f"keras.Input or layer produced. Start the graph with keras.Input(shape). "
-                             f"Received: {t!r}")
+            raise ShapeError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) was called on a KerasTensor that no "
+                f"keras.Input or layer produced. Start the graph with keras.Input(shape). "
+                f"Received: {t!r}"
+            )
     shapes = [t.shape for t in tensors] if call_args == "list" else tensors[0].shape
     out_shape = layer.ensure_built(shapes)
     if call_args == "single":
-        layer.check_input(tensors[0])          # channels, features: the layer's own checks
+        layer.check_input(tensors[0])  # channels, features: the layer's own checks
     multi = isinstance(out_shape, list)
-    batch = tensors[0].shape[0] if tensors[0].shape else None     # keras.Input(batch_size=) carries through
-    out_shapes = [(batch, *s[1:]) if s else s for s in (out_shape if multi else [out_shape])]
+    batch = (
+        tensors[0].shape[0] if tensors[0].shape else None
+    )  # keras.Input(batch_size=) carries through
+    out_shapes = [
+        (batch, *s[1:]) if s else s for s in (out_shape if multi else [out_shape])
+    ]
     base = layer.name
-    outputs = [KerasTensor(s, tensors[0].dtype, name=base if not multi else f"{base}_{i}")
-               for i, s in enumerate(out_shapes)]
+    outputs = [
+        KerasTensor(s, tensors[0].dtype, name=base if not multi else f"{base}_{i}")
+        for i, s in enumerate(out_shapes)
+    ]
     Node(layer, tensors, outputs, call_args, training)
     return outputs if multi else outputs[0]
 
@@ -139,12 +154,16 @@ def topological_nodes(inputs, outputs, where="Model"):
     """
     for t in list(inputs) + list(outputs):
         if not isinstance(t, KerasTensor) or t._keras_history is None:
-            raise ShapeError(f"{where}: inputs and outputs must be KerasTensors made by keras.Input and layer "
-                             f"calls. Received: {t!r} of type {type(t).__name__}")
+            raise ShapeError(
+                f"{where}: inputs and outputs must be KerasTensors made by keras.Input and layer "
+                f"calls. Received: {t!r} of type {type(t).__name__}"
+            )
     for t in inputs:
         if not t.node.is_input:
-            raise ShapeError(f"{where}: every input must come straight from keras.Input; {t.name!r} {t.shape} "
-                             f"is the output of layer '{t.node.layer.name}'. Received: inputs={[x.name for x in inputs]}")
+            raise ShapeError(
+                f"{where}: every input must come straight from keras.Input; {t.name!r} {t.shape} "
+                f"is the output of layer '{t.node.layer.name}'. Received: inputs={[x.name for x in inputs]}"
+            )
     input_nodes = {id(t.node) for t in inputs}
     order, done, first_seen = [], set(), {}
     for out in outputs:
@@ -162,7 +181,8 @@ def topological_nodes(inputs, outputs, where="Model"):
                         f"{where}: the graph is disconnected: the output {out.name!r} {out.shape} depends on the "
                         f"Input {node.layer.name!r} {node.output_tensors[0].shape}, which is not among the model's "
                         f"inputs ({given}). Add it to `inputs`, or build the output from the given inputs. "
-                        f"Received: inputs=[{given}]")
+                        f"Received: inputs=[{given}]"
+                    )
                 done.add(id(node))
                 order.append(node)
                 continue
@@ -197,4 +217,6 @@ def keras_layer_order(nodes, first_seen, inputs):
             layers[id(t.node.layer)] = t.node.layer
             layer_depth[id(t.node.layer)] = 0
             first_seen[id(t.node.layer)] = -1
-    return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)]))
+    return sorted(
+        layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)])
+    )

@@ -5,6 +5,7 @@ conv kernel ``(*k, C_in, C_out)`` the receptive field is ``prod(k)``:
 ``fan_in = prod(k)*C_in``, ``fan_out = prod(k)*C_out``; for a Dense kernel
 ``(in, out)`` they are ``in`` and ``out``.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,8 @@ import math
 import numpy as np
 
 from .. import random as cnn_random
-from ..registry import lookup
 from ..backend import floatx
+from ..registry import lookup
 
 
 def compute_fans(shape):
@@ -44,7 +45,11 @@ class Initializer:
 
     def _rng(self):
         # A fixed seed gives the same values at every call, as in Keras.
-        return np.random.default_rng(self.seed) if getattr(self, "seed", None) is not None else cnn_random.generator()
+        return (
+            np.random.default_rng(self.seed)
+            if getattr(self, "seed", None) is not None
+            else cnn_random.generator()
+        )
 
 
 class Zeros(Initializer):
@@ -84,7 +89,9 @@ class RandomUniform(Initializer):
         self.minval, self.maxval, self.seed = minval, maxval, seed
 
     def __call__(self, shape, dtype=None):
-        return self._rng().uniform(self.minval, self.maxval, shape).astype(dtype or floatx)
+        return (
+            self._rng().uniform(self.minval, self.maxval, shape).astype(dtype or floatx)
+        )
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
@@ -105,7 +112,9 @@ class TruncatedNormal(Initializer):
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def __call__(self, shape, dtype=None):
-        return _truncated_normal(self._rng(), self.mean, self.stddev, shape).astype(dtype or floatx)
+        return _truncated_normal(self._rng(), self.mean, self.stddev, shape).astype(
+            dtype or floatx
+        )
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -118,20 +127,35 @@ class VarianceScaling(Initializer):
     normal cut at two sigma), so the drawn values have the intended variance.
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(
+        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None
+    ):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
-            raise ValueError(f"Invalid `mode` for VarianceScaling. Received: mode={mode!r}")
+            raise ValueError(
+                f"Invalid `mode` for VarianceScaling. Received: mode={mode!r}"
+            )
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
-            raise ValueError(f"Invalid `distribution` for VarianceScaling. Received: distribution={distribution!r}")
-        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+            raise ValueError(
+                f"Invalid `distribution` for VarianceScaling. Received: distribution={distribution!r}"
+            )
+        self.scale, self.mode, self.distribution, self.seed = (
+            scale,
+            mode,
+            distribution,
+            seed,
+        )
 
     def __call__(self, shape, dtype=None):
         fan_in, fan_out = compute_fans(shape)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[
+            self.mode
+        ]
         variance = self.scale / max(1.0, n)
         rng = self._rng()
         if self.distribution == "truncated_normal":
-            values = _truncated_normal(rng, 0.0, math.sqrt(variance) / 0.87962566103423978, shape)
+            values = _truncated_normal(
+                rng, 0.0, math.sqrt(variance) / 0.87962566103423978, shape
+            )
         elif self.distribution == "untruncated_normal":
             values = rng.normal(0.0, math.sqrt(variance), shape)
         else:
@@ -140,7 +164,12 @@ class VarianceScaling(Initializer):
         return values.astype(dtype or floatx)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            "seed": self.seed,
+        }
 
 
 def _variance_scaling_family(name, scale, mode, distribution):
@@ -150,29 +179,52 @@ def _variance_scaling_family(name, scale, mode, distribution):
     def get_config(self):
         return {"seed": self.seed}
 
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                           "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."})
+    return type(
+        name,
+        (VarianceScaling,),
+        {
+            "__init__": __init__,
+            "get_config": get_config,
+            "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}).",
+        },
+    )
 
 
 GlorotUniform = _variance_scaling_family("GlorotUniform", 1.0, "fan_avg", "uniform")
-GlorotNormal = _variance_scaling_family("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+GlorotNormal = _variance_scaling_family(
+    "GlorotNormal", 1.0, "fan_avg", "truncated_normal"
+)
 HeNormal = _variance_scaling_family("HeNormal", 2.0, "fan_in", "truncated_normal")
 HeUniform = _variance_scaling_family("HeUniform", 2.0, "fan_in", "uniform")
 LecunNormal = _variance_scaling_family("LecunNormal", 1.0, "fan_in", "truncated_normal")
 LecunUniform = _variance_scaling_family("LecunUniform", 1.0, "fan_in", "uniform")
 
 _BY_NAME = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
     "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_normal": HeNormal, "he_uniform": HeUniform,
-    "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_normal": HeNormal,
+    "he_uniform": HeUniform,
+    "lecun_normal": LecunNormal,
+    "lecun_uniform": LecunUniform,
 }
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 #: Every name Keras accepts (initializers/__init__.py ``ALL_OBJECTS_DICT``): class names, their snake
 #: case, and Keras's aliases.
-NAMES = {**_BY_NAME, **_BY_CLASS, "normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros}
+NAMES = {
+    **_BY_NAME,
+    **_BY_CLASS,
+    "normal": RandomNormal,
+    "uniform": RandomUniform,
+    "one": Ones,
+    "zero": Zeros,
+}
 
 
 def get(identifier):
@@ -191,5 +243,9 @@ def get(identifier):
 
 
 def serialize(init):
-    return {"module": "keras.initializers", "class_name": type(init).__name__,
-            "config": init.get_config(), "registered_name": None}
+    return {
+        "module": "keras.initializers",
+        "class_name": type(init).__name__,
+        "config": init.get_config(),
+        "registered_name": None,
+    }

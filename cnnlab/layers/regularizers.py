@@ -11,6 +11,7 @@ The strings are Keras 3's: ``"l1"`` is ``L1(0.01)``, ``"l2"`` is ``L2(0.01)``,
 ``"l1l2"`` is ``L1L2()`` with both factors 0 (Keras 3.15 refuses ``"l1_l2"``; the
 class also answers to ``keras.regularizers.l1_l2``).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,16 @@ from ..errors import CnnlabError
 
 
 def _factor(value, name, cls):
-    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
-            or not math.isfinite(value) or value < 0):
-        raise CnnlabError(f"{cls}: `{name}` must be a non-negative finite number (the penalty's factor). "
-                          f"Received: {name}={value!r}")
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, (bool, np.bool_))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise CnnlabError(
+            f"{cls}: `{name}` must be a non-negative finite number (the penalty's factor). "
+            f"Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -82,7 +89,9 @@ class L1(L1L2):
     its config reads ``0.009999999776482582``; cnnlab writes the same number."""
 
     def __init__(self, l1=0.01):
-        super().__init__(l1=float(np.float32(_factor(0.01 if l1 is None else l1, "l1", "L1"))))
+        super().__init__(
+            l1=float(np.float32(_factor(0.01 if l1 is None else l1, "l1", "L1")))
+        )
 
     def get_config(self):
         return {"l1": self.l1}
@@ -109,27 +118,43 @@ def get(identifier):
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
         if cls is None:
-            hint = " Keras 3 has no \"l1_l2\" name: use L1L2(l1=0.01, l2=0.01)." if identifier == "l1_l2" else ""
-            raise CnnlabError(f"Unknown regularizer {identifier!r}; known: {sorted(_BY_NAME)}.{hint} "
-                              f"Received: {identifier!r}")
+            hint = (
+                ' Keras 3 has no "l1_l2" name: use L1L2(l1=0.01, l2=0.01).'
+                if identifier == "l1_l2"
+                else ""
+            )
+            raise CnnlabError(
+                f"Unknown regularizer {identifier!r}; known: {sorted(_BY_NAME)}.{hint} "
+                f"Received: {identifier!r}"
+            )
         return cls()
     if isinstance(identifier, dict):
         cls = _BY_CLASS.get(identifier.get("class_name"))
         config = identifier.get("config") or {}
         if cls is None or not isinstance(config, dict):
-            raise CnnlabError(f"Unknown regularizer: cnnlab has {sorted(_BY_CLASS)}. "
-                              f"Received: {str(identifier)[:200]}")
+            raise CnnlabError(
+                f"Unknown regularizer: cnnlab has {sorted(_BY_CLASS)}. "
+                f"Received: {str(identifier)[:200]}"
+            )
         allowed = {"l1", "l2"} if cls is L1L2 else {cls.__name__.lower()}
         if set(config) - allowed:
-            raise CnnlabError(f"Regularizer {cls.__name__} takes {sorted(allowed)}. "
-                              f"Received: {sorted(set(config) - allowed)}")
+            raise CnnlabError(
+                f"Regularizer {cls.__name__} takes {sorted(allowed)}. "
+                f"Received: {sorted(set(config) - allowed)}"
+            )
         return cls.from_config(config)
-    raise CnnlabError(f"Could not interpret regularizer (a name such as 'l2', a keras.regularizers object or "
-                      f"a config). Received: {identifier!r}")
+    raise CnnlabError(
+        f"Could not interpret regularizer (a name such as 'l2', a keras.regularizers object or "
+        f"a config). Received: {identifier!r}"
+    )
 
 
 def serialize(regularizer):
     if regularizer is None:
         return None
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    return {
+        "module": "keras.regularizers",
+        "class_name": type(regularizer).__name__,
+        "config": regularizer.get_config(),
+        "registered_name": None,
+    }

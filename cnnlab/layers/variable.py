@@ -6,6 +6,7 @@ there every time, so ``self.kernel`` in a custom ``call`` is always the weight t
 optimizer updates. Inside a recorded ``call`` a Variable is a leaf of the tape:
 the gradient that reaches it becomes the weight's gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,16 +54,24 @@ class Variable(TensorLike):
         """Overwrite the weight's values in place (the optimizer's views stay valid)."""
         value = np.asarray(value.value if isinstance(value, TensorLike) else value)
         if value.shape != self.shape:
-            raise ShapeError(f"Variable '{self.path}' has shape {self.shape}; the new value has shape {value.shape}. "
-                             f"Received: shape={value.shape}")
+            raise ShapeError(
+                f"Variable '{self.path}' has shape {self.shape}; the new value has shape {value.shape}. "
+                f"Received: shape={value.shape}"
+            )
         np.copyto(self.value, value, casting="same_kind")
         return self
 
     def assign_add(self, value):
-        return self.assign(self.value + np.asarray(value.value if isinstance(value, TensorLike) else value))
+        return self.assign(
+            self.value
+            + np.asarray(value.value if isinstance(value, TensorLike) else value)
+        )
 
     def assign_sub(self, value):
-        return self.assign(self.value - np.asarray(value.value if isinstance(value, TensorLike) else value))
+        return self.assign(
+            self.value
+            - np.asarray(value.value if isinstance(value, TensorLike) else value)
+        )
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"

@@ -12,6 +12,7 @@ one figure and explains it in both languages, with the seeds' own terms
 or ``cnnlab lesson vanishing-gradients --out runs/lessons``. The measured
 effects are asserted in ``tests/faces/test_lessons.py``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -47,7 +48,9 @@ def canonical(name):
     """``"dying_relu"``, ``"Dying-ReLU"`` -> ``"dying-relu"``; ``ValueError`` naming the lessons otherwise."""
     key = str(name).strip().lower().replace("_", "-")
     if key not in MODULES:
-        raise ValueError(f"unknown lesson {name!r}. Lessons: {', '.join(MODULES)} (or 'all')")
+        raise ValueError(
+            f"unknown lesson {name!r}. Lessons: {', '.join(MODULES)} (or 'all')"
+        )
     return key
 
 
@@ -59,13 +62,14 @@ def get(name) -> Lesson:
 @dataclass
 class LessonRun:
     """What :func:`run` returns: the measured result and the files written."""
+
     name: str
-    result: object                      # the lesson's result dataclass
-    numbers: dict                       # result.numbers(): the measured values
-    seconds: float                      # time to measure (training included)
-    texts: dict                         # lang -> Markdown body
+    result: object  # the lesson's result dataclass
+    numbers: dict  # result.numbers(): the measured values
+    seconds: float  # time to measure (training included)
+    texts: dict  # lang -> Markdown body
     files: list = field(default_factory=list)
-    cpu_seconds: float = 0.0            # CPU time of the measuring, all threads (less moved by other work than seconds)
+    cpu_seconds: float = 0.0  # CPU time of the measuring, all threads (less moved by other work than seconds)
 
     @property
     def page(self):
@@ -84,6 +88,7 @@ def run(name, out=None, lang=None, seed=0, **settings) -> LessonRun:
     Writes ``OUT/NAME.md``, ``OUT/NAME.png`` and ``OUT/NAME.json`` (the numbers).
     """
     from . import page
+
     lesson = get(name)
     langs = LANGS if lang is None else (_check_lang(lang),)
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -91,7 +96,9 @@ def run(name, out=None, lang=None, seed=0, **settings) -> LessonRun:
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     numbers = result.numbers()
     texts = {lg: lesson.text(result, lg) for lg in langs}
-    done = LessonRun(lesson.name, result, numbers, seconds, texts, cpu_seconds=cpu_seconds)
+    done = LessonRun(
+        lesson.name, result, numbers, seconds, texts, cpu_seconds=cpu_seconds
+    )
     if out is not None:
         os.makedirs(out, exist_ok=True)
         figure = os.path.join(out, f"{lesson.name}.png")
@@ -100,21 +107,48 @@ def run(name, out=None, lang=None, seed=0, **settings) -> LessonRun:
             done.files.append(figure)
         except ImportError:
             figure = None
-        done.files.append(page.write(os.path.join(out, f"{lesson.name}.md"), lesson, texts, numbers, seconds,
-                                     figure and os.path.basename(figure)))
+        done.files.append(
+            page.write(
+                os.path.join(out, f"{lesson.name}.md"),
+                lesson,
+                texts,
+                numbers,
+                seconds,
+                figure and os.path.basename(figure),
+            )
+        )
         numbers_path = os.path.join(out, f"{lesson.name}.json")
         with open(numbers_path, "w", encoding="utf-8") as f:
-            json.dump({"lesson": lesson.name, "seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
-                       "numbers": numbers}, f,
-                      indent=2, ensure_ascii=False)
+            json.dump(
+                {
+                    "lesson": lesson.name,
+                    "seconds": round(seconds, 2),
+                    "cpu_seconds": round(cpu_seconds, 2),
+                    "numbers": numbers,
+                },
+                f,
+                indent=2,
+                ensure_ascii=False,
+            )
         done.files.append(numbers_path)
     return done
 
 
 def _check_lang(lang):
     if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(LANGS)}. Received: lang={lang!r}")
+        raise ValueError(
+            f"lang must be one of {', '.join(LANGS)}. Received: lang={lang!r}"
+        )
     return lang
 
 
-__all__ = ["names", "canonical", "get", "run", "LessonRun", "Lesson", "LANGS", "MODULES"]
+__all__ = [
+    "names",
+    "canonical",
+    "get",
+    "run",
+    "LessonRun",
+    "Lesson",
+    "LANGS",
+    "MODULES",
+]

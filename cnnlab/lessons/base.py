@@ -12,6 +12,7 @@ A lesson is four functions and some words:
 
 :func:`cnnlab.lessons.run` puts them together and writes the page.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,13 +30,14 @@ LANGS = ("ko", "en")
 @dataclass
 class Lesson:
     """One lesson: ``name`` is what ``cnnlab lesson NAME`` takes."""
+
     name: str
-    title: dict                     # {"ko": ..., "en": ...}
-    summary: dict                   # one line per language, for ``--list``
-    measure: Callable               # (**settings) -> Result
-    plot: Callable                  # (result, path) -> path
-    text: Callable                  # (result, lang) -> Markdown
-    seeds: str = ""                 # which seed passages the lesson tests
+    title: dict  # {"ko": ..., "en": ...}
+    summary: dict  # one line per language, for ``--list``
+    measure: Callable  # (**settings) -> Result
+    plot: Callable  # (result, path) -> path
+    text: Callable  # (result, lang) -> Markdown
+    seeds: str = ""  # which seed passages the lesson tests
 
 
 class Result:
@@ -91,6 +93,7 @@ def plot_only(default=None, factory=None):
 
 # --------------------------------------------------------------------------- reproducibility
 
+
 @contextmanager
 def seeded(seed):
     """Seed cnnlab (and NumPy's and Python's global generators) for the block, then
@@ -118,33 +121,45 @@ def seeded(seed):
 
 # --------------------------------------------------------------------------- data
 
+
 def mnist(flat=False):
     """The MNIST sample bundled with cnnlab (2,000 training and 500 test images),
     scaled to [0, 1] as float32: images ``(N, 28, 28, 1)``, or ``(N, 784)`` with ``flat``."""
     from ..data.mnist import load_sample
+
     (x, y), (xt, yt) = load_sample()
     shape = (-1, 784) if flat else (-1, 28, 28, 1)
-    return ((x.reshape(shape).astype(np.float32) / 255, y.astype(np.int64)),
-            (xt.reshape(shape).astype(np.float32) / 255, yt.astype(np.int64)))
+    return (
+        (x.reshape(shape).astype(np.float32) / 255, y.astype(np.int64)),
+        (xt.reshape(shape).astype(np.float32) / 255, yt.astype(np.int64)),
+    )
 
 
 def per_class(y, n, seed=0):
     """Indices of ``n // 10`` samples of each class (a small balanced sample)."""
     rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n // 10, replace=False)
-                                   for c in range(10)]))
+    return np.sort(
+        np.concatenate(
+            [
+                rng.choice(np.flatnonzero(y == c), n // 10, replace=False)
+                for c in range(10)
+            ]
+        )
+    )
 
 
 def shift_images(x, dy, dx):
     """Move images ``(N, H, W, C)`` by ``dy`` rows and ``dx`` columns, filling with zeros."""
     out = np.zeros_like(x)
     h, w = x.shape[1:3]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        x[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out
 
 
 # --------------------------------------------------------------------------- training helpers
+
 
 def batch_loss_recorder(batch_size, n_samples):
     """A callback that keeps every batch's own loss.
@@ -178,16 +193,18 @@ def smooth(values, window):
     if window <= 1 or len(values) < window:
         return values
     kernel = np.ones(window) / window
-    head = np.cumsum(values[:window - 1]) / np.arange(1, window)
+    head = np.cumsum(values[: window - 1]) / np.arange(1, window)
     return np.concatenate([head, np.convolve(values, kernel, mode="valid")])
 
 
 # --------------------------------------------------------------------------- figures
 
+
 def new_figure(width, height):
     """A matplotlib Figure on the Agg canvas (no pyplot, no window)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -198,8 +215,17 @@ def save_figure(fig, path, dpi=90):
     return path
 
 
-def annotate_grid(ax, values, fmt="{:g}", cmap="RdBu_r", vmax=None, vmin=None, title=None, fontsize=9,
-                  hide_zero=False):
+def annotate_grid(
+    ax,
+    values,
+    fmt="{:g}",
+    cmap="RdBu_r",
+    vmax=None,
+    vmin=None,
+    title=None,
+    fontsize=9,
+    hide_zero=False,
+):
     """A small matrix drawn as coloured cells with its numbers written in
     (symmetric colour range around 0 unless ``vmin`` is given)."""
     values = np.asarray(values, dtype=float)
@@ -210,8 +236,15 @@ def annotate_grid(ax, values, fmt="{:g}", cmap="RdBu_r", vmax=None, vmin=None, t
         if hide_zero and v == 0:
             continue
         strong = abs(v - (vmin + vmax) / 2) > 0.35 * (vmax - vmin)
-        ax.text(j, i, fmt.format(v).replace("-", "\u2212"), ha="center", va="center", fontsize=fontsize,
-                color="white" if strong else "black")
+        ax.text(
+            j,
+            i,
+            fmt.format(v).replace("-", "\u2212"),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if strong else "black",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -228,7 +261,7 @@ def fmt(value, digits=3):
         return str(value)
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
         return f"{value:.{max(digits - 1, 1)}e}"
-    if abs(value) >= 10 ** digits:
+    if abs(value) >= 10**digits:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}"
 

@@ -1,12 +1,22 @@
 """Lesson 4, dying ReLU: dead units per layer after training with a too-large
 learning rate, ReLU against Leaky ReLU with the seed's slope 0.01."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Lesson, Result, markdown_table, mnist, new_figure, pct, save_figure, seeded
+from .base import (
+    Lesson,
+    Result,
+    markdown_table,
+    mnist,
+    new_figure,
+    pct,
+    save_figure,
+    seeded,
+)
 
 #: Leaky ReLU's slope in seed 002 ("0.01x"); Keras's layer default is 0.3.
 SEED_SLOPE = 0.01
@@ -14,18 +24,22 @@ SEED_SLOPE = 0.01
 
 @dataclass
 class DyingReluResult(Result):
-    learning_rates: dict          # "normal" / "large" -> Adam learning rate
+    learning_rates: dict  # "normal" / "large" -> Adam learning rate
     epochs: int
-    dead: dict                    # "ReLU, lr=..." -> dead fraction per hidden layer
-    sparsity: dict                # same keys -> fraction of activations <= 0 per hidden layer
-    accuracy: dict                # same keys -> test accuracy
-    relu_dead_normal: float       # mean over layers
+    dead: dict  # "ReLU, lr=..." -> dead fraction per hidden layer
+    sparsity: dict  # same keys -> fraction of activations <= 0 per hidden layer
+    accuracy: dict  # same keys -> test accuracy
+    relu_dead_normal: float  # mean over layers
     relu_dead_large: float
-    leaky_dead_large: float       # "dead" for Leaky ReLU: never positive (it still passes a gradient)
+    leaky_dead_large: (
+        float  # "dead" for Leaky ReLU: never positive (it still passes a gradient)
+    )
     recovery_epochs: int
-    relu_first_layer_dead: int    # first-layer units dead after the large rate
-    relu_dead_weights_changed: float   # of those, the fraction whose weights moved during recovery
-    relu_revived: float                # ... and that are alive again
+    relu_first_layer_dead: int  # first-layer units dead after the large rate
+    relu_dead_weights_changed: (
+        float  # of those, the fraction whose weights moved during recovery
+    )
+    relu_revived: float  # ... and that are alive again
     leaky_first_layer_silent: int
     leaky_silent_weights_changed: float
     leaky_revived: float
@@ -33,10 +47,15 @@ class DyingReluResult(Result):
 
 def build(kind, depth, width):
     from .. import keras
+
     layers = [keras.Input((784,))]
     for _ in range(depth):
         layers.append(keras.layers.Dense(width))
-        layers.append(keras.layers.ReLU() if kind == "ReLU" else keras.layers.LeakyReLU(negative_slope=SEED_SLOPE))
+        layers.append(
+            keras.layers.ReLU()
+            if kind == "ReLU"
+            else keras.layers.LeakyReLU(negative_slope=SEED_SLOPE)
+        )
     return keras.Sequential(layers + [keras.layers.Dense(10, activation="softmax")])
 
 
@@ -54,12 +73,24 @@ def dead_units(z):
 
 def compile_adam(model, learning_rate):
     from .. import keras
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
 
-def measure(seed=0, epochs=2, recovery_epochs=2, depth=3, width=64, normal_lr=0.001, large_lr=0.05,
-            n_train=2000):
+def measure(
+    seed=0,
+    epochs=2,
+    recovery_epochs=2,
+    depth=3,
+    width=64,
+    normal_lr=0.001,
+    large_lr=0.05,
+    n_train=2000,
+):
     (x, y), (xt, yt) = mnist(flat=True)
     x, y = x[:n_train], y[:n_train]
     rates = {"normal": normal_lr, "large": large_lr}
@@ -90,18 +121,29 @@ def measure(seed=0, epochs=2, recovery_epochs=2, depth=3, width=64, normal_lr=0.
         moved = np.any(after[0] != before[0], axis=0) | (after[1] != before[1])
         alive = ~dead_units(pre_activations(model, x)[0])
         n = int(was_dead.sum())
-        recovery[kind] = (n, float(moved[was_dead].mean()) if n else 0.0, float(alive[was_dead].mean()) if n else 0.0)
-    key = lambda kind, which: f"{kind}, lr={rates[which]:g}"    # noqa: E731
+        recovery[kind] = (
+            n,
+            float(moved[was_dead].mean()) if n else 0.0,
+            float(alive[was_dead].mean()) if n else 0.0,
+        )
+    key = lambda kind, which: f"{kind}, lr={rates[which]:g}"  # noqa: E731
     return DyingReluResult(
-        learning_rates=rates, epochs=epochs, dead=dead, sparsity=sparsity, accuracy=accuracy,
+        learning_rates=rates,
+        epochs=epochs,
+        dead=dead,
+        sparsity=sparsity,
+        accuracy=accuracy,
         relu_dead_normal=float(np.mean(dead[key("ReLU", "normal")])),
         relu_dead_large=float(np.mean(dead[key("ReLU", "large")])),
         leaky_dead_large=float(np.mean(dead[key("Leaky ReLU", "large")])),
         recovery_epochs=recovery_epochs,
-        relu_first_layer_dead=recovery["ReLU"][0], relu_dead_weights_changed=recovery["ReLU"][1],
+        relu_first_layer_dead=recovery["ReLU"][0],
+        relu_dead_weights_changed=recovery["ReLU"][1],
         relu_revived=recovery["ReLU"][2],
-        leaky_first_layer_silent=recovery["Leaky ReLU"][0], leaky_silent_weights_changed=recovery["Leaky ReLU"][1],
-        leaky_revived=recovery["Leaky ReLU"][2])
+        leaky_first_layer_silent=recovery["Leaky ReLU"][0],
+        leaky_silent_weights_changed=recovery["Leaky ReLU"][1],
+        leaky_revived=recovery["Leaky ReLU"][2],
+    )
 
 
 def plot(r: DyingReluResult, path):
@@ -111,11 +153,18 @@ def plot(r: DyingReluResult, path):
     colors = ["#9ecae1", "#08519c", "#fdae6b", "#a63603"]
     layers = np.arange(1, len(r.dead[keys[0]]) + 1)
     width = 0.8 / len(keys)
-    for ax, values, title in ((axes[0], r.dead, "dead units (input <= 0 on every training image)"),
-                              (axes[1], r.sparsity, "activation sparsity (share of inputs <= 0)")):
+    for ax, values, title in (
+        (axes[0], r.dead, "dead units (input <= 0 on every training image)"),
+        (axes[1], r.sparsity, "activation sparsity (share of inputs <= 0)"),
+    ):
         for i, key in enumerate(keys):
-            ax.bar(layers + (i - (len(keys) - 1) / 2) * width, values[key], width, color=colors[i % 4],
-                   label=f"{key} (test acc {pct(r.accuracy[key], 0)})")
+            ax.bar(
+                layers + (i - (len(keys) - 1) / 2) * width,
+                values[key],
+                width,
+                color=colors[i % 4],
+                label=f"{key} (test acc {pct(r.accuracy[key], 0)})",
+            )
         ax.set_xticks(layers, [f"hidden layer {i}" for i in layers])
         ax.set_ylim(0, 1)
         ax.set_title(title, fontsize=10)
@@ -123,16 +172,31 @@ def plot(r: DyingReluResult, path):
     axes[0].set_ylabel("fraction of units")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(keys), fontsize=8)
-    fig.suptitle(f"Adam, {r.epochs} epochs on the MNIST sample; Leaky ReLU slope {SEED_SLOPE}", fontsize=11)
+    fig.suptitle(
+        f"Adam, {r.epochs} epochs on the MNIST sample; Leaky ReLU slope {SEED_SLOPE}",
+        fontsize=11,
+    )
     return save_figure(fig, path)
 
 
 def _rows(r, lang):
-    head = (["설정", "층별 죽은 뉴런 비율", "층별 희소성", "테스트 정확도"] if lang == "ko" else
-            ["setting", "dead units per layer", "sparsity per layer", "test accuracy"])
-    return markdown_table(head, [[key, ", ".join(pct(v, 0) for v in r.dead[key]),
-                                  ", ".join(pct(v, 0) for v in r.sparsity[key]), pct(r.accuracy[key])]
-                                 for key in r.dead])
+    head = (
+        ["설정", "층별 죽은 뉴런 비율", "층별 희소성", "테스트 정확도"]
+        if lang == "ko"
+        else ["setting", "dead units per layer", "sparsity per layer", "test accuracy"]
+    )
+    return markdown_table(
+        head,
+        [
+            [
+                key,
+                ", ".join(pct(v, 0) for v in r.dead[key]),
+                ", ".join(pct(v, 0) for v in r.sparsity[key]),
+                pct(r.accuracy[key]),
+            ]
+            for key in r.dead
+        ],
+    )
 
 
 def _key(r, kind, which):
@@ -160,7 +224,7 @@ seed 002는 ReLU를 너무 많이 거치면 "많은 뉴런들이 0으로 변하�
 
 진짜 차이는 그다음에 드러납니다. 큰 학습률로 망가진 두 네트워크를 정상 학습률로 {r.recovery_epochs} 에포크 더 학습시켰습니다.
 ReLU 첫 층에서 죽어 있던 뉴런 {r.relu_first_layer_dead}개 가운데 가중치가 조금이라도 바뀐 비율은 {pct(r.relu_dead_weights_changed)}이고,
-다시 살아난 비율도 {pct(r.relu_revived)}입니다.{' 기울기가 정확히 0이니 가중치가 한 비트도 움직이지 않습니다.' if r.relu_dead_weights_changed == 0 else ''}
+다시 살아난 비율도 {pct(r.relu_revived)}입니다.{" 기울기가 정확히 0이니 가중치가 한 비트도 움직이지 않습니다." if r.relu_dead_weights_changed == 0 else ""}
 Leaky ReLU에서 모든 입력에 대해 음수였던 뉴런 {r.leaky_first_layer_silent}개는 0.01배의 기울기를 받아
 {pct(r.leaky_silent_weights_changed)}의 가중치가 움직였고, {pct(r.leaky_revived)}가 다시 양수 출력을 내게 되었습니다.
 Leaky ReLU의 뉴런은 "잠들" 수는 있어도 죽지는 않는 셈입니다.
@@ -189,7 +253,7 @@ with no positive input ever again. Leaky ReLU at the same large rate: {pct(r.lea
 
 The real difference shows next. We kept training both damaged networks for {r.recovery_epochs} more epochs at the
 normal rate. Of the {r.relu_first_layer_dead} dead units in ReLU's first layer, {pct(r.relu_dead_weights_changed)} had
-any weight change at all and {pct(r.relu_revived)} came back{': with a gradient of exactly 0, not one bit moves' if r.relu_dead_weights_changed == 0 else ''}. Leaky
+any weight change at all and {pct(r.relu_revived)} came back{": with a gradient of exactly 0, not one bit moves" if r.relu_dead_weights_changed == 0 else ""}. Leaky
 ReLU's {r.leaky_first_layer_silent} units that were negative on every input still received 0.01 times the gradient:
 {pct(r.leaky_silent_weights_changed)} of them moved and {pct(r.leaky_revived)} produce positive outputs again.
 Leaky ReLU's units can fall asleep, but they do not die.
@@ -203,8 +267,17 @@ rate {normal:g}, is normal; with a learning rate that is too large it reaches
 
 LESSON = Lesson(
     name="dying-relu",
-    title={"ko": "죽은 ReLU: 너무 큰 학습률과 Leaky ReLU", "en": "Dying ReLU: a too-large learning rate and Leaky ReLU"},
-    summary={"ko": "큰 학습률 뒤 층별 죽은 뉴런 비율, ReLU vs Leaky ReLU(기울기 0.01), 죽은 뉴런은 다시 움직이지 않음",
-             "en": "dead units per layer after a too-large learning rate, ReLU vs Leaky ReLU (slope 0.01); dead "
-                   "units never move again"},
-    measure=measure, plot=plot, text=text, seeds="002")
+    title={
+        "ko": "죽은 ReLU: 너무 큰 학습률과 Leaky ReLU",
+        "en": "Dying ReLU: a too-large learning rate and Leaky ReLU",
+    },
+    summary={
+        "ko": "큰 학습률 뒤 층별 죽은 뉴런 비율, ReLU vs Leaky ReLU(기울기 0.01), 죽은 뉴런은 다시 움직이지 않음",
+        "en": "dead units per layer after a too-large learning rate, ReLU vs Leaky ReLU (slope 0.01); dead "
+        "units never move again",
+    },
+    measure=measure,
+    plot=plot,
+    text=text,
+    seeds="002",
+)

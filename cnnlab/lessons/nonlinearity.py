@@ -1,6 +1,7 @@
 """Lesson 2, nonlinearity: Dense layers without an activation function collapse
 into one affine map, and cannot separate two rings that the same stack with
 ReLU separates."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,19 +17,25 @@ def rings(n, seed=0, noise=0.08):
     label = (np.arange(n) % 2).astype(np.int64)
     angle = rng.uniform(0, 2 * np.pi, n)
     radius = np.where(label == 1, 1.0, 0.45) + rng.normal(0, noise, n)
-    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1).astype(np.float32), label
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1).astype(
+        np.float32
+    ), label
 
 
 @dataclass
 class NonlinearityResult(Result):
     layers: int
     width: int
-    params_linear_stack: int       # parameters of the Dense stack without activations
-    collapsed_map: list            # [w1, w2, b]: the one affine map it equals (before the sigmoid)
-    collapse_residual: float       # max |stack - affine map| / max |stack|, on held-out points
-    relu_affine_residual: float    # control: how far the ReLU stack is from its best affine fit (relative RMS)
-    linear_accuracy: float         # held-out accuracy, no activation function
-    relu_accuracy: float           # held-out accuracy, the same stack with ReLU
+    params_linear_stack: int  # parameters of the Dense stack without activations
+    collapsed_map: (
+        list  # [w1, w2, b]: the one affine map it equals (before the sigmoid)
+    )
+    collapse_residual: (
+        float  # max |stack - affine map| / max |stack|, on held-out points
+    )
+    relu_affine_residual: float  # control: how far the ReLU stack is from its best affine fit (relative RMS)
+    linear_accuracy: float  # held-out accuracy, no activation function
+    relu_accuracy: float  # held-out accuracy, the same stack with ReLU
     linear_loss: float
     relu_loss: float
     epochs: int
@@ -38,9 +45,12 @@ class NonlinearityResult(Result):
 
 def build(activation, width, layers):
     from .. import keras
-    return keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(width, activation=activation)
-                                                  for _ in range(layers - 1)]
-                            + [keras.layers.Dense(1, activation="sigmoid")])
+
+    return keras.Sequential(
+        [keras.Input((2,))]
+        + [keras.layers.Dense(width, activation=activation) for _ in range(layers - 1)]
+        + [keras.layers.Dense(1, activation="sigmoid")]
+    )
 
 
 def collapse(model):
@@ -61,14 +71,18 @@ def pre_activation(model, x):
 
 def measure(seed=0, n=600, epochs=60, width=16, layers=3, learning_rate=0.02):
     from .. import keras
+
     x, y = rings(n, seed)
     xv, yv = rings(400, seed + 1000)
     models = {}
     with seeded(seed):
         for name, activation in (("linear", None), ("relu", "relu")):
             model = build(activation, width, layers)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                          metrics=["accuracy"])
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss="binary_crossentropy",
+                metrics=["accuracy"],
+            )
             model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
             models[name] = model
     scores = {k: m.evaluate(xv, yv, verbose=0) for k, m in models.items()}
@@ -83,14 +97,28 @@ def measure(seed=0, n=600, epochs=60, width=16, layers=3, learning_rate=0.02):
     grid_axis = np.linspace(-1.5, 1.5, 121, dtype=np.float32)
     gx, gy = np.meshgrid(grid_axis, grid_axis)
     points = np.c_[gx.ravel(), gy.ravel()]
-    grid = {"axis": grid_axis, **{k: m.predict(points, batch_size=4096, verbose=0).reshape(gx.shape)
-                                  for k, m in models.items()}}
+    grid = {
+        "axis": grid_axis,
+        **{
+            k: m.predict(points, batch_size=4096, verbose=0).reshape(gx.shape)
+            for k, m in models.items()
+        },
+    }
     return NonlinearityResult(
-        layers=layers, width=width, params_linear_stack=models["linear"].count_params(),
-        collapsed_map=[float(w[0, 0]), float(w[1, 0]), float(b[0])], collapse_residual=residual,
-        relu_affine_residual=relu_residual, linear_accuracy=float(scores["linear"][1]),
-        relu_accuracy=float(scores["relu"][1]), linear_loss=float(scores["linear"][0]),
-        relu_loss=float(scores["relu"][0]), epochs=epochs, grid=grid, train_points=(x, y))
+        layers=layers,
+        width=width,
+        params_linear_stack=models["linear"].count_params(),
+        collapsed_map=[float(w[0, 0]), float(w[1, 0]), float(b[0])],
+        collapse_residual=residual,
+        relu_affine_residual=relu_residual,
+        linear_accuracy=float(scores["linear"][1]),
+        relu_accuracy=float(scores["relu"][1]),
+        linear_loss=float(scores["linear"][0]),
+        relu_loss=float(scores["relu"][0]),
+        epochs=epochs,
+        grid=grid,
+        train_points=(x, y),
+    )
 
 
 def plot(r: NonlinearityResult, path):
@@ -98,11 +126,23 @@ def plot(r: NonlinearityResult, path):
     axes = fig.subplots(1, 2)
     x, y = r.train_points
     a = r.grid["axis"]
-    for ax, key, title in ((axes[0], "linear", f"{r.layers} Dense layers, no activation\n"
-                                                 f"held-out accuracy {pct(r.linear_accuracy)}"),
-                           (axes[1], "relu", f"the same {r.layers} Dense layers with ReLU\n"
-                                             f"held-out accuracy {pct(r.relu_accuracy)}")):
-        ax.contourf(a, a, r.grid[key], levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    for ax, key, title in (
+        (
+            axes[0],
+            "linear",
+            f"{r.layers} Dense layers, no activation\n"
+            f"held-out accuracy {pct(r.linear_accuracy)}",
+        ),
+        (
+            axes[1],
+            "relu",
+            f"the same {r.layers} Dense layers with ReLU\n"
+            f"held-out accuracy {pct(r.relu_accuracy)}",
+        ),
+    ):
+        ax.contourf(
+            a, a, r.grid[key], levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6
+        )
         ax.contour(a, a, r.grid[key], levels=[0.5], colors="k", linewidths=1.5)
         ax.scatter(x[y == 0, 0], x[y == 0, 1], s=6, c="tab:blue", label="inner ring")
         ax.scatter(x[y == 1, 0], x[y == 1, 1], s=6, c="tab:red", label="outer ring")
@@ -118,9 +158,11 @@ def plot(r: NonlinearityResult, path):
 def _affine(r):
     """``"0.083·x₁ − 0.043·x₂ + 0.0148"`` with real minus signs."""
     w1, w2, b = r.collapsed_map
-    sign = lambda v: "+" if v >= 0 else "−"     # noqa: E731
-    return (f"{'−' if w1 < 0 else ''}{fmt(abs(w1))}·x₁ {sign(w2)} {fmt(abs(w2))}·x₂ "
-            f"{sign(b)} {fmt(abs(b))}")
+    sign = lambda v: "+" if v >= 0 else "−"  # noqa: E731
+    return (
+        f"{'−' if w1 < 0 else ''}{fmt(abs(w1))}·x₁ {sign(w2)} {fmt(abs(w2))}·x₂ "
+        f"{sign(b)} {fmt(abs(b))}"
+    )
 
 
 def text(r: NonlinearityResult, lang):
@@ -173,7 +215,16 @@ activation function between them amount to one larger filter. That is why the se
 
 LESSON = Lesson(
     name="nonlinearity",
-    title={"ko": "활성화 함수가 없으면: 층을 쌓아도 직선 하나", "en": "Without an activation function, a deep stack is one line"},
-    summary={"ko": "활성화 함수 없는 Dense 층들 = affine 변환 하나(잔차 < 1e-5), 동심원 문제에서 ReLU만 성공",
-             "en": "Dense layers without activations = one affine map (residual < 1e-5); only ReLU solves the rings"},
-    measure=measure, plot=plot, text=text, seeds="000, 001, 002")
+    title={
+        "ko": "활성화 함수가 없으면: 층을 쌓아도 직선 하나",
+        "en": "Without an activation function, a deep stack is one line",
+    },
+    summary={
+        "ko": "활성화 함수 없는 Dense 층들 = affine 변환 하나(잔차 < 1e-5), 동심원 문제에서 ReLU만 성공",
+        "en": "Dense layers without activations = one affine map (residual < 1e-5); only ReLU solves the rings",
+    },
+    measure=measure,
+    plot=plot,
+    text=text,
+    seeds="000, 001, 002",
+)

@@ -1,4 +1,5 @@
 """The Markdown page of a lesson (and the index of several)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,16 @@ def render(lesson, texts, numbers, seconds, figure=None):
         lines += [texts[lg].rstrip(), ""]
     label = " / ".join(MEASURED[lg] for lg in langs)
     when = " / ".join(SECONDS[lg] for lg in langs)
-    lines += [f"<details><summary>{label} ({when}: {seconds:.1f} s)</summary>", "", "```json",
-              json.dumps(numbers, indent=1, ensure_ascii=False), "```", "", "</details>", ""]
+    lines += [
+        f"<details><summary>{label} ({when}: {seconds:.1f} s)</summary>",
+        "",
+        "```json",
+        json.dumps(numbers, indent=1, ensure_ascii=False),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
     return "\n".join(lines)
 
 

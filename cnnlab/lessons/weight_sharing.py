@@ -1,5 +1,6 @@
 """Lesson 5, weight sharing: a conv layer against a Dense layer producing the same
 output from the same input, in parameters, and the conv layer written as a Dense one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,27 +8,44 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops import param_count, param_formula
-from .base import Lesson, Result, fmt, new_figure, plot_only, save_figure, seeded, shift_images
+from .base import (
+    Lesson,
+    Result,
+    fmt,
+    new_figure,
+    plot_only,
+    save_figure,
+    seeded,
+    shift_images,
+)
 
 #: (label, input (h, w, c), filters, kernel): the seeds' first conv layers and seed 004's second.
-CASES = [("seed 004, Conv2D 32@3x3", (28, 28, 1), 32, 3),
-         ("seed 002, Conv 10@5x5", (28, 28, 1), 10, 5),
-         ("seed 004, Conv2D 64@3x3", (13, 13, 32), 64, 3)]
+CASES = [
+    ("seed 004, Conv2D 32@3x3", (28, 28, 1), 32, 3),
+    ("seed 002, Conv 10@5x5", (28, 28, 1), 10, 5),
+    ("seed 004, Conv2D 64@3x3", (13, 13, 32), 64, 3),
+]
 
 
 @dataclass
 class WeightSharingResult(Result):
-    cases: list                   # one dict per CASES entry: conv, locally connected, dense parameters
-    conv_layer_params: list       # count_params() of the real Conv2D layers, same order
-    small_input: list             # the small example: input (h, w, c)
-    small_output: list            # its conv output (h, w, filters)
-    dense_equivalent_residual: float   # max |Dense(M)(x) - Conv2D(x)| with M built from the conv
+    cases: list  # one dict per CASES entry: conv, locally connected, dense parameters
+    conv_layer_params: list  # count_params() of the real Conv2D layers, same order
+    small_input: list  # the small example: input (h, w, c)
+    small_output: list  # its conv output (h, w, filters)
+    dense_equivalent_residual: (
+        float  # max |Dense(M)(x) - Conv2D(x)| with M built from the conv
+    )
     dense_matrix_entries: int
     dense_matrix_nonzero: int
-    distinct_nonzero_values: int  # = kernel entries: the same few weights, reused at every position
-    reuse_per_weight: int         # positions each kernel weight is used at
-    shift_residual_conv: float    # conv(shift(x)) vs shift(conv(x)), inside the image
-    shift_residual_dense: float   # control: the same with a random Dense layer of the same size
+    distinct_nonzero_values: (
+        int  # = kernel entries: the same few weights, reused at every position
+    )
+    reuse_per_weight: int  # positions each kernel weight is used at
+    shift_residual_conv: float  # conv(shift(x)) vs shift(conv(x)), inside the image
+    shift_residual_dense: (
+        float  # control: the same with a random Dense layer of the same size
+    )
     matrix: object = plot_only()
 
 
@@ -36,11 +54,17 @@ def counts(label, shape, filters, k):
     h, w, c = shape
     oh, ow = h - k + 1, w - k + 1
     conv = param_count((k, k, c, filters))
-    return {"label": label, "input": list(shape), "output": [oh, ow, filters],
-            "conv": conv, "conv_formula": param_formula((k, k, c, filters)),
-            "positions": oh * ow, "locally_connected": oh * ow * conv,
-            "dense": param_count((h * w * c, oh * ow * filters)),
-            "dense_formula": param_formula((h * w * c, oh * ow * filters))}
+    return {
+        "label": label,
+        "input": list(shape),
+        "output": [oh, ow, filters],
+        "conv": conv,
+        "conv_formula": param_formula((k, k, c, filters)),
+        "positions": oh * ow,
+        "locally_connected": oh * ow * conv,
+        "dense": param_count((h * w * c, oh * ow * filters)),
+        "dense_formula": param_formula((h * w * c, oh * ow * filters)),
+    }
 
 
 def conv_as_dense_matrix(layer, shape):
@@ -54,6 +78,7 @@ def conv_as_dense_matrix(layer, shape):
 
 def measure(seed=0, small=(6, 6, 1), filters=2, k=3):
     from .. import keras
+
     cases = [counts(*case) for case in CASES]
     real = []
     with seeded(seed):
@@ -69,7 +94,9 @@ def measure(seed=0, small=(6, 6, 1), filters=2, k=3):
         x = np.random.default_rng(seed).random((8, *small), dtype=np.float32)
     bias = conv.get_weights()[1]
     flat_out = conv(x).reshape(len(x), -1)
-    via_dense = x.reshape(len(x), -1) @ matrix + np.tile(bias, flat_out.shape[1] // len(bias))
+    via_dense = x.reshape(len(x), -1) @ matrix + np.tile(
+        bias, flat_out.shape[1] // len(bias)
+    )
     kernel = conv.get_weights()[0]
     nonzero = matrix[matrix != 0]
     # Translation: move the image one pixel right; compare away from the edges.
@@ -77,49 +104,87 @@ def measure(seed=0, small=(6, 6, 1), filters=2, k=3):
     conv_moved = shift_images(conv(x), 0, 1)[:, :, 1:]
     conv_of_moved = conv(shifted)[:, :, 1:]
     out_shape = conv(x).shape[1:]
-    dense_moved = shift_images(dense(x.reshape(len(x), -1)).reshape(len(x), *out_shape), 0, 1)[:, :, 1:]
-    dense_of_moved = dense(shifted.reshape(len(x), -1)).reshape(len(x), *out_shape)[:, :, 1:]
+    dense_moved = shift_images(
+        dense(x.reshape(len(x), -1)).reshape(len(x), *out_shape), 0, 1
+    )[:, :, 1:]
+    dense_of_moved = dense(shifted.reshape(len(x), -1)).reshape(len(x), *out_shape)[
+        :, :, 1:
+    ]
     scale = float(np.abs(conv_moved).max())
     return WeightSharingResult(
-        cases=cases, conv_layer_params=real, small_input=list(small), small_output=list(out_shape),
+        cases=cases,
+        conv_layer_params=real,
+        small_input=list(small),
+        small_output=list(out_shape),
         dense_equivalent_residual=float(np.abs(via_dense - flat_out).max()),
-        dense_matrix_entries=int(matrix.size), dense_matrix_nonzero=int(nonzero.size),
+        dense_matrix_entries=int(matrix.size),
+        dense_matrix_nonzero=int(nonzero.size),
         distinct_nonzero_values=int(len(np.unique(nonzero))),
-        reuse_per_weight=int(out_shape[0] * out_shape[1]) if np.count_nonzero(kernel) == kernel.size else 0,
+        reuse_per_weight=int(out_shape[0] * out_shape[1])
+        if np.count_nonzero(kernel) == kernel.size
+        else 0,
         shift_residual_conv=float(np.abs(conv_of_moved - conv_moved).max()) / scale,
-        shift_residual_dense=float(np.abs(dense_of_moved - dense_moved).max()
-                                   / np.abs(dense_moved).max()),
-        matrix=matrix)
+        shift_residual_dense=float(
+            np.abs(dense_of_moved - dense_moved).max() / np.abs(dense_moved).max()
+        ),
+        matrix=matrix,
+    )
 
 
 def plot(r: WeightSharingResult, path):
     fig = new_figure(12, 4.6)
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
     ax = axes[0]
-    kinds = [("conv", "conv (shared filter)", "tab:green"),
-             ("locally_connected", "own filter per position", "tab:orange"),
-             ("dense", "Dense (every input to every output)", "tab:red")]
+    kinds = [
+        ("conv", "conv (shared filter)", "tab:green"),
+        ("locally_connected", "own filter per position", "tab:orange"),
+        ("dense", "Dense (every input to every output)", "tab:red"),
+    ]
     positions = np.arange(len(r.cases))
     for i, (key, label, color) in enumerate(kinds):
         values = [c[key] for c in r.cases]
-        bars = ax.bar(positions + (i - 1) * 0.27, values, 0.27, color=color, label=label)
+        bars = ax.bar(
+            positions + (i - 1) * 0.27, values, 0.27, color=color, label=label
+        )
         for bar, v in zip(bars, values):
-            ax.text(bar.get_x() + bar.get_width() / 2, v * 1.3, f"{v:,}", ha="center", fontsize=7, rotation=90)
+            ax.text(
+                bar.get_x() + bar.get_width() / 2,
+                v * 1.3,
+                f"{v:,}",
+                ha="center",
+                fontsize=7,
+                rotation=90,
+            )
     ax.set_yscale("log")
     ax.set_ylim(10, 3e11)
-    ax.set_xticks(positions, [c["label"] + "\n" + "x".join(map(str, c["input"])) + " -> "
-                              + "x".join(map(str, c["output"])) for c in r.cases], fontsize=8)
+    ax.set_xticks(
+        positions,
+        [
+            c["label"]
+            + "\n"
+            + "x".join(map(str, c["input"]))
+            + " -> "
+            + "x".join(map(str, c["output"]))
+            for c in r.cases
+        ],
+        fontsize=8,
+    )
     ax.set_ylabel("trainable parameters")
     ax.legend(fontsize=8, loc="upper left", ncols=3)
     ax.set_title("same input, same output size", fontsize=10)
     m = np.ma.masked_equal(r.matrix, 0)
     vmax = float(np.abs(r.matrix).max())
-    axes[1].imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest")
+    axes[1].imshow(
+        m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto", interpolation="nearest"
+    )
     axes[1].set_facecolor("white")
     axes[1].set_xlabel(f"output unit ({'x'.join(map(str, r.small_output))} flattened)")
     axes[1].set_ylabel(f"input pixel ({'x'.join(map(str, r.small_input))} flattened)")
-    axes[1].set_title(f"the conv layer as a Dense kernel: {r.dense_matrix_nonzero} of {r.dense_matrix_entries} "
-                      f"entries non-zero,\nonly {r.distinct_nonzero_values} different values (white = 0)", fontsize=10)
+    axes[1].set_title(
+        f"the conv layer as a Dense kernel: {r.dense_matrix_nonzero} of {r.dense_matrix_entries} "
+        f"entries non-zero,\nonly {r.distinct_nonzero_values} different values (white = 0)",
+        fontsize=10,
+    )
     return save_figure(fig, path)
 
 
@@ -128,21 +193,27 @@ def text(r: WeightSharingResult, lang):
     so, si = "×".join(map(str, r.small_output)), "×".join(map(str, r.small_input))
     ratio = a["dense"] / a["conv"]
     if lang == "ko":
-        return """\
+        return (
+            """\
 seed 002는 CNN을 쓰는 이유로 "같은 필터를 여러 위치에 적용하는" 가중치 공유(Weight Sharing)를 들며, 완전연결층은
 "모든 뉴런이 모든 뉴런과 연결되어 파라미터 수가 증가한다"고 설명합니다. 같은 입력에서 같은 크기의 출력을 내는
 세 가지 층의 학습 가능한 매개변수 수를, cnnlab이 `summary()`에 쓰는 바로 그 함수(`param_count`)로 세었습니다.
 
 | 층 | 입력 → 출력 | 합성곱 (필터 공유) | 위치마다 다른 필터 | 완전연결층 |
 |---|---|---|---|---|
-""" + "\n".join(f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
-                f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |" for x in r.cases) + f"""
+"""
+            + "\n".join(
+                f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
+                f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |"
+                for x in r.cases
+            )
+            + f"""
 
-seed 004의 첫 합성곱 층은 3×3 필터 32개, 즉 `{a['conv_formula']}`개의 매개변수로 26×26×32 특징 맵을 만듭니다
+seed 004의 첫 합성곱 층은 3×3 필터 32개, 즉 `{a["conv_formula"]}`개의 매개변수로 26×26×32 특징 맵을 만듭니다
 (실제로 만든 Conv2D 층의 `count_params()`도 {r.conv_layer_params[0]:,}개입니다). 같은 출력을 완전연결층으로 만들려면
-`{a['dense_formula']}`개, 약 {fmt(ratio, 3)}배가 필요합니다. 그 차이는 두 단계로 나누어 볼 수 있습니다.
-각 출력이 주변 3×3 영역만 보게 하는 것(지역 연결)만으로 {a['locally_connected']:,}개로 줄고, 모든 위치가 같은 필터를
-쓰게 하는 것(가중치 공유)이 여기서 다시 {a['positions']}배를 줄입니다.
+`{a["dense_formula"]}`개, 약 {fmt(ratio, 3)}배가 필요합니다. 그 차이는 두 단계로 나누어 볼 수 있습니다.
+각 출력이 주변 3×3 영역만 보게 하는 것(지역 연결)만으로 {a["locally_connected"]:,}개로 줄고, 모든 위치가 같은 필터를
+쓰게 하는 것(가중치 공유)이 여기서 다시 {a["positions"]}배를 줄입니다.
 
 **합성곱 층은 가중치를 공유하는 완전연결층입니다.** 작은 예({si} 입력, 3×3 필터 2개, 출력 {so})에서 합성곱 층이 하는 일을
 그대로 완전연결층의 가중치 행렬로 옮겨 보았습니다. 이 행렬로 계산한 결과와 합성곱 층의 결과는 최대
@@ -154,7 +225,9 @@ seed 004의 첫 합성곱 층은 3×3 필터 32개, 즉 `{a['conv_formula']}`개
 옮겨집니다(가장자리를 뺀 상대 오차 {fmt(r.shift_residual_conv, 2)}). 같은 크기의 임의의 완전연결층은 그렇지 않습니다
 (상대 오차 {fmt(r.shift_residual_dense, 2)}, 대조 실험).
 """
-    return """\
+        )
+    return (
+        """\
 Seed 002 gives weight sharing, "applying the same filter at every position", as the reason to use CNNs, and says a
 fully connected layer "connects every neuron to every neuron, so the number of parameters grows". Here are the
 trainable parameters of three layers that produce the same output size from the same input, counted by the function
@@ -162,14 +235,19 @@ cnnlab's `summary()` uses (`param_count`):
 
 | layer | input → output | convolution (shared filter) | own filter per position | fully connected |
 |---|---|---|---|---|
-""" + "\n".join(f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
-                f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |" for x in r.cases) + f"""
+"""
+        + "\n".join(
+            f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
+            f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |"
+            for x in r.cases
+        )
+        + f"""
 
-Seed 004's first convolution layer makes a 26×26×32 feature map with 32 filters of 3×3, `{a['conv_formula']}`
+Seed 004's first convolution layer makes a 26×26×32 feature map with 32 filters of 3×3, `{a["conv_formula"]}`
 parameters (the real Conv2D layer's `count_params()` says {r.conv_layer_params[0]:,} too). A Dense layer producing the
-same output needs `{a['dense_formula']}`, about {fmt(ratio, 3)} times more. The gap comes in two steps: letting each
-output see only its 3×3 neighbourhood (local connections) brings it down to {a['locally_connected']:,}, and making
-every position use the same filter (weight sharing) divides that by another {a['positions']}.
+same output needs `{a["dense_formula"]}`, about {fmt(ratio, 3)} times more. The gap comes in two steps: letting each
+output see only its 3×3 neighbourhood (local connections) brings it down to {a["locally_connected"]:,}, and making
+every position use the same filter (weight sharing) divides that by another {a["positions"]}.
 
 **A convolution layer is a fully connected layer with shared weights.** In a small example ({si} input, two 3×3
 filters, output {so}) we wrote what the convolution layer does as the weight matrix of a Dense layer. The two
@@ -183,12 +261,22 @@ pixel and the convolution's feature map moves by exactly one pixel (relative err
 {fmt(r.shift_residual_conv, 2)}). A random Dense layer of the same size does not (relative error
 {fmt(r.shift_residual_dense, 2)}, the control).
 """
+    )
 
 
 LESSON = Lesson(
     name="weight-sharing",
-    title={"ko": "가중치 공유: 합성곱 층 vs 완전연결층", "en": "Weight sharing: a convolution layer vs a Dense layer"},
-    summary={"ko": "같은 입력·출력 크기에서 매개변수 320 vs 16,981,120; 합성곱 = 가중치를 공유하는 완전연결층",
-             "en": "same input and output size: 320 vs 16,981,120 parameters; a conv layer is a Dense layer with "
-                   "shared weights"},
-    measure=measure, plot=plot, text=text, seeds="001, 002")
+    title={
+        "ko": "가중치 공유: 합성곱 층 vs 완전연결층",
+        "en": "Weight sharing: a convolution layer vs a Dense layer",
+    },
+    summary={
+        "ko": "같은 입력·출력 크기에서 매개변수 320 vs 16,981,120; 합성곱 = 가중치를 공유하는 완전연결층",
+        "en": "same input and output size: 320 vs 16,981,120 parameters; a conv layer is a Dense layer with "
+        "shared weights",
+    },
+    measure=measure,
+    plot=plot,
+    text=text,
+    seeds="001, 002",
+)

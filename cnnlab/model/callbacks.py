@@ -1,5 +1,6 @@
 """Callbacks with Keras's names and hooks: History, the progress bar,
 EarlyStopping, ModelCheckpoint, TerminateOnNaN, BackupAndRestore, LambdaCallback."""
+
 from __future__ import annotations
 
 import math
@@ -164,11 +165,16 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # steps is None for a generator of unknown length: the bar ends at the batches seen
-        self.bar.update(self.params["steps"] or getattr(self, "seen", 0), logs, finalize=True)
+        self.bar.update(
+            self.params["steps"] or getattr(self, "seen", 0), logs, finalize=True
+        )
 
 
 #: Which way a compiled metric improves (Keras 3's ``Metric._direction``).
-_METRIC_DIRECTIONS = {"up": "max", "down": "min"}   # a metric's ``_direction`` -> the mode
+_METRIC_DIRECTIONS = {
+    "up": "max",
+    "down": "min",
+}  # a metric's ``_direction`` -> the mode
 
 
 class _Monitor(Callback):
@@ -184,7 +190,10 @@ class _Monitor(Callback):
         super().__init__()
         self.monitor = monitor
         if mode not in ("auto", "min", "max"):
-            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
+                stacklevel=3,
+            )
             mode = "auto"
         self.mode = mode
         self.min_delta = abs(min_delta)
@@ -197,13 +206,18 @@ class _Monitor(Callback):
             if name == "loss":
                 self._direction = "min"
             for m in getattr(self.model, "metrics", None) or []:
-                if getattr(m, "name", None) == name and getattr(m, "_direction", None) in _METRIC_DIRECTIONS:
+                if (
+                    getattr(m, "name", None) == name
+                    and getattr(m, "_direction", None) in _METRIC_DIRECTIONS
+                ):
                     self._direction = _METRIC_DIRECTIONS[m._direction]
             if self._direction is None:
-                raise ValueError(f"{type(self).__name__} callback received monitor={self.monitor}, but cnnlab "
-                                 f"(like Keras) isn't able to automatically determine whether that metric should "
-                                 f"be maximized or minimized. Pass `mode='max'` in order to monitor based on the "
-                                 f"highest metric value, or pass `mode='min'` in order to use the lowest value.")
+                raise ValueError(
+                    f"{type(self).__name__} callback received monitor={self.monitor}, but cnnlab "
+                    f"(like Keras) isn't able to automatically determine whether that metric should "
+                    f"be maximized or minimized. Pass `mode='max'` in order to monitor based on the "
+                    f"highest metric value, or pass `mode='min'` in order to use the lowest value."
+                )
         return self._direction
 
     def improved(self, current, best):
@@ -216,24 +230,44 @@ class _Monitor(Callback):
     def current(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            warnings.warn(f"{type(self).__name__}: metric '{self.monitor}' is not available. "
-                          f"Available metrics are: {', '.join(sorted(logs or {}))}", stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__}: metric '{self.monitor}' is not available. "
+                f"Available metrics are: {', '.join(sorted(logs or {}))}",
+                stacklevel=3,
+            )
         return value
 
 
 class EarlyStopping(_Monitor):
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta)
         self.patience, self.verbose, self.baseline = patience, verbose, baseline
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.restore_best_weights, self.start_from_epoch = (
+            restore_best_weights,
+            start_from_epoch,
+        )
 
     def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
-        self.best = None     # Keras 3: the first monitored value is an improvement
+        self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = (
+            0,
+            0,
+            None,
+            0,
+        )
+        self.best = None  # Keras 3: the first monitored value is an improvement
 
     def on_epoch_end(self, epoch, logs=None):
-        self.direction()     # as Keras: an undecidable mode="auto" fails at the first epoch's end
+        self.direction()  # as Keras: an undecidable mode="auto" fails at the first epoch's end
         current = self.current(logs)
         if current is None or epoch < self.start_from_epoch:
             return
@@ -257,7 +291,9 @@ class EarlyStopping(_Monitor):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print(
+                    f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}."
+                )
             self.model.set_weights(self.best_weights)
 
 
@@ -273,25 +309,44 @@ class ModelCheckpoint(_Monitor):
     saves anyway, and so does cnnlab. Every write is atomic.
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
-                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__(monitor, mode)
         self.filepath, self.verbose = os.fspath(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.best = initial_value_threshold
-        if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq < 1):
-            raise ValueError(f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or "
-                             f"positive integer values")
+        if save_freq != "epoch" and (
+            not isinstance(save_freq, int)
+            or isinstance(save_freq, bool)
+            or save_freq < 1
+        ):
+            raise ValueError(
+                f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or "
+                f"positive integer values"
+            )
         self.save_freq = save_freq
         if save_weights_only:
             if not self.filepath.endswith((".weights.h5", ".safetensors")):
-                raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided "
-                                 "must end in `.weights.h5` (Keras weights format) or `.safetensors`. "
-                                 f"Received: filepath={self.filepath}")
+                raise ValueError(
+                    "When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided "
+                    "must end in `.weights.h5` (Keras weights format) or `.safetensors`. "
+                    f"Received: filepath={self.filepath}"
+                )
         elif not self.filepath.endswith(".keras"):
-            raise ValueError("The filepath provided must end in `.keras` (Keras model format); for weights alone "
-                             "pass save_weights_only=True and a `.weights.h5` or `.safetensors` filepath. "
-                             f"Received: filepath={self.filepath}")
+            raise ValueError(
+                "The filepath provided must end in `.keras` (Keras model format); for weights alone "
+                "pass save_weights_only=True and a `.weights.h5` or `.safetensors` filepath. "
+                f"Received: filepath={self.filepath}"
+            )
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = None
         self._current_epoch = 0
@@ -302,7 +357,9 @@ class ModelCheckpoint(_Monitor):
     def on_train_batch_end(self, batch, logs=None):
         if self.save_freq == "epoch":
             return
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:   # a new epoch
+        if (
+            self._last_batch_seen is None or batch <= self._last_batch_seen
+        ):  # a new epoch
             added = batch + 1
         else:
             added = batch - self._last_batch_seen
@@ -324,7 +381,9 @@ class ModelCheckpoint(_Monitor):
                 return self.filepath.format(epoch=epoch + 1, **logs)
             return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
         except KeyError as e:
-            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}') from None
+            raise KeyError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}'
+            ) from None
 
     def _should_save(self, epoch, logs, path):
         if not self.save_best_only:
@@ -333,13 +392,17 @@ class ModelCheckpoint(_Monitor):
             return True
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            warnings.warn(
+                f"Can save best model only with {self.monitor} available.", stacklevel=3
+            )
             return True
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self.improved(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
-                      f"saving model to {path}")
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
+                    f"saving model to {path}"
+                )
             self.best = current
             return True
         if self.verbose > 0:
@@ -352,8 +415,10 @@ class ModelCheckpoint(_Monitor):
         if not self._should_save(epoch, logs, path):
             return
         if os.path.isdir(path):
-            raise OSError(f"Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an "
-                          f"existing directory: {path}")
+            raise OSError(
+                f"Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an "
+                f"existing directory: {path}"
+            )
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -402,7 +467,9 @@ class TerminateOnNaN(Callback):
     def on_train_batch_begin(self, batch, logs=None):
         arrays = self._live_arrays()
         snap = self._snapshots[self._turn]
-        if snap is None or [b.shape for b in snap["buffers"]] != [a.shape for a in arrays]:
+        if snap is None or [b.shape for b in snap["buffers"]] != [
+            a.shape for a in arrays
+        ]:
             snap = {"buffers": [np.empty_like(a) for a in arrays]}
             self._snapshots[self._turn] = snap
         for buffer, a in zip(snap["buffers"], arrays):
@@ -416,11 +483,18 @@ class TerminateOnNaN(Callback):
 
     def _restore(self):
         """Put back the newest snapshot whose weights are all finite (or the newest, if none is)."""
-        older = self._snapshots[self._turn] if self._snapshots[self._turn] is not self._latest else None
+        older = (
+            self._snapshots[self._turn]
+            if self._snapshots[self._turn] is not self._latest
+            else None
+        )
         n_weights = len(self.model.weights)
         chosen = self._latest
-        if not all(np.isfinite(b).all() for b in chosen["buffers"][:n_weights]) and older is not None and all(
-                np.isfinite(b).all() for b in older["buffers"][:n_weights]):
+        if (
+            not all(np.isfinite(b).all() for b in chosen["buffers"][:n_weights])
+            and older is not None
+            and all(np.isfinite(b).all() for b in older["buffers"][:n_weights])
+        ):
             chosen = older
         for w, buffer in zip(self.model.weights, chosen["buffers"][:n_weights]):
             np.copyto(w, buffer)
@@ -432,7 +506,7 @@ class TerminateOnNaN(Callback):
             for s, buffer in zip(slots, chosen["buffers"][n_weights:]):
                 np.copyto(s, buffer)
         elif optimizer.built:
-            optimizer.build(self.model.trainable_weights)      # back to its initial state
+            optimizer.build(self.model.trainable_weights)  # back to its initial state
         optimizer._iterations = chosen["iterations"]
 
     def on_train_batch_end(self, batch, logs=None):
@@ -443,8 +517,10 @@ class TerminateOnNaN(Callback):
             self._restore()
             self._latest = None
         if self.raise_error:
-            raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
-                               f"Terminating training immediately.")
+            raise RuntimeError(
+                f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                f"Terminating training immediately."
+            )
         print(f"Batch {batch}: Invalid loss, terminating training")
         self.model.stop_training = True
 
@@ -470,13 +546,25 @@ class BackupAndRestore(Callback):
     empty), where Keras deletes the whole directory.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+    def __init__(
+        self,
+        backup_dir,
+        save_freq="epoch",
+        double_checkpoint=False,
+        delete_checkpoint=True,
+    ):
         super().__init__()
         if not backup_dir:
             raise ValueError("Empty `backup_dir` argument passed")
-        if save_freq != "epoch" and (not isinstance(save_freq, int) or isinstance(save_freq, bool) or save_freq < 1):
-            raise ValueError(f"Invalid value for argument `save_freq`. Received: save_freq={save_freq!r}. "
-                             f"Expected either 'epoch' or a positive integer value.")
+        if save_freq != "epoch" and (
+            not isinstance(save_freq, int)
+            or isinstance(save_freq, bool)
+            or save_freq < 1
+        ):
+            raise ValueError(
+                f"Invalid value for argument `save_freq`. Received: save_freq={save_freq!r}. "
+                f"Expected either 'epoch' or a positive integer value."
+            )
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.double_checkpoint = double_checkpoint
@@ -492,9 +580,11 @@ class BackupAndRestore(Callback):
         self.restored_from = None
         self._batches_seen_since_last_saving = 0
         if not self.model.built:
-            raise ValueError("To use the BackupAndRestore callback, your model must be built before you call "
-                             f"`fit()`. Model {self.model} is unbuilt. You can build it beforehand by calling it "
-                             f"on a batch of data.")
+            raise ValueError(
+                "To use the BackupAndRestore callback, your model must be built before you call "
+                f"`fit()`. Model {self.model} is unbuilt. You can build it beforehand by calling it "
+                f"on a batch of data."
+            )
         candidates = [p for p in (self._path, self._previous) if os.path.exists(p)]
         if not candidates:
             return
@@ -506,15 +596,21 @@ class BackupAndRestore(Callback):
                 error = error or e
                 continue
             apply()
-            self._batches_seen_since_last_saving = int(extra.get("batches_since_save", 0) or 0)
+            self._batches_seen_since_last_saving = int(
+                extra.get("batches_since_save", 0) or 0
+            )
             from . import parallel
+
             if extra.get("threads") not in (None, parallel.get_num_threads()):
-                warnings.warn(f"BackupAndRestore: the backup was taken with {extra['threads']} threads, this run has "
-                              f"{parallel.get_num_threads()}; a batch split across another number of threads sums "
-                              f"its gradient in another order, so the result will not be bit for bit that of an "
-                              f"uninterrupted run. cnnlab.model.parallel.set_num_threads({extra['threads']}) restores "
-                              f"the split.", stacklevel=2)
-            self.model.fit_state.resume_point = point     # fit continues from here
+                warnings.warn(
+                    f"BackupAndRestore: the backup was taken with {extra['threads']} threads, this run has "
+                    f"{parallel.get_num_threads()}; a batch split across another number of threads sums "
+                    f"its gradient in another order, so the result will not be bit for bit that of an "
+                    f"uninterrupted run. cnnlab.model.parallel.set_num_threads({extra['threads']}) restores "
+                    f"the split.",
+                    stacklevel=2,
+                )
+            self.model.fit_state.resume_point = point  # fit continues from here
             self.restored_from = point
             return
         raise error
@@ -528,18 +624,36 @@ class BackupAndRestore(Callback):
             return
         self._batches_seen_since_last_saving = 0
         state = self.model.fit_state
-        epoch, step, order, loss_sum, seen = state.epoch, state.step, state.order, state.loss_sum, state.seen
+        epoch, step, order, loss_sum, seen = (
+            state.epoch,
+            state.step,
+            state.order,
+            state.loss_sum,
+            state.seen,
+        )
         steps = self.params.get("steps")
         for m in self.model.metrics:
             if not isinstance(m, metrics_mod.Mean) or not float(m.count).is_integer():
-                raise CnnlabError(f"BackupAndRestore(save_freq={self.save_freq}): the metric '{m.name}' "
-                                  f"({type(m).__name__}) is not a running mean over samples, and cnnlab cannot yet "
-                                  f"back up its state in the middle of an epoch. Use save_freq='epoch'. "
-                                  f"Received: metrics={[m.name for m in self.model.metrics]}")
+                raise CnnlabError(
+                    f"BackupAndRestore(save_freq={self.save_freq}): the metric '{m.name}' "
+                    f"({type(m).__name__}) is not a running mean over samples, and cnnlab cannot yet "
+                    f"back up its state in the middle of an epoch. Use save_freq='epoch'. "
+                    f"Received: metrics={[m.name for m in self.model.metrics]}"
+                )
         metrics = [(m.name, m.total, int(m.count)) for m in self.model.metrics]
-        self._save(_backup_store().ResumePoint(epoch=epoch, step=step + 1, order=order, steps=steps,
-                                            loss_sum=loss_sum, seen=seen, metrics=metrics,
-                                            output_loss_sums=list(state.output_loss_sums)), logs)
+        self._save(
+            _backup_store().ResumePoint(
+                epoch=epoch,
+                step=step + 1,
+                order=order,
+                steps=steps,
+                loss_sum=loss_sum,
+                seen=seen,
+                metrics=metrics,
+                output_loss_sums=list(state.output_loss_sums),
+            ),
+            logs,
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
@@ -547,18 +661,30 @@ class BackupAndRestore(Callback):
 
     def _save(self, point, logs):
         loss = (logs or {}).get("loss")
-        if (loss is not None and not math.isfinite(loss)) or not _backup_store().finite_state(self.model):
+        if (
+            loss is not None and not math.isfinite(loss)
+        ) or not _backup_store().finite_state(self.model):
             # Never replace a good backup with a poisoned state.
-            warnings.warn(f"BackupAndRestore: the loss or the weights are NaN or infinite; not backing this "
-                          f"state up (the previous backup in {self.backup_dir}, if any, is kept).", stacklevel=2)
+            warnings.warn(
+                f"BackupAndRestore: the loss or the weights are NaN or infinite; not backing this "
+                f"state up (the previous backup in {self.backup_dir}, if any, is kept).",
+                stacklevel=2,
+            )
             return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             os.replace(self._path, self._previous)
         from . import parallel
-        _backup_store().write(self._path, self.model, point,
-                              extra={"batches_since_save": self._batches_seen_since_last_saving,
-                                     "threads": parallel.get_num_threads()})
+
+        _backup_store().write(
+            self._path,
+            self.model,
+            point,
+            extra={
+                "batches_since_save": self._batches_seen_since_last_saving,
+                "threads": parallel.get_num_threads(),
+            },
+        )
 
     def on_train_end(self, logs=None):
         if not self.delete_checkpoint:
@@ -566,8 +692,15 @@ class BackupAndRestore(Callback):
         names = {os.path.basename(self._path), os.path.basename(self._previous)}
         try:
             # ...and the temporary files of saves that a kill interrupted (atomic.atomic_write's names).
-            names |= {n for n in os.listdir(self.backup_dir) if n.endswith(".tmp") and any(
-                n.startswith(f".{own}.") for own in (_backup_store().FILENAME, _backup_store().PREVIOUS))}
+            names |= {
+                n
+                for n in os.listdir(self.backup_dir)
+                if n.endswith(".tmp")
+                and any(
+                    n.startswith(f".{own}.")
+                    for own in (_backup_store().FILENAME, _backup_store().PREVIOUS)
+                )
+            }
         except OSError:
             pass
         for name in names:
@@ -578,16 +711,30 @@ class BackupAndRestore(Callback):
         try:
             os.rmdir(self.backup_dir)
         except OSError:
-            pass                       # not empty (someone else's files) or already gone
+            pass  # not empty (someone else's files) or already gone
 
 
 class LambdaCallback(Callback):
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
-        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
-                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
-                     on_train_batch_end=on_train_batch_end, **kwargs)
+        hooks = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+            **kwargs,
+        )
         for name, fn in hooks.items():
             if fn is not None:
                 setattr(self, name, fn)

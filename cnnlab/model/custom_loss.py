@@ -7,6 +7,7 @@ the loss is their mean (``sum_over_batch_size``). The gradient with respect to
 ``y_pred`` and the backwards of the ops it called are replayed from
 ``d mean / d value = 1 / count``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,23 +34,31 @@ class LossFunction(Loss):
 
     def value_and_grad(self, y_true, y_pred, from_logits=None, sample_weight=None):
         y_true, y_pred = self._prepare(y_true, y_pred)
-        record = tape.Tape(f"Loss function '{self.name}'", training=True, place="the loss function")
+        record = tape.Tape(
+            f"Loss function '{self.name}'", training=True, place="the loss function"
+        )
         with record:
             prediction = record.watch(y_pred)
             values = self.fn(y_true, prediction)
         per_sample = np.asarray(tape.value(values))
         if per_sample.dtype.kind not in "fc":
-            raise ValueError(f"Loss function '{self.name}' must return numbers (a value per sample). "
-                             f"Received: dtype={per_sample.dtype}")
+            raise ValueError(
+                f"Loss function '{self.name}' must return numbers (a value per sample). "
+                f"Received: dtype={per_sample.dtype}"
+            )
         weights = _weights_for(per_sample, sample_weight)
         seed = (weights / max(per_sample.size, 1)).astype(y_pred.dtype)
         grad, _ = tape.replay(record, prediction, values, seed, [])
-        return float((weights * per_sample).sum() / max(per_sample.size, 1)), grad.astype(y_pred.dtype, copy=False)
+        return float(
+            (weights * per_sample).sum() / max(per_sample.size, 1)
+        ), grad.astype(y_pred.dtype, copy=False)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The (weighted) mean loss alone (no backward)."""
         values = np.asarray(tape.value(self.fn(*self._prepare(y_true, y_pred))))
-        return float((_weights_for(values, sample_weight) * values).sum() / max(values.size, 1))
+        return float(
+            (_weights_for(values, sample_weight) * values).sum() / max(values.size, 1)
+        )
 
     def get_config(self):
         return {"name": self.name, "reduction": "sum_over_batch_size"}

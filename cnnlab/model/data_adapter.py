@@ -21,6 +21,7 @@ Steps, as Keras's ``EpochIterator`` counts them:
   batches Keras peeked at before training (:class:`GeneratorAdapter`). Keras also
   warns when a generator without ``steps_per_epoch`` ends, and so does cnnlab.
 """
+
 from __future__ import annotations
 
 import collections
@@ -42,9 +43,11 @@ class InputRanOutWarning(UserWarning):
     """The data ran out before ``steps_per_epoch`` (or ``steps``) batches."""
 
 
-RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that your dataset or generator can generate "
-           "at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` function when building "
-           "your dataset.")
+RAN_OUT = (
+    "Your input ran out of data; interrupting training. Make sure that your dataset or generator can generate "
+    "at least `steps_per_epoch * epochs` batches. You may need to use the `.repeat()` function when building "
+    "your dataset."
+)
 
 
 # --------------------------------------------------------------------------- batches
@@ -62,8 +65,10 @@ def unpack_x_y_sample_weight(data, where="fit"):
         return data[0], data[1], None
     if len(data) == 3:
         return data
-    raise CnnlabError(f"{where}(): Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
-                      f"found a tuple of {len(data)} parts. Received: {str(data)[:100]}")
+    raise CnnlabError(
+        f"{where}(): Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+        f"found a tuple of {len(data)} parts. Received: {str(data)[:100]}"
+    )
 
 
 def class_weight_to_sample_weights(y, class_weight):
@@ -82,8 +87,10 @@ def check_class_weight(class_weight, where):
     if class_weight is None:
         return None
     if not isinstance(class_weight, dict):
-        raise CnnlabError(f"{where}(): class_weight must be a dict mapping class indices to weights, e.g. "
-                          f"{{0: 1.0, 1: 5.0}}. Received: class_weight={class_weight!r}")
+        raise CnnlabError(
+            f"{where}(): class_weight must be a dict mapping class indices to weights, e.g. "
+            f"{{0: 1.0, 1: 5.0}}. Received: class_weight={class_weight!r}"
+        )
     return {int(k): float(v) for k, v in class_weight.items()}
 
 
@@ -91,8 +98,10 @@ def _standardize(batch, class_weight, where):
     x, y, sw = unpack_x_y_sample_weight(batch, where)
     if class_weight is not None and y is not None:
         if sw is not None:
-            raise CnnlabError(f"{where}(): You cannot specify `class_weight` and `sample_weight` at the same time "
-                              f"(the data yields (x, y, sample_weight) batches). Received: class_weight={class_weight}")
+            raise CnnlabError(
+                f"{where}(): You cannot specify `class_weight` and `sample_weight` at the same time "
+                f"(the data yields (x, y, sample_weight) batches). Received: class_weight={class_weight}"
+            )
         sw = class_weight_to_sample_weights(y, class_weight)
     return x, y, sw
 
@@ -104,8 +113,12 @@ def epoch_order(rng, n, batch_size, shuffle):
     """The order of the samples in one epoch: a permutation (``shuffle=True``), the data's order (``False``),
     or, with ``"batch"`` as Keras's array adapter does it, the batches in order, each one's samples shuffled."""
     if shuffle == "batch":
-        return np.concatenate([start + rng.permutation(min(batch_size, n - start))
-                               for start in range(0, n, batch_size)])
+        return np.concatenate(
+            [
+                start + rng.permutation(min(batch_size, n - start))
+                for start in range(0, n, batch_size)
+            ]
+        )
     return rng.permutation(n) if shuffle else np.arange(n)
 
 
@@ -122,30 +135,44 @@ class ArrayAdapter:
         self.batch_size = int(batch_size)
         if class_weight is not None and y is not None:
             if sample_weight is not None:
-                raise CnnlabError("fit(): You cannot `class_weight` and `sample_weight` at the same time. "
-                                  f"Received: class_weight={class_weight}")
+                raise CnnlabError(
+                    "fit(): You cannot `class_weight` and `sample_weight` at the same time. "
+                    f"Received: class_weight={class_weight}"
+                )
             sample_weight = class_weight_to_sample_weights(y[0], class_weight)
         self.sample_weight = sample_weight
         self.shuffle = shuffle
         self.num_batches = math.ceil(n / self.batch_size)
-        self.order = None          # the current epoch's order (BackupAndRestore saves it)
-        self.resume_order, self.first_step = None, 0     # set to continue an interrupted epoch
+        self.order = None  # the current epoch's order (BackupAndRestore saves it)
+        self.resume_order, self.first_step = (
+            None,
+            0,
+        )  # set to continue an interrupted epoch
 
     def get_iterator(self):
         if self.resume_order is not None:
             order = self.resume_order
         else:
             n = len(self.x[0])
-            order = epoch_order(cnn_random.generator(), n, self.batch_size, self.shuffle)
+            order = epoch_order(
+                cnn_random.generator(), n, self.batch_size, self.shuffle
+            )
         first, self.resume_order, self.first_step = self.first_step, None, 0
         self.order = order
-        return self._batches(order, first)      # the order is drawn now, not at the first batch
+        return self._batches(
+            order, first
+        )  # the order is drawn now, not at the first batch
 
     def _batches(self, order, first):
         for step in range(first, self.num_batches):
-            idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-            yield ([v[idx] for v in self.x], None if self.y is None else [None if v is None else v[idx] for v in self.y],
-                   None if self.sample_weight is None else self.sample_weight[idx])
+            idx = order[step * self.batch_size : (step + 1) * self.batch_size]
+            yield (
+                [v[idx] for v in self.x],
+                None
+                if self.y is None
+                else [None if v is None else v[idx] for v in self.y],
+                None if self.sample_weight is None else self.sample_weight[idx],
+            )
 
     def on_epoch_begin(self):
         pass
@@ -180,17 +207,21 @@ class GeneratorAdapter:
     still yields those two batches; cnnlab does the same, for the same step counts."""
 
     num_batches = None
-    PEEKED = 2          # Keras's NUM_BATCHES_FOR_TENSOR_SPEC
+    PEEKED = 2  # Keras's NUM_BATCHES_FOR_TENSOR_SPEC
 
     def __init__(self, generator, class_weight, where):
         self._peeked = list(itertools.islice(generator, self.PEEKED))
         if not self._peeked:
-            raise CnnlabError(f"{where}(): When passing a Python generator to a Keras model, the generator must yield "
-                              f"at least one batch. Received an empty generator.")
+            raise CnnlabError(
+                f"{where}(): When passing a Python generator to a Keras model, the generator must yield "
+                f"at least one batch. Received an empty generator."
+            )
         if not isinstance(self._peeked[0], tuple):
-            raise CnnlabError(f"{where}(): When passing a Python generator to a Keras model, the generator must return "
-                              f"a tuple, either (input,) or (inputs, targets) or (inputs, targets, sample_weights). "
-                              f"Received: {type(self._peeked[0]).__name__}")
+            raise CnnlabError(
+                f"{where}(): When passing a Python generator to a Keras model, the generator must return "
+                f"a tuple, either (input,) or (inputs, targets) or (inputs, targets, sample_weights). "
+                f"Received: {type(self._peeked[0]).__name__}"
+            )
         self.first = self._peeked[0]
         self._generator = generator
         self.class_weight, self.where = class_weight, where
@@ -211,7 +242,12 @@ class PyDatasetAdapter:
     fetched ahead in ``workers`` threads when ``workers > 1``."""
 
     def __init__(self, dataset, class_weight, shuffle, where):
-        self.dataset, self.class_weight, self.shuffle, self.where = dataset, class_weight, shuffle, where
+        self.dataset, self.class_weight, self.shuffle, self.where = (
+            dataset,
+            class_weight,
+            shuffle,
+            where,
+        )
         self.workers, self.queue = dataset._settings()
         self.num_batches = dataset.num_batches
 
@@ -229,15 +265,21 @@ class PyDatasetAdapter:
             for i in indices:
                 yield _standardize(self.dataset[i], self.class_weight, self.where)
             return
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cnnlab-pydataset")
+        pool = ThreadPoolExecutor(
+            max_workers=self.workers, thread_name_prefix="cnnlab-pydataset"
+        )
         pending: collections.deque = collections.deque()
         try:
             for i in indices:
                 pending.append(pool.submit(self.dataset.__getitem__, i))
                 if len(pending) >= self.queue:
-                    yield _standardize(pending.popleft().result(), self.class_weight, self.where)
+                    yield _standardize(
+                        pending.popleft().result(), self.class_weight, self.where
+                    )
             while pending:
-                yield _standardize(pending.popleft().result(), self.class_weight, self.where)
+                yield _standardize(
+                    pending.popleft().result(), self.class_weight, self.where
+                )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -250,22 +292,41 @@ class PyDatasetAdapter:
 
 def is_stream(x):
     """Whether ``x`` is a data set, generator or PyDataset rather than arrays."""
-    return isinstance(x, (Dataset, PyDataset)) or (hasattr(x, "__next__") and hasattr(x, "__iter__"))
+    return isinstance(x, (Dataset, PyDataset)) or (
+        hasattr(x, "__next__") and hasattr(x, "__iter__")
+    )
 
 
 def _refuse(arg, description, kind, where):
-    raise CnnlabError(f"{where}(): When providing `x` as a {kind}, `{arg}` should not be passed. Instead, {description} "
-                      f"should be included as part of the {kind}. Received: {arg} is not None")
+    raise CnnlabError(
+        f"{where}(): When providing `x` as a {kind}, `{arg}` should not be passed. Instead, {description} "
+        f"should be included as part of the {kind}. Received: {arg} is not None"
+    )
 
 
-def get_adapter(x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False, class_weight=None,
-                where="fit"):
+def get_adapter(
+    x,
+    y=None,
+    sample_weight=None,
+    batch_size=None,
+    steps=None,
+    shuffle=False,
+    class_weight=None,
+    where="fit",
+):
     """The adapter for ``x`` (see the module docstring); arrays must already be checked arrays."""
     class_weight = check_class_weight(class_weight, where)
     if not is_stream(x):
-        return ArrayAdapter(x, y, sample_weight, batch_size, steps, shuffle, class_weight)
-    kind = ("cnnlab Dataset" if isinstance(x, Dataset) else "PyDataset" if isinstance(x, PyDataset)
-            else "Python generator")
+        return ArrayAdapter(
+            x, y, sample_weight, batch_size, steps, shuffle, class_weight
+        )
+    kind = (
+        "cnnlab Dataset"
+        if isinstance(x, Dataset)
+        else "PyDataset"
+        if isinstance(x, PyDataset)
+        else "Python generator"
+    )
     if y is not None:
         _refuse("y", "the targets", kind, where)
     if sample_weight is not None:
@@ -273,7 +334,9 @@ def get_adapter(x, y=None, sample_weight=None, batch_size=None, steps=None, shuf
     if isinstance(x, Dataset):
         return DatasetAdapter(x, class_weight, where)
     if isinstance(x, PyDataset):
-        return PyDatasetAdapter(x, class_weight, shuffle and x.num_batches is not None, where)
+        return PyDatasetAdapter(
+            x, class_weight, shuffle and x.num_batches is not None, where
+        )
     return GeneratorAdapter(x, class_weight, where)
 
 
@@ -284,9 +347,13 @@ class EpochIterator:
     """Keras's ``EpochIterator``: ``epoch()`` yields ``(step, (x, y, sample_weight))`` for one epoch."""
 
     def __init__(self, adapter, steps_per_epoch=None):
-        if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1):
-            raise CnnlabError(f"steps_per_epoch must be a positive integer or None. "
-                              f"Received: steps_per_epoch={steps_per_epoch!r}")
+        if steps_per_epoch is not None and (
+            isinstance(steps_per_epoch, bool) or int(steps_per_epoch) < 1
+        ):
+            raise CnnlabError(
+                f"steps_per_epoch must be a positive integer or None. "
+                f"Received: steps_per_epoch={steps_per_epoch!r}"
+            )
         self.adapter = adapter
         self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
         self._num_batches = adapter.num_batches
@@ -320,20 +387,22 @@ class EpochIterator:
                     batch = next(self._iterator)
                 except StopIteration:
                     if self._num_batches is None:
-                        self._num_batches = self._seen   # Keras counts the step that found no batch
+                        self._num_batches = (
+                            self._seen
+                        )  # Keras counts the step that found no batch
                     self._ran_out()
                     self._iterator = None
                     break
                 yield step, batch
             if self._num_batches and self._seen >= self._num_batches:
-                self._iterator = None          # used up: the next epoch starts a new pass
+                self._iterator = None  # used up: the next epoch starts a new pass
                 self._seen = 0
         else:
             iterator = iter(self.adapter.get_iterator())
             for step in itertools.count():
                 try:
                     batch = next(iterator)
-                except StopIteration:        # Keras warns here too, and counts the empty step
+                except StopIteration:  # Keras warns here too, and counts the empty step
                     if self._num_batches is None:
                         self._num_batches = step + 1
                     self._ran_out()
@@ -350,15 +419,32 @@ def train_validation_split(x, y, sample_weight, validation_split):
     """Keras's split for arrays (lists of per-input / per-output arrays): the last
     ``validation_split`` of the samples, before shuffling."""
     if is_stream(x):
-        raise CnnlabError(f"fit(): `validation_split` is only supported for Tensors or NumPy arrays, not for a "
-                          f"{type(x).__name__}. Pass validation_data= (for example the validation subset of "
-                          f"image_dataset_from_directory). Received: validation_split={validation_split}")
+        raise CnnlabError(
+            f"fit(): `validation_split` is only supported for Tensors or NumPy arrays, not for a "
+            f"{type(x).__name__}. Pass validation_data= (for example the validation subset of "
+            f"image_dataset_from_directory). Received: validation_split={validation_split}"
+        )
     if not 0 < validation_split < 1:
-        raise CnnlabError(f"fit(): validation_split must be in (0, 1). Received: {validation_split}")
-    split = int(len(x[0]) * (1 - validation_split))   # Keras takes the last samples, before shuffling
+        raise CnnlabError(
+            f"fit(): validation_split must be in (0, 1). Received: {validation_split}"
+        )
+    split = int(
+        len(x[0]) * (1 - validation_split)
+    )  # Keras takes the last samples, before shuffling
 
     def part(arrays, sl):
         return [None if v is None else v[sl] for v in arrays]
+
     head, tail = slice(None, split), slice(split, None)
-    val = SplitArrays((part(x, tail), part(y, tail), None if sample_weight is None else sample_weight[tail]))
-    return (part(x, head), part(y, head), None if sample_weight is None else sample_weight[head]), val
+    val = SplitArrays(
+        (
+            part(x, tail),
+            part(y, tail),
+            None if sample_weight is None else sample_weight[tail],
+        )
+    )
+    return (
+        part(x, head),
+        part(y, head),
+        None if sample_weight is None else sample_weight[head],
+    ), val

@@ -6,6 +6,7 @@ softmax + cross-entropy the loss of a run gone wild can stay finite (SGD at lear
 rate 1e6 reaches 4e5 on the MNIST sample, and 6e27 on deeper models) while the model
 predicts one class for everything. ``cnnlab train`` and ``cnnlab tune`` both use this rule.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,9 @@ class StopOnDivergence(TerminateOnNaN):
             return
         if self.first_loss is None and math.isfinite(loss):
             self.first_loss = float(loss)
-        self.diverged = divergence(loss, self.first_loss, f"in epoch {self.epoch + 1}, batch {batch + 1}")
+        self.diverged = divergence(
+            loss, self.first_loss, f"in epoch {self.epoch + 1}, batch {batch + 1}"
+        )
         if self.diverged:
             if getattr(self, "_latest", None) is not None:
                 self._restore()
@@ -58,5 +61,7 @@ class StopOnDivergence(TerminateOnNaN):
     def on_epoch_end(self, epoch, logs=None):
         val_loss = (logs or {}).get("val_loss")
         if not self.diverged and val_loss is not None and not math.isfinite(val_loss):
-            self.diverged = f"the validation loss became {val_loss} after epoch {epoch + 1}"
+            self.diverged = (
+                f"the validation loss became {val_loss} after epoch {epoch + 1}"
+            )
             self.model.stop_training = True

@@ -19,6 +19,7 @@ is: the rewrites would change what the other readers see.
 
 ``cnnlab.backend.set_fast_path(False)`` (or ``CNNLAB_FAST_PATH=0``) switches all four off.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,14 +40,36 @@ def plan(program: Program) -> tuple[Program, dict, set]:
             continue
         if k in fused:
             j = fused[k]
-            steps.append(Step(ConvThenMaxPool(step.layer, program.steps[j].layer), step.inputs,
-                              program.steps[j].outputs, crop_to=crops.get(k), owner=step.layer,
-                              layers=(step.layer, program.steps[j].layer), training=step.training))
+            steps.append(
+                Step(
+                    ConvThenMaxPool(step.layer, program.steps[j].layer),
+                    step.inputs,
+                    program.steps[j].outputs,
+                    crop_to=crops.get(k),
+                    owner=step.layer,
+                    layers=(step.layer, program.steps[j].layer),
+                    training=step.training,
+                )
+            )
             skip.add(j)
         else:
-            steps.append(Step(step.layer, step.inputs, step.outputs, step.list_input, step.list_output,
-                              crop_to=crops.get(k), owner=step.owner, training=step.training))
-    return Program(steps, program.input_slots, program.output_slots, program.n_slots), crops, set(fused)
+            steps.append(
+                Step(
+                    step.layer,
+                    step.inputs,
+                    step.outputs,
+                    step.list_input,
+                    step.list_output,
+                    crop_to=crops.get(k),
+                    owner=step.owner,
+                    training=step.training,
+                )
+            )
+    return (
+        Program(steps, program.input_slots, program.output_slots, program.n_slots),
+        crops,
+        set(fused),
+    )
 
 
 def _single_reader(program, k):
@@ -68,13 +91,18 @@ def crop_steps(program: Program) -> dict:
     crops = {}
     for k, step in enumerate(program.steps):
         layer = step.layer
-        if not getattr(layer, "can_crop", False) or getattr(layer, "activity_regularizer", None) is not None:
-            continue                     # (an activity penalty is on the layer's whole output)
+        if (
+            not getattr(layer, "can_crop", False)
+            or getattr(layer, "activity_regularizer", None) is not None
+        ):
+            continue  # (an activity penalty is on the layer's whole output)
         j = _single_reader(program, k)
         if j is None:
             continue
         following = program.steps[j].layer
-        extent = getattr(following, "used_input_extent", lambda shape: None)(layer.output_shape)
+        extent = getattr(following, "used_input_extent", lambda shape: None)(
+            layer.output_shape
+        )
         if extent is not None and tuple(extent) != tuple(layer.output_shape[1:-1]):
             crops[k] = tuple(extent)
     return crops
@@ -85,14 +113,21 @@ def fuse_conv_max_pool(program: Program) -> dict:
     fused = {}
     for k, step in enumerate(program.steps):
         defers = getattr(step.layer, "defers_to_pooling", None)
-        if not defers or not defers() or getattr(step.layer, "activity_regularizer", None) is not None:
+        if (
+            not defers
+            or not defers()
+            or getattr(step.layer, "activity_regularizer", None) is not None
+        ):
             continue
         j = _single_reader(program, k)
         if j is None:
             continue
         pool = program.steps[j].layer
-        if getattr(pool, "mode", None) == "max" and getattr(pool, "activation_name", None) == "linear" \
-                and hasattr(pool, "pool_size"):
+        if (
+            getattr(pool, "mode", None) == "max"
+            and getattr(pool, "activation_name", None) == "linear"
+            and hasattr(pool, "pool_size")
+        ):
             fused[k] = j
     return fused
 
@@ -118,12 +153,17 @@ class ConvThenMaxPool:
         return dx, [dkernel] + ([dbias] if dbias is not None else [])
 
 
-def batch_parts(n: int, layers, training: bool, fast: bool | None = None) -> list[slice]:
+def batch_parts(
+    n: int, layers, training: bool, fast: bool | None = None
+) -> list[slice]:
     """Step 3: the parts a batch of ``n`` is cut into (one without the fast path, or when a
     layer computes statistics over the whole training batch)."""
     if not (fast_path() if fast is None else fast):
         return [slice(0, n)]
-    return parallel.split(n, whole=training and any(getattr(l, "needs_whole_batch", False) for l in layers))
+    return parallel.split(
+        n,
+        whole=training and any(getattr(l, "needs_whole_batch", False) for l in layers),
+    )
 
 
 class FlatParameters:
@@ -145,10 +185,21 @@ class FlatParameters:
             return
         for layer, ws in params:
             # A custom layer's trained weights include its sub-layers': each lives in its owner's store.
-            stores = [owner._weights for owner in layer._walk()] if hasattr(layer, "_walk") else \
-                [getattr(layer, "_weights", {})]
+            stores = (
+                [owner._weights for owner in layer._walk()]
+                if hasattr(layer, "_walk")
+                else [getattr(layer, "_weights", {})]
+            )
             for w in ws:
-                found = next(((store, k) for store in stores for k, v in store.items() if v is w), None)
+                found = next(
+                    (
+                        (store, k)
+                        for store in stores
+                        for k, v in store.items()
+                        if v is w
+                    ),
+                    None,
+                )
                 if found is None:
                     return
                 self.entries.append(found)
@@ -156,17 +207,21 @@ class FlatParameters:
         self.flat_grads = np.empty_like(self.flat)
         self.grad_views, offset = [], 0
         for i, ((store, key), w) in enumerate(zip(self.entries, self.arrays)):
-            view = self.flat[offset:offset + w.size].reshape(w.shape)
+            view = self.flat[offset : offset + w.size].reshape(w.shape)
             view[...] = w
             store[key] = view
             self.arrays[i] = view
-            self.grad_views.append(self.flat_grads[offset:offset + w.size].reshape(w.shape))
+            self.grad_views.append(
+                self.flat_grads[offset : offset + w.size].reshape(w.shape)
+            )
             offset += w.size
 
     def current(self) -> bool:
         """True while the layers still compute with this buffer's views (another model's
         compile may have moved them into its own buffer)."""
-        return self.flat is None or all(store[key] is view for (store, key), view in zip(self.entries, self.arrays))
+        return self.flat is None or all(
+            store[key] is view for (store, key), view in zip(self.entries, self.arrays)
+        )
 
     def apply(self, optimizer, grads_per_part, threads):
         """Sum each weight's gradient over the parts and update every weight."""

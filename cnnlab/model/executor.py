@@ -18,6 +18,7 @@ linear case: step ``i`` reads slot ``i`` and writes slot ``i + 1``. The fast
 engine (``cnnlab.model.engine``) rewrites a program into another program
 (a Conv and its MaxPooling fused into one step, crops); this module runs either.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,13 +43,19 @@ class Step:
     list_output: bool = False
     crop_to: tuple | None = None
     owner: object = None
-    reads_only_inputs: bool = False      # every input is a model input: no dx needed at the top level
-    options: bool = True                 # backward accepts skip_activation= and need_dx=
-    layers: tuple = ()                   # the graph layers this step runs (two for a fused pair)
-    bias_reader: object = None           # the only layer reading this step's output (set by Program)
-    training: bool | None = None         # fixed at the call (``base(x, training=False)``), else the pass's
+    reads_only_inputs: bool = (
+        False  # every input is a model input: no dx needed at the top level
+    )
+    options: bool = True  # backward accepts skip_activation= and need_dx=
+    layers: tuple = ()  # the graph layers this step runs (two for a fused pair)
+    bias_reader: object = (
+        None  # the only layer reading this step's output (set by Program)
+    )
+    training: bool | None = (
+        None  # fixed at the call (``base(x, training=False)``), else the pass's
+    )
 
-    nested: bool = False                 # a model used as a layer (set here)
+    nested: bool = False  # a model used as a layer (set here)
 
     def __post_init__(self):
         self.nested = hasattr(self.layer, "_backward_by_layer")
@@ -58,7 +65,9 @@ class Step:
             self.layers = (self.layer,)
         try:
             params = inspect.signature(self.layer.backward).parameters
-            self.options = "need_dx" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+            self.options = "need_dx" in params or any(
+                p.kind == p.VAR_KEYWORD for p in params.values()
+            )
         except (TypeError, ValueError):
             self.options = False
 
@@ -71,14 +80,18 @@ class Program:
     input_slots: list
     output_slots: list
     n_slots: int
-    consumers: dict = field(default_factory=dict)    # slot -> number of steps that read it
+    consumers: dict = field(
+        default_factory=dict
+    )  # slot -> number of steps that read it
 
     def __post_init__(self):
         self.consumers = {}
         for step in self.steps:
             for s in step.inputs:
                 self.consumers[s] = self.consumers.get(s, 0) + 1
-        self.producer = {s: k for k, step in enumerate(self.steps) for s in step.outputs}
+        self.producer = {
+            s: k for k, step in enumerate(self.steps) for s in step.outputs
+        }
         inputs = set(self.input_slots)
         readers = {}
         for j, step in enumerate(self.steps):
@@ -87,17 +100,26 @@ class Program:
                 readers.setdefault(s, []).append(j)
         for step in self.steps:
             only = readers.get(step.outputs[0], []) if len(step.outputs) == 1 else []
-            single = (len(only) == 1 and self.consumers.get(step.outputs[0]) == 1
-                      and step.outputs[0] not in self.output_slots)
+            single = (
+                len(only) == 1
+                and self.consumers.get(step.outputs[0]) == 1
+                and step.outputs[0] not in self.output_slots
+            )
             reader = self.steps[only[0]].layer if single else None
-            step.bias_reader = reader if hasattr(reader, "cancels_channel_bias") else None
+            step.bias_reader = (
+                reader if hasattr(reader, "cancels_channel_bias") else None
+            )
 
     def output_step(self, i):
         """The step that writes output ``i`` and nothing else reads it (it may fuse with
         its loss), or None."""
         slot = self.output_slots[i]
         k = self.producer.get(slot)
-        if k is None or self.consumers.get(slot, 0) or self.output_slots.count(slot) > 1:
+        if (
+            k is None
+            or self.consumers.get(slot, 0)
+            or self.output_slots.count(slot) > 1
+        ):
             return None
         step = self.steps[k]
         return None if step.list_output else k
@@ -140,7 +162,11 @@ def run_forward(program: Program, inputs: list, training=False):
         values[slot] = x
     caches = []
     for step in program.steps:
-        x = [values[s] for s in step.inputs] if step.list_input else values[step.inputs[0]]
+        x = (
+            [values[s] for s in step.inputs]
+            if step.list_input
+            else values[step.inputs[0]]
+        )
         mode = training if step.training is None else step.training
         if step.crop_to:
             y, cache = step.layer.forward(x, mode, step.crop_to)
@@ -161,8 +187,14 @@ def _accumulate(store, key, value):
     store[key] = value if current is None else current + value
 
 
-def run_backward(program: Program, dys: list, trace: Trace, skip_activation=(), need_input_grads=False,
-                 stop_at=None):
+def run_backward(
+    program: Program,
+    dys: list,
+    trace: Trace,
+    skip_activation=(),
+    need_input_grads=False,
+    stop_at=None,
+):
     """Gradients of the outputs ``dys`` (None: no gradient) -> ``(input grads, weight grads)``.
 
     ``weight grads`` maps ``id(layer)`` to the list its backward returned, summed over
@@ -183,24 +215,41 @@ def run_backward(program: Program, dys: list, trace: Trace, skip_activation=(), 
             dy = [grads[s] for s in step.outputs]
             if all(d is None for d in dy):
                 continue
-            dy = [np.zeros_like(trace.values[s]) if d is None else d for d, s in zip(dy, step.outputs)]
+            dy = [
+                np.zeros_like(trace.values[s]) if d is None else d
+                for d, s in zip(dy, step.outputs)
+            ]
         else:
             dy = grads[step.outputs[0]]
             if dy is None:
-                continue                 # nothing downstream of this step reaches a loss
+                continue  # nothing downstream of this step reaches a loss
         need_dx = need_input_grads or stop_at is not None or not step.reads_only_inputs
-        if step.nested:                  # a model used as a layer: its own program, its layers' gradients
-            dx, inner = step.layer._backward_by_layer(dy, trace.caches[k], need_dx=need_dx,
-                                                      skip_activation=k in skip_activation)
+        if (
+            step.nested
+        ):  # a model used as a layer: its own program, its layers' gradients
+            dx, inner = step.layer._backward_by_layer(
+                dy,
+                trace.caches[k],
+                need_dx=need_dx,
+                skip_activation=k in skip_activation,
+            )
             for key, g in inner.items():
                 _add_weight_grads(weight_grads, key, g)
         else:
             if step.options:
-                dx, g = step.layer.backward(dy, trace.caches[k], skip_activation=k in skip_activation,
-                                            need_dx=need_dx)
+                dx, g = step.layer.backward(
+                    dy,
+                    trace.caches[k],
+                    skip_activation=k in skip_activation,
+                    need_dx=need_dx,
+                )
             else:
                 dx, g = step.layer.backward(dy, trace.caches[k])
-            if g and step.bias_reader is not None and bias_feeds_batch_norm(step.layer, step.bias_reader):
+            if (
+                g
+                and step.bias_reader is not None
+                and bias_feeds_batch_norm(step.layer, step.bias_reader)
+            ):
                 g = list(g[:-1]) + [np.zeros_like(g[-1])]
             if g:
                 _add_weight_grads(weight_grads, id(step.owner), g)
@@ -215,7 +264,9 @@ def run_backward(program: Program, dys: list, trace: Trace, skip_activation=(), 
 
 def _add_weight_grads(store, key, g):
     if key in store:
-        store[key] = [a + b for a, b in zip(store[key], g)]     # a shared layer: its uses add up
+        store[key] = [
+            a + b for a, b in zip(store[key], g)
+        ]  # a shared layer: its uses add up
     else:
         store[key] = list(g)
 
@@ -228,6 +279,12 @@ def bias_feeds_batch_norm(layer, following) -> bool:
     Adam (dividing by its square root) turns into a drift; the backward pass writes an exact zero."""
     cancels = getattr(following, "cancels_channel_bias", None)
     names = getattr(layer, "trainable_weight_names", [])
-    return bool(cancels and cancels() and getattr(layer, "use_bias", False)
-                and getattr(layer, "activation_name", None) == "linear" and "bias" in names
-                and names[-1] == "bias" and getattr(layer, "activity_regularizer", None) is None)
+    return bool(
+        cancels
+        and cancels()
+        and getattr(layer, "use_bias", False)
+        and getattr(layer, "activation_name", None) == "linear"
+        and "bias" in names
+        and names[-1] == "bias"
+        and getattr(layer, "activity_regularizer", None) is None
+    )

@@ -6,6 +6,7 @@ from configs), so ``model/`` must not import it at module level: that would be a
 circle. The methods that write or read a file are the only ones that need it, and they
 run long after both packages are loaded; they import it here, on first use.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Callbacks that record training, as Keras 3 writes them: ``CSVLogger`` and ``TensorBoard``."""
+
 from __future__ import annotations
 
 import collections.abc
@@ -27,7 +28,12 @@ class CSVLogger(Callback):
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.sep, self.filename, self.append = separator, os.fspath(filename), append
-        self.writer, self.keys, self.append_header, self.csv_file = None, None, True, None
+        self.writer, self.keys, self.append_header, self.csv_file = (
+            None,
+            None,
+            True,
+            None,
+        )
 
     def on_train_begin(self, logs=None):
         if self.append:
@@ -46,7 +52,9 @@ class CSVLogger(Callback):
     def _value(v):
         if isinstance(v, str):
             return v
-        if isinstance(v, collections.abc.Iterable) and not (isinstance(v, np.ndarray) and v.ndim == 0):
+        if isinstance(v, collections.abc.Iterable) and not (
+            isinstance(v, np.ndarray) and v.ndim == 0
+        ):
             return f'"[{", ".join(map(str, v))}]"'
         return v
 
@@ -61,7 +69,10 @@ class CSVLogger(Callback):
 
             class Dialect(csv.excel):
                 delimiter = sep
-            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, dialect=Dialect)
+
+            self.writer = csv.DictWriter(
+                self.csv_file, fieldnames=["epoch"] + self.keys, dialect=Dialect
+            )
             if self.append_header:
                 self.writer.writeheader()
         row = {"epoch": epoch, **{k: self._value(logs.get(k, "NA")) for k in self.keys}}
@@ -91,24 +102,51 @@ class TensorBoard(Callback):
     and Keras's torch backend refuses profiling too).
     """
 
-    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
-                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
-                 embeddings_metadata=None):
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq=0,
+        write_graph=True,
+        write_images=False,
+        write_steps_per_second=False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq=0,
+        embeddings_metadata=None,
+    ):
         super().__init__()
         from .tb_events import require_tensorboard
-        require_tensorboard()                  # fail at construction, not in the middle of fit
+
+        require_tensorboard()  # fail at construction, not in the middle of fit
         if profile_batch:
-            raise CnnlabError(f"TensorBoard: profiling is not available in cnnlab (nor with Keras's torch backend). "
-                              f"Received: profile_batch={profile_batch} (must be 0)")
+            raise CnnlabError(
+                f"TensorBoard: profiling is not available in cnnlab (nor with Keras's torch backend). "
+                f"Received: profile_batch={profile_batch} (must be 0)"
+            )
         if embeddings_freq or embeddings_metadata is not None:
-            raise CnnlabError(f"TensorBoard: embeddings are for Embedding layers, which cnnlab does not have. "
-                              f"Received: embeddings_freq={embeddings_freq}")
-        if update_freq != "epoch" and update_freq != "batch" and not (
-                isinstance(update_freq, int) and not isinstance(update_freq, bool) and update_freq > 0):
-            raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer. "
-                             f"Received: update_freq={update_freq!r}")
+            raise CnnlabError(
+                f"TensorBoard: embeddings are for Embedding layers, which cnnlab does not have. "
+                f"Received: embeddings_freq={embeddings_freq}"
+            )
+        if (
+            update_freq != "epoch"
+            and update_freq != "batch"
+            and not (
+                isinstance(update_freq, int)
+                and not isinstance(update_freq, bool)
+                and update_freq > 0
+            )
+        ):
+            raise ValueError(
+                f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer. "
+                f"Received: update_freq={update_freq!r}"
+            )
         self.log_dir = os.fspath(log_dir)
-        self.histogram_freq, self.write_graph, self.write_images = histogram_freq, write_graph, write_images
+        self.histogram_freq, self.write_graph, self.write_images = (
+            histogram_freq,
+            write_graph,
+            write_images,
+        )
         self.write_steps_per_second = write_steps_per_second
         self.update_freq = 1 if update_freq == "batch" else update_freq
         self._writers = {}
@@ -118,18 +156,27 @@ class TensorBoard(Callback):
     def _writer(self, which):
         if which not in self._writers:
             from .tb_events import EventWriter
-            self._writers[which] = EventWriter(os.path.join(self.log_dir, "train" if which == "train" else
-                                                            "validation"))
+
+            self._writers[which] = EventWriter(
+                os.path.join(
+                    self.log_dir, "train" if which == "train" else "validation"
+                )
+            )
         return self._writers[which]
 
     def set_model(self, model):
         self.model = model
         self._writers = {}
         if self.write_graph and getattr(model, "built", False):
-            files.saving()                                  # model/ reaches saving/ only through files.py
+            files.saving()  # model/ reaches saving/ only through files.py
             keras_config = importlib.import_module("cnnlab.saving.keras_config")
-            self._writer("train").model_config("keras", json.dumps(
-                keras_config.serialize_model(model, include_compile=False), default=str))
+            self._writer("train").model_config(
+                "keras",
+                json.dumps(
+                    keras_config.serialize_model(model, include_compile=False),
+                    default=str,
+                ),
+            )
 
     def on_train_begin(self, logs=None):
         self._global_train_batch = 0
@@ -148,7 +195,11 @@ class TensorBoard(Callback):
             return
         writer, step = self._writer("train"), self._global_train_batch
         if self.write_steps_per_second:
-            writer.scalar("batch_steps_per_second", 1.0 / max(time.time() - self._batch_start, 1e-9), step)
+            writer.scalar(
+                "batch_steps_per_second",
+                1.0 / max(time.time() - self._batch_start, 1e-9),
+                step,
+            )
         for name, value in (logs or {}).items():
             writer.scalar(f"batch_{name}", value, step)
 
@@ -156,7 +207,11 @@ class TensorBoard(Callback):
         if self.model.optimizer is not None:
             writer = self._writer("validation")
             for name, value in (logs or {}).items():
-                writer.scalar(f"evaluation_{name}_vs_iterations", value, self.model.optimizer.iterations)
+                writer.scalar(
+                    f"evaluation_{name}_vs_iterations",
+                    value,
+                    self.model.optimizer.iterations,
+                )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -164,10 +219,14 @@ class TensorBoard(Callback):
             train = {k: v for k, v in logs.items() if not k.startswith("val_")}
             val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
             if self.model.optimizer is not None:
-                train["learning_rate"] = float(np.float32(self.model.optimizer.learning_rate))
+                train["learning_rate"] = float(
+                    np.float32(self.model.optimizer.learning_rate)
+                )
             if self.write_steps_per_second:
                 done = self.model.optimizer.iterations - self._previous_epoch_iterations
-                train["steps_per_second"] = done / max(time.time() - self._epoch_start, 1e-9)
+                train["steps_per_second"] = done / max(
+                    time.time() - self._epoch_start, 1e-9
+                )
             for name, value in train.items():
                 self._writer("train").scalar(f"epoch_{name}", value, epoch)
             for name, value in val.items():
@@ -192,13 +251,13 @@ class TensorBoard(Callback):
     def _as_images(weight):
         """Keras's ``_log_weight_as_image``: ``(n, h, w)`` grayscale images, or None when Keras writes none."""
         w = np.squeeze(weight)
-        if w.ndim == 1:                                    # a bias: one row
+        if w.ndim == 1:  # a bias: one row
             return w.reshape(1, 1, -1)
-        if w.ndim == 2:                                    # a dense kernel, wider than tall
+        if w.ndim == 2:  # a dense kernel, wider than tall
             return (w.T if w.shape[0] > w.shape[1] else w)[None]
-        if w.ndim == 3:                                    # a conv kernel with one input channel: its filters
+        if w.ndim == 3:  # a conv kernel with one input channel: its filters
             return np.transpose(w, (2, 0, 1))
-        return None                                        # (Keras writes no image for 4-D kernels)
+        return None  # (Keras writes no image for 4-D kernels)
 
     def on_train_end(self, logs=None):
         for writer in self._writers.values():

@@ -11,6 +11,7 @@
 ``'accuracy'`` means categorical, sparse categorical or binary accuracy,
 decided from the shapes of labels and outputs as Keras 3 decides it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,10 @@ class Metric:
 
     def __init__(self, name=None, dtype=None):
         if dtype not in (None, "float32"):
-            raise CnnlabError(f"{type(self).__name__}: cnnlab computes metrics in float32/float64. "
-                              f"Received: dtype={dtype!r}")
+            raise CnnlabError(
+                f"{type(self).__name__}: cnnlab computes metrics in float32/float64. "
+                f"Received: dtype={dtype!r}"
+            )
         if name:
             self.name = name
         self.reset_state()
@@ -87,13 +90,15 @@ class Mean(Metric):
                 w = w[..., 0]
             elif v.ndim == w.ndim + 1 and v.shape[-1] == 1:
                 v = v[..., 0]
-            if v.ndim > w.ndim:                          # values averaged down to the weights' rank
+            if v.ndim > w.ndim:  # values averaged down to the weights' rank
                 v = v.mean(axis=tuple(range(w.ndim, v.ndim)))
             w = np.broadcast_to(w, v.shape)
             self.total += float(np.sum(v * w))
             self.count += float(np.sum(w))
             return
-        self.total += float(np.sum(v.reshape(len(v), -1).mean(axis=1)) if v.ndim > 1 else np.sum(v))
+        self.total += float(
+            np.sum(v.reshape(len(v), -1).mean(axis=1)) if v.ndim > 1 else np.sum(v)
+        )
         self.count += int(len(v)) if v.ndim else 1
 
     def result(self):
@@ -171,8 +176,10 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k=5, name=None, dtype=None, from_sorted_ids=False):
         if from_sorted_ids:
-            raise CnnlabError("SparseTopKCategoricalAccuracy: from_sorted_ids is not supported; give the scores. "
-                              "Received: from_sorted_ids=True")
+            raise CnnlabError(
+                "SparseTopKCategoricalAccuracy: from_sorted_ids is not supported; give the scores. "
+                "Received: from_sorted_ids=True"
+            )
         self.k = k
         super().__init__(name, dtype)
 
@@ -195,28 +202,55 @@ class _LossMetric(MeanMetricWrapper):
 
 
 def _loss_metric(class_name, metric_name, function):
-    return type(class_name, (_LossMetric,), {"name": metric_name, "function": staticmethod(function),
-                                            "__doc__": f"Keras's ``{class_name}`` metric: the mean of "
-                                                       f"``{function.__name__}`` per sample."})
+    return type(
+        class_name,
+        (_LossMetric,),
+        {
+            "name": metric_name,
+            "function": staticmethod(function),
+            "__doc__": f"Keras's ``{class_name}`` metric: the mean of "
+            f"``{function.__name__}`` per sample.",
+        },
+    )
 
 
-MeanAbsoluteError = _loss_metric("MeanAbsoluteError", "mean_absolute_error", losses_mod.mean_absolute_error)
-MeanSquaredError = _loss_metric("MeanSquaredError", "mean_squared_error", losses_mod.mean_squared_error)
-MeanAbsolutePercentageError = _loss_metric("MeanAbsolutePercentageError", "mean_absolute_percentage_error",
-                                           losses_mod.mean_absolute_percentage_error)
-MeanSquaredLogarithmicError = _loss_metric("MeanSquaredLogarithmicError", "mean_squared_logarithmic_error",
-                                           losses_mod.mean_squared_logarithmic_error)
+MeanAbsoluteError = _loss_metric(
+    "MeanAbsoluteError", "mean_absolute_error", losses_mod.mean_absolute_error
+)
+MeanSquaredError = _loss_metric(
+    "MeanSquaredError", "mean_squared_error", losses_mod.mean_squared_error
+)
+MeanAbsolutePercentageError = _loss_metric(
+    "MeanAbsolutePercentageError",
+    "mean_absolute_percentage_error",
+    losses_mod.mean_absolute_percentage_error,
+)
+MeanSquaredLogarithmicError = _loss_metric(
+    "MeanSquaredLogarithmicError",
+    "mean_squared_logarithmic_error",
+    losses_mod.mean_squared_logarithmic_error,
+)
 LogCoshError = _loss_metric("LogCoshError", "logcosh", losses_mod.log_cosh)
 KLDivergence = _loss_metric("KLDivergence", "kl_divergence", losses_mod.kl_divergence)
 Poisson = _loss_metric("Poisson", "poisson", losses_mod.poisson)
 Hinge = _loss_metric("Hinge", "hinge", losses_mod.hinge)
 SquaredHinge = _loss_metric("SquaredHinge", "squared_hinge", losses_mod.squared_hinge)
-CategoricalHinge = _loss_metric("CategoricalHinge", "categorical_hinge", losses_mod.categorical_hinge)
-BinaryCrossentropy = _loss_metric("BinaryCrossentropy", "binary_crossentropy", losses_mod.binary_crossentropy)
-CategoricalCrossentropy = _loss_metric("CategoricalCrossentropy", "categorical_crossentropy",
-                                       losses_mod.categorical_crossentropy)
-SparseCategoricalCrossentropy = _loss_metric("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy",
-                                             losses_mod.sparse_categorical_crossentropy)
+CategoricalHinge = _loss_metric(
+    "CategoricalHinge", "categorical_hinge", losses_mod.categorical_hinge
+)
+BinaryCrossentropy = _loss_metric(
+    "BinaryCrossentropy", "binary_crossentropy", losses_mod.binary_crossentropy
+)
+CategoricalCrossentropy = _loss_metric(
+    "CategoricalCrossentropy",
+    "categorical_crossentropy",
+    losses_mod.categorical_crossentropy,
+)
+SparseCategoricalCrossentropy = _loss_metric(
+    "SparseCategoricalCrossentropy",
+    "sparse_categorical_crossentropy",
+    losses_mod.sparse_categorical_crossentropy,
+)
 
 
 class RootMeanSquaredError(Mean):
@@ -224,7 +258,9 @@ class RootMeanSquaredError(Mean):
     _direction = "down"
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(losses_mod.mean_squared_error(y_true, y_pred), sample_weight)
+        super().update_state(
+            losses_mod.mean_squared_error(y_true, y_pred), sample_weight
+        )
 
     def result(self):
         return float(np.sqrt(super().result()))
@@ -232,28 +268,66 @@ class RootMeanSquaredError(Mean):
 
 from .metrics_confusion import AUC, F1Score, FBetaScore, MeanIoU, Precision, Recall  # noqa: E402
 
-_CLASSES = (CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy,
-            SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError, MeanAbsolutePercentageError,
-            MeanSquaredLogarithmicError, LogCoshError, KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge,
-            BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, RootMeanSquaredError,
-            Precision, Recall, AUC, F1Score, FBetaScore, MeanIoU, Mean)
+_CLASSES = (
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    BinaryAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    LogCoshError,
+    KLDivergence,
+    Poisson,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    RootMeanSquaredError,
+    Precision,
+    Recall,
+    AUC,
+    F1Score,
+    FBetaScore,
+    MeanIoU,
+    Mean,
+)
 
 
 def _snake(name):
     """Keras's ``to_snake_case`` (``AUC`` -> ``auc``, ``TopKCategoricalAccuracy`` -> ``top_k_categorical_accuracy``,
     ``MeanIoU`` -> ``mean_io_u``)."""
     import re
+
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 _BY_NAME = {_snake(cls.__name__): cls for cls in _CLASSES}
-_BY_NAME.update({"mae": MeanAbsoluteError, "mse": MeanSquaredError, "mape": MeanAbsolutePercentageError,
-                 "msle": MeanSquaredLogarithmicError, "bce": BinaryCrossentropy})
+_BY_NAME.update(
+    {
+        "mae": MeanAbsoluteError,
+        "mse": MeanSquaredError,
+        "mape": MeanAbsolutePercentageError,
+        "msle": MeanSquaredLogarithmicError,
+        "bce": BinaryCrossentropy,
+    }
+)
 #: Every name Keras accepts (metrics/__init__.py ``ALL_OBJECTS_DICT``), exactly: snake-case names, class
 #: names and Keras's upper-case aliases.
-NAMES = {**_BY_NAME, **{cls.__name__: cls for cls in _CLASSES}, "MSE": MeanSquaredError, "MAE": MeanAbsoluteError,
-         "MAPE": MeanAbsolutePercentageError, "MSLE": MeanSquaredLogarithmicError, "BCE": BinaryCrossentropy}
+NAMES = {
+    **_BY_NAME,
+    **{cls.__name__: cls for cls in _CLASSES},
+    "MSE": MeanSquaredError,
+    "MAE": MeanAbsoluteError,
+    "MAPE": MeanAbsolutePercentageError,
+    "MSLE": MeanSquaredLogarithmicError,
+    "BCE": BinaryCrossentropy,
+}
 
 
 def get(identifier, y_true_shape=None, y_pred_shape=None):
@@ -269,15 +343,22 @@ def get(identifier, y_true_shape=None, y_pred_shape=None):
         if key in ("accuracy", "acc"):
             if y_pred_shape is not None and y_pred_shape[-1] == 1:
                 cls = BinaryAccuracy
-            elif y_true_shape is not None and y_pred_shape is not None and (
-                    len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1):
+            elif (
+                y_true_shape is not None
+                and y_pred_shape is not None
+                and (len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1)
+            ):
                 cls = SparseCategoricalAccuracy
             else:
                 cls = CategoricalAccuracy
             return cls(name=identifier)
-    cls = lookup("metric", identifier, {"accuracy": None, "acc": None, **NAMES}, "metrics")
+    cls = lookup(
+        "metric", identifier, {"accuracy": None, "acc": None, **NAMES}, "metrics"
+    )
     try:
         return cls(name=identifier)
     except TypeError as e:
-        raise CnnlabError(f"Metric {identifier!r} needs arguments ({e}); pass an instance, e.g. "
-                          f"keras.metrics.{cls.__name__}(...). Received: metrics=[{identifier!r}]") from None
+        raise CnnlabError(
+            f"Metric {identifier!r} needs arguments ({e}); pass an instance, e.g. "
+            f"keras.metrics.{cls.__name__}(...). Received: metrics=[{identifier!r}]"
+        ) from None

@@ -20,6 +20,7 @@ steps. One training step for all of them (:meth:`Model._train_step`)::
 A model used as a layer is one step of the outer program: its forward runs its
 own program and its backward returns its layers' gradients to the outer model.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -31,7 +32,12 @@ from ..backend import fast_path, keep_freed_memory
 from ..errors import CnnlabError, ShapeError
 from ..layers import InputLayer, Layer
 from ..layers import graph as graph_mod
-from ..layers.base import activity_penalty, as_float_input, penalty_gradients, unique_name
+from ..layers.base import (
+    activity_penalty,
+    as_float_input,
+    penalty_gradients,
+    unique_name,
+)
 from ..ops import tape
 from . import compile_outputs, engine, files, parallel, training
 from . import losses as losses_mod
@@ -57,15 +63,22 @@ class LayerCaches(list):
 class Model(Layer):
     """A graph of layers with Keras's ``compile``/``fit``/``evaluate``/``predict``."""
 
-    _builds_own_graph = False     # Sequential: True
+    _builds_own_graph = False  # Sequential: True
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
-        self._model_layers = []          # set before Layer.__init__ (its `trainable` setter walks them)
+        self._model_layers = []  # set before Layer.__init__ (its `trainable` setter walks them)
         self._program = None
         # A subclass with call() (not Sequential, which builds its own graph) is one layer node.
-        self._subclassed = inputs is None and outputs is None and not self._builds_own_graph
-        super().__init__(name=name or unique_name("functional" if inputs is not None else
-                                                  _snake(type(self).__name__)), **kwargs)
+        self._subclassed = (
+            inputs is None and outputs is None and not self._builds_own_graph
+        )
+        super().__init__(
+            name=name
+            or unique_name(
+                "functional" if inputs is not None else _snake(type(self).__name__)
+            ),
+            **kwargs,
+        )
         self._trainable = trainable
         self.optimizer = None
         self.loss = None
@@ -75,15 +88,17 @@ class Model(Layer):
         self._heads = []
         self._metric_specs = []
         self._program = None
-        self._fast = None                # (program, crops, fused) of the fast engine
-        self._setup = None               # what the next training step updates (set up after compile)
+        self._fast = None  # (program, crops, fused) of the fast engine
+        self._setup = None  # what the next training step updates (set up after compile)
         self._compiled_trainable = None
         self._structure_in = self._structure_out = None
         self._inputs = self._outputs = []
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
-                raise CnnlabError(f"Model '{self.name}': give both `inputs` and `outputs` (functional API), or "
-                                  f"neither (a subclass with call()). Received: inputs={inputs!r}, outputs={outputs!r}")
+                raise CnnlabError(
+                    f"Model '{self.name}': give both `inputs` and `outputs` (functional API), or "
+                    f"neither (a subclass with call()). Received: inputs={inputs!r}, outputs={outputs!r}"
+                )
             self._init_graph(inputs, outputs)
         if not trainable:
             self.trainable = False
@@ -91,15 +106,23 @@ class Model(Layer):
     # ---- the graph ----------------------------------------------------
     def _init_graph(self, inputs, outputs):
         """Walk the graph from ``outputs`` back to ``inputs`` and compile it into a program."""
-        self._structure_in, self._inputs = _structure(inputs, f"Model '{self.name}' inputs")
-        self._structure_out, self._outputs = _structure(outputs, f"Model '{self.name}' outputs")
-        nodes, first_seen = graph_mod.topological_nodes(self._inputs, self._outputs, f"Model '{self.name}'")
+        self._structure_in, self._inputs = _structure(
+            inputs, f"Model '{self.name}' inputs"
+        )
+        self._structure_out, self._outputs = _structure(
+            outputs, f"Model '{self.name}' outputs"
+        )
+        nodes, first_seen = graph_mod.topological_nodes(
+            self._inputs, self._outputs, f"Model '{self.name}'"
+        )
         layers = graph_mod.keras_layer_order(nodes, first_seen, self._inputs)
         names = [l.name for l in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise CnnlabError(f"Model '{self.name}': the name(s) {dupes} are used by more than one layer; all "
-                              f"layer names in a model must be unique. Received: layers={names}")
+            raise CnnlabError(
+                f"Model '{self.name}': the name(s) {dupes} are used by more than one layer; all "
+                f"layer names in a model must be unique. Received: layers={names}"
+            )
         self._model_layers = layers
         self._nodes = nodes
         slots = {}
@@ -111,12 +134,24 @@ class Model(Layer):
                 continue
             ins = [slots[id(t)] for t in node.input_tensors]
             outs = [slots.setdefault(id(t), len(slots)) for t in node.output_tensors]
-            steps.append(Step(node.layer, ins, outs, list_input=node.call_args == "list",
-                              list_output=len(node.output_tensors) > 1 or isinstance(node.layer.output_shape, list),
-                              training=node.training))
+            steps.append(
+                Step(
+                    node.layer,
+                    ins,
+                    outs,
+                    list_input=node.call_args == "list",
+                    list_output=len(node.output_tensors) > 1
+                    or isinstance(node.layer.output_shape, list),
+                    training=node.training,
+                )
+            )
             steps[-1].node = node
-        self._program = Program(steps, [slots[id(t)] for t in self._inputs],
-                                [slots[id(t)] for t in self._outputs], len(slots))
+        self._program = Program(
+            steps,
+            [slots[id(t)] for t in self._inputs],
+            [slots[id(t)] for t in self._outputs],
+            len(slots),
+        )
         self._slots = slots
         self._fast = None
         self._setup = None
@@ -178,8 +213,10 @@ class Model(Layer):
         """``[(layer, node_index, tensor_index)]`` of ``node``'s inputs with node indices counted
         within this model (Keras's config numbers a layer's nodes so: a layer also called in
         another graph keeps 0, 1, ... here)."""
-        return [(layer, self.layer_nodes(layer).index(layer._inbound_nodes[i]), k)
-                for layer, i, k in node.inbound]
+        return [
+            (layer, self.layer_nodes(layer).index(layer._inbound_nodes[i]), k)
+            for layer, i, k in node.inbound
+        ]
 
     @property
     def layers(self):
@@ -191,13 +228,17 @@ class Model(Layer):
         layers = self.layers
         if index is not None:
             if not -len(layers) <= index < len(layers):
-                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
-                                 f"{len(layers)} layers.")
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has "
+                    f"{len(layers)} layers."
+                )
             return layers[index]
         for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}.")
+        raise ValueError(
+            f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}."
+        )
 
     # ---- freezing -----------------------------------------------------
     @property
@@ -218,13 +259,24 @@ class Model(Layer):
         """``[(layer, its trainable weights)]`` for the layers training updates now, each once."""
         if not self.trainable:
             return []
-        if self._program is not None and self._program.steps and isinstance(self._program.steps[0].layer, _AsLayer):
-            ws = list(self.trainable_weights)          # a subclassed model trains as one layer
+        if (
+            self._program is not None
+            and self._program.steps
+            and isinstance(self._program.steps[0].layer, _AsLayer)
+        ):
+            ws = list(self.trainable_weights)  # a subclassed model trains as one layer
             return [(self, ws)] if ws else []
         out, seen = [], set()
         for layer in self._sublayers():
-            pairs = layer._trained_leaves() if isinstance(layer, Model) else (
-                [(layer, list(layer.trainable_weights))] if layer.trainable and layer.trainable_weights else [])
+            pairs = (
+                layer._trained_leaves()
+                if isinstance(layer, Model)
+                else (
+                    [(layer, list(layer.trainable_weights))]
+                    if layer.trainable and layer.trainable_weights
+                    else []
+                )
+            )
             for leaf, ws in pairs:
                 if id(leaf) not in seen:
                     seen.add(id(leaf))
@@ -243,8 +295,11 @@ class Model(Layer):
     def _named_weights(self):
         """``[(path, array)]``, each array once: ``"<layer>/<weight>"`` (nested models add their path)."""
         out, seen = [], set()
-        pairs = list(self._weights.items()) + [(f"{l.name}/{n}", w) for l in self._sublayers()
-                                                for n, w in zip(l.weight_names, l.weights)]
+        pairs = list(self._weights.items()) + [
+            (f"{l.name}/{n}", w)
+            for l in self._sublayers()
+            for n, w in zip(l.weight_names, l.weights)
+        ]
         for name, w in pairs:
             if id(w) not in seen:
                 seen.add(id(w))
@@ -263,7 +318,10 @@ class Model(Layer):
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return self._unique(list(self._weights.values()) + [w for l in self._sublayers() for w in l.trainable_weights])
+        return self._unique(
+            list(self._weights.values())
+            + [w for l in self._sublayers() for w in l.trainable_weights]
+        )
 
     @property
     def non_trainable_weights(self):
@@ -277,13 +335,17 @@ class Model(Layer):
         weights = list(weights)
         targets = self.weights
         if len(weights) != len(targets):
-            raise ShapeError(f"{type(self).__name__} '{self.name}' has {len(targets)} weight arrays but "
-                             f"{len(weights)} were given. Received: {len(weights)} arrays")
+            raise ShapeError(
+                f"{type(self).__name__} '{self.name}' has {len(targets)} weight arrays but "
+                f"{len(weights)} were given. Received: {len(weights)} arrays"
+            )
         for current, new in zip(targets, weights):
             new = np.asarray(new)
             if new.shape != current.shape:
-                raise ShapeError(f"{type(self).__name__} '{self.name}': a weight has shape {current.shape}, the "
-                                 f"given array has shape {new.shape}. Received: shape={new.shape}")
+                raise ShapeError(
+                    f"{type(self).__name__} '{self.name}': a weight has shape {current.shape}, the "
+                    f"given array has shape {new.shape}. Received: shape={new.shape}"
+                )
         for current, new in zip(targets, weights):
             np.copyto(current, np.asarray(new, dtype=current.dtype))
 
@@ -305,11 +367,18 @@ class Model(Layer):
         list_in = isinstance(input_shape, list)
         n_in = len(input_shape) if list_in else 1
         step = _AsLayer(self)
-        self._program = Program([Step(step, list(range(n_in)), [n_in], list_input=list_in, owner=self)],
-                                list(range(n_in)), [n_in], n_in + 1)
+        self._program = Program(
+            [Step(step, list(range(n_in)), [n_in], list_input=list_in, owner=self)],
+            list(range(n_in)),
+            [n_in],
+            n_in + 1,
+        )
         # The output shape is what call() gives: one probe sample, in inference mode.
         shapes = input_shape if list_in else [input_shape]
-        probes = [np.zeros((1, *(1 if d is None else d for d in s[1:])), np.float32) for s in shapes]
+        probes = [
+            np.zeros((1, *(1 if d is None else d for d in s[1:])), np.float32)
+            for s in shapes
+        ]
         y, _ = step.forward(probes if list_in else probes[0], False)
         self.output_shape = (None, *np.shape(y)[1:])
 
@@ -319,30 +388,50 @@ class Model(Layer):
         expected = [tuple(t.shape) for t in self._inputs]
         given = input_shape if isinstance(input_shape, list) else [input_shape]
         if len(given) != len(expected) or any(
-                len(g) != len(e) or any(a is not None and b is not None and a != b for a, b in zip(g[1:], e[1:]))
-                for g, e in zip(given, expected)):
-            raise ShapeError(f"Model '{self.name}' expects input(s) of shape {self._shape_of(self._inputs)}. "
-                             f"Received: input shape={input_shape}")
+            len(g) != len(e)
+            or any(
+                a is not None and b is not None and a != b for a, b in zip(g[1:], e[1:])
+            )
+            for g, e in zip(given, expected)
+        ):
+            raise ShapeError(
+                f"Model '{self.name}' expects input(s) of shape {self._shape_of(self._inputs)}. "
+                f"Received: input shape={input_shape}"
+            )
 
     def forward(self, x, training=False):
         """``x`` (one array, or a list for several inputs) -> ``(y, cache)`` through the
         fast program (the reference executor when the fast path is off)."""
         program = self._run_program(training)
         outs, trace = run_forward(program, self._input_list(x), training)
-        return (outs[0] if len(outs) == 1 and not isinstance(self._structure_out, (list, dict)) else outs), trace
+        return (
+            outs[0]
+            if len(outs) == 1 and not isinstance(self._structure_out, (list, dict))
+            else outs
+        ), trace
 
     def backward(self, dy, caches, skip_last_activation=False):
         """Gradient of the output(s) -> gradients for ``self.trainable_weights``, in order."""
         dys = dy if isinstance(dy, list) else [dy]
         skip = {self._last_program().output_step(0)} if skip_last_activation else set()
-        _, grads = run_backward(self._last_program(), dys, caches, skip_activation=skip - {None})
+        _, grads = run_backward(
+            self._last_program(), dys, caches, skip_activation=skip - {None}
+        )
         return self._grads_in_order(grads, [(l, ws) for l, ws in self._weight_owners()])
 
     def _backward_by_layer(self, dy, trace, need_dx=True, skip_activation=False):
         """As a step of an outer model: ``(dx, {id(layer): grads})``."""
         dys = dy if isinstance(dy, list) else [dy]
-        skip = {self._last_program().output_step(0)} - {None} if skip_activation else set()
-        dxs, grads = run_backward(self._last_program(), dys, trace, skip_activation=skip, need_input_grads=need_dx)
+        skip = (
+            {self._last_program().output_step(0)} - {None} if skip_activation else set()
+        )
+        dxs, grads = run_backward(
+            self._last_program(),
+            dys,
+            trace,
+            skip_activation=skip,
+            need_input_grads=need_dx,
+        )
         return (dxs if self._structure_in_is_list() else dxs[0]), grads
 
     def _weight_owners(self):
@@ -363,35 +452,50 @@ class Model(Layer):
         return dx, self._grads_in_order(grads, self._weight_owners())
 
     def _tape_slots(self):
-        where = {id(owner._weights[key]): (owner, key) for owner, key in self.weight_slots()}
+        where = {
+            id(owner._weights[key]): (owner, key) for owner, key in self.weight_slots()
+        }
         return [where[id(w)] for _, ws in self._weight_owners() for w in ws]
 
     def _structure_in_is_list(self):
-        return isinstance(self._structure_in, (list, dict)) or (self._program is not None and
-                                                                 len(self._program.input_slots) > 1)
+        return isinstance(self._structure_in, (list, dict)) or (
+            self._program is not None and len(self._program.input_slots) > 1
+        )
 
     @property
     def activation_name(self):
         """The activation at the single output (lets a nested model's softmax fuse with the loss)."""
         program = self._program
-        if program is None or len(program.output_slots) != 1 or program.output_step(0) is None:
+        if (
+            program is None
+            or len(program.output_slots) != 1
+            or program.output_step(0) is None
+        ):
             return "linear"
-        return getattr(program.steps[program.output_step(0)].layer, "activation_name", "linear")
+        return getattr(
+            program.steps[program.output_step(0)].layer, "activation_name", "linear"
+        )
 
     @activation_name.setter
     def activation_name(self, value):
-        pass                             # Layer.__init__ assigns it; a model's comes from its output layer
+        pass  # Layer.__init__ assigns it; a model's comes from its output layer
 
     @property
     def ends_in_softmax(self):
         program = self._program
-        k = None if program is None or len(program.output_slots) != 1 else program.output_step(0)
-        return k is not None and getattr(program.steps[k].layer, "ends_in_softmax", False)
+        k = (
+            None
+            if program is None or len(program.output_slots) != 1
+            else program.output_step(0)
+        )
+        return k is not None and getattr(
+            program.steps[k].layer, "ends_in_softmax", False
+        )
 
     def __call__(self, x, training=None):
         if graph_mod.is_symbolic(x):
             return graph_mod.symbolic_call(self, x, training)
-        if tape.is_recorded(x):                 # inside a custom layer's recorded call: one tape entry
+        if tape.is_recorded(x):  # inside a custom layer's recorded call: one tape entry
             return Layer.__call__(self, x, training)
         training = bool(training)
         xs = self._check_inputs(x, "call")
@@ -401,7 +505,9 @@ class Model(Layer):
     # ---- programs -----------------------------------------------------
     def _require_program(self):
         if self._program is None:
-            raise CnnlabError(f"Model '{self.name}' is not built yet: call it on data (or on a keras.Input) first.")
+            raise CnnlabError(
+                f"Model '{self.name}' is not built yet: call it on data (or on a keras.Input) first."
+            )
         return self._program
 
     def _run_program(self, training=False, fast=None):
@@ -411,8 +517,14 @@ class Model(Layer):
             self._last = program
             return program
         # The plan depends on the layers' activations (pooling first), which may be assigned later.
-        activations = [getattr(step.layer, "activation_name", None) for step in program.steps]
-        if self._fast is None or self._fast[3] is not program or self._fast[4] != activations:
+        activations = [
+            getattr(step.layer, "activation_name", None) for step in program.steps
+        ]
+        if (
+            self._fast is None
+            or self._fast[3] is not program
+            or self._fast[4] != activations
+        ):
             fast, crops, fused = engine.plan(program)
             self._fast = (fast, crops, fused, program, activations)
         self._last = self._fast[0]
@@ -429,33 +541,53 @@ class Model(Layer):
             names = self.input_names if self._inputs else []
             missing = [name for name in names if name not in x]
             if missing:
-                raise CnnlabError(f"Model '{self.name}': the input dict lacks {missing}; the model's inputs are "
-                                  f"{names}. Received: keys={sorted(x)}")
+                raise CnnlabError(
+                    f"Model '{self.name}': the input dict lacks {missing}; the model's inputs are "
+                    f"{names}. Received: keys={sorted(x)}"
+                )
             return [x[name] for name in names]
         if isinstance(x, (list, tuple)) and (n > 1 or _one_array_list(x)):
             if len(x) != n:
-                raise CnnlabError(f"Model '{self.name}' has {n} inputs ({self.input_names}) but {len(x)} arrays "
-                                  f"were given. Received: {len(x)} arrays")
+                raise CnnlabError(
+                    f"Model '{self.name}' has {n} inputs ({self.input_names}) but {len(x)} arrays "
+                    f"were given. Received: {len(x)} arrays"
+                )
             return list(x)
         if n > 1:
-            raise CnnlabError(f"Model '{self.name}' has {n} inputs ({self.input_names}): give a list or a dict "
-                              f"keyed by Input name. Received: one {type(x).__name__}")
+            raise CnnlabError(
+                f"Model '{self.name}' has {n} inputs ({self.input_names}): give a list or a dict "
+                f"keyed by Input name. Received: one {type(x).__name__}"
+            )
         return [x]
 
     def _check_inputs(self, x, where):
         """Cast every input batch to float32 and check it against its Input."""
-        xs = [as_float_input(v, f"Model '{self.name}' ({where})") for v in
-              (self._input_list(x) if self._program is not None else (x if isinstance(x, list) else [x]))]
+        xs = [
+            as_float_input(v, f"Model '{self.name}' ({where})")
+            for v in (
+                self._input_list(x)
+                if self._program is not None
+                else (x if isinstance(x, list) else [x])
+            )
+        ]
         if self._program is None:
             self.ensure_built([v.shape for v in xs] if len(xs) > 1 else xs[0].shape)
         lengths = {len(v) for v in xs}
         if len(lengths) > 1:
-            raise CnnlabError(f"Model '{self.name}' ({where}): every input must have the same number of samples. "
-                              f"Received: input shapes={[tuple(v.shape) for v in xs]}")
-        for v, t, name in zip(xs, self._inputs, self.input_names if self._inputs else []):
-            if tuple(v.shape[1:]) != tuple(t.shape[1:]) and not any(s is None for s in t.shape[1:]):
-                raise ShapeError(f"Model '{self.name}' ({where}): the Input '{name}' expects shape "
-                                 f"{tuple(t.shape)}, got {tuple(v.shape)}. Received: input shape={tuple(v.shape)}")
+            raise CnnlabError(
+                f"Model '{self.name}' ({where}): every input must have the same number of samples. "
+                f"Received: input shapes={[tuple(v.shape) for v in xs]}"
+            )
+        for v, t, name in zip(
+            xs, self._inputs, self.input_names if self._inputs else []
+        ):
+            if tuple(v.shape[1:]) != tuple(t.shape[1:]) and not any(
+                s is None for s in t.shape[1:]
+            ):
+                raise ShapeError(
+                    f"Model '{self.name}' ({where}): the Input '{name}' expects shape "
+                    f"{tuple(t.shape)}, got {tuple(v.shape)}. Received: input shape={tuple(v.shape)}"
+                )
         return xs
 
     def _check_shape(self, shapes, where):
@@ -479,8 +611,15 @@ class Model(Layer):
             outputs.append(trace.values[slot])
             caches.append(None if k is None else trace.caches[k])
             step = None if k is None else program.steps[k]
-            outputs.inputs.append(trace.values[slot] if step is None else (
-                [trace.values[s] for s in step.inputs] if step.list_input else trace.values[step.inputs[0]]))
+            outputs.inputs.append(
+                trace.values[slot]
+                if step is None
+                else (
+                    [trace.values[s] for s in step.inputs]
+                    if step.list_input
+                    else trace.values[step.inputs[0]]
+                )
+            )
         return outputs, caches
 
     def _slot_of(self, layer):
@@ -500,27 +639,59 @@ class Model(Layer):
         ``self.layers[layer_index]`` (or the layer of that name); ``caches`` come from
         :meth:`layer_outputs`."""
         program = self._require_program()
-        layer = self.get_layer(name=layer_index) if isinstance(layer_index, str) else self.layers[layer_index]
+        layer = (
+            self.get_layer(name=layer_index)
+            if isinstance(layer_index, str)
+            else self.layers[layer_index]
+        )
         slot, _ = self._slot_of(layer)
         skip = {program.output_step(0)} - {None} if top_is_logits else set()
-        tops = top_grad if isinstance(top_grad, list) else [top_grad] + [None] * (len(program.output_slots) - 1)
-        grad, _ = run_backward(program, tops, caches.trace, skip_activation=skip, stop_at=slot)
+        tops = (
+            top_grad
+            if isinstance(top_grad, list)
+            else [top_grad] + [None] * (len(program.output_slots) - 1)
+        )
+        grad, _ = run_backward(
+            program, tops, caches.trace, skip_activation=skip, stop_at=slot
+        )
         return np.zeros_like(caches.trace.values[slot]) if grad is None else grad
 
     # ---- training set-up ----------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                **kwargs):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        **kwargs,
+    ):
         for key, value in kwargs.items():
-            if key not in ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss") or (
-                    key == "steps_per_execution" and value != 1):
-                raise ValueError(f"compile(): cnnlab does not support `{key}`. Received: {key}={value!r}")
+            if key not in (
+                "run_eagerly",
+                "jit_compile",
+                "steps_per_execution",
+                "auto_scale_loss",
+            ) or (key == "steps_per_execution" and value != 1):
+                raise ValueError(
+                    f"compile(): cnnlab does not support `{key}`. Received: {key}={value!r}"
+                )
         self.optimizer = optimizers_mod.get(optimizer)
-        self.loss = losses_mod.get(loss) if loss is not None and not isinstance(loss, (list, tuple, dict)) else loss
+        self.loss = (
+            losses_mod.get(loss)
+            if loss is not None and not isinstance(loss, (list, tuple, dict))
+            else loss
+        )
         self._loss_spec, self._loss_weights_spec = loss, loss_weights
-        self._metric_specs = list(metrics or []) if not isinstance(metrics, dict) else metrics
+        self._metric_specs = (
+            list(metrics or []) if not isinstance(metrics, dict) else metrics
+        )
         # Keras 3: `metrics` never see sample or class weights; `weighted_metrics` do
-        self._weighted_metric_specs = (list(weighted_metrics or []) if not isinstance(weighted_metrics, dict)
-                                       else weighted_metrics)
+        self._weighted_metric_specs = (
+            list(weighted_metrics or [])
+            if not isinstance(weighted_metrics, dict)
+            else weighted_metrics
+        )
         self._heads = []
         self._setup = None
         # Keras 3: the trainable weights are fixed here; a later change of `trainable`
@@ -541,30 +712,44 @@ class Model(Layer):
         if self._compiled_trainable is None:
             return
         current = self._trainable_state()
-        changed = [layer.name for key, (layer, flag) in current.items()
-                   if key not in self._compiled_trainable or self._compiled_trainable[key][1] != flag]
+        changed = [
+            layer.name
+            for key, (layer, flag) in current.items()
+            if key not in self._compiled_trainable
+            or self._compiled_trainable[key][1] != flag
+        ]
         if changed:
-            warnings.warn("A layer's `trainable` state has changed since the model was compiled. This can result "
-                          "in unexpected behavior, as the compiled optimizer and loss functions may not track the "
-                          "correct variables. Please recompile your model (e.g. `model.compile(...)`) before "
-                          "calling `fit()` or `evaluate()` so the change takes effect. "
-                          f"Changed layers: {changed}", stacklevel=3)
+            warnings.warn(
+                "A layer's `trainable` state has changed since the model was compiled. This can result "
+                "in unexpected behavior, as the compiled optimizer and loss functions may not track the "
+                "correct variables. Please recompile your model (e.g. `model.compile(...)`) before "
+                "calling `fit()` or `evaluate()` so the change takes effect. "
+                f"Changed layers: {changed}",
+                stacklevel=3,
+            )
             self._compiled_trainable = current
 
     def _output_heads(self):
         if not self._heads:
             names = self.output_names if self._outputs else [self.name]
-            self._heads = compile_outputs.resolve(names, getattr(self, "_loss_spec", self.loss),
-                                                  getattr(self, "_loss_weights_spec", None), self._metric_specs,
-                                                  getattr(self, "_weighted_metric_specs", None) or None)
+            self._heads = compile_outputs.resolve(
+                names,
+                getattr(self, "_loss_spec", self.loss),
+                getattr(self, "_loss_weights_spec", None),
+                self._metric_specs,
+                getattr(self, "_weighted_metric_specs", None) or None,
+            )
         return self._heads
 
     def _build_metrics(self, y):
         """Metric objects, created on first use: ``'accuracy'`` depends on the labels' shape."""
         ys = self._target_list(y)
         out_shapes = self._output_shapes()
-        return [m for head, yi, shape in zip(self._output_heads(), ys, out_shapes)
-                for m in head.build_metrics(np.shape(yi), shape)]
+        return [
+            m
+            for head, yi, shape in zip(self._output_heads(), ys, out_shapes)
+            for m in head.build_metrics(np.shape(yi), shape)
+        ]
 
     def _output_shapes(self):
         shape = self.output_shape
@@ -581,25 +766,35 @@ class Model(Layer):
 
     def _require_compiled(self, what):
         if not self.compiled or all(h.loss is None for h in self._output_heads()):
-            raise CnnlabError(f"You must call `compile()` with a loss before calling `{what}()`.")
+            raise CnnlabError(
+                f"You must call `compile()` with a loss before calling `{what}()`."
+            )
 
     def _target_list(self, y):
         """``y`` as a list, one array per output (a dict is read by output name)."""
         names = self.output_names if self._outputs else [self.name]
         if isinstance(y, dict):
-            missing = [n for n in names if n not in y and self._head_for(n).loss is not None]
+            missing = [
+                n for n in names if n not in y and self._head_for(n).loss is not None
+            ]
             if missing:
-                raise CnnlabError(f"Model '{self.name}': the label dict lacks {missing}; the outputs are {names}. "
-                                  f"Received: keys={sorted(y)}")
+                raise CnnlabError(
+                    f"Model '{self.name}': the label dict lacks {missing}; the outputs are {names}. "
+                    f"Received: keys={sorted(y)}"
+                )
             return [y.get(n) for n in names]
         if isinstance(y, (list, tuple)) and (len(names) > 1 or _one_array_list(y)):
             if len(y) != len(names):
-                raise CnnlabError(f"Model '{self.name}' has {len(names)} outputs ({names}) but {len(y)} label "
-                                  f"arrays were given. Received: {len(y)} arrays")
+                raise CnnlabError(
+                    f"Model '{self.name}' has {len(names)} outputs ({names}) but {len(y)} label "
+                    f"arrays were given. Received: {len(y)} arrays"
+                )
             return list(y)
         if len(names) > 1:
-            raise CnnlabError(f"Model '{self.name}' has {len(names)} outputs ({names}): give the labels as a list "
-                              f"or a dict keyed by output name. Received: one {type(y).__name__}")
+            raise CnnlabError(
+                f"Model '{self.name}' has {len(names)} outputs ({names}): give the labels as a list "
+                f"or a dict keyed by output name. Received: one {type(y).__name__}"
+            )
         return [y]
 
     def _head_for(self, name):
@@ -619,10 +814,16 @@ class Model(Layer):
             layer = None if k is None else program.steps[k].layer
             name = getattr(layer, "activation_name", "linear")
             cache = None if k is None else trace.caches[k]
-            if (layer is not None and head.loss.fuses_with(name) and getattr(cache, "z", None) is not None
-                    and (name != "softmax" or getattr(layer, "ends_in_softmax", False))
-                    and getattr(layer, "activity_regularizer", None) is None):   # (its gradient is on the output)
-                loss, dy = head.loss.value_and_grad(y, cache.z, from_logits=True, sample_weight=sample_weight)
+            if (
+                layer is not None
+                and head.loss.fuses_with(name)
+                and getattr(cache, "z", None) is not None
+                and (name != "softmax" or getattr(layer, "ends_in_softmax", False))
+                and getattr(layer, "activity_regularizer", None) is None
+            ):  # (its gradient is on the output)
+                loss, dy = head.loss.value_and_grad(
+                    y, cache.z, from_logits=True, sample_weight=sample_weight
+                )
                 fused.add(k)
             else:
                 loss, dy = head.loss.value_and_grad(y, out, sample_weight=sample_weight)
@@ -642,16 +843,23 @@ class Model(Layer):
         params = self._trained_leaves()
         setup = engine.FlatParameters(params)
         setup.owners = params
-        setup.slots = [(id(layer), i, w) for layer, ws in params for i, w in enumerate(ws)]
+        setup.slots = [
+            (id(layer), i, w) for layer, ws in params for i, w in enumerate(ws)
+        ]
         setup.leaves = self._all_leaves()
         setup.stochastic = any(layer.stochastic for layer in setup.leaves)
         n = sum(w.size for w in setup.arrays)
-        if self.optimizer.built and sum(s.size for s in self.optimizer._flat_slots[:1]) not in (n, 0) \
-                and self.optimizer.slot_names:
-            raise CnnlabError(f"Model '{self.name}': the optimizer was built for other variables than the model's "
-                              f"trainable weights now ({n} values). This optimizer can only be called for the "
-                              f"variables it was originally built with: pass a new optimizer to compile(). "
-                              f"Received: optimizer={self.optimizer.name}")
+        if (
+            self.optimizer.built
+            and sum(s.size for s in self.optimizer._flat_slots[:1]) not in (n, 0)
+            and self.optimizer.slot_names
+        ):
+            raise CnnlabError(
+                f"Model '{self.name}': the optimizer was built for other variables than the model's "
+                f"trainable weights now ({n} values). This optimizer can only be called for the "
+                f"variables it was originally built with: pass a new optimizer to compile(). "
+                f"Received: optimizer={self.optimizer.name}"
+            )
         if not self.optimizer.built:
             self.optimizer.build(setup.arrays)
         self._setup = setup
@@ -671,18 +879,25 @@ class Model(Layer):
         setup = self._training_setup()
         n = len(xs[0])
         parts = engine.batch_parts(n, setup.leaves, training=True, fast=fast)
-        streams = [cnn_random.make_generator() for _ in parts] if len(parts) > 1 and setup.stochastic else \
-            [None] * len(parts)
+        streams = (
+            [cnn_random.make_generator() for _ in parts]
+            if len(parts) > 1 and setup.stochastic
+            else [None] * len(parts)
+        )
 
         def part_step(index):
             sl = parts[index]
             with cnn_random.thread_stream(streams[index]):
                 outs, trace = run_forward(program, [v[sl] for v in xs], training=True)
-            loss, per_output, dys, fused = self._loss_and_grad([None if v is None else v[sl] for v in ys],
-                                                               outs, trace, program,
-                                                               None if sample_weight is None else sample_weight[sl])
+            loss, per_output, dys, fused = self._loss_and_grad(
+                [None if v is None else v[sl] for v in ys],
+                outs,
+                trace,
+                program,
+                None if sample_weight is None else sample_weight[sl],
+            )
             loss += activity_penalty(trace.caches)
-            share = (sl.stop - sl.start) / n         # each part's loss is its own mean
+            share = (sl.stop - sl.start) / n  # each part's loss is its own mean
             if share != 1:
                 dys = [None if d is None else d * d.dtype.type(share) for d in dys]
                 per_output = [None if l is None else l * share for l in per_output]
@@ -692,22 +907,40 @@ class Model(Layer):
         results = parallel.run(part_step, list(range(len(parts))))
         # Each trained weight's gradient from every part (a layer no loss reaches gets zeros), and
         # its regularizer's gradient (computed on the weights before the update).
-        penalties = {id(layer): penalty_gradients(layer) for layer, _ in setup.owners if _has_rules(layer)}
+        penalties = {
+            id(layer): penalty_gradients(layer)
+            for layer, _ in setup.owners
+            if _has_rules(layer)
+        }
         penalty = self._weight_penalty()
-        grads_per_weight = [[r[3][key][i] if key in r[3] else np.zeros_like(w) for r in results]
-                            + ([penalties[key][i]] if key in penalties and penalties[key][i] is not None else [])
-                            for key, i, w in setup.slots]
+        grads_per_weight = [
+            [r[3][key][i] if key in r[3] else np.zeros_like(w) for r in results]
+            + (
+                [penalties[key][i]]
+                if key in penalties and penalties[key][i] is not None
+                else []
+            )
+            for key, i, w in setup.slots
+        ]
         setup.apply(self.optimizer, grads_per_weight, threads=len(parts))
-        for layer, _ in setup.owners:       # Keras: each weight's constraint right after the update
+        for (
+            layer,
+            _,
+        ) in setup.owners:  # Keras: each weight's constraint right after the update
             if _has_rules(layer):
                 layer.apply_constraints()
         if len(results) == 1:
             loss, self._last_output_losses, outs, _ = results[0]
         else:
             loss = sum(r[0] for r in results)
-            self._last_output_losses = [None if l is None else sum(r[1][i] for r in results)
-                                        for i, l in enumerate(results[0][1])]
-            outs = [np.concatenate([r[2][i] for r in results]) for i in range(len(results[0][2]))]
+            self._last_output_losses = [
+                None if l is None else sum(r[1][i] for r in results)
+                for i, l in enumerate(results[0][1])
+            ]
+            outs = [
+                np.concatenate([r[2][i] for r in results])
+                for i in range(len(results[0][2]))
+            ]
         loss += penalty
         return loss, (outs[0] if len(outs) == 1 else outs)
 
@@ -719,7 +952,11 @@ class Model(Layer):
         out, stack = [], list(self._sublayers()) or [self]
         while stack:
             layer = stack.pop()
-            if isinstance(layer, Model) and layer is not self and layer._program is not None:
+            if (
+                isinstance(layer, Model)
+                and layer is not self
+                and layer._program is not None
+            ):
                 stack += layer._sublayers()
             else:
                 out.append(layer)
@@ -730,7 +967,7 @@ class Model(Layer):
         """Outputs for the batch ``x`` (split across threads like training), and the
         loss when labels ``y`` are given (weighted per sample by ``sample_weight``)."""
         keep_freed_memory()
-        xs = x if isinstance(x, list) else [x]      # lists, as in _train_step
+        xs = x if isinstance(x, list) else [x]  # lists, as in _train_step
         ys = y if y is None or isinstance(y, list) else [y]
         fast = fast_path()
         program = self._run_program(fast=fast)
@@ -741,27 +978,46 @@ class Model(Layer):
             outs, trace = run_forward(program, [v[sl] for v in xs])
             if ys is None:
                 return outs, None, None
-            loss, per_output, _, _ = self._loss_and_grad([None if v is None else v[sl] for v in ys], outs, trace,
-                                                         program, None if sample_weight is None else sample_weight[sl])
+            loss, per_output, _, _ = self._loss_and_grad(
+                [None if v is None else v[sl] for v in ys],
+                outs,
+                trace,
+                program,
+                None if sample_weight is None else sample_weight[sl],
+            )
             loss += activity_penalty(trace.caches)
             share = (sl.stop - sl.start) / n
-            return outs, loss * share, [None if l is None else l * share for l in per_output]
+            return (
+                outs,
+                loss * share,
+                [None if l is None else l * share for l in per_output],
+            )
 
         results = parallel.run(part, parts)
-        outs = [results[0][0][i] if len(results) == 1 else np.concatenate([r[0][i] for r in results])
-                for i in range(len(results[0][0]))]
+        outs = [
+            results[0][0][i]
+            if len(results) == 1
+            else np.concatenate([r[0][i] for r in results])
+            for i in range(len(results[0][0]))
+        ]
         out = outs[0] if len(outs) == 1 else outs
         if ys is None:
             return out, None
-        self._last_output_losses = [None if l is None else sum(r[2][i] for r in results)
-                                    for i, l in enumerate(results[0][2])]
+        self._last_output_losses = [
+            None if l is None else sum(r[2][i] for r in results)
+            for i, l in enumerate(results[0][2])
+        ]
         return out, sum(r[1] for r in results) + self._weight_penalty()
 
     def _weight_penalty(self):
         """Every weight regularizer's penalty over the trainable weights: Keras adds it to the loss
         that fit, evaluate and val_loss report, as it adds the activity regularizers' (per forward
         pass, ``activity_penalty``)."""
-        return sum(layer.weight_penalty() for layer in self._all_leaves() if hasattr(layer, "weight_penalty"))
+        return sum(
+            layer.weight_penalty()
+            for layer in self._all_leaves()
+            if hasattr(layer, "weight_penalty")
+        )
 
     def _step_logs(self, loss_sum, output_sums, seen, metrics):
         """The logs of a step or an epoch, named and ordered as Keras 3 names them."""
@@ -772,7 +1028,9 @@ class Model(Layer):
                 if s is not None:
                     logs[f"{head.name}_loss"] = s / seen
             logs.update({m.name: m.result() for m in metrics})
-            return dict(sorted(logs.items()))          # Keras 3 reports several outputs' logs sorted by name
+            return dict(
+                sorted(logs.items())
+            )  # Keras 3 reports several outputs' logs sorted by name
         logs.update({m.name: m.result() for m in metrics})
         return logs
 
@@ -780,9 +1038,13 @@ class Model(Layer):
         self._require_compiled("train_on_batch")
         xs, ys = training.as_arrays(x, y, "train_on_batch", self)
         xs = self._check_inputs(xs, "train_on_batch")
-        if any(not np.isfinite(v).all() for v in xs) or not all(training.finite_labels(v) for v in ys if v is not None):
-            raise CnnlabError("train_on_batch(): the batch contains NaN or inf (in x or y); the weights were "
-                              "not updated. Clean the data before training.")
+        if any(not np.isfinite(v).all() for v in xs) or not all(
+            training.finite_labels(v) for v in ys if v is not None
+        ):
+            raise CnnlabError(
+                "train_on_batch(): the batch contains NaN or inf (in x or y); the weights were "
+                "not updated. Clean the data before training."
+            )
         loss, out = self._train_step(xs, ys)
         return self._format_result(loss, ys, out, return_dict)
 
@@ -807,7 +1069,9 @@ class Model(Layer):
         return training.ordered_values(self, values)
 
     def predict_on_batch(self, x):
-        return self._format_predictions(self._infer(self._check_inputs(x, "predict_on_batch"))[0])
+        return self._format_predictions(
+            self._infer(self._check_inputs(x, "predict_on_batch"))[0]
+        )
 
     def _format_predictions(self, out):
         if isinstance(self._structure_out, dict):
@@ -815,9 +1079,25 @@ class Model(Layer):
         return out
 
     # ---- whole data sets ----------------------------------------------
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None, class_weight=None,
-            sample_weight=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        class_weight=None,
+        sample_weight=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches of ``batch_size`` (32).
 
         One epoch is ``ceil(N / batch_size)`` updates (seed 002 calls it one
@@ -825,23 +1105,67 @@ class Model(Layer):
         """
         self._require_compiled("fit")
         self._warn_if_trainable_changed()
-        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-                            shuffle, initial_epoch, validation_batch_size, validation_freq, steps_per_epoch,
-                            class_weight, sample_weight, validation_steps)
+        return training.fit(
+            self,
+            x,
+            y,
+            batch_size,
+            epochs,
+            verbose,
+            callbacks,
+            validation_split,
+            validation_data,
+            shuffle,
+            initial_epoch,
+            validation_batch_size,
+            validation_freq,
+            steps_per_epoch,
+            class_weight,
+            sample_weight,
+            validation_steps,
+        )
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False, sample_weight=None,
-                 steps=None, callbacks=None):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        return_dict=False,
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+    ):
         """Loss (and metrics) over the whole data: ``[loss, metric...]``, or the loss alone without metrics."""
         self._require_compiled("evaluate")
         self._warn_if_trainable_changed()
-        return training.evaluate(self, x, y, batch_size, verbose, return_dict, sample_weight, steps, callbacks)
+        return training.evaluate(
+            self,
+            x,
+            y,
+            batch_size,
+            verbose,
+            return_dict,
+            sample_weight,
+            steps,
+            callbacks,
+        )
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample, in batches (a list for several outputs, a dict for dict outputs)."""
-        return self._format_predictions(training.predict(self, x, batch_size, verbose, steps, callbacks))
+        return self._format_predictions(
+            training.predict(self, x, batch_size, verbose, steps, callbacks)
+        )
 
     # ---- description --------------------------------------------------
-    def summary(self, line_length=None, positions=None, print_fn=None, show_formula=False, **kwargs):
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        show_formula=False,
+        **kwargs,
+    ):
         text = summary_mod.render(self, line_length, positions, show_formula)
         if print_fn is None:
             print(text, end="")
@@ -855,19 +1179,28 @@ class Model(Layer):
     def keras_class_name(self):
         """``keras.Model(inputs, outputs)`` makes a ``Functional`` in Keras (the summary's type column,
         the ``.keras`` file's weight keys); a subclass keeps its own name."""
-        return "Functional" if type(self) is Model and not self._subclassed else type(self).__name__
+        return (
+            "Functional"
+            if type(self) is Model and not self._subclassed
+            else type(self).__name__
+        )
 
     # ---- files (cnnlab.saving, reached through model/files.py) ------------
     def get_config(self):
         """Keras 3's config of this model (``cnnlab.saving.keras_config``, the one serializer): for a
         functional model its layers, their calls, ``input_layers`` and ``output_layers``."""
-        return files.saving().keras_config.serialize_model(self, include_compile=False)["config"]
+        return files.saving().keras_config.serialize_model(self, include_compile=False)[
+            "config"
+        ]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The functional model ``get_config`` describes, with new weights (the reader of ``load_model``)."""
         return files.saving().model_from_config.model_from_config(
-            {"class_name": "Functional", "config": config}, compile=False, custom_objects=custom_objects)
+            {"class_name": "Functional", "config": config},
+            compile=False,
+            custom_objects=custom_objects,
+        )
 
     def to_json(self, **kwargs):
         """The model's Keras config as JSON text (``keras.models.model_from_json`` reads it back)."""
@@ -901,25 +1234,35 @@ class _AsLayer:
                     f"Model '{self.model.name}' ({type(self.model).__name__}) defines call() but cnnlab cannot "
                     f"differentiate it yet, so it cannot be trained (it would silently learn nothing). Give the "
                     f"class explicit _forward(x, training) -> (y, cache) and _backward(dy, cache, need_dx) -> "
-                    f"(dx, grads), or build the model with the functional API. Received: call() only")
-            return self.model.call(x), None         # inference: the user's call, run on arrays
+                    f"(dx, grads), or build the model with the functional API. Received: call() only"
+                )
+            return self.model.call(x), None  # inference: the user's call, run on arrays
         return Layer.forward(self.model, x, training)
 
     def _call_without_backward(self):
         """True when the class writes call() but neither forward nor _forward, and the Layer
         base has no mechanism yet that runs and differentiates call() (the op tape)."""
         cls = type(self.model)
-        return (getattr(cls, "call", None) is not None and getattr(Layer, "call", None) is None
-                and cls._forward is Layer._forward and cls.forward is Model.forward)
+        return (
+            getattr(cls, "call", None) is not None
+            and getattr(Layer, "call", None) is None
+            and cls._forward is Layer._forward
+            and cls.forward is Model.forward
+        )
 
     def backward(self, dy, cache, skip_activation=False, need_dx=True):
-        return Layer.backward(self.model, dy, cache, skip_activation=skip_activation, need_dx=need_dx)
+        return Layer.backward(
+            self.model, dy, cache, skip_activation=skip_activation, need_dx=need_dx
+        )
 
 
 def _has_rules(layer):
     """True when the layer or one of its sub-layers (a custom layer's) has a regularizer or constraint."""
-    return bool(getattr(layer, "weight_regularizers", None) or getattr(layer, "weight_constraints", None)
-                or getattr(layer, "_sublayers", list)())
+    return bool(
+        getattr(layer, "weight_regularizers", None)
+        or getattr(layer, "weight_constraints", None)
+        or getattr(layer, "_sublayers", list)()
+    )
 
 
 def _one_array_list(x):
@@ -940,6 +1283,7 @@ def _tracked_layers(model):
 
 def _snake(name):
     from ..layers.base import snake_case
+
     return snake_case(name)
 
 
@@ -961,6 +1305,8 @@ def _structure(value, where):
         flat, structure = [value], None
     for t in flat:
         if not isinstance(t, graph_mod.KerasTensor):
-            raise CnnlabError(f"{where} must be KerasTensors (from keras.Input and layer calls), not arrays. "
-                              f"Received: {type(t).__name__}")
+            raise CnnlabError(
+                f"{where} must be KerasTensors (from keras.Input and layer calls), not arrays. "
+                f"Received: {type(t).__name__}"
+            )
     return structure, flat

@@ -26,6 +26,7 @@ to a number unless a schedule drives it, as in Keras.
 The state lives in one flat buffer per slot (one per kind of per-weight variable), with a
 view per weight, so the whole model is updated in a few in-place passes (``apply_flat``).
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,8 +36,8 @@ import numpy as np
 
 from ..errors import CnnlabError
 from . import parallel
-from .schedules import LearningRateSchedule
 from . import schedules as schedules_mod
+from .schedules import LearningRateSchedule
 
 
 def flush_subnormals(a, work):
@@ -61,7 +62,9 @@ FLUSH_EVERY = 16
 
 
 def _number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
 
 
 class Optimizer:
@@ -74,35 +77,75 @@ class Optimizer:
 
     slot_groups: tuple[tuple[str, ...], ...] = ()
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
+        name=None,
+        **kwargs,
+    ):
         cls = type(self).__name__
         if kwargs.pop("decay", None) is not None:
-            warnings.warn("Argument `decay` is no longer supported and will be ignored.", stacklevel=3)
+            warnings.warn(
+                "Argument `decay` is no longer supported and will be ignored.",
+                stacklevel=3,
+            )
         if kwargs:
-            raise ValueError(f"{cls}: argument(s) not recognized: {kwargs}. Received: {kwargs}")
+            raise ValueError(
+                f"{cls}: argument(s) not recognized: {kwargs}. Received: {kwargs}"
+            )
         if loss_scale_factor is not None:
-            raise CnnlabError(f"{cls}: `loss_scale_factor` scales the loss for float16 (mixed precision) training; "
-                              f"cnnlab trains in float32 only, where the scale would cancel out. Leave it None. "
-                              f"Received: loss_scale_factor={loss_scale_factor!r}")
+            raise CnnlabError(
+                f"{cls}: `loss_scale_factor` scales the loss for float16 (mixed precision) training; "
+                f"cnnlab trains in float32 only, where the scale would cancel out. Leave it None. "
+                f"Received: loss_scale_factor={loss_scale_factor!r}"
+            )
         if gradient_accumulation_steps and not gradient_accumulation_steps >= 2:
-            raise ValueError(f"`gradient_accumulation_steps` must be an integer >= 2. Received: "
-                             f"gradient_accumulation_steps={gradient_accumulation_steps}")
+            raise ValueError(
+                f"`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                f"gradient_accumulation_steps={gradient_accumulation_steps}"
+            )
         if use_ema:
             if not 0 <= ema_momentum <= 1:
-                raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
-            if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int)
-                                            or ema_overwrite_frequency < 1):
-                raise ValueError(f"`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
-                                 f"ema_overwrite_frequency={ema_overwrite_frequency}")
+                raise ValueError(
+                    f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}"
+                )
+            if ema_overwrite_frequency and (
+                not isinstance(ema_overwrite_frequency, int)
+                or ema_overwrite_frequency < 1
+            ):
+                raise ValueError(
+                    f"`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                    f"ema_overwrite_frequency={ema_overwrite_frequency}"
+                )
         if sum(a is not None for a in (clipnorm, clipvalue, global_clipnorm)) > 1:
-            raise ValueError(f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
-                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+            raise ValueError(
+                f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
         self.name = name or cls.lower()
-        self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
-        self.global_clipnorm, self.use_ema, self.ema_momentum = global_clipnorm, use_ema, ema_momentum
-        self.ema_overwrite_frequency, self.loss_scale_factor = ema_overwrite_frequency, loss_scale_factor
+        self.weight_decay, self.clipnorm, self.clipvalue = (
+            weight_decay,
+            clipnorm,
+            clipvalue,
+        )
+        self.global_clipnorm, self.use_ema, self.ema_momentum = (
+            global_clipnorm,
+            use_ema,
+            ema_momentum,
+        )
+        self.ema_overwrite_frequency, self.loss_scale_factor = (
+            ema_overwrite_frequency,
+            loss_scale_factor,
+        )
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self._learning_rate = self._checked_learning_rate(learning_rate)
         self._iterations = 0
@@ -116,9 +159,11 @@ class Optimizer:
         if isinstance(value, LearningRateSchedule) or callable(value):
             return value
         if not _number(value):
-            raise ValueError(f"Argument `learning_rate` should be float, or an instance of LearningRateSchedule, or "
-                             f"a callable (that takes in the current iteration value and returns the corresponding "
-                             f"learning rate value). Received instead: learning_rate={value!r}")
+            raise ValueError(
+                f"Argument `learning_rate` should be float, or an instance of LearningRateSchedule, or "
+                f"a callable (that takes in the current iteration value and returns the corresponding "
+                f"learning rate value). Received instead: learning_rate={value!r}"
+            )
         return float(value)
 
     @property
@@ -133,11 +178,15 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if not (isinstance(value, LearningRateSchedule) or callable(value)) and callable(self._learning_rate):
-            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
-                            "constructor argument, hence its learning rate is not settable. If you need the learning "
-                            "rate to be settable, you should instantiate the optimizer with a float `learning_rate` "
-                            "argument.")
+        if not (
+            isinstance(value, LearningRateSchedule) or callable(value)
+        ) and callable(self._learning_rate):
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its `learning_rate` "
+                "constructor argument, hence its learning rate is not settable. If you need the learning "
+                "rate to be settable, you should instantiate the optimizer with a float `learning_rate` "
+                "argument."
+            )
         self._learning_rate = self._checked_learning_rate(value)
 
     @property
@@ -148,7 +197,9 @@ class Optimizer:
     def _restore_learning_rate(self, value):
         """A saved rate, put back unless a schedule computes it. A value equal in float32 to the configured one
         keeps the configured number, so training continues bit for bit."""
-        if self.learning_rate_is_variable and np.float32(self._learning_rate) != np.float32(value):
+        if self.learning_rate_is_variable and np.float32(
+            self._learning_rate
+        ) != np.float32(value):
             self._learning_rate = float(value)
 
     # ---- the step counter ------------------------------------------------------------
@@ -168,12 +219,15 @@ class Optimizer:
     @property
     def _base_slot_names(self):
         return (("average",) if self.use_ema else ()) + (
-            ("gradient_accumulator",) if self.gradient_accumulation_steps else ())
+            ("gradient_accumulator",) if self.gradient_accumulation_steps else ()
+        )
 
     @property
     def slot_names(self) -> tuple[str, ...]:
         """Every per-weight state variable, the base options' first (Keras creates them first)."""
-        return self._base_slot_names + tuple(name for group in self.slot_groups for name in group)
+        return self._base_slot_names + tuple(
+            name for group in self.slot_groups for name in group
+        )
 
     def _initial_slot(self, name, param):
         return np.zeros_like(param)
@@ -181,7 +235,9 @@ class Optimizer:
     def build(self, params):
         """Create the state: one flat buffer per slot, and per parameter a view into it."""
         self._set_bounds([p.size for p in params])
-        self._build_slots([[self._initial_slot(name, p) for p in params] for name in self.slot_names])
+        self._build_slots(
+            [[self._initial_slot(name, p) for p in params] for name in self.slot_names]
+        )
 
     def _set_bounds(self, sizes):
         """Where each weight lies in the flat buffers (for per-weight gradient clipping)."""
@@ -191,10 +247,14 @@ class Optimizer:
     def _build_slots(self, slots):
         self._flat_slots, self._slots = [], []
         for arrays in slots:
-            flat = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.zeros(0, np.float32)
+            flat = (
+                np.concatenate([np.ravel(a) for a in arrays])
+                if arrays
+                else np.zeros(0, np.float32)
+            )
             views, offset = [], 0
             for a in arrays:
-                views.append(flat[offset:offset + a.size].reshape(a.shape))
+                views.append(flat[offset : offset + a.size].reshape(a.shape))
                 offset += a.size
             self._flat_slots.append(flat)
             self._slots.append(views)
@@ -204,10 +264,14 @@ class Optimizer:
 
     def keras_order(self, n_params):
         """``(slot index, param index)`` of every per-weight variable in Keras's creation order."""
-        order = [(s, p) for s in range(len(self._base_slot_names)) for p in range(n_params)]
+        order = [
+            (s, p) for s in range(len(self._base_slot_names)) for p in range(n_params)
+        ]
         index = len(self._base_slot_names)
         for group in self.slot_groups:
-            order += [(index + k, p) for p in range(n_params) for k in range(len(group))]
+            order += [
+                (index + k, p) for p in range(n_params) for k in range(len(group))
+            ]
             index += len(group)
         return order
 
@@ -228,11 +292,17 @@ class Optimizer:
         if not self.built:
             return head
         n_params = len(self._slots[0]) if self._slots else 0
-        return head + [self._slots[s][p] for s, p in self.keras_order(n_params)] + [
-            v for _, v in self.scalar_variables()]
+        return (
+            head
+            + [self._slots[s][p] for s, p in self.keras_order(n_params)]
+            + [v for _, v in self.scalar_variables()]
+        )
 
     def get_state(self):
-        return {"iterations": self._iterations, "slots": [[s.copy() for s in slot] for slot in self._slots]}
+        return {
+            "iterations": self._iterations,
+            "slots": [[s.copy() for s in slot] for slot in self._slots],
+        }
 
     def set_state(self, state):
         self._iterations = int(state["iterations"])
@@ -241,7 +311,7 @@ class Optimizer:
     # ---- one update ----------------------------------------------------------------------
     def _scratch(self, like, count):
         """``count`` reusable work arrays shaped like ``like`` (kept between steps)."""
-        key = (like.shape, like.dtype.str, threading.get_ident())   # one set per thread
+        key = (like.shape, like.dtype.str, threading.get_ident())  # one set per thread
         cache = self.__dict__.setdefault("_scratch_buffers", {})
         if key not in cache:
             cache[key] = [np.empty_like(like) for _ in range(count)]
@@ -250,10 +320,15 @@ class Optimizer:
     def apply(self, params, grads):
         """One update of every parameter (in place); ``grads`` are not modified."""
         params = list(params)
-        grads = [np.array(g, dtype=p.dtype) for p, g in zip(params, grads)]    # copies: clipping works in place
+        grads = [
+            np.array(g, dtype=p.dtype) for p, g in zip(params, grads)
+        ]  # copies: clipping works in place
         if not self.built:
             self.build(params)
-        chunks = [(p, g, [slot[i] for slot in self._slots]) for i, (p, g) in enumerate(zip(params, grads))]
+        chunks = [
+            (p, g, [slot[i] for slot in self._slots])
+            for i, (p, g) in enumerate(zip(params, grads))
+        ]
         self._apply(lambda fn: [fn(*chunk) for chunk in chunks], grads)
 
     def apply_flat(self, flat_params, flat_grads, threads=1):
@@ -261,16 +336,25 @@ class Optimizer:
         another (a few large in-place passes instead of many small ones). Every element's update is independent,
         so the buffers are cut into ``threads`` parts updated side by side. ``flat_grads`` is used as work space."""
         n = flat_params.size
-        parts = [slice(n * i // threads, n * (i + 1) // threads) for i in range(threads)]
+        parts = [
+            slice(n * i // threads, n * (i + 1) // threads) for i in range(threads)
+        ]
 
         def each(fn):
-            parallel.run(lambda sl: fn(flat_params[sl], flat_grads[sl], [s[sl] for s in self._flat_slots]), parts)
+            parallel.run(
+                lambda sl: fn(
+                    flat_params[sl], flat_grads[sl], [s[sl] for s in self._flat_slots]
+                ),
+                parts,
+            )
 
         bounds = getattr(self, "_bounds", None)
         if bounds is None:
             if self.clipnorm:
-                raise CnnlabError(f"{type(self).__name__}: clipnorm needs the weights' sizes; call "
-                                  f"optimizer.build(model.trainable_weights) before apply_flat.")
+                raise CnnlabError(
+                    f"{type(self).__name__}: clipnorm needs the weights' sizes; call "
+                    f"optimizer.build(model.trainable_weights) before apply_flat."
+                )
             bounds = [(0, flat_grads.size)]
         self._apply(each, [flat_grads[a:b] for a, b in bounds])
 
@@ -295,6 +379,7 @@ class Optimizer:
                 g += s[acc]
                 g /= g.dtype.type(k)
                 s[acc][...] = 0
+
             each(average)
         self._clip(weight_grads)
         lr = self.learning_rate
@@ -306,6 +391,7 @@ class Optimizer:
             if decay is not None:
                 p *= p.dtype.type(decay)
             self._update(p, g, s[n_base:])
+
         each(update)
         self._finish_step(each)
 
@@ -315,15 +401,21 @@ class Optimizer:
             for g in grads:
                 flat = g.reshape(-1)
                 norm = np.sqrt(np.dot(flat, flat))
-                g *= g.dtype.type(self.clipnorm) / np.maximum(norm, g.dtype.type(self.clipnorm))
+                g *= g.dtype.type(self.clipnorm) / np.maximum(
+                    norm, g.dtype.type(self.clipnorm)
+                )
         elif self.global_clipnorm and self.global_clipnorm > 0:
             if not grads:
                 return
             clip = np.float32(self.global_clipnorm)
-            norm = np.sqrt(np.float32(sum(np.dot(g.reshape(-1), g.reshape(-1)) for g in grads)))
+            norm = np.sqrt(
+                np.float32(sum(np.dot(g.reshape(-1), g.reshape(-1)) for g in grads))
+            )
             with np.errstate(divide="ignore", invalid="ignore"):
                 # Keras: clip * min(1/norm, 1/clip), made NaN when the norm is not finite.
-                scale = clip * np.minimum(np.float32(1) / norm, np.float32(1) / clip) + (norm - norm)
+                scale = clip * np.minimum(
+                    np.float32(1) / norm, np.float32(1) / clip
+                ) + (norm - norm)
             for g in grads:
                 g *= scale
         elif self.clipvalue and self.clipvalue > 0:
@@ -333,7 +425,10 @@ class Optimizer:
     def _finish_step(self, each):
         if self.use_ema:
             momentum = self.ema_momentum if self.iterations != 0 else 0.0
-            overwrite = bool(self.ema_overwrite_frequency) and (self.iterations + 1) % self.ema_overwrite_frequency == 0
+            overwrite = (
+                bool(self.ema_overwrite_frequency)
+                and (self.iterations + 1) % self.ema_overwrite_frequency == 0
+            )
 
             def ema(p, g, s):
                 average = s[0]
@@ -341,6 +436,7 @@ class Optimizer:
                 average += p.dtype.type(1 - momentum) * p
                 if overwrite:
                     p[...] = average
+
             each(ema)
         self._iterations += 1
 
@@ -365,14 +461,23 @@ class Optimizer:
         if isinstance(lr, LearningRateSchedule):
             lr = schedules_mod.serialize(lr)
         elif callable(lr):
-            raise CnnlabError(f"{type(self).__name__}: a learning rate given as a Python callable cannot be saved; "
-                              f"use a keras.optimizers.schedules.LearningRateSchedule. Received: learning_rate={lr!r}")
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
-                "ema_overwrite_frequency": self.ema_overwrite_frequency,
-                "loss_scale_factor": self.loss_scale_factor,
-                "gradient_accumulation_steps": self.gradient_accumulation_steps}
+            raise CnnlabError(
+                f"{type(self).__name__}: a learning rate given as a Python callable cannot be saved; "
+                f"use a keras.optimizers.schedules.LearningRateSchedule. Received: learning_rate={lr!r}"
+            )
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -31,6 +31,7 @@ Keras writes them (keras/src/optimizers/):
 * Ftrl: ``n' = n + g^2``; ``z += g + 2*l2s*w - (n'^-p - n^-p)/lr * w`` (``p`` is
   ``learning_rate_power``, -0.5); ``w = (clip(z, -l1, l1) - z) / (n'^-p/lr + 2*(l2 + beta/(2 lr)))``.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,9 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         if not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: `momentum` must be in [0, 1]. Received: momentum={momentum}")
+            raise ValueError(
+                f"SGD: `momentum` must be in [0, 1]. Received: momentum={momentum}"
+            )
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.slot_groups = (("momentum",),) if self.momentum > 0 else ()
 
@@ -66,65 +69,115 @@ class SGD(Optimizer):
             p += m
 
     def get_config(self):
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+        }
 
 
 class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), bool(amsgrad)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = (
+            float(beta_1),
+            float(beta_2),
+            float(epsilon),
+            bool(amsgrad),
+        )
         # Keras creates momentum and velocity together (interleaved), velocity_hat in a second call.
-        self.slot_groups = (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
+        self.slot_groups = (("momentum", "velocity"),) + (
+            (("velocity_hat",),) if self.amsgrad else ()
+        )
 
     def _begin_step(self, lr):
         super()._begin_step(lr)
         t = self._t
         # The bias corrections fold into one step size per iteration.
-        self._lr_t = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        self._lr_t = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
 
     def _update(self, p, g, slots):
         m, v = slots[0], slots[1]
         dt = p.dtype.type
-        a, b = self._scratch(p, 2)     # in-place passes into two reused buffers: no temporaries
+        a, b = self._scratch(
+            p, 2
+        )  # in-place passes into two reused buffers: no temporaries
         np.subtract(g, m, out=a)
         a *= dt(1 - self.beta_1)
-        m += a                                          # m += (g - m)(1 - b1)
+        m += a  # m += (g - m)(1 - b1)
         np.multiply(g, g, out=a)
         a -= v
         a *= dt(1 - self.beta_2)
-        v += a                                          # v += (g^2 - v)(1 - b2)
+        v += a  # v += (g^2 - v)(1 - b2)
         if self._flush:
             flush_subnormals(m, a)
             flush_subnormals(v, a)
         if self.amsgrad:
             v_hat = slots[2]
-            np.maximum(v_hat, v, out=v_hat)             # v_hat = max(v_hat, v)
+            np.maximum(v_hat, v, out=v_hat)  # v_hat = max(v_hat, v)
             v = v_hat
         np.multiply(m, dt(self._lr_t), out=a)
         np.sqrt(v, out=b)
         b += dt(self.epsilon)
         a /= b
-        p -= a                                          # p -= lr_t m / (sqrt(v) + eps)
+        p -= a  # p -= lr_t m / (sqrt(v) + eps)
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
         if weight_decay is None:
-            raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
+            raise ValueError(
+                "Argument `weight_decay` must be a float. Received: weight_decay=None"
+            )
+        super().__init__(
+            learning_rate,
+            beta_1,
+            beta_2,
+            epsilon,
+            amsgrad,
+            weight_decay=weight_decay,
+            **kwargs,
+        )
 
 
 class Nadam(Optimizer):
     slot_groups = (("momentum", "velocity"),)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+    ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1, self.beta_2, self.epsilon = (
+            float(beta_1),
+            float(beta_2),
+            float(epsilon),
+        )
         self._u_product, self._u_product_steps = np.float32(1), 0
 
     def _u(self, t):
@@ -142,11 +195,15 @@ class Nadam(Optimizer):
                 self._u_product = np.float32(self._u_product * self._u(i))
             self._u_product_steps = t - 1
         u_t, u_next = self._u(t), self._u(t + 1)
-        self._u_product = np.float32(self._u_product * u_t)          # U_t
+        self._u_product = np.float32(self._u_product * u_t)  # U_t
         self._u_product_steps = t
-        self._c_m = float(u_next) / (1 - float(self._u_product * u_next))   # u_{t+1} / (1 - U_{t+1})
-        self._c_g = (1 - float(u_t)) / (1 - float(self._u_product))          # (1 - u_t) / (1 - U_t)
-        self._c_v = 1 / (1 - self.beta_2 ** t)
+        self._c_m = float(u_next) / (
+            1 - float(self._u_product * u_next)
+        )  # u_{t+1} / (1 - U_{t+1})
+        self._c_g = (1 - float(u_t)) / (
+            1 - float(self._u_product)
+        )  # (1 - u_t) / (1 - U_t)
+        self._c_v = 1 / (1 - self.beta_2**t)
 
     def _update(self, p, g, slots):
         m, v = slots
@@ -168,15 +225,26 @@ class Nadam(Optimizer):
         self._u_product, self._u_product_steps = np.float32(values[0]), self.iterations
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 class Adamax(Optimizer):
     slot_groups = (("momentum", "norm"),)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+    ):
         super().__init__(learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1, self.beta_2, self.epsilon = (
+            float(beta_1),
+            float(beta_2),
+            float(epsilon),
+        )
 
     def _update(self, p, g, slots):
         m, u = slots
@@ -187,10 +255,15 @@ class Adamax(Optimizer):
             work = self._scratch(p, 1)[0]
             flush_subnormals(m, work)
             flush_subnormals(u, work)
-        p -= dt(self._lr) * m / (dt(1 - self.beta_1 ** self._t) * (u + dt(self.epsilon)))
+        p -= dt(self._lr) * m / (dt(1 - self.beta_1**self._t) * (u + dt(self.epsilon)))
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 class Adadelta(Optimizer):
@@ -225,8 +298,10 @@ class Lion(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
         super().__init__(learning_rate, **kwargs)
         if beta_1 <= 0 or beta_1 > 1:
-            raise ValueError(f"Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates "
-                             f"to SignSGD. Received: beta_1={beta_1}.")
+            raise ValueError(
+                f"Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates "
+                f"to SignSGD. Received: beta_1={beta_1}."
+            )
         self.beta_1, self.beta_2 = float(beta_1), float(beta_2)
 
     def _update(self, p, g, slots):
@@ -245,28 +320,49 @@ class Lion(Optimizer):
 class Ftrl(Optimizer):
     slot_groups = (("accumulator", "linear"),)
 
-    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
-                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
-                 l2_shrinkage_regularization_strength=0.0, beta=0.0, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        learning_rate_power=-0.5,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        l2_shrinkage_regularization_strength=0.0,
+        beta=0.0,
+        **kwargs,
+    ):
         super().__init__(learning_rate, **kwargs)
-        for arg, value in [("initial_accumulator_value", initial_accumulator_value),
-                           ("l1_regularization_strength", l1_regularization_strength),
-                           ("l2_regularization_strength", l2_regularization_strength),
-                           ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)]:
+        for arg, value in [
+            ("initial_accumulator_value", initial_accumulator_value),
+            ("l1_regularization_strength", l1_regularization_strength),
+            ("l2_regularization_strength", l2_regularization_strength),
+            (
+                "l2_shrinkage_regularization_strength",
+                l2_shrinkage_regularization_strength,
+            ),
+        ]:
             if value < 0.0:
-                raise ValueError(f"`{arg}` needs to be positive or zero. Received: {arg}={value}.")
+                raise ValueError(
+                    f"`{arg}` needs to be positive or zero. Received: {arg}={value}."
+                )
         if learning_rate_power > 0.0:
-            raise ValueError(f"`learning_rate_power` needs to be negative or zero. Received: "
-                             f"learning_rate_power={learning_rate_power}.")
+            raise ValueError(
+                f"`learning_rate_power` needs to be negative or zero. Received: "
+                f"learning_rate_power={learning_rate_power}."
+            )
         self.learning_rate_power = float(learning_rate_power)
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.l1_regularization_strength = float(l1_regularization_strength)
         self.l2_regularization_strength = float(l2_regularization_strength)
-        self.l2_shrinkage_regularization_strength = float(l2_shrinkage_regularization_strength)
+        self.l2_shrinkage_regularization_strength = float(
+            l2_shrinkage_regularization_strength
+        )
         self.beta = float(beta)
 
     def _initial_slot(self, name, param):
-        return np.full_like(param, self.initial_accumulator_value if name == "accumulator" else 0.0)
+        return np.full_like(
+            param, self.initial_accumulator_value if name == "accumulator" else 0.0
+        )
 
     def _update(self, p, g, slots):
         n, z = slots
@@ -276,27 +372,50 @@ class Ftrl(Optimizer):
         l2 = dt(self.l2_regularization_strength + self.beta / (2.0 * self._lr))
         new_n = n + g * g
         new_n_power = np.power(new_n, power)
-        z += g + dt(2 * self.l2_shrinkage_regularization_strength) * p - (new_n_power - np.power(n, power)) / lr * p
+        z += (
+            g
+            + dt(2 * self.l2_shrinkage_regularization_strength) * p
+            - (new_n_power - np.power(n, power)) / lr * p
+        )
         quadratic = new_n_power / lr + dt(2) * l2
         p[...] = (np.clip(z, -l1, l1) - z) / quadratic
         n[...] = new_n
 
     def get_config(self):
-        return {**super().get_config(), "learning_rate_power": self.learning_rate_power,
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "l1_regularization_strength": self.l1_regularization_strength,
-                "l2_regularization_strength": self.l2_regularization_strength,
-                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
-                "beta": self.beta}
+        return {
+            **super().get_config(),
+            "learning_rate_power": self.learning_rate_power,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "l1_regularization_strength": self.l1_regularization_strength,
+            "l2_regularization_strength": self.l2_regularization_strength,
+            "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+            "beta": self.beta,
+        }
 
 
 class RMSprop(Optimizer):
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        **kwargs,
+    ):
         super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+        self.rho, self.momentum, self.epsilon, self.centered = (
+            float(rho),
+            float(momentum),
+            float(epsilon),
+            bool(centered),
+        )
         # Keras: all velocities, then all momentums, then all average gradients (three calls).
-        self.slot_groups = (("velocity",),) + ((("momentum",),) if self.momentum > 0 else ()) + (
-            (("average_gradient",),) if self.centered else ())
+        self.slot_groups = (
+            (("velocity",),)
+            + ((("momentum",),) if self.momentum > 0 else ())
+            + ((("average_gradient",),) if self.centered else ())
+        )
 
     def _update(self, p, g, slots):
         dt = p.dtype.type
@@ -324,16 +443,26 @@ class RMSprop(Optimizer):
             p -= increment
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
-                "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adagrad(Optimizer):
     slot_groups = (("accumulator",),)
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs
+    ):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        self.initial_accumulator_value, self.epsilon = (
+            float(initial_accumulator_value),
+            float(epsilon),
+        )
 
     def _initial_slot(self, name, param):
         return np.full_like(param, self.initial_accumulator_value)
@@ -345,12 +474,17 @@ class Adagrad(Optimizer):
         p -= dt(self._lr) * g / np.sqrt(acc + dt(self.epsilon))
 
     def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
-_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, Nadam, Adamax, Adadelta, Lion, Ftrl, RMSprop,
-                                                   Adagrad)}
+_BY_NAME = {
+    cls.__name__.lower(): cls
+    for cls in (SGD, Adam, AdamW, Nadam, Adamax, Adadelta, Lion, Ftrl, RMSprop, Adagrad)
+}
 
 
 def get(identifier):
@@ -366,8 +500,12 @@ def get(identifier):
 
 def serialize(optimizer):
     """Keras's ``keras.optimizers.serialize``: ``{"module", "class_name", "config", "registered_name"}``."""
-    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__, "config": optimizer.get_config(),
-            "registered_name": None}
+    return {
+        "module": "keras.optimizers",
+        "class_name": type(optimizer).__name__,
+        "config": optimizer.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config):

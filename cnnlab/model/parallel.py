@@ -10,6 +10,7 @@ Needs ``threadpoolctl`` (a dependency of cnnlab) to pin BLAS to one thread per
 worker; with one thread everything runs on the caller's thread, and so it does
 without threadpoolctl, with a warning that says how to get the split back.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,9 @@ def default_threads() -> int:
 def set_num_threads(n: int | None) -> None:
     """Threads cnnlab uses for a batch (``None``: the CPUs this process may use)."""
     if n is not None and int(n) < 1:
-        raise ValueError(f"set_num_threads: n must be a positive integer or None. Received: n={n}")
+        raise ValueError(
+            f"set_num_threads: n must be a positive integer or None. Received: n={n}"
+        )
     _settings["threads"] = None if n is None else int(n)
 
 
@@ -52,9 +55,13 @@ def _blas_controller():
         except ImportError:
             _pool["controller"] = False
             # Two BLAS thread pools fighting over the cores would be slower than no split: say so, once.
-            warnings.warn("threadpoolctl is not installed, so cnnlab cannot split a batch across threads: "
-                          "training runs on one thread, about 1.5-2 times slower on 2 cores. "
-                          "Install it: pip install threadpoolctl", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "threadpoolctl is not installed, so cnnlab cannot split a batch across threads: "
+                "training runs on one thread, about 1.5-2 times slower on 2 cores. "
+                "Install it: pip install threadpoolctl",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         else:
             _pool["controller"] = ThreadpoolController()
     return _pool["controller"]
@@ -77,7 +84,9 @@ def run(fn, parts):
     if _pool["size"] < len(parts) - 1:
         if _pool["executor"] is not None:
             _pool["executor"].shutdown()
-        _pool["executor"] = ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="cnnlab")
+        _pool["executor"] = ThreadPoolExecutor(
+            max_workers=len(parts) - 1, thread_name_prefix="cnnlab"
+        )
         _pool["size"] = len(parts) - 1
     with _blas_controller().limit(limits=1, user_api="blas"):
         futures = [_pool["executor"].submit(fn, part) for part in parts[1:]]

@@ -9,6 +9,7 @@ The profiler wraps the model's layers and optimizer for the duration of the
 block. With the batch split across threads, layer times are summed over the
 threads (thread-seconds), so they can add up to more than the wall time.
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,30 +47,51 @@ class Profiler:
         for layer in self.model.layers:
             label = f"{layer.name} ({type(layer).__name__})"
             # The fast engine may run a conv as two halves around the pooling (engine.ConvThenMaxPool).
-            for method, phase in [("forward", "forward"), ("forward_linear", "forward"),
-                                  ("bias_activation", "forward"), ("backward", "backward"),
-                                  ("backward_linear", "backward"), ("bias_activation_backward", "backward")]:
+            for method, phase in [
+                ("forward", "forward"),
+                ("forward_linear", "forward"),
+                ("bias_activation", "forward"),
+                ("backward", "backward"),
+                ("backward_linear", "backward"),
+                ("bias_activation_backward", "backward"),
+            ]:
                 if hasattr(layer, method):
                     self._wrap(layer, method, (phase, label))
         self._wrap(self.model, "_loss_and_grad", ("loss", "loss and its gradient"))
-        self._wrap(self.model.optimizer, "apply_flat", ("optimizer", type(self.model.optimizer).__name__))
+        self._wrap(
+            self.model.optimizer,
+            "apply_flat",
+            ("optimizer", type(self.model.optimizer).__name__),
+        )
         self._wrap(self.model, "_train_step", ("step", "whole training step (wall)"))
         self._wall_start = time.perf_counter()
         return self
 
     def __exit__(self, *exc):
         for obj, method in self._saved:
-            delattr(obj, method)       # the instance attribute goes; the class method shows again
+            delattr(
+                obj, method
+            )  # the instance attribute goes; the class method shows again
         self.wall = time.perf_counter() - self._wall_start
         return False
 
     def rows(self):
         """``(phase, name, seconds, calls)``, the largest first; 'data' is the wall time outside the steps."""
         step = self.seconds.get(("step", "whole training step (wall)"), 0.0)
-        rows = [(phase, name, s, self.calls[(phase, name)]) for (phase, name), s in self.seconds.items()
-                if phase != "step"]
+        rows = [
+            (phase, name, s, self.calls[(phase, name)])
+            for (phase, name), s in self.seconds.items()
+            if phase != "step"
+        ]
         rows.sort(key=lambda r: -r[2])
-        rows.append(("data", "shuffling, batching, metrics, callbacks", max(self.wall - step, 0.0), 0))
+        rows.append(
+            (
+                "data",
+                "shuffling, batching, metrics, callbacks",
+                max(self.wall - step, 0.0),
+                0,
+            )
+        )
         return rows
 
     def report(self):
@@ -77,6 +99,10 @@ class Profiler:
         total = sum(r[2] for r in rows)
         lines = [f"{'phase':<10} {'where':<40} {'seconds':>9} {'share':>7}"]
         for phase, name, seconds, _ in rows:
-            lines.append(f"{phase:<10} {name:<40} {seconds:9.3f} {100 * seconds / total:6.1f}%")
-        lines.append(f"wall time {self.wall:.3f} s; layer times are summed over threads")
+            lines.append(
+                f"{phase:<10} {name:<40} {seconds:9.3f} {100 * seconds / total:6.1f}%"
+            )
+        lines.append(
+            f"wall time {self.wall:.3f} s; layer times are summed over threads"
+        )
         return "\n".join(lines)

@@ -6,6 +6,7 @@ the rate used *during* that epoch, read before any reduction at its end. Keras r
 from a float32 variable, so the logged value is the float32 number (0.001 appears as
 0.0010000000474974513), and so does cnnlab.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -32,13 +33,27 @@ class ReduceLROnPlateau(_Monitor):
       (``cooldown_counter = cooldown``) and ``wait`` is reset.
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0, **kwargs):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+        **kwargs,
+    ):
         super().__init__(monitor, mode, min_delta)
         if kwargs:
-            raise ValueError(f"ReduceLROnPlateau: argument(s) not recognized: {sorted(kwargs)}. Received: {kwargs}")
+            raise ValueError(
+                f"ReduceLROnPlateau: argument(s) not recognized: {sorted(kwargs)}. Received: {kwargs}"
+            )
         if factor >= 1.0:
-            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
+            raise ValueError(
+                f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
+            )
         self.factor, self.min_lr, self.patience = factor, min_lr, patience
         self.verbose, self.cooldown = verbose, cooldown
         self._reset()
@@ -60,7 +75,9 @@ class ReduceLROnPlateau(_Monitor):
         new = max(old * self.factor, self.min_lr)
         optimizer.learning_rate = new
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+            print(
+                f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}."
+            )
         return True
 
     def on_epoch_end(self, epoch, logs=None):
@@ -69,8 +86,11 @@ class ReduceLROnPlateau(_Monitor):
         logs["learning_rate"] = _current_rate(self.model.optimizer)
         current = logs.get(self.monitor)
         if current is None:
-            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
-                          f"available. Available metrics are: {','.join(logs)}.", stacklevel=2)
+            warnings.warn(
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
+                f"available. Available metrics are: {','.join(logs)}.",
+                stacklevel=2,
+            )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1
@@ -95,13 +115,17 @@ class LearningRateScheduler(Callback):
         optimizer = self.model.optimizer
         try:
             rate = self.schedule(epoch, _current_rate(optimizer))
-        except TypeError:              # Keras's old one-argument form
+        except TypeError:  # Keras's old one-argument form
             rate = self.schedule(epoch)
         if not isinstance(rate, (float, np.float32, np.float64)):
-            raise ValueError(f"The output of the `schedule` function should be a float. Got: {rate}")
+            raise ValueError(
+                f"The output of the `schedule` function should be a float. Got: {rate}"
+            )
         optimizer.learning_rate = float(rate)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}.")
+            print(
+                f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}."
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -18,6 +18,7 @@ cnnlab: every formula below runs on ``np.float32`` scalars.
 * CosineDecayRestarts (SGDR): the cosine decay restarted after ``first_decay_steps``,
   each period ``t_mul`` times longer and its peak ``m_mul`` times lower.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,12 +34,16 @@ class LearningRateSchedule:
     """Base class: ``schedule(step)`` is the learning rate for the update made at ``step``."""
 
     def __call__(self, step):
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override "
-                                  f"`__call__(self, step)`.")
+        raise NotImplementedError(
+            f"Learning rate schedule '{type(self).__name__}' must override "
+            f"`__call__(self, step)`."
+        )
 
     def get_config(self):
-        raise NotImplementedError(f"Learning rate schedule '{type(self).__name__}' must override `get_config()` "
-                                  f"in order to be serializable.")
+        raise NotImplementedError(
+            f"Learning rate schedule '{type(self).__name__}' must override `get_config()` "
+            f"in order to be serializable."
+        )
 
     @classmethod
     def from_config(cls, config):
@@ -51,8 +56,19 @@ def _positive_steps(name, value):
 
 
 class ExponentialDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        decay_rate,
+        staircase=False,
+        name="ExponentialDecay",
+    ):
+        self.initial_learning_rate, self.decay_steps, self.decay_rate = (
+            initial_learning_rate,
+            decay_steps,
+            decay_rate,
+        )
         self.staircase, self.name = staircase, name
         _positive_steps("decay_steps", decay_steps)
 
@@ -63,16 +79,23 @@ class ExponentialDecay(LearningRateSchedule):
         return f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
         if len(boundaries) != len(values) - 1:
-            raise ValueError(f"The length of boundaries should be 1 less than the length of values. Received: "
-                             f"boundaries={boundaries} of length {len(boundaries)}, and values={values} of length "
-                             f"{len(values)}.")
+            raise ValueError(
+                f"The length of boundaries should be 1 less than the length of values. Received: "
+                f"boundaries={boundaries} of length {len(boundaries)}, and values={values} of length "
+                f"{len(values)}."
+            )
         self.boundaries, self.values, self.name = list(boundaries), list(values), name
 
     def __call__(self, step):
@@ -87,10 +110,25 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class PolynomialDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
-                 name="PolynomialDecay"):
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.end_learning_rate, self.power, self.cycle, self.name = end_learning_rate, power, cycle, name
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        end_learning_rate=0.0001,
+        power=1.0,
+        cycle=False,
+        name="PolynomialDecay",
+    ):
+        self.initial_learning_rate, self.decay_steps = (
+            initial_learning_rate,
+            decay_steps,
+        )
+        self.end_learning_rate, self.power, self.cycle, self.name = (
+            end_learning_rate,
+            power,
+            cycle,
+            name,
+        )
         _positive_steps("decay_steps", decay_steps)
 
     def __call__(self, step):
@@ -103,14 +141,30 @@ class PolynomialDecay(LearningRateSchedule):
         return (lr0 - end) * np.power(f32(1) - s / d, f32(self.power)) + end
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
-                "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
 class InverseTimeDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        decay_rate,
+        staircase=False,
+        name="InverseTimeDecay",
+    ):
+        self.initial_learning_rate, self.decay_steps, self.decay_rate = (
+            initial_learning_rate,
+            decay_steps,
+            decay_rate,
+        )
         self.staircase, self.name = staircase, name
         _positive_steps("decay_steps", decay_steps)
 
@@ -121,20 +175,38 @@ class InverseTimeDecay(LearningRateSchedule):
         return f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 def _cosine(fraction, alpha):
     """``(1 - alpha) * 0.5 * (1 + cos(pi * fraction)) + alpha``: 1 at fraction 0, alpha at 1."""
-    return (f32(1) - f32(alpha)) * (f32(0.5) * (f32(1) + np.cos(f32(math.pi) * fraction))) + f32(alpha)
+    return (f32(1) - f32(alpha)) * (
+        f32(0.5) * (f32(1) + np.cos(f32(math.pi) * fraction))
+    ) + f32(alpha)
 
 
 class CosineDecay(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
-                 warmup_steps=0):
-        self.initial_learning_rate, self.decay_steps, self.alpha, self.name = (initial_learning_rate, decay_steps,
-                                                                              alpha, name)
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        alpha=0.0,
+        name="CosineDecay",
+        warmup_target=None,
+        warmup_steps=0,
+    ):
+        self.initial_learning_rate, self.decay_steps, self.alpha, self.name = (
+            initial_learning_rate,
+            decay_steps,
+            alpha,
+            name,
+        )
         self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
         _positive_steps("decay_steps", decay_steps)
 
@@ -144,30 +216,48 @@ class CosineDecay(LearningRateSchedule):
             return lr0 * _cosine(min(s, d) / d, self.alpha)
         target, w = f32(self.warmup_target), f32(self.warmup_steps)
         s = min(s, d + w)
-        if s < w:                                   # the straight line from lr0 to the target
+        if s < w:  # the straight line from lr0 to the target
             return (target - lr0) * (s / w) + lr0
         return target * _cosine((s - w) / d, self.alpha)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
-                "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class CosineDecayRestarts(LearningRateSchedule):
-    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
-        self.initial_learning_rate, self.first_decay_steps = initial_learning_rate, first_decay_steps
+    def __init__(
+        self,
+        initial_learning_rate,
+        first_decay_steps,
+        t_mul=2.0,
+        m_mul=1.0,
+        alpha=0.0,
+        name="SGDRDecay",
+    ):
+        self.initial_learning_rate, self.first_decay_steps = (
+            initial_learning_rate,
+            first_decay_steps,
+        )
         self._t_mul, self._m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
         _positive_steps("first_decay_steps", first_decay_steps)
 
     def __call__(self, step):
         fraction = f32(step) / f32(self.first_decay_steps)
         t_mul = f32(self._t_mul)
-        if t_mul == 1:                        # every period as long as the first
+        if t_mul == 1:  # every period as long as the first
             restart = np.floor(fraction)
             fraction = fraction - restart
-        else:                                 # periods 1, t, t^2...: which one holds the step, and how far in
-            restart = np.floor(np.log(f32(1) - fraction * (f32(1) - t_mul)) / np.log(t_mul))
+        else:  # periods 1, t, t^2...: which one holds the step, and how far in
+            restart = np.floor(
+                np.log(f32(1) - fraction * (f32(1) - t_mul)) / np.log(t_mul)
+            )
             done = (f32(1) - np.power(t_mul, restart)) / (f32(1) - t_mul)
             fraction = (fraction - done) / np.power(t_mul, restart)
         peak = np.power(f32(self._m_mul), restart)
@@ -176,37 +266,73 @@ class CosineDecayRestarts(LearningRateSchedule):
         return f32(self.initial_learning_rate) * ((f32(1) - alpha) * cosine + alpha)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "first_decay_steps": self.first_decay_steps,
-                "t_mul": self._t_mul, "m_mul": self._m_mul, "alpha": self.alpha, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self._t_mul,
+            "m_mul": self._m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
 
 
-_BY_NAME = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay,
-                                          InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
+_BY_NAME = {
+    cls.__name__: cls
+    for cls in (
+        ExponentialDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        InverseTimeDecay,
+        CosineDecay,
+        CosineDecayRestarts,
+    )
+}
 
 
 def serialize(learning_rate_schedule):
     """Keras's ``serialize_keras_object`` form: ``{"module", "class_name", "config", "registered_name"}``."""
     if type(learning_rate_schedule) not in _BY_NAME.values():
-        raise CnnlabError(f"keras.optimizers.schedules.serialize: cnnlab serializes only Keras's built-in "
-                          f"schedules ({sorted(_BY_NAME)}). Received: {learning_rate_schedule!r}")
-    return {"module": "keras.optimizers.schedules", "class_name": type(learning_rate_schedule).__name__,
-            "config": learning_rate_schedule.get_config(), "registered_name": None}
+        raise CnnlabError(
+            f"keras.optimizers.schedules.serialize: cnnlab serializes only Keras's built-in "
+            f"schedules ({sorted(_BY_NAME)}). Received: {learning_rate_schedule!r}"
+        )
+    return {
+        "module": "keras.optimizers.schedules",
+        "class_name": type(learning_rate_schedule).__name__,
+        "config": learning_rate_schedule.get_config(),
+        "registered_name": None,
+    }
 
 
 def deserialize(config, custom_objects=None):
     """A schedule from :func:`serialize`'s dict (only Keras's built-in classes; nothing is imported)."""
     if not isinstance(config, dict) or config.get("class_name") not in _BY_NAME:
-        raise CnnlabError(f"keras.optimizers.schedules.deserialize: expected one of {sorted(_BY_NAME)} as "
-                          f"'class_name'. Received: {str(config)[:200]}")
+        raise CnnlabError(
+            f"keras.optimizers.schedules.deserialize: expected one of {sorted(_BY_NAME)} as "
+            f"'class_name'. Received: {str(config)[:200]}"
+        )
     module = config.get("module")
     if module not in (None, "keras.optimizers.schedules"):
-        raise CnnlabError(f"keras.optimizers.schedules.deserialize: cnnlab reads only Keras's built-in schedules. "
-                          f"Received: module={module!r}")
+        raise CnnlabError(
+            f"keras.optimizers.schedules.deserialize: cnnlab reads only Keras's built-in schedules. "
+            f"Received: module={module!r}"
+        )
     inner = config.get("config")
     if not isinstance(inner, dict):
-        raise CnnlabError(f"keras.optimizers.schedules.deserialize: 'config' must be a dict. Received: {inner!r}")
+        raise CnnlabError(
+            f"keras.optimizers.schedules.deserialize: 'config' must be a dict. Received: {inner!r}"
+        )
     return _BY_NAME[config["class_name"]].from_config(inner)
 
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "PolynomialDecay",
-           "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "serialize", "deserialize"]
+__all__ = [
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
+    "InverseTimeDecay",
+    "CosineDecay",
+    "CosineDecayRestarts",
+    "serialize",
+    "deserialize",
+]

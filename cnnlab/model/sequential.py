@@ -13,6 +13,7 @@ ends in softmax (sigmoid) and the loss is (binary) cross-entropy, the loss reads
 the layer's pre-activation ``z`` and the gradient is simply ``softmax(z) - y``,
 as Keras does during ``fit``.
 """
+
 from __future__ import annotations
 
 from ..errors import ShapeError
@@ -32,8 +33,8 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None, trainable=True):
         super().__init__(name=name or unique_name("sequential"))
         self._layers: list[Layer] = []
-        self._input_shape = None     # one sample's shape, batch axis excluded
-        self._input_tensor = None    # the keras.Input the graph starts from
+        self._input_shape = None  # one sample's shape, batch axis excluded
+        self._input_tensor = None  # the keras.Input the graph starts from
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -42,32 +43,58 @@ class Sequential(Model):
     # ---- building -----------------------------------------------------
     def add(self, layer):
         if isinstance(layer, KerasTensor):
-            tensor, layer = layer, layer.input_layer if hasattr(layer, "input_layer") else layer.node.layer
+            tensor, layer = (
+                layer,
+                layer.input_layer
+                if hasattr(layer, "input_layer")
+                else layer.node.layer,
+            )
             if not isinstance(layer, InputLayer):
-                raise TypeError(f"Sequential.add expects a layer instance or a keras.Input. Received: {tensor!r}")
+                raise TypeError(
+                    f"Sequential.add expects a layer instance or a keras.Input. Received: {tensor!r}"
+                )
             if self._layers or self._input_shape is not None:
-                raise ShapeError(f"Sequential '{self.name}': an Input can only be the first layer.")
+                raise ShapeError(
+                    f"Sequential '{self.name}': an Input can only be the first layer."
+                )
             self._input_shape = tuple(layer.shape[1:])
             self._input_tensor = tensor
             self._try_build()
             return
         if isinstance(layer, InputLayer):
             if self._layers or self._input_shape is not None:
-                raise ShapeError(f"Sequential '{self.name}': an Input can only be the first layer.")
+                raise ShapeError(
+                    f"Sequential '{self.name}': an Input can only be the first layer."
+                )
             self._input_shape = tuple(layer.shape[1:])
             self._try_build()
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a layer instance. Received: {layer!r} of type {type(layer)}")
-        if not self._layers and self._input_shape is None and getattr(layer, "input_shape_arg", None) is not None:
+            raise TypeError(
+                f"Sequential.add expects a layer instance. Received: {layer!r} of type {type(layer)}"
+            )
+        if (
+            not self._layers
+            and self._input_shape is None
+            and getattr(layer, "input_shape_arg", None) is not None
+        ):
             self._input_shape = tuple(layer.input_shape_arg)
-        elif not self._layers and self._input_shape is None and isinstance(layer, Model) and layer.built \
-                and isinstance(layer.input_shape, tuple):
-            self._input_shape = tuple(layer.input_shape[1:])     # Keras: a built model first gives its input
+        elif (
+            not self._layers
+            and self._input_shape is None
+            and isinstance(layer, Model)
+            and layer.built
+            and isinstance(layer.input_shape, tuple)
+        ):
+            self._input_shape = tuple(
+                layer.input_shape[1:]
+            )  # Keras: a built model first gives its input
         names = {l.name for l in self._layers}
         if layer.name in names:
-            raise ValueError(f"All layers added to a Sequential model should have unique names. "
-                             f"Name '{layer.name}' is already the name of a layer in this model.")
+            raise ValueError(
+                f"All layers added to a Sequential model should have unique names. "
+                f"Name '{layer.name}' is already the name of a layer in this model."
+            )
         self._layers.append(layer)
         self._try_build()
 
@@ -87,12 +114,16 @@ class Sequential(Model):
         that each output fits the next layer: the layers are called on a keras.Input."""
         if input_shape is None:
             if self._input_shape is None:
-                raise ShapeError(f"Sequential '{self.name}' does not know its input shape yet: give the first "
-                                 f"layer input_shape=..., start with keras.Input(shape), or call the model on data.")
+                raise ShapeError(
+                    f"Sequential '{self.name}' does not know its input shape yet: give the first "
+                    f"layer input_shape=..., start with keras.Input(shape), or call the model on data."
+                )
             input_shape = (None, *self._input_shape)
         shape = (None, *tuple(input_shape)[1:])
         self._input_shape = shape[1:]
-        if self._input_tensor is None or tuple(self._input_tensor.shape[1:]) != tuple(shape[1:]):
+        if self._input_tensor is None or tuple(self._input_tensor.shape[1:]) != tuple(
+            shape[1:]
+        ):
             self._input_tensor = Input(batch_shape=shape)
         self._drop_own_nodes()
         x = self._input_tensor
@@ -101,8 +132,10 @@ class Sequential(Model):
                 x = layer(x)
             except ShapeError as e:
                 self._drop_own_nodes()
-                raise ShapeError(f"Sequential '{self.name}', layer '{layer.name}' ({type(layer).__name__}) "
-                                 f"with input shape {x.shape}: {e}") from None
+                raise ShapeError(
+                    f"Sequential '{self.name}', layer '{layer.name}' ({type(layer).__name__}) "
+                    f"with input shape {x.shape}: {e}"
+                ) from None
         self._init_graph(self._input_tensor, x)
         self._own_nodes = [step.node for step in self._program.steps]
         return self.output_shape
@@ -117,7 +150,9 @@ class Sequential(Model):
     def ensure_built(self, input_shape):
         """As a layer of another model: build for ``input_shape`` on first use."""
         if isinstance(input_shape, list):
-            raise ShapeError(f"Sequential '{self.name}' takes one input. Received: input_shape={input_shape}")
+            raise ShapeError(
+                f"Sequential '{self.name}' takes one input. Received: input_shape={input_shape}"
+            )
         if not self.built:
             self.build(tuple(input_shape))
         self.check_input_shape(tuple(input_shape))
@@ -129,7 +164,7 @@ class Sequential(Model):
 
     @built.setter
     def built(self, value):
-        pass                     # follows the program (Layer.__init__ and _init_graph assign it)
+        pass  # follows the program (Layer.__init__ and _init_graph assign it)
 
     @property
     def layers(self):
@@ -152,6 +187,7 @@ class Sequential(Model):
 
     def _plan_parts(self):
         from . import engine
+
         if self._program is None:
             return {}, set()
         _, crops, fused = engine.plan(self._program)
@@ -167,8 +203,11 @@ class Sequential(Model):
 
     @property
     def output_shape(self):
-        return self._layers[-1].output_shape if self._layers and self._layers[-1].built else (
-            self.input_shape if not self._layers else None)
+        return (
+            self._layers[-1].output_shape
+            if self._layers and self._layers[-1].built
+            else (self.input_shape if not self._layers else None)
+        )
 
     @output_shape.setter
     def output_shape(self, value):
@@ -191,7 +230,9 @@ class Sequential(Model):
             shape = shape[0]
         shape = tuple(shape)
         if len(shape) == 0:
-            raise ShapeError(f"Sequential '{self.name}' ({where}): expects a batch of samples, got a scalar.")
+            raise ShapeError(
+                f"Sequential '{self.name}' ({where}): expects a batch of samples, got a scalar."
+            )
         if not self.built:
             self.build((None, *shape[1:]))
         expected = tuple(self._input_shape)
@@ -200,16 +241,21 @@ class Sequential(Model):
             if shape[1:] + (1,) == expected:
                 hint = " The channel axis is missing: add it with x[..., None] (or x.reshape(-1, *x.shape[1:], 1))."
             elif shape == expected:
-                hint = " This looks like a single sample: add the batch axis with x[None]."
-            raise ShapeError(f"Sequential '{self.name}' ({where}): expected input of shape (None, "
-                             f"{', '.join(map(str, expected))}), got {shape}.{hint} "
-                             f"Received: input shape={shape}")
+                hint = (
+                    " This looks like a single sample: add the batch axis with x[None]."
+                )
+            raise ShapeError(
+                f"Sequential '{self.name}' ({where}): expected input of shape (None, "
+                f"{', '.join(map(str, expected))}), got {shape}.{hint} "
+                f"Received: input shape={shape}"
+            )
 
     def __call__(self, x, training=None):
         from ..layers import graph as graph_mod
+
         if graph_mod.is_symbolic(x):
             return graph_mod.symbolic_call(self, x, training)
-        if tape.is_recorded(x):                 # inside a custom layer's recorded call: one tape entry
+        if tape.is_recorded(x):  # inside a custom layer's recorded call: one tape entry
             return Layer.__call__(self, x, training)
         training = bool(training)
         x = self._check_batch(x, "call")
@@ -219,13 +265,18 @@ class Sequential(Model):
     def get_config(self):
         """Keras 3's config of this model (what ``config.json`` holds under ``"config"``): one
         serializer, ``cnnlab.saving.keras_config``, for files, specs and ``from_config``."""
-        return files.saving().keras_config.serialize_model(self, include_compile=False)["config"]
+        return files.saving().keras_config.serialize_model(self, include_compile=False)[
+            "config"
+        ]
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The model ``get_config`` describes (new weights), through the same reader as ``load_model``."""
         return files.saving().model_from_config.model_from_config(
-            {"class_name": "Sequential", "config": config}, compile=False, custom_objects=custom_objects)
+            {"class_name": "Sequential", "config": config},
+            compile=False,
+            custom_objects=custom_objects,
+        )
 
     def __repr__(self):
         return f"<Sequential name={self.name}, built={self.built}>"

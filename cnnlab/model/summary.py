@@ -10,6 +10,7 @@ unless the graph is a plain chain ("sequential-like": one node per depth, each w
 one input, no layer called twice), a fourth column ``Connected to`` listing each input as
 ``layer[node][tensor]``, 108 columns wide by default.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -43,7 +44,7 @@ def _sequential_like(model):
     nodes = model.nodes
     ids = {id(n) for n in nodes}
     depth = {}
-    for node in reversed(nodes):                       # outputs first: a node's depth exceeds its users'
+    for node in reversed(nodes):  # outputs first: a node's depth exceeds its users'
         d = depth.setdefault(id(node), 0)
         for t in node.input_tensors:
             parent = t.node
@@ -62,15 +63,21 @@ def _graph_output_shape(layer):
     """The shape of the layer's last call (Keras reads its last inbound node), several as a list."""
     nodes = getattr(layer, "_inbound_nodes", None)
     if not nodes:
-        return format_shape(layer.output_shape) if getattr(layer, "built", False) else "?"
+        return (
+            format_shape(layer.output_shape) if getattr(layer, "built", False) else "?"
+        )
     shapes = [format_shape(t.shape) for t in nodes[-1].output_tensors]
     return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
 
 
 def _connections(model, layer):
     own = {id(n) for n in model.nodes}
-    parts = [f"{t._keras_history[0].name}[{t._keras_history[1]}][{t._keras_history[2]}]"
-             for node in layer._inbound_nodes if id(node) in own for t in node.input_tensors]
+    parts = [
+        f"{t._keras_history[0].name}[{t._keras_history[1]}][{t._keras_history[2]}]"
+        for node in layer._inbound_nodes
+        if id(node) in own
+        for t in node.input_tensors
+    ]
     return ", ".join(parts) or "-"
 
 
@@ -81,7 +88,11 @@ def graph_rows(model, connected):
             params = "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}"
-        row = [f"{layer.name} ({layer.keras_class_name})", _graph_output_shape(layer), params]
+        row = [
+            f"{layer.name} ({layer.keras_class_name})",
+            _graph_output_shape(layer),
+            params,
+        ]
         if connected:
             row.append(_connections(model, layer))
         rows.append(row)
@@ -97,7 +108,9 @@ def layer_rows(model, show_formula=False):
         row = [name, shape, params]
         if show_formula:
             formula = getattr(layer, "param_formula", None)
-            row.append(formula() if (formula and layer.built and layer.count_params()) else "-")
+            row.append(
+                formula() if (formula and layer.built and layer.count_params()) else "-"
+            )
         rows.append(row)
     return rows
 
@@ -114,9 +127,14 @@ def footer_lines(model):
     # Keras stores `iterations` as int64 and `learning_rate` (absent under a schedule) as float32.
     opt_count = sum(int(v.size) for v in opt_vars)
     opt_bytes = bytes_of(opt_vars)
-    t_count, n_count = sum(w.size for w in trainable), sum(w.size for w in non_trainable)
+    t_count, n_count = (
+        sum(w.size for w in trainable),
+        sum(w.size for w in non_trainable),
+    )
     t_bytes, n_bytes = bytes_of(trainable), bytes_of(non_trainable)
-    lines.append(f" Total params: {t_count + n_count + opt_count:,} ({readable_size(t_bytes + n_bytes + opt_bytes)})")
+    lines.append(
+        f" Total params: {t_count + n_count + opt_count:,} ({readable_size(t_bytes + n_bytes + opt_bytes)})"
+    )
     lines.append(f" Trainable params: {t_count:,} ({readable_size(t_bytes)})")
     lines.append(f" Non-trainable params: {n_count:,} ({readable_size(n_bytes)})")
     if opt_vars:
@@ -153,7 +171,9 @@ def render(model, line_length=None, positions=None, show_formula=False):
         align.append("left")
         positions = [p * 0.75 for p in positions] + [1.0]
         default_length = 118
-    line_length = line_length or min(default_length, shutil.get_terminal_size().columns - 4)
+    line_length = line_length or min(
+        default_length, shutil.get_terminal_size().columns - 4
+    )
     widths = column_widths(line_length, positions)
     rows = graph_rows(model, connected) if graph else layer_rows(model, show_formula)
     title = f'Model: "{model.name}"'
@@ -169,12 +189,16 @@ def _rich_table(header, align, widths, rows, line_length):
     import rich.table
     from rich.markup import escape
 
-    columns = [rich.table.Column(h, justify=a, width=w) for h, a, w in zip(header, align, widths)]
+    columns = [
+        rich.table.Column(h, justify=a, width=w)
+        for h, a, w in zip(header, align, widths)
+    ]
     table = rich.table.Table(*columns, width=line_length, show_lines=True)
     for row in rows:
         table.add_row(*(escape(c) for c in row))
-    console = rich.console.Console(highlight=False, force_terminal=False, color_system=None,
-                                   width=line_length + 4)
+    console = rich.console.Console(
+        highlight=False, force_terminal=False, color_system=None, width=line_length + 4
+    )
     with console.capture() as capture:
         console.print(table)
     return capture.get().rstrip("\n")
@@ -207,13 +231,14 @@ def _wrap(text, width):
             continue
         if line:
             lines.append(line)
-        line = word if len(word) <= width else word[:width - 1] + "…"
+        line = word if len(word) <= width else word[: width - 1] + "…"
     lines.append(line)
     return lines
 
 
 def _plain_table(header, align, widths, rows):
     """The same box as rich draws (heavy head, lines between rows), without rich."""
+
     def cells(values, left, sep, right):
         columns = [_wrap(v, w - 2) for v, w in zip(values, widths)]
         out_lines = []
@@ -222,14 +247,20 @@ def _plain_table(header, align, widths, rows):
             for column, a, w in zip(columns, align, widths):
                 inner = w - 2
                 v = column[k] if k < len(column) else ""
-                out.append(" " + (v.ljust(inner) if a == "left" else v.rjust(inner)) + " ")
+                out.append(
+                    " " + (v.ljust(inner) if a == "left" else v.rjust(inner)) + " "
+                )
             out_lines.append(left + sep.join(out) + right)
         return "\n".join(out_lines)
 
     def rule(left, fill, sep, right):
         return left + sep.join(fill * w for w in widths) + right
 
-    lines = [rule("┏", "━", "┳", "┓"), cells(header, "┃", "┃", "┃"), rule("┡", "━", "╇", "┩")]
+    lines = [
+        rule("┏", "━", "┳", "┓"),
+        cells(header, "┃", "┃", "┃"),
+        rule("┡", "━", "╇", "┩"),
+    ]
     for i, row in enumerate(rows):
         if i:
             lines.append(rule("├", "─", "┼", "┤"))

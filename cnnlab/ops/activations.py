@@ -7,6 +7,7 @@ cheaper). All keep the input's shape and dtype.
 Seed 002 uses Leaky ReLU with slope 0.01; Keras's function
 ``leaky_relu`` defaults to 0.2 and the ``LeakyReLU`` layer to 0.3.
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -119,7 +120,9 @@ def relu_general_backward(dy, x, y, negative_slope=0.0, max_value=None, threshol
         through &= (x > 0) & (x < x.dtype.type(max_value))
     slope = xp.where(through, one, zero)
     if negative_slope != 0:
-        slope = slope + xp.where(x < x.dtype.type(threshold), dy.dtype.type(negative_slope), zero)
+        slope = slope + xp.where(
+            x < x.dtype.type(threshold), dy.dtype.type(negative_slope), zero
+        )
     return dy * slope
 
 
@@ -135,7 +138,11 @@ def selu(x):
 
 
 def selu_backward(dy, x, y):
-    return xp.where(x > 0, dy * dy.dtype.type(SELU_SCALE), dy * (y + dy.dtype.type(SELU_SCALE * SELU_ALPHA)))
+    return xp.where(
+        x > 0,
+        dy * dy.dtype.type(SELU_SCALE),
+        dy * (y + dy.dtype.type(SELU_SCALE * SELU_ALPHA)),
+    )
 
 
 def relu6(x):
@@ -205,25 +212,64 @@ def log_softmax_backward(dy, x, y, axis=-1):
 
 # W. J. Cody's rational Chebyshev approximations of erf/erfc (Math. Comp. 23, 1969), accurate to
 # about 1e-16 in float64: NumPy has no erf, and the exact GELU needs one (computed in float64).
-_ERF_A = (3.16112374387056560e0, 1.13864154151050156e2, 3.77485237685302021e2, 3.20937758913846947e3,
-          1.85777706184603153e-1)
-_ERF_B = (2.36012909523441209e1, 2.44024637934444173e2, 1.28261652607737228e3, 2.84423683343917062e3)
-_ERF_C = (5.64188496988670089e-1, 8.88314979438837594e0, 6.61191906371416295e1, 2.98635138197400131e2,
-          8.81952221241769090e2, 1.71204761263407058e3, 2.05107837782607147e3, 1.23033935479799725e3,
-          2.15311535474403846e-8)
-_ERF_D = (1.57449261107098347e1, 1.17693950891312499e2, 5.37181101862009858e2, 1.62138957456669019e3,
-          3.29079923573345963e3, 4.36261909014324716e3, 3.43936767414372164e3, 1.23033935480374942e3)
-_ERF_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1, 1.60837851487422766e-2,
-          6.58749161529837803e-4, 1.63153871373020978e-2)
-_ERF_Q = (2.56852019228982242e0, 1.87295284992346047e0, 5.27905102951428412e-1, 6.05183413124413191e-2,
-          2.33520497626869185e-3)
+_ERF_A = (
+    3.16112374387056560e0,
+    1.13864154151050156e2,
+    3.77485237685302021e2,
+    3.20937758913846947e3,
+    1.85777706184603153e-1,
+)
+_ERF_B = (
+    2.36012909523441209e1,
+    2.44024637934444173e2,
+    1.28261652607737228e3,
+    2.84423683343917062e3,
+)
+_ERF_C = (
+    5.64188496988670089e-1,
+    8.88314979438837594e0,
+    6.61191906371416295e1,
+    2.98635138197400131e2,
+    8.81952221241769090e2,
+    1.71204761263407058e3,
+    2.05107837782607147e3,
+    1.23033935479799725e3,
+    2.15311535474403846e-8,
+)
+_ERF_D = (
+    1.57449261107098347e1,
+    1.17693950891312499e2,
+    5.37181101862009858e2,
+    1.62138957456669019e3,
+    3.29079923573345963e3,
+    4.36261909014324716e3,
+    3.43936767414372164e3,
+    1.23033935480374942e3,
+)
+_ERF_P = (
+    3.05326634961232344e-1,
+    3.60344899949804439e-1,
+    1.25781726111229246e-1,
+    1.60837851487422766e-2,
+    6.58749161529837803e-4,
+    1.63153871373020978e-2,
+)
+_ERF_Q = (
+    2.56852019228982242e0,
+    1.87295284992346047e0,
+    5.27905102951428412e-1,
+    6.05183413124413191e-2,
+    2.33520497626869185e-3,
+)
 _INV_SQRT_PI = 5.6418958354775628695e-1
 
 
 def erf(x):
     """The error function, elementwise, in float64 (``x`` of any float dtype)."""
     x = xp.asarray(x, dtype=xp.float64)
-    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):   # inf and 0 pick another branch
+    with xp.errstate(
+        divide="ignore", invalid="ignore", over="ignore"
+    ):  # inf and 0 pick another branch
         return _erf(x)
 
 
@@ -261,17 +307,21 @@ def gelu(x, approximate=False):
     if approximate:
         inner = x.dtype.type(_SQRT_2_OVER_PI) * (x + x.dtype.type(0.044715) * x * x * x)
         return x.dtype.type(0.5) * x * (1 + xp.tanh(inner))
-    return (0.5 * x * (1.0 + erf(x / 2 ** 0.5))).astype(x.dtype, copy=False)
+    return (0.5 * x * (1.0 + erf(x / 2**0.5))).astype(x.dtype, copy=False)
 
 
 def gelu_backward(dy, x, y, approximate=False):
     if approximate:
         inner = x.dtype.type(_SQRT_2_OVER_PI) * (x + x.dtype.type(0.044715) * x * x * x)
         t = xp.tanh(inner)
-        d_inner = x.dtype.type(_SQRT_2_OVER_PI) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+        d_inner = x.dtype.type(_SQRT_2_OVER_PI) * (
+            1 + x.dtype.type(3 * 0.044715) * x * x
+        )
         return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
     x64 = x.astype(xp.float64, copy=False)
-    phi = 0.5 * (1.0 + erf(x64 / 2 ** 0.5)) + x64 * _INV_SQRT_2PI * xp.exp(-0.5 * x64 * x64)
+    phi = 0.5 * (1.0 + erf(x64 / 2**0.5)) + x64 * _INV_SQRT_2PI * xp.exp(
+        -0.5 * x64 * x64
+    )
     return (dy * phi).astype(dy.dtype, copy=False)
 
 
@@ -286,7 +336,9 @@ def prelu_backward(dy, x, alpha):
     the shared axes (where ``alpha`` has size 1)."""
     dx = xp.where(x > 0, dy, dy * alpha)
     contribution = dy * xp.minimum(x, 0)
-    axes = (0,) + tuple(i + 1 for i, n in enumerate(alpha.shape) if n == 1 and x.shape[i + 1] != 1)
+    axes = (0,) + tuple(
+        i + 1 for i, n in enumerate(alpha.shape) if n == 1 and x.shape[i + 1] != 1
+    )
     dalpha = contribution.sum(axis=axes, keepdims=True)[0]
     return dx, dalpha.reshape(alpha.shape)
 
@@ -319,8 +371,19 @@ ACTIVATIONS = {
 
 #: Activations that never decrease: max pooling commutes with them, so a model
 #: may pool first and activate the (4x smaller) pooled map instead.
-NON_DECREASING = {"linear", "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "relu6", "hard_sigmoid",
-                  "softsign", "exponential"}
+NON_DECREASING = {
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "elu",
+    "selu",
+    "relu6",
+    "hard_sigmoid",
+    "softsign",
+    "exponential",
+}
 
 
 def get(name):
@@ -331,4 +394,7 @@ def get(name):
     through Keras's exact rule first (``cnnlab.registry``; ``Layer(activation=...)``,
     ``keras.activations.get``)."""
     from ..registry import lookup
-    return lookup("activation", "linear" if name is None else str(name).lower(), ACTIVATIONS)
+
+    return lookup(
+        "activation", "linear" if name is None else str(name).lower(), ACTIVATIONS
+    )

@@ -5,6 +5,7 @@ Each backward sends every gradient value back to the input entry it came from:
 reshape and transpose undo themselves, indexing scatters into zeros (adding where
 an index repeats), repeat and broadcast sum.
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -25,9 +26,11 @@ def reshape_forward(x, shape):
     try:
         y = xp.reshape(x, shape)
     except ValueError:
-        raise ShapeError(f"reshape: cannot reshape an array of shape {tuple(x.shape)} ({x.size} values) to "
-                         f"{tuple(shape) if not isinstance(shape, int) else (shape,)}. "
-                         f"Received: x shape={tuple(x.shape)}, new_shape={shape}") from None
+        raise ShapeError(
+            f"reshape: cannot reshape an array of shape {tuple(x.shape)} ({x.size} values) to "
+            f"{tuple(shape) if not isinstance(shape, int) else (shape,)}. "
+            f"Received: x shape={tuple(x.shape)}, new_shape={shape}"
+        ) from None
     return y, x.shape
 
 
@@ -103,7 +106,9 @@ def repeat_backward(dy, cache):
     x_shape, repeats, axis = cache
     along = 0 if axis is None else axis % len(x_shape)
     length = int(xp.prod(x_shape)) if axis is None else x_shape[along]
-    source = xp.repeat(xp.arange(length), xp.broadcast_to(xp.asarray(repeats), (length,)))
+    source = xp.repeat(
+        xp.arange(length), xp.broadcast_to(xp.asarray(repeats), (length,))
+    )
     moved = xp.moveaxis(dy, along, 0)
     g = xp.zeros((length, *moved.shape[1:]), dtype=dy.dtype)
     xp.add.at(g, source, moved)
@@ -119,7 +124,14 @@ def pad_forward(x, pad_width, constant_values=0):
 
 def pad_backward(dy, cache):
     shape, widths = cache
-    return (dy[tuple(slice(int(before), int(before) + size) for size, (before, _) in zip(shape, widths))],)
+    return (
+        dy[
+            tuple(
+                slice(int(before), int(before) + size)
+                for size, (before, _) in zip(shape, widths)
+            )
+        ],
+    )
 
 
 def flip_forward(x, axis=None):

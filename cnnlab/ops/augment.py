@@ -3,6 +3,7 @@
 All act on a batch ``x (N, H, W, C)`` with one random draw per image (drawn by the
 layer, passed in here), so that the ops stay pure and the layers seeded.
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -11,7 +12,9 @@ from ..backend import xp
 def flip_forward(x, flips, axes):
     """Reverse the images where ``flips (N,)`` is True along each of ``axes`` (1: rows, 2: columns).
     The flip is its own inverse, so the backward pass is this function applied to ``dy``."""
-    return xp.where(xp.asarray(flips).reshape(-1, 1, 1, 1), xp.flip(x, axis=tuple(axes)), x)
+    return xp.where(
+        xp.asarray(flips).reshape(-1, 1, 1, 1), xp.flip(x, axis=tuple(axes)), x
+    )
 
 
 def contrast_forward(x, factors, value_range):
@@ -45,11 +48,11 @@ def brightness_backward(dy, kept):
 
 def crop_forward(x, top: int, left: int, height: int, width: int):
     """The window ``x[:, top:top+height, left:left+width]`` (the same window for the whole batch, as Keras)."""
-    return x[:, top:top + height, left:left + width], (tuple(x.shape), top, left)
+    return x[:, top : top + height, left : left + width], (tuple(x.shape), top, left)
 
 
 def crop_backward(dy, cache):
     x_shape, top, left = cache
     dx = xp.zeros(x_shape, dtype=dy.dtype)
-    dx[:, top:top + dy.shape[1], left:left + dy.shape[2]] = dy
+    dx[:, top : top + dy.shape[1], left : left + dy.shape[2]] = dy
     return dx

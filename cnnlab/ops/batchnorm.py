@@ -16,6 +16,7 @@ the opposite weight)::
 
     moving = moving * momentum + batch * (1 - momentum)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,23 +28,28 @@ from ..errors import ShapeError
 @dataclass
 class BatchNormCache:
     """What the backward pass needs from the forward pass."""
-    x_hat: object          # the normalized input, x's shape
-    inv_std: object        # 1 / sqrt(var + epsilon), broadcastable to x
-    gamma: object          # (C,) or None (scale=False)
-    axes: tuple            # the reduction axes (all but ``axis``)
-    training: bool         # batch statistics (gradient through them) or moving ones
-    batch_mean: object = None   # (C,), training mode only: for the moving-average update
+
+    x_hat: object  # the normalized input, x's shape
+    inv_std: object  # 1 / sqrt(var + epsilon), broadcastable to x
+    gamma: object  # (C,) or None (scale=False)
+    axes: tuple  # the reduction axes (all but ``axis``)
+    training: bool  # batch statistics (gradient through them) or moving ones
+    batch_mean: object = None  # (C,), training mode only: for the moving-average update
     batch_var: object = None
 
 
 def channel_axis(ndim: int, axis: int, where: str = "batch_norm") -> int:
     """``axis`` (negative counts from the end) as an index in ``[1, ndim)``; the batch axis is refused."""
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{where}: axis {axis} is out of bounds for an input of rank {ndim}. Received: axis={axis}")
+        raise ShapeError(
+            f"{where}: axis {axis} is out of bounds for an input of rank {ndim}. Received: axis={axis}"
+        )
     axis %= ndim
     if axis == 0:
-        raise ShapeError(f"{where}: axis 0 is the batch axis; batch normalization normalizes over the batch, "
-                         f"so `axis` must name a feature axis (usually -1, the channels). Received: axis={axis}")
+        raise ShapeError(
+            f"{where}: axis 0 is the batch axis; batch normalization normalizes over the batch, "
+            f"so `axis` must name a feature axis (usually -1, the channels). Received: axis={axis}"
+        )
     return axis
 
 
@@ -53,7 +59,9 @@ def _broadcast(v, ndim, axis):
     return v.reshape(shape)
 
 
-def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, axis=-1, epsilon=1e-3, training=False):
+def batch_norm_forward(
+    x, gamma, beta, moving_mean, moving_variance, axis=-1, epsilon=1e-3, training=False
+):
     """``x (N, ..., C at axis, ...)``, ``gamma, beta, moving_mean, moving_variance (C,)`` -> ``(y, cache)``.
 
     ``gamma``/``beta`` may be None (``scale=False``/``center=False``). In training
@@ -62,28 +70,40 @@ def batch_norm_forward(x, gamma, beta, moving_mean, moving_variance, axis=-1, ep
     """
     axis = channel_axis(x.ndim, axis)
     c = x.shape[axis]
-    for name, v in (("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean),
-                    ("moving_variance", moving_variance)):
+    for name, v in (
+        ("gamma", gamma),
+        ("beta", beta),
+        ("moving_mean", moving_mean),
+        ("moving_variance", moving_variance),
+    ):
         if v is not None and tuple(v.shape) != (c,):
-            raise ShapeError(f"batch_norm: {name} must have shape ({c},) for {c} channels along axis {axis}. "
-                             f"Received: {name} shape={tuple(v.shape)}, input shape={tuple(x.shape)}")
+            raise ShapeError(
+                f"batch_norm: {name} must have shape ({c},) for {c} channels along axis {axis}. "
+                f"Received: {name} shape={tuple(v.shape)}, input shape={tuple(x.shape)}"
+            )
     axes = tuple(i for i in range(x.ndim) if i != axis)
     eps = x.dtype.type(epsilon)
     if training:
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)      # divides by m, as Keras
+        var = (centered * centered).mean(
+            axis=axes, keepdims=True
+        )  # divides by m, as Keras
         inv_std = 1 / xp.sqrt(var + eps)
         x_hat = centered * inv_std
         batch_mean, batch_var = mean.reshape(c), var.reshape(c)
     else:
-        inv_std = 1 / xp.sqrt(_broadcast(moving_variance, x.ndim, axis).astype(x.dtype) + eps)
+        inv_std = 1 / xp.sqrt(
+            _broadcast(moving_variance, x.ndim, axis).astype(x.dtype) + eps
+        )
         x_hat = (x - _broadcast(moving_mean, x.ndim, axis).astype(x.dtype)) * inv_std
         batch_mean = batch_var = None
     y = x_hat if gamma is None else x_hat * _broadcast(gamma, x.ndim, axis)
     if beta is not None:
         y = y + _broadcast(beta, x.ndim, axis)
-    cache = BatchNormCache(x_hat, inv_std, gamma, axes, bool(training), batch_mean, batch_var)
+    cache = BatchNormCache(
+        x_hat, inv_std, gamma, axes, bool(training), batch_mean, batch_var
+    )
     return y, cache
 
 
@@ -108,8 +128,16 @@ def batch_norm_backward(dy, cache: BatchNormCache, need_dx=True):
         return g * cache.inv_std, dgamma, dbeta
     m = dy.size // dy.shape[axis]
     # mean(g) = sum(g)/m and mean(g * x_hat) = dgamma*gamma/m, reusing the sums above.
-    g_mean = _broadcast(dbeta if cache.gamma is None else dbeta * cache.gamma, dy.ndim, axis) / m
-    gx_mean = _broadcast(dgamma if cache.gamma is None else dgamma * cache.gamma, dy.ndim, axis) / m
+    g_mean = (
+        _broadcast(dbeta if cache.gamma is None else dbeta * cache.gamma, dy.ndim, axis)
+        / m
+    )
+    gx_mean = (
+        _broadcast(
+            dgamma if cache.gamma is None else dgamma * cache.gamma, dy.ndim, axis
+        )
+        / m
+    )
     dx = cache.inv_std * (g - g_mean - x_hat * gx_mean)
     return dx, dgamma, dbeta
 

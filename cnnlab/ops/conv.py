@@ -19,6 +19,7 @@ all groups; step 3 becomes one batched matrix product over the groups. A
 depthwise convolution is the grouped one with ``g = C_in`` (see
 :func:`depthwise_kernel_as_grouped`).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,9 @@ from .windows import interior, kernel_offsets, offset_slice, pad, window_view
 @dataclass
 class ConvCache:
     """What the backward pass needs from the forward pass."""
-    cols: object            # (N*prod(out), prod(k)*C_in) im2col matrix; (g, N*prod(out), prod(k)*C_in/g) grouped
-    kernel: object          # (*k, C_in, C_out)
+
+    cols: object  # (N*prod(out), prod(k)*C_in) im2col matrix; (g, N*prod(out), prod(k)*C_in/g) grouped
+    kernel: object  # (*k, C_in, C_out)
     x_shape: tuple
     pads: tuple
     strides: tuple
@@ -44,30 +46,47 @@ class ConvCache:
     groups: int = 1
 
 
-def conv_geometry(x_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1, where="conv", groups=1):
+def conv_geometry(
+    x_shape,
+    kernel_shape,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    where="conv",
+    groups=1,
+):
     """Check shapes and return ``(strides, dilation, pads, out_spatial)``.
 
     With ``groups > 1`` the kernel holds ``C_in / groups`` input channels."""
     nd = len(kernel_shape) - 2
     if nd < 1:
-        raise ShapeError(f"{where}: the kernel must be (*kernel_size, C_in, C_out). Received: kernel shape={tuple(kernel_shape)}")
+        raise ShapeError(
+            f"{where}: the kernel must be (*kernel_size, C_in, C_out). Received: kernel shape={tuple(kernel_shape)}"
+        )
     if len(x_shape) != nd + 2:
         raise ShapeError(
             f"{where}: a {nd}-D convolution expects input of rank {nd + 2} (batch, {nd} spatial axes, channels); "
             f"got rank {len(x_shape)}. "
-            + ("Add a channel axis, e.g. x[..., None]. " if len(x_shape) == nd + 1 else "")
+            + (
+                "Add a channel axis, e.g. x[..., None]. "
+                if len(x_shape) == nd + 1
+                else ""
+            )
             + f"Received: input shape={tuple(x_shape)}"
         )
     if x_shape[-1] != kernel_shape[-2] * groups:
         raise ShapeError(
             f"{where}: the input has {x_shape[-1]} channels but the kernel expects {kernel_shape[-2] * groups} "
             f"(input and filter channels must match"
-            + (f"; {groups} groups of {kernel_shape[-2]}" if groups > 1 else "") + "). "
+            + (f"; {groups} groups of {kernel_shape[-2]}" if groups > 1 else "")
+            + "). "
             f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}"
         )
     if kernel_shape[-1] % groups:
-        raise ShapeError(f"{where}: {kernel_shape[-1]} output channels cannot be split into {groups} groups. "
-                         f"Received: kernel shape={tuple(kernel_shape)}, groups={groups}")
+        raise ShapeError(
+            f"{where}: {kernel_shape[-1]} output channels cannot be split into {groups} groups. "
+            f"Received: kernel shape={tuple(kernel_shape)}, groups={groups}"
+        )
     kernel = tuple(kernel_shape[:-2])
     strides = shapes.normalize_tuple(strides, nd, "strides")
     dilation = shapes.normalize_tuple(dilation_rate, nd, "dilation_rate")
@@ -98,7 +117,16 @@ def im2col(x, kernel, strides, dilation, pads, out):
     return xp.ascontiguousarray(view).reshape(rows, -1)
 
 
-def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, crop_to=None, groups=1):
+def conv_forward(
+    x,
+    kernel,
+    bias=None,
+    strides=1,
+    padding="valid",
+    dilation_rate=1,
+    crop_to=None,
+    groups=1,
+):
     """N-d convolution (cross-correlation), ``channels_last``.
 
     Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in/groups, C_out)``, ``bias (C_out,)``
@@ -107,8 +135,9 @@ def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate
     ``crop_to`` computes only the first ``crop_to[i]`` outputs along each axis
     (when a following pooling would discard the rest). Returns ``(y, cache)``.
     """
-    strides, dilation, pads, out = conv_geometry(x.shape, kernel.shape, strides, padding, dilation_rate,
-                                                 groups=groups)
+    strides, dilation, pads, out = conv_geometry(
+        x.shape, kernel.shape, strides, padding, dilation_rate, groups=groups
+    )
     if crop_to is not None:
         out = tuple(min(o, c) for o, c in zip(out, crop_to))
     k = tuple(kernel.shape[:-2])
@@ -121,7 +150,17 @@ def conv_forward(x, kernel, bias=None, strides=1, padding="valid", dilation_rate
         y = _join_groups(cols @ _group_kernel(kernel, groups))
     if bias is not None:
         y += bias
-    cache = ConvCache(cols, kernel, tuple(x.shape), pads, strides, dilation, out, bias is not None, groups)
+    cache = ConvCache(
+        cols,
+        kernel,
+        tuple(x.shape),
+        pads,
+        strides,
+        dilation,
+        out,
+        bias is not None,
+        groups,
+    )
     return y.reshape(x.shape[0], *out, c_out), cache
 
 
@@ -129,14 +168,20 @@ def _split_groups(cols, offsets, groups):
     """``(M, P*C_in)`` (offset outer, channel inner) -> ``(g, M, P*C_in/g)``: group ``j``'s
     columns, in the order of its own kernel block."""
     m = cols.shape[0]
-    return xp.ascontiguousarray(cols.reshape(m, offsets, groups, -1).transpose(2, 0, 1, 3)).reshape(groups, m, -1)
+    return xp.ascontiguousarray(
+        cols.reshape(m, offsets, groups, -1).transpose(2, 0, 1, 3)
+    ).reshape(groups, m, -1)
 
 
 def _group_kernel(kernel, groups):
     """``(*k, C_in/g, C_out)`` -> ``(g, P*C_in/g, C_out/g)``: group ``j`` owns output channels
     ``j*C_out/g ... (j+1)*C_out/g - 1``, as TensorFlow and Keras order them."""
     c_g, c_out = kernel.shape[-2], kernel.shape[-1]
-    return kernel.reshape(-1, c_g, groups, c_out // groups).transpose(2, 0, 1, 3).reshape(groups, -1, c_out // groups)
+    return (
+        kernel.reshape(-1, c_g, groups, c_out // groups)
+        .transpose(2, 0, 1, 3)
+        .reshape(groups, -1, c_out // groups)
+    )
 
 
 def _join_groups(y):
@@ -174,25 +219,38 @@ def conv_backward(dy, cache: ConvCache, need_dx=True):
     if groups == 1:
         dkernel = (cache.cols.T @ dy2).reshape(kernel.shape)
     else:
-        dy_g = xp.ascontiguousarray(dy2.reshape(-1, groups, c_out // groups).transpose(1, 0, 2))
-        dk = cache.cols.transpose(0, 2, 1) @ dy_g                  # (g, P*C_in/g, C_out/g)
-        dkernel = dk.reshape(groups, -1, kernel.shape[-2], c_out // groups).transpose(1, 2, 0, 3).reshape(kernel.shape)
+        dy_g = xp.ascontiguousarray(
+            dy2.reshape(-1, groups, c_out // groups).transpose(1, 0, 2)
+        )
+        dk = cache.cols.transpose(0, 2, 1) @ dy_g  # (g, P*C_in/g, C_out/g)
+        dkernel = (
+            dk.reshape(groups, -1, kernel.shape[-2], c_out // groups)
+            .transpose(1, 2, 0, 3)
+            .reshape(kernel.shape)
+        )
     if not need_dx:
         return None, dkernel, dbias
     k = tuple(kernel.shape[:-2])
     n, c_in = cache.x_shape[0], cache.x_shape[-1]
     spatial = cache.x_shape[1:-1]
-    dx = xp.zeros((n, *(s + b + a for s, (b, a) in zip(spatial, cache.pads)), c_in), dtype=dy.dtype)
+    dx = xp.zeros(
+        (n, *(s + b + a for s, (b, a) in zip(spatial, cache.pads)), c_in),
+        dtype=dy.dtype,
+    )
     if groups == 1:
         per_offset = kernel.reshape(-1, c_in, c_out)
         for i, offset in enumerate(kernel_offsets(k)):
             dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += (
-                dy2 @ per_offset[i].T).reshape(n, *cache.out, c_in)
+                dy2 @ per_offset[i].T
+            ).reshape(n, *cache.out, c_in)
     else:
         # (P, g, C_out/g, C_in/g): per offset, one small batched product over the groups
         c_g = kernel.shape[-2]
-        per_offset = kernel.reshape(-1, c_g, groups, c_out // groups).transpose(0, 2, 3, 1)
+        per_offset = kernel.reshape(-1, c_g, groups, c_out // groups).transpose(
+            0, 2, 3, 1
+        )
         for i, offset in enumerate(kernel_offsets(k)):
-            dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += _join_groups(
-                dy_g @ per_offset[i]).reshape(n, *cache.out, c_in)
+            dx[offset_slice(offset, cache.strides, cache.dilation, cache.out)] += (
+                _join_groups(dy_g @ per_offset[i]).reshape(n, *cache.out, c_in)
+            )
     return dx[interior(cache.pads, spatial)], dkernel, dbias

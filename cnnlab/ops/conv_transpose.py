@@ -15,6 +15,7 @@ the same im2col matrix. So ``ops.conv`` does the work in both directions.
 Layouts (Keras's): input ``(N, *S, C_in)``, kernel ``(*k, filters, C_in)``,
 bias ``(filters,)``, output ``(N, *out, filters)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,32 +29,45 @@ from .windows import kernel_offsets, offset_slice
 
 @dataclass
 class ConvTransposeCache:
-    x2: object              # (N*prod(S), C_in): the input as a matrix, for dkernel
-    kernel: object          # (*k, filters, C_in)
+    x2: object  # (N*prod(S), C_in): the input as a matrix, for dkernel
+    kernel: object  # (*k, filters, C_in)
     x_shape: tuple
     strides: tuple
     dilation: tuple
-    pads: tuple             # ((cut before, cut after), ...) of the full result; negative after = zeros added
+    pads: tuple  # ((cut before, cut after), ...) of the full result; negative after = zeros added
     has_bias: bool
 
 
-def conv_transpose_geometry(x_shape, kernel_shape, strides=1, padding="valid", output_padding=None,
-                            dilation_rate=1, where="conv_transpose"):
+def conv_transpose_geometry(
+    x_shape,
+    kernel_shape,
+    strides=1,
+    padding="valid",
+    output_padding=None,
+    dilation_rate=1,
+    where="conv_transpose",
+):
     """Check shapes; return ``(strides, dilation, output_padding, out_spatial, pads)``.
 
     ``output_padding`` is None or one int per axis, each ``< stride`` (Keras refuses
     more); ``pads[i] = (before, after)`` is what is cut from the full result."""
     nd = len(kernel_shape) - 2
     if nd < 1 or len(x_shape) != nd + 2:
-        raise ShapeError(f"{where}: a {nd}-D transposed convolution expects input of rank {nd + 2} "
-                         f"(batch, {nd} spatial axes, channels) and a kernel (*kernel_size, filters, C_in). "
-                         f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}")
+        raise ShapeError(
+            f"{where}: a {nd}-D transposed convolution expects input of rank {nd + 2} "
+            f"(batch, {nd} spatial axes, channels) and a kernel (*kernel_size, filters, C_in). "
+            f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}"
+        )
     if x_shape[-1] != kernel_shape[-1]:
-        raise ShapeError(f"{where}: the input has {x_shape[-1]} channels but the kernel expects "
-                         f"{kernel_shape[-1]} (its last axis). "
-                         f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}")
+        raise ShapeError(
+            f"{where}: the input has {x_shape[-1]} channels but the kernel expects "
+            f"{kernel_shape[-1]} (its last axis). "
+            f"Received: input shape={tuple(x_shape)}, kernel shape={tuple(kernel_shape)}"
+        )
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ShapeError(f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}')
+        raise ShapeError(
+            f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}'
+        )
     padding = padding.lower()
     strides = shapes.normalize_tuple(strides, nd, "strides")
     dilation = shapes.normalize_tuple(dilation_rate, nd, "dilation_rate")
@@ -74,47 +88,77 @@ def normalize_output_padding(output_padding, strides, where="conv_transpose"):
     nd = len(strides)
     if output_padding is None:
         return (None,) * nd
-    values = (output_padding,) * nd if isinstance(output_padding, int) else tuple(output_padding)
-    if len(values) != nd or any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
-        raise ShapeError(f"{where}: `output_padding` must be None or {nd} non-negative integer(s). "
-                         f"Received: output_padding={output_padding!r}")
+    values = (
+        (output_padding,) * nd
+        if isinstance(output_padding, int)
+        else tuple(output_padding)
+    )
+    if len(values) != nd or any(
+        not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values
+    ):
+        raise ShapeError(
+            f"{where}: `output_padding` must be None or {nd} non-negative integer(s). "
+            f"Received: output_padding={output_padding!r}"
+        )
     for axis, (op, s) in enumerate(zip(values, strides)):
         if op >= s:
-            raise ShapeError(f"{where}: `output_padding` must be strictly less than `strides` for all "
-                             f"dimensions. At dimension {axis}, `output_padding` is {op} but `strides` is {s}. "
-                             f"Received: output_padding={output_padding!r}, strides={tuple(strides)}")
+            raise ShapeError(
+                f"{where}: `output_padding` must be strictly less than `strides` for all "
+                f"dimensions. At dimension {axis}, `output_padding` is {op} but `strides` is {s}. "
+                f"Received: output_padding={output_padding!r}, strides={tuple(strides)}"
+            )
     return values
 
 
-def conv_transpose_forward(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
-                           dilation_rate=1):
+def conv_transpose_forward(
+    x,
+    kernel,
+    bias=None,
+    strides=1,
+    padding="valid",
+    output_padding=None,
+    dilation_rate=1,
+):
     """``x (N, *S, C_in)``, ``kernel (*k, filters, C_in)``, ``bias (filters,)`` ->
     ``(y (N, *out, filters), cache)``, ``out`` as :func:`shapes.transpose_output_size`.
 
     One matrix product gives every offset's contribution, ``x @ kernel[offset].T``;
     then one strided-slice addition per kernel offset scatters them (col2im).
     """
-    strides, dilation, _, out, pads = conv_transpose_geometry(x.shape, kernel.shape, strides, padding,
-                                                              output_padding, dilation_rate)
+    strides, dilation, _, out, pads = conv_transpose_geometry(
+        x.shape, kernel.shape, strides, padding, output_padding, dilation_rate
+    )
     k = tuple(kernel.shape[:-2])
     n, c_in, filters = x.shape[0], x.shape[-1], kernel.shape[-2]
     spatial = tuple(x.shape[1:-1])
     offsets = kernel_offsets(k)
     x2 = x.reshape(-1, c_in)
     # (C_in, P*filters): column block i is kernel[offset i].T
-    contributions = x2 @ kernel.reshape(len(offsets), filters, c_in).transpose(2, 0, 1).reshape(c_in, -1)
+    contributions = x2 @ kernel.reshape(len(offsets), filters, c_in).transpose(
+        2, 0, 1
+    ).reshape(c_in, -1)
     contributions = contributions.reshape(n, *spatial, len(offsets), filters)
     # The full grid, grown at the end where output_padding asks for cells past it.
-    grid = tuple((s - 1) * st + shapes.effective_kernel(kk, d) + max(-after, 0)
-                 for s, st, kk, d, (_, after) in zip(spatial, strides, k, dilation, pads))
+    grid = tuple(
+        (s - 1) * st + shapes.effective_kernel(kk, d) + max(-after, 0)
+        for s, st, kk, d, (_, after) in zip(spatial, strides, k, dilation, pads)
+    )
     full = xp.zeros((n, *grid, filters), dtype=x.dtype)
     for i, offset in enumerate(offsets):
-        full[offset_slice(offset, strides, dilation, spatial)] += contributions[..., i, :]
-    y = full[(slice(None),) + tuple(slice(b, b + o) for (b, _), o in zip(pads, out)) + (slice(None),)]
+        full[offset_slice(offset, strides, dilation, spatial)] += contributions[
+            ..., i, :
+        ]
+    y = full[
+        (slice(None),)
+        + tuple(slice(b, b + o) for (b, _), o in zip(pads, out))
+        + (slice(None),)
+    ]
     y = xp.ascontiguousarray(y)
     if bias is not None:
         y += bias
-    return y, ConvTransposeCache(x2, kernel, tuple(x.shape), strides, dilation, pads, bias is not None)
+    return y, ConvTransposeCache(
+        x2, kernel, tuple(x.shape), strides, dilation, pads, bias is not None
+    )
 
 
 def conv_transpose_backward(dy, cache: ConvTransposeCache, need_dx=True):
@@ -128,14 +172,26 @@ def conv_transpose_backward(dy, cache: ConvTransposeCache, need_dx=True):
     kernel = cache.kernel
     filters = kernel.shape[-2]
     dbias = dy.reshape(-1, filters).sum(axis=0) if cache.has_bias else None
-    keep = (slice(None),) + tuple(slice(0, dy.shape[1 + i] + min(after, 0)) for i, (_, after)
-                                   in enumerate(cache.pads)) + (slice(None),)
+    keep = (
+        (slice(None),)
+        + tuple(
+            slice(0, dy.shape[1 + i] + min(after, 0))
+            for i, (_, after) in enumerate(cache.pads)
+        )
+        + (slice(None),)
+    )
     dy_kept = dy[keep]
     conv_pads = tuple((before, max(after, 0)) for before, after in cache.pads)
-    dx, conv_cache = conv_forward(dy_kept, kernel, None, cache.strides, conv_pads, cache.dilation)
+    dx, conv_cache = conv_forward(
+        dy_kept, kernel, None, cache.strides, conv_pads, cache.dilation
+    )
     # conv_cache.cols is (N*prod(S), P*filters), rows in the order of x2's rows
     dkernel = (conv_cache.cols.T @ cache.x2).reshape(kernel.shape)
-    if dx.shape != cache.x_shape:      # cannot happen for Keras's geometries; a wrong answer must not pass
-        raise ShapeError(f"conv_transpose_backward: internal geometry mismatch. "
-                         f"Received: dx shape={dx.shape}, x shape={cache.x_shape}")
+    if (
+        dx.shape != cache.x_shape
+    ):  # cannot happen for Keras's geometries; a wrong answer must not pass
+        raise ShapeError(
+            f"conv_transpose_backward: internal geometry mismatch. "
+            f"Received: dx shape={dx.shape}, x shape={cache.x_shape}"
+        )
     return (dx if need_dx else None), dkernel, dbias

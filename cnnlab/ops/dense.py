@@ -4,6 +4,7 @@ Seed 002 writes the affine layer as ``Y = WX + B``; in Keras's layout the
 batch comes first and the kernel is ``(in, out)``, so ``y = x @ W + b``:
 every output neuron has its own bias.
 """
+
 from __future__ import annotations
 
 from ..backend import xp

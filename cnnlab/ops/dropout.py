@@ -7,6 +7,7 @@ rate 0.5 zeroes about half the units and doubles the rest). With a ``noise_shape
 
 Every op takes a ``numpy.random.Generator`` and returns what its backward needs.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,10 @@ def dropout_forward(x, rate, rng, training=True, noise_shape=None):
         raise ValueError(f"dropout: rate must be in [0, 1). Received: rate={rate}")
     if not training or rate == 0.0:
         return x, None
-    keep = rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32) >= rate
+    keep = (
+        rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32)
+        >= rate
+    )
     mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - rate))
     return x * mask, mask
 
@@ -44,7 +48,9 @@ def gaussian_noise_forward(x, stddev, rng, training=True):
     """``x + N(0, stddev^2)`` in training, ``x`` otherwise; the gradient passes unchanged."""
     if not training or stddev == 0:
         return x, None
-    return x + rng.standard_normal(x.shape, dtype=xp.float32).astype(x.dtype, copy=False) * x.dtype.type(stddev), None
+    return x + rng.standard_normal(x.shape, dtype=xp.float32).astype(
+        x.dtype, copy=False
+    ) * x.dtype.type(stddev), None
 
 
 def gaussian_dropout_forward(x, rate, rng, training=True):
@@ -53,7 +59,9 @@ def gaussian_dropout_forward(x, rate, rng, training=True):
     if not training or rate == 0:
         return x, None
     stddev = math.sqrt(rate / (1.0 - rate))
-    mask = 1 + rng.standard_normal(x.shape, dtype=xp.float32).astype(x.dtype, copy=False) * x.dtype.type(stddev)
+    mask = 1 + rng.standard_normal(x.shape, dtype=xp.float32).astype(
+        x.dtype, copy=False
+    ) * x.dtype.type(stddev)
     return x * mask, mask
 
 
@@ -65,8 +73,13 @@ def alpha_dropout_forward(x, rate, rng, training=True, noise_shape=None):
     if not training or rate == 0:
         return x, None
     alpha_p = -SELU_ALPHA * SELU_SCALE
-    keep = (rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32) >= rate).astype(x.dtype)
-    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    keep = (
+        rng.random(x.shape if noise_shape is None else noise_shape, dtype=xp.float32)
+        >= rate
+    ).astype(x.dtype)
+    a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5
     b = -a * alpha_p * rate
-    y = x.dtype.type(a) * (x * keep + x.dtype.type(alpha_p) * (1 - keep)) + x.dtype.type(b)
+    y = x.dtype.type(a) * (
+        x * keep + x.dtype.type(alpha_p) * (1 - keep)
+    ) + x.dtype.type(b)
     return y, keep * x.dtype.type(a)

@@ -12,6 +12,7 @@ float32 array float32 (``x * 2`` is float32; ``x * np.float64(2)`` would not be)
 These are the ops behind ``keras.ops`` (``cnnlab.ops.functions``) and the
 operators of the arrays a custom layer's ``call`` receives (``cnnlab.ops.tape``).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -33,6 +34,7 @@ def _grad_for(a, grad):
 
 
 # --------------------------------------------------------------------------- binary
+
 
 def add_forward(a, b):
     """``a + b`` (broadcasting) -> ``(y, cache)``."""
@@ -59,8 +61,10 @@ def multiply_forward(a, b):
 
 def multiply_backward(dy, cache):
     a, b = cache
-    return (None if _is_number(a) else unbroadcast(dy * b, xp.shape(a)),
-            None if _is_number(b) else unbroadcast(dy * a, xp.shape(b)))
+    return (
+        None if _is_number(a) else unbroadcast(dy * b, xp.shape(a)),
+        None if _is_number(b) else unbroadcast(dy * a, xp.shape(b)),
+    )
 
 
 def divide_forward(a, b):
@@ -72,13 +76,15 @@ def divide_forward(a, b):
 def divide_backward(dy, cache):
     a, b, y = cache
     da = dy / b
-    return (None if _is_number(a) else unbroadcast(da, xp.shape(a)),
-            None if _is_number(b) else unbroadcast(-da * y, xp.shape(b)))
+    return (
+        None if _is_number(a) else unbroadcast(da, xp.shape(a)),
+        None if _is_number(b) else unbroadcast(-da * y, xp.shape(b)),
+    )
 
 
 def power_forward(a, b):
     """``a ** b``."""
-    y = a ** b
+    y = a**b
     return y, (a, b, y)
 
 
@@ -105,8 +111,10 @@ def _pick_backward(dy, cache, first_wins):
     a, b = cache
     share = xp.where(first_wins, dy.dtype.type(1), dy.dtype.type(0))
     share = xp.where(a == b, dy.dtype.type(0.5), share)
-    return (None if _is_number(a) else unbroadcast(dy * share, xp.shape(a)),
-            None if _is_number(b) else unbroadcast(dy * (1 - share), xp.shape(b)))
+    return (
+        None if _is_number(a) else unbroadcast(dy * share, xp.shape(a)),
+        None if _is_number(b) else unbroadcast(dy * (1 - share), xp.shape(b)),
+    )
 
 
 def maximum_backward(dy, cache):
@@ -133,9 +141,15 @@ def where_forward(condition, a, b):
 def where_backward(dy, cache):
     condition, a, b = cache
     zero = dy.dtype.type(0)
-    return (None,
-            None if _is_number(a) else unbroadcast(xp.where(condition, dy, zero), xp.shape(a)),
-            None if _is_number(b) else unbroadcast(xp.where(condition, zero, dy), xp.shape(b)))
+    return (
+        None,
+        None
+        if _is_number(a)
+        else unbroadcast(xp.where(condition, dy, zero), xp.shape(a)),
+        None
+        if _is_number(b)
+        else unbroadcast(xp.where(condition, zero, dy), xp.shape(b)),
+    )
 
 
 def clip_forward(x, x_min, x_max):
@@ -152,6 +166,7 @@ def clip_backward(dy, cache):
 # --------------------------------------------------------------------------- unary
 # One table: name -> (f(x), df(dy, x, y)). The backward may read the input x or
 # the output y, whichever is cheaper (exp reads y, log reads x).
+
 
 def _zero_gradient(dy, x, y):
     """Piecewise-constant functions (sign, floor, round): the gradient is 0 almost everywhere."""
@@ -206,6 +221,7 @@ def log_softmax_backward(dy, cache):
 
 # --------------------------------------------------------------------------- products
 
+
 def matmul_forward(a, b):
     """``a @ b`` with NumPy's rules: 1-D operands are a row / a column, leading axes broadcast.
     ``a (..., n, k)``, ``b (..., k, m)`` -> ``(..., n, m)``."""
@@ -215,7 +231,7 @@ def matmul_forward(a, b):
 def matmul_backward(dy, cache):
     """``da = dy @ bᵀ``, ``db = aᵀ @ dy``, summed over broadcast batch axes."""
     a, b = cache
-    if a.ndim == 1 and b.ndim == 1:                   # the inner product of two vectors
+    if a.ndim == 1 and b.ndim == 1:  # the inner product of two vectors
         return dy * b, dy * a
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
@@ -251,14 +267,20 @@ def tensordot_backward(dy, cache):
     a, b, axes_a, axes_b = cache
     free_a = [i for i in range(a.ndim) if i not in axes_a]
     free_b = [i for i in range(b.ndim) if i not in axes_b]
-    dy_a = list(range(len(free_a)))                   # dy's axes that come from a
-    dy_b = list(range(len(free_a), dy.ndim))          # and from b
+    dy_a = list(range(len(free_a)))  # dy's axes that come from a
+    dy_b = list(range(len(free_a), dy.ndim))  # and from b
     # tensordot leaves the uncontracted axes in their own order: a's summed axes come back in the
     # order of their partners in b, and the other way round.
     da = xp.tensordot(dy, b, axes=(dy_b, free_b))
-    da = xp.transpose(da, inverse_permutation(free_a + [axes_a[axes_b.index(j)] for j in sorted(axes_b)]))
+    da = xp.transpose(
+        da,
+        inverse_permutation(free_a + [axes_a[axes_b.index(j)] for j in sorted(axes_b)]),
+    )
     db = xp.tensordot(a, dy, axes=(free_a, dy_a))
-    db = xp.transpose(db, inverse_permutation([axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b))
+    db = xp.transpose(
+        db,
+        inverse_permutation([axes_b[axes_a.index(i)] for i in sorted(axes_a)] + free_b),
+    )
     return da, db
 
 

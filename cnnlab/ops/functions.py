@@ -6,6 +6,7 @@ on plain arrays it returns a plain array; inside a custom layer's recorded
 the backward pass can replay the op's explicit backward. ``keras.ops`` (the
 face, ``cnnlab.keras.ops``) re-exports these names.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -15,19 +16,22 @@ import numpy as np
 
 from ..backend import floatx
 from ..errors import ShapeError
-from . import arrays, elementwise as ew, reductions as red
+from . import arrays, merge, shapes
 from . import conv as conv_ops
-from . import merge
+from . import elementwise as ew
 from . import pool as pool_ops
-from . import shapes
+from . import reductions as red
 from .tape import TensorLike, apply, value
 
 
 def _unary(name, x, **params):
-    return apply(name, ew.unary_forward, ew.unary_backward, [x], function=name, **params)
+    return apply(
+        name, ew.unary_forward, ew.unary_backward, [x], function=name, **params
+    )
 
 
 # --------------------------------------------------------------------------- arithmetic
+
 
 def add(x1, x2):
     return apply("add", ew.add_forward, ew.add_backward, [x1, x2])
@@ -65,7 +69,9 @@ def where(condition, x1=None, x2=None):
     if x1 is None and x2 is None:
         return np.nonzero(value(condition))
     if x1 is None or x2 is None:
-        raise ValueError("where: give both x1 and x2, or neither. Received: only one of them")
+        raise ValueError(
+            "where: give both x1 and x2, or neither. Received: only one of them"
+        )
     return apply("where", ew.where_forward, ew.where_backward, [condition, x1, x2])
 
 
@@ -78,7 +84,9 @@ def matmul(x1, x2):
 
 
 def tensordot(x1, x2, axes=2):
-    return apply("tensordot", ew.tensordot_forward, ew.tensordot_backward, [x1, x2], axes=axes)
+    return apply(
+        "tensordot", ew.tensordot_forward, ew.tensordot_backward, [x1, x2], axes=axes
+    )
 
 
 def dot(x1, x2):
@@ -151,11 +159,14 @@ def ceil(x):
 
 def round(x, decimals=0):  # noqa: A001 (Keras's name)
     if decimals:
-        raise ValueError(f"round: cnnlab rounds to whole numbers only. Received: decimals={decimals}")
+        raise ValueError(
+            f"round: cnnlab rounds to whole numbers only. Received: decimals={decimals}"
+        )
     return _unary("round", x)
 
 
 # --------------------------------------------------------------------------- activations (keras.ops.nn too)
+
 
 def relu(x):
     return _unary("relu", x)
@@ -193,27 +204,38 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    return apply("log_softmax", ew.log_softmax_forward, ew.log_softmax_backward, [x], axis=axis)
+    return apply(
+        "log_softmax", ew.log_softmax_forward, ew.log_softmax_backward, [x], axis=axis
+    )
 
 
 # --------------------------------------------------------------------------- reductions
 
+
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return apply("sum", red.sum_forward, red.sum_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "sum", red.sum_forward, red.sum_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def mean(x, axis=None, keepdims=False):
-    return apply("mean", red.mean_forward, red.mean_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "mean", red.mean_forward, red.mean_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
     _no_initial("max", initial)
-    return apply("max", red.max_forward, red.max_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "max", red.max_forward, red.max_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
     _no_initial("min", initial)
-    return apply("min", red.min_forward, red.min_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "min", red.min_forward, red.min_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 amax, amin = max, min
@@ -221,23 +243,38 @@ amax, amin = max, min
 
 def _no_initial(name, initial):
     if initial is not None:
-        raise ValueError(f"{name}: cnnlab does not support `initial`. Received: initial={initial!r}")
+        raise ValueError(
+            f"{name}: cnnlab does not support `initial`. Received: initial={initial!r}"
+        )
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
-    return apply("prod", red.prod_forward, red.prod_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "prod", red.prod_forward, red.prod_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def var(x, axis=None, keepdims=False):
-    return apply("var", red.var_forward, red.var_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "var", red.var_forward, red.var_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def std(x, axis=None, keepdims=False):
-    return apply("std", red.std_forward, red.std_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "std", red.std_forward, red.std_backward, [x], axis=axis, keepdims=keepdims
+    )
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    return apply("logsumexp", red.logsumexp_forward, red.logsumexp_backward, [x], axis=axis, keepdims=keepdims)
+    return apply(
+        "logsumexp",
+        red.logsumexp_forward,
+        red.logsumexp_backward,
+        [x],
+        axis=axis,
+        keepdims=keepdims,
+    )
 
 
 def cumsum(x, axis=None, dtype=None):
@@ -256,17 +293,24 @@ def argmin(x, axis=None, keepdims=False):
 def sort(x, axis=-1):
     """Values in increasing order. cnnlab has no backward for sorting: a layer whose gradient
     must pass through ``sort`` refuses to train (the tape says so)."""
-    return apply("sort", lambda v, axis: (np.sort(v, axis=axis), None), None, [x], axis=axis)
+    return apply(
+        "sort", lambda v, axis: (np.sort(v, axis=axis), None), None, [x], axis=axis
+    )
 
 
 # --------------------------------------------------------------------------- shapes and indexing
 
+
 def reshape(x, new_shape):
-    return apply("reshape", arrays.reshape_forward, arrays.reshape_backward, [x], shape=new_shape)
+    return apply(
+        "reshape", arrays.reshape_forward, arrays.reshape_backward, [x], shape=new_shape
+    )
 
 
 def transpose(x, axes=None):
-    return apply("transpose", arrays.transpose_forward, arrays.transpose_backward, [x], axes=axes)
+    return apply(
+        "transpose", arrays.transpose_forward, arrays.transpose_backward, [x], axes=axes
+    )
 
 
 def moveaxis(x, source, destination):
@@ -288,8 +332,10 @@ def squeeze(x, axis=None):
     v = value(x)
     axes = None if axis is None else tuple(np.atleast_1d(axis))
     if axes is not None and any(v.shape[a] != 1 for a in axes):
-        raise ShapeError(f"squeeze: axis {axis} has length {[v.shape[a] for a in axes]}, not 1. "
-                         f"Received: x shape={tuple(v.shape)}, axis={axis}")
+        raise ShapeError(
+            f"squeeze: axis {axis} has length {[v.shape[a] for a in axes]}, not 1. "
+            f"Received: x shape={tuple(v.shape)}, axis={axis}"
+        )
     return reshape(x, np.squeeze(v, axis=axes).shape)
 
 
@@ -303,7 +349,9 @@ def getitem(x, key):
         key = tuple(value(k) if isinstance(k, TensorLike) else k for k in key)
     elif isinstance(key, TensorLike):
         key = value(key)
-    return apply("getitem", arrays.getitem_forward, arrays.getitem_backward, [x], key=key)
+    return apply(
+        "getitem", arrays.getitem_forward, arrays.getitem_backward, [x], key=key
+    )
 
 
 def take(x, indices, axis=None):
@@ -319,11 +367,19 @@ def _concatenate_forward(*xs, axis):
 
 def concatenate(xs, axis=0):
     """``xs`` joined along an existing ``axis`` (the Concatenate layer's op)."""
-    return apply("concatenate", _concatenate_forward, merge.concatenate_backward, list(xs), axis=axis)
+    return apply(
+        "concatenate",
+        _concatenate_forward,
+        merge.concatenate_backward,
+        list(xs),
+        axis=axis,
+    )
 
 
 def stack(x, axis=0):
-    return apply("stack", arrays.stack_forward, arrays.stack_backward, list(x), axis=axis)
+    return apply(
+        "stack", arrays.stack_forward, arrays.stack_backward, list(x), axis=axis
+    )
 
 
 def split(x, indices_or_sections, axis=0):
@@ -332,16 +388,21 @@ def split(x, indices_or_sections, axis=0):
     length = np.shape(value(x))[axis]
     if isinstance(indices_or_sections, numbers.Integral):
         if length % indices_or_sections:
-            raise ShapeError(f"split: an axis of length {length} does not split into {indices_or_sections} "
-                             f"equal sections. Received: x shape={np.shape(value(x))}, "
-                             f"indices_or_sections={indices_or_sections}")
+            raise ShapeError(
+                f"split: an axis of length {length} does not split into {indices_or_sections} "
+                f"equal sections. Received: x shape={np.shape(value(x))}, "
+                f"indices_or_sections={indices_or_sections}"
+            )
         step = length // indices_or_sections
         cuts = list(range(step, length, step))
     else:
         cuts = list(indices_or_sections)
     bounds = [0] + cuts + [length]
     lead = (slice(None),) * (axis % np.ndim(value(x)))
-    return [getitem(x, lead + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
+    return [
+        getitem(x, lead + (slice(start, stop),))
+        for start, stop in zip(bounds, bounds[1:])
+    ]
 
 
 def unstack(x, num=None, axis=0):
@@ -351,22 +412,45 @@ def unstack(x, num=None, axis=0):
 
 
 def broadcast_to(x, shape):
-    return apply("broadcast_to", arrays.broadcast_to_forward, arrays.broadcast_to_backward, [x], shape=shape)
+    return apply(
+        "broadcast_to",
+        arrays.broadcast_to_forward,
+        arrays.broadcast_to_backward,
+        [x],
+        shape=shape,
+    )
 
 
 def tile(x, repeats):
-    return apply("tile", arrays.tile_forward, arrays.tile_backward, [x], repeats=repeats)
+    return apply(
+        "tile", arrays.tile_forward, arrays.tile_backward, [x], repeats=repeats
+    )
 
 
 def repeat(x, repeats, axis=None):
-    return apply("repeat", arrays.repeat_forward, arrays.repeat_backward, [x], repeats=repeats, axis=axis)
+    return apply(
+        "repeat",
+        arrays.repeat_forward,
+        arrays.repeat_backward,
+        [x],
+        repeats=repeats,
+        axis=axis,
+    )
 
 
 def pad(x, pad_width, mode="constant", constant_values=None):
     if mode != "constant":
-        raise ValueError(f"pad: cnnlab supports mode='constant' only. Received: mode={mode!r}")
-    return apply("pad", arrays.pad_forward, arrays.pad_backward, [x], pad_width=pad_width,
-                 constant_values=0 if constant_values is None else constant_values)
+        raise ValueError(
+            f"pad: cnnlab supports mode='constant' only. Received: mode={mode!r}"
+        )
+    return apply(
+        "pad",
+        arrays.pad_forward,
+        arrays.pad_backward,
+        [x],
+        pad_width=pad_width,
+        constant_values=0 if constant_values is None else constant_values,
+    )
 
 
 def flip(x, axis=None):
@@ -374,6 +458,7 @@ def flip(x, axis=None):
 
 
 # --------------------------------------------------------------------------- creation and conversion
+
 
 def _dtype(dtype):
     return floatx if dtype is None else np.dtype(dtype)
@@ -409,7 +494,11 @@ def eye(N, M=None, k=0, dtype=None):  # noqa: N803 (Keras's names)
 
 def arange(start, stop=None, step=1, dtype=None):
     out = np.arange(start, stop, step)
-    return out.astype(dtype) if dtype is not None else (out.astype(floatx) if out.dtype == np.float64 else out)
+    return (
+        out.astype(dtype)
+        if dtype is not None
+        else (out.astype(floatx) if out.dtype == np.float64 else out)
+    )
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
@@ -428,7 +517,9 @@ def convert_to_tensor(x, dtype=None, sparse=None):
         return x if dtype is None else cast(x, dtype)
     if dtype is not None:
         return np.asarray(x, dtype=dtype)
-    if isinstance(x, float) or (isinstance(x, (list, tuple)) and np.asarray(x).dtype == np.float64):
+    if isinstance(x, float) or (
+        isinstance(x, (list, tuple)) and np.asarray(x).dtype == np.float64
+    ):
         return np.asarray(x, dtype=floatx)
     return np.asarray(x)
 
@@ -462,20 +553,52 @@ def size(x):
     return int(np.size(value(x)))
 
 
-def equal(x1, x2): return value(x1) == value(x2)
-def not_equal(x1, x2): return value(x1) != value(x2)
-def greater(x1, x2): return value(x1) > value(x2)
-def greater_equal(x1, x2): return value(x1) >= value(x2)
-def less(x1, x2): return value(x1) < value(x2)
-def less_equal(x1, x2): return value(x1) <= value(x2)
-def logical_and(x1, x2): return np.logical_and(value(x1), value(x2))
-def logical_or(x1, x2): return np.logical_or(value(x1), value(x2))
-def logical_not(x): return np.logical_not(value(x))
-def isnan(x): return np.isnan(value(x))
-def isfinite(x): return np.isfinite(value(x))
+def equal(x1, x2):
+    return value(x1) == value(x2)
+
+
+def not_equal(x1, x2):
+    return value(x1) != value(x2)
+
+
+def greater(x1, x2):
+    return value(x1) > value(x2)
+
+
+def greater_equal(x1, x2):
+    return value(x1) >= value(x2)
+
+
+def less(x1, x2):
+    return value(x1) < value(x2)
+
+
+def less_equal(x1, x2):
+    return value(x1) <= value(x2)
+
+
+def logical_and(x1, x2):
+    return np.logical_and(value(x1), value(x2))
+
+
+def logical_or(x1, x2):
+    return np.logical_or(value(x1), value(x2))
+
+
+def logical_not(x):
+    return np.logical_not(value(x))
+
+
+def isnan(x):
+    return np.isnan(value(x))
+
+
+def isfinite(x):
+    return np.isfinite(value(x))
 
 
 # --------------------------------------------------------------------------- convolution and pooling
+
 
 def _conv_forward(x, kernel, strides, padding, dilation_rate):
     y, cache = conv_ops.conv_forward(x, kernel, None, strides, padding, dilation_rate)
@@ -489,32 +612,66 @@ def _conv_backward(dy, cache):
 
 def _channels_last(where, data_format):
     if data_format not in (None, "channels_last"):
-        raise ValueError(f"{where}: cnnlab is channels_last only. Received: data_format={data_format!r}")
+        raise ValueError(
+            f"{where}: cnnlab is channels_last only. Received: data_format={data_format!r}"
+        )
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-d convolution: ``inputs (N, *S, C_in)``, ``kernel (*k, C_in, C_out)`` -> ``(N, *out, C_out)``."""
     _channels_last("conv", data_format)
-    return apply("conv", _conv_forward, _conv_backward, [inputs, kernel], strides=strides,
-                 padding=padding.lower(), dilation_rate=dilation_rate)
+    return apply(
+        "conv",
+        _conv_forward,
+        _conv_backward,
+        [inputs, kernel],
+        strides=strides,
+        padding=padding.lower(),
+        dilation_rate=dilation_rate,
+    )
 
 
 def _pool(name, forward, backward, inputs, pool_size, strides, padding, data_format):
     _channels_last(name, data_format)
     nd = np.ndim(value(inputs)) - 2
     pool = shapes.normalize_tuple(pool_size, nd, "pool_size")
-    strides = None if strides is None else shapes.normalize_tuple(strides, nd, "strides")
-    return apply(name, forward, lambda dy, cache: (backward(dy, cache),), [inputs], pool_size=pool,
-                 strides=strides, padding=padding.lower())
+    strides = (
+        None if strides is None else shapes.normalize_tuple(strides, nd, "strides")
+    )
+    return apply(
+        name,
+        forward,
+        lambda dy, cache: (backward(dy, cache),),
+        [inputs],
+        pool_size=pool,
+        strides=strides,
+        padding=padding.lower(),
+    )
 
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """``inputs (N, *S, C)`` -> the largest value of each window."""
-    return _pool("max_pool", pool_ops.max_pool_forward, pool_ops.max_pool_backward, inputs, pool_size, strides,
-                 padding, data_format)
+    return _pool(
+        "max_pool",
+        pool_ops.max_pool_forward,
+        pool_ops.max_pool_backward,
+        inputs,
+        pool_size,
+        strides,
+        padding,
+        data_format,
+    )
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """``inputs (N, *S, C)`` -> the mean of each window (``same`` divides by the real cells)."""
-    return _pool("average_pool", pool_ops.avg_pool_forward, pool_ops.avg_pool_backward, inputs, pool_size,
-                 strides, padding, data_format)
+    return _pool(
+        "average_pool",
+        pool_ops.avg_pool_forward,
+        pool_ops.avg_pool_backward,
+        inputs,
+        pool_size,
+        strides,
+        padding,
+        data_format,
+    )

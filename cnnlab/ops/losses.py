@@ -13,6 +13,7 @@ Keras's conventions:
   loss. Its gradient is the famous ``softmax(z) - y`` (seed 002's
   cross-entropy on ``[0.3, 0.7]`` for class 0 is ``-ln 0.3 = 1.204``).
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -38,7 +39,9 @@ def _log_softmax(z):
 def _mean(values_and_grads):
     """The batch mean of per-sample values and its gradient."""
     values, dvalues = values_and_grads
-    return float(values.mean()), (dvalues / values.size).astype(dvalues.dtype, copy=False)
+    return float(values.mean()), (dvalues / values.size).astype(
+        dvalues.dtype, copy=False
+    )
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -68,10 +71,14 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
         )
     if y.dtype.kind == "f":
         if not xp.all(xp.isfinite(y)) or not xp.all(y == xp.round(y)):
-            raise ShapeError(f"{name}: labels must be whole class numbers 0..{num_classes - 1}. "
-                             f"Received: non-integer labels such as {y[y != xp.round(y)][:3].tolist()}")
+            raise ShapeError(
+                f"{name}: labels must be whole class numbers 0..{num_classes - 1}. "
+                f"Received: non-integer labels such as {y[y != xp.round(y)][:3].tolist()}"
+            )
     elif y.dtype.kind not in "iub":
-        raise ShapeError(f"{name}: labels must be integers. Received: y_true dtype={y.dtype}")
+        raise ShapeError(
+            f"{name}: labels must be integers. Received: y_true dtype={y.dtype}"
+        )
     y = y.astype(xp.int64)
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         bad = int(y.max()) if y.max() >= num_classes else int(y.min())
@@ -85,12 +92,16 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Like :func:`categorical_crossentropy` but ``y_true (N,)`` holds class numbers."""
     if y_pred.ndim != 2:
-        raise ShapeError(f"sparse_categorical_crossentropy: predictions must be (N, classes). "
-                         f"Received: y_pred shape={tuple(y_pred.shape)}")
+        raise ShapeError(
+            f"sparse_categorical_crossentropy: predictions must be (N, classes). "
+            f"Received: y_pred shape={tuple(y_pred.shape)}"
+        )
     labels = sparse_labels(y_true, y_pred.shape[-1])
     if labels.shape[0] != y_pred.shape[0]:
-        raise ShapeError(f"sparse_categorical_crossentropy: {labels.shape[0]} labels for {y_pred.shape[0]} predictions. "
-                         f"Received: y_true shape={tuple(xp.shape(y_true))}, y_pred shape={tuple(y_pred.shape)}")
+        raise ShapeError(
+            f"sparse_categorical_crossentropy: {labels.shape[0]} labels for {y_pred.shape[0]} predictions. "
+            f"Received: y_true shape={tuple(xp.shape(y_true))}, y_pred shape={tuple(y_pred.shape)}"
+        )
     one_hot = xp.zeros(y_pred.shape, dtype=y_pred.dtype)
     one_hot[xp.arange(labels.shape[0]), labels] = 1
     return categorical_crossentropy(one_hot, y_pred, from_logits)
@@ -121,6 +132,7 @@ def mean_absolute_error(y_true, y_pred):
 # gradient of each value with respect to its own predictions. A reduction (mean over the batch, a sum,
 # sample weights) is then ``loss = sum(w * values) / d`` with gradient ``w * dvalues / d``.
 
+
 def _f(y_true, y_pred):
     y_pred = xp.asarray(y_pred)
     if y_pred.dtype.kind != "f":
@@ -136,9 +148,13 @@ def softmax_backward(p, dp):
 def categorical_crossentropy_values(y_true, y_pred, from_logits=False):
     """``-sum(y log q)`` over the last axis; ``q`` is ``y_pred`` renormalised and clipped to [1e-7, 1 - 1e-7]
     (or ``softmax(y_pred)`` with ``from_logits``)."""
-    _check_same_shape(y_true, y_pred, "categorical_crossentropy",
-                      "One-hot labels need shape (N, classes); for integer labels use "
-                      "sparse_categorical_crossentropy or keras.utils.to_categorical(y). ")
+    _check_same_shape(
+        y_true,
+        y_pred,
+        "categorical_crossentropy",
+        "One-hot labels need shape (N, classes); for integer labels use "
+        "sparse_categorical_crossentropy or keras.utils.to_categorical(y). ",
+    )
     y_true, y_pred = _f(y_true, y_pred)
     if from_logits:
         values = -(y_true * _log_softmax(y_pred)).sum(axis=-1)
@@ -149,7 +165,9 @@ def categorical_crossentropy_values(y_true, y_pred, from_logits=False):
     values = -(y_true * xp.log(qc)).sum(axis=-1)
     # Chain rule through the clip (zero where clipped) and the renormalisation q = p / sum(p).
     g = xp.where((q >= EPSILON) & (q <= 1 - EPSILON), -y_true / qc, 0)
-    return values, ((g - (g * q).sum(axis=-1, keepdims=True)) / total).astype(y_pred.dtype, copy=False)
+    return values, ((g - (g * q).sum(axis=-1, keepdims=True)) / total).astype(
+        y_pred.dtype, copy=False
+    )
 
 
 def binary_crossentropy_values(y_true, y_pred, from_logits=False):
@@ -160,11 +178,15 @@ def binary_crossentropy_values(y_true, y_pred, from_logits=False):
     if from_logits:
         z = y_pred
         per = xp.maximum(z, 0) - z * y_true + xp.log1p(xp.exp(-xp.abs(z)))
-        return per.mean(axis=-1), ((sigmoid(z) - y_true) / k).astype(y_pred.dtype, copy=False)
+        return per.mean(axis=-1), ((sigmoid(z) - y_true) / k).astype(
+            y_pred.dtype, copy=False
+        )
     p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
     per = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p))
     inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
-    return per.mean(axis=-1), (xp.where(inside, (p - y_true) / (p * (1 - p)), 0) / k).astype(y_pred.dtype, copy=False)
+    return per.mean(axis=-1), (
+        xp.where(inside, (p - y_true) / (p * (1 - p)), 0) / k
+    ).astype(y_pred.dtype, copy=False)
 
 
 def _elementwise(y_true, y_pred, name):
@@ -191,7 +213,9 @@ def mean_absolute_percentage_error_values(y_true, y_pred):
     y_true, y_pred = _elementwise(y_true, y_pred, "mean_absolute_percentage_error")
     scale = xp.maximum(xp.abs(y_true), y_pred.dtype.type(EPSILON))
     d = y_pred - y_true
-    return 100 * (xp.abs(d) / scale).mean(axis=-1), 100 * xp.sign(d) / scale / d.shape[-1]
+    return 100 * (xp.abs(d) / scale).mean(axis=-1), 100 * xp.sign(d) / scale / d.shape[
+        -1
+    ]
 
 
 def mean_squared_logarithmic_error_values(y_true, y_pred):
@@ -200,7 +224,9 @@ def mean_squared_logarithmic_error_values(y_true, y_pred):
     eps = y_pred.dtype.type(EPSILON)
     pc = xp.maximum(y_pred, eps)
     d = xp.log(pc + 1) - xp.log(xp.maximum(y_true, eps) + 1)
-    return (d * d).mean(axis=-1), xp.where(y_pred > eps, 2 * d / (pc + 1), 0) / d.shape[-1]
+    return (d * d).mean(axis=-1), xp.where(y_pred > eps, 2 * d / (pc + 1), 0) / d.shape[
+        -1
+    ]
 
 
 def huber_values(y_true, y_pred, delta=1.0):
@@ -228,14 +254,18 @@ def kl_divergence_values(y_true, y_pred):
     y_true, y_pred = _elementwise(y_true, y_pred, "kl_divergence")
     yc, pc = xp.clip(y_true, EPSILON, 1), xp.clip(y_pred, EPSILON, 1)
     inside = (y_pred >= EPSILON) & (y_pred <= 1)
-    return (yc * xp.log(yc / pc)).sum(axis=-1), xp.where(inside, -yc / pc, 0).astype(y_pred.dtype, copy=False)
+    return (yc * xp.log(yc / pc)).sum(axis=-1), xp.where(inside, -yc / pc, 0).astype(
+        y_pred.dtype, copy=False
+    )
 
 
 def poisson_values(y_true, y_pred):
     """``mean(p - y log(p + 1e-7))`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "poisson")
     eps = y_pred.dtype.type(EPSILON)
-    return (y_pred - y_true * xp.log(y_pred + eps)).mean(axis=-1), (1 - y_true / (y_pred + eps)) / y_pred.shape[-1]
+    return (y_pred - y_true * xp.log(y_pred + eps)).mean(axis=-1), (
+        1 - y_true / (y_pred + eps)
+    ) / y_pred.shape[-1]
 
 
 def hinge_labels(y_true):
@@ -248,7 +278,9 @@ def hinge_values(y_true, y_pred):
     y_true, y_pred = _elementwise(y_true, y_pred, "hinge")
     t = hinge_labels(y_true)
     margin = 1 - t * y_pred
-    return xp.maximum(margin, 0).mean(axis=-1), xp.where(margin > 0, -t, 0) / y_pred.shape[-1]
+    return xp.maximum(margin, 0).mean(axis=-1), xp.where(
+        margin > 0, -t, 0
+    ) / y_pred.shape[-1]
 
 
 def squared_hinge_values(y_true, y_pred):
@@ -264,13 +296,20 @@ def categorical_hinge_values(y_true, y_pred):
     y_true, y_pred = _elementwise(y_true, y_pred, "categorical_hinge")
     wrong = (1 - y_true) * y_pred
     top = wrong.argmax(axis=-1)[..., None]
-    values = xp.maximum(xp.take_along_axis(wrong, top, -1)[..., 0] - (y_true * y_pred).sum(axis=-1) + 1, 0)
+    values = xp.maximum(
+        xp.take_along_axis(wrong, top, -1)[..., 0] - (y_true * y_pred).sum(axis=-1) + 1,
+        0,
+    )
     d_neg = xp.zeros_like(y_pred)
     xp.put_along_axis(d_neg, top, xp.take_along_axis(1 - y_true, top, -1), -1)
-    return values, xp.where((values > 0)[..., None], d_neg - y_true, 0).astype(y_pred.dtype, copy=False)
+    return values, xp.where((values > 0)[..., None], d_neg - y_true, 0).astype(
+        y_pred.dtype, copy=False
+    )
 
 
-def categorical_focal_crossentropy_values(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False):
+def categorical_focal_crossentropy_values(
+    y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False
+):
     """``sum(alpha (1 - q)^gamma (-y log q))`` over the last axis, ``q`` as in categorical cross-entropy."""
     _check_same_shape(y_true, y_pred, "categorical_focal_crossentropy")
     y_true, y_pred = _f(y_true, y_pred)
@@ -282,15 +321,23 @@ def categorical_focal_crossentropy_values(y_true, y_pred, alpha=0.25, gamma=2.0,
     modulating = (1 - qc) ** gamma
     values = (alpha * modulating * (-y_true * log_q)).sum(axis=-1)
     # d/dq of alpha (1-q)^g (-y log q), zero where clipped; then through q = p / sum(p) (and the softmax).
-    g = alpha * (gamma * (1 - qc) ** (gamma - 1) * y_true * log_q - modulating * y_true / qc)
+    g = alpha * (
+        gamma * (1 - qc) ** (gamma - 1) * y_true * log_q - modulating * y_true / qc
+    )
     g = xp.where((q >= EPSILON) & (q <= 1 - EPSILON), g, 0)
     dp = (g - (g * q).sum(axis=-1, keepdims=True)) / total
     grad = softmax_backward(p, dp) if from_logits else dp
     return values, grad.astype(y_pred.dtype, copy=False)
 
 
-def binary_focal_crossentropy_values(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
-                                     from_logits=False):
+def binary_focal_crossentropy_values(
+    y_true,
+    y_pred,
+    apply_class_balancing=False,
+    alpha=0.25,
+    gamma=2.0,
+    from_logits=False,
+):
     """``mean(w (1 - p_t)^gamma bce)`` over the last axis: ``p_t = y p + (1-y)(1-p)``, ``bce`` with ``p`` clipped
     to [1e-7, 1 - 1e-7], ``w = y alpha + (1-y)(1-alpha)`` with ``apply_class_balancing`` (else 1); with
     ``from_logits``, ``p = sigmoid(y_pred)`` first (as Keras does)."""
@@ -299,7 +346,9 @@ def binary_focal_crossentropy_values(y_true, y_pred, apply_class_balancing=False
     p = sigmoid(y_pred) if from_logits else y_pred
     pc = xp.clip(p, EPSILON, 1 - EPSILON)
     bce = -(y_true * xp.log(pc) + (1 - y_true) * xp.log(1 - pc))
-    d_bce = xp.where((p >= EPSILON) & (p <= 1 - EPSILON), (pc - y_true) / (pc * (1 - pc)), 0)
+    d_bce = xp.where(
+        (p >= EPSILON) & (p <= 1 - EPSILON), (pc - y_true) / (pc * (1 - pc)), 0
+    )
     p_t = y_true * p + (1 - y_true) * (1 - p)
     focal = (1 - p_t) ** gamma
     d_focal = -gamma * (1 - p_t) ** (gamma - 1) * (2 * y_true - 1)
@@ -320,8 +369,11 @@ def sparse_to_one_hot(y_true, y_pred, name="sparse_categorical_crossentropy"):
         raise ShapeError(
             f"{name}: expects integer class labels of shape {tuple(y_pred.shape[:-1])} for predictions of shape "
             f"{tuple(y_pred.shape)}. Labels of shape {tuple(xp.shape(y_true))} look one-hot: use "
-            f"categorical_crossentropy, or pass y.argmax(-1). Received: y_true shape={tuple(xp.shape(y_true))}")
+            f"categorical_crossentropy, or pass y.argmax(-1). Received: y_true shape={tuple(xp.shape(y_true))}"
+        )
     labels = sparse_labels(y.reshape(-1), y_pred.shape[-1], name).reshape(y.shape)
-    one_hot = xp.zeros(y_pred.shape, dtype=y_pred.dtype if y_pred.dtype.kind == "f" else xp.float32)
+    one_hot = xp.zeros(
+        y_pred.shape, dtype=y_pred.dtype if y_pred.dtype.kind == "f" else xp.float32
+    )
     xp.put_along_axis(one_hot, labels[..., None], 1, -1)
     return one_hot

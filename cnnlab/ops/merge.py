@@ -16,6 +16,7 @@ one gradient per input, each summed back to its input's shape.
 * ``dot``: per sample, the inner product over one axis of each input
   (Keras's ``batch_dot``), optionally of l2-normalised inputs (cosine).
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -99,7 +100,9 @@ def _extreme_backward(dy, cache):
     taken = xp.zeros(y.shape, dtype=bool)
     grads = []
     for x in xs:
-        first = (xp.broadcast_to(x, y.shape) == y) & ~taken    # the first input holding the extreme
+        first = (
+            xp.broadcast_to(x, y.shape) == y
+        ) & ~taken  # the first input holding the extreme
         taken |= first
         grads.append(unbroadcast(xp.where(first, dy, dy.dtype.type(0)), x.shape))
     return grads
@@ -131,13 +134,15 @@ def concatenate_backward(dy, cache):
 
 
 def _l2_normalize(x, axis):
-    norm = xp.sqrt(xp.maximum((x * x).sum(axis=axis, keepdims=True), x.dtype.type(L2_EPSILON)))
+    norm = xp.sqrt(
+        xp.maximum((x * x).sum(axis=axis, keepdims=True), x.dtype.type(L2_EPSILON))
+    )
     return x / norm, norm
 
 
 def _l2_normalize_backward(dn, n, norm, axis, x):
     ss = (x * x).sum(axis=axis, keepdims=True)
-    inside = ss > L2_EPSILON        # below the floor the norm is a constant
+    inside = ss > L2_EPSILON  # below the floor the norm is a constant
     along = (dn * n).sum(axis=axis, keepdims=True)
     return xp.where(inside, (dn - n * along) / norm, dn / norm)
 
@@ -154,11 +159,11 @@ def dot_forward(xs, axes, normalize=False):
     nx = ny = None
     if normalize:
         (x, nx), (y, ny) = _l2_normalize(x, ax), _l2_normalize(y, ay)
-    xm = xp.moveaxis(x, ax, -1)                    # (N, *rx, k)
-    ym = xp.moveaxis(y, ay, 1)                     # (N, k, *ry)
+    xm = xp.moveaxis(x, ax, -1)  # (N, *rx, k)
+    ym = xp.moveaxis(y, ay, 1)  # (N, k, *ry)
     rx, ry = xm.shape[1:-1], ym.shape[2:]
     k = xm.shape[-1]
-    z = xm.reshape(len(x), -1, k) @ ym.reshape(len(y), k, -1)      # (N, Px, Py)
+    z = xm.reshape(len(x), -1, k) @ ym.reshape(len(y), k, -1)  # (N, Px, Py)
     out_shape = (len(x), *rx, *ry) or (len(x),)
     z = z.reshape(out_shape if len(out_shape) > 1 else (len(x), 1))
     return z, (xs, x, y, nx, ny, ax, ay, rx, ry)
@@ -171,8 +176,8 @@ def dot_backward(dz, cache):
     ym = xp.moveaxis(y, ay, 1)
     k = xm.shape[-1]
     g = dz.reshape(n, int(xp.prod(rx)) if rx else 1, int(xp.prod(ry)) if ry else 1)
-    dxm = g @ ym.reshape(n, k, -1).transpose(0, 2, 1)              # (N, Px, k)
-    dym = xm.reshape(n, -1, k).transpose(0, 2, 1) @ g              # (N, k, Py)
+    dxm = g @ ym.reshape(n, k, -1).transpose(0, 2, 1)  # (N, Px, k)
+    dym = xm.reshape(n, -1, k).transpose(0, 2, 1) @ g  # (N, k, Py)
     dx = xp.moveaxis(dxm.reshape(xm.shape), -1, ax)
     dy = xp.moveaxis(dym.reshape(ym.shape), 1, ay)
     if nx is not None:

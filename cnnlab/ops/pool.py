@@ -17,6 +17,7 @@ Rules that match Keras/TensorFlow:
   PyTorch do. (Sending it to every tied cell makes conv gradients wrong on
   MNIST, whose saturated patches tie often.)
 """
+
 from __future__ import annotations
 
 import math
@@ -35,13 +36,15 @@ class PoolCache:
     strides: tuple
     pads: tuple
     out: tuple
-    extra: object = None    # max: index of the winning offset; average: cell counts
+    extra: object = None  # max: index of the winning offset; average: cell counts
 
 
 def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pooling"):
     """Check shapes and return ``(pool, strides, pads, out_spatial)``."""
     if isinstance(pool_size, int):
-        raise ShapeError(f"{where}: pool_size must be a tuple here (layers expand ints). Received: pool_size={pool_size!r}")
+        raise ShapeError(
+            f"{where}: pool_size must be a tuple here (layers expand ints). Received: pool_size={pool_size!r}"
+        )
     nd = len(pool_size)
     if len(x_shape) != nd + 2:
         raise ShapeError(
@@ -49,9 +52,13 @@ def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pool
             f"got rank {len(x_shape)}. Received: input shape={tuple(x_shape)}"
         )
     pool = shapes.normalize_tuple(pool_size, nd, "pool_size")
-    strides = pool if strides is None else shapes.normalize_tuple(strides, nd, "strides")
+    strides = (
+        pool if strides is None else shapes.normalize_tuple(strides, nd, "strides")
+    )
     if not (isinstance(padding, str) and padding.lower() in ("valid", "same")):
-        raise ShapeError(f'{where}: padding must be "valid" or "same". Received: padding={padding!r}')
+        raise ShapeError(
+            f'{where}: padding must be "valid" or "same". Received: padding={padding!r}'
+        )
     ones = (1,) * nd
     pads = shapes.resolve_padding(x_shape[1:-1], pool, strides, ones, padding)
     out = shapes.output_shape(x_shape[1:-1], pool, strides, ones, pads, where)
@@ -64,7 +71,9 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid"):
     The cache records where each window's first maximum is, so that the
     backward pass routes the gradient there.
     """
-    pool, strides, pads, out = pool_geometry(x.shape, pool_size, strides, padding, "max_pool")
+    pool, strides, pads, out = pool_geometry(
+        x.shape, pool_size, strides, padding, "max_pool"
+    )
     x_padded = pad(x, pads, value=-xp.inf)
     if strides == pool:
         y, winners = _tiled_max(x_padded, pool, out)
@@ -100,7 +109,7 @@ def _sliding_max_backward(dy, cache):
     disjoint = all(s >= p for s, p in zip(cache.strides, cache.pool))
     for j, offset in enumerate(kernel_offsets(cache.pool)):
         cells = dx[offset_slice(offset, cache.strides, ones, cache.out)]
-        if disjoint:    # windows do not overlap: write straight into place
+        if disjoint:  # windows do not overlap: write straight into place
             xp.multiply(dy, cache.extra == j, out=cells)
         else:
             cells += dy * (cache.extra == j)
@@ -119,8 +128,15 @@ def _tiled_max(x_padded, pool, out):
     time, the last spatial axis first. Each reduction keeps, per cell, which of
     the ``p`` candidates won; taking ties to the lower index on every axis, last
     axis first, picks the window's first maximum in row-major order."""
-    tiled = (slice(None),) + tuple(slice(0, o * p) for o, p in zip(out, pool)) + (slice(None),)
-    current, winners = x_padded[tiled], []      # cells past the last whole window are never read
+    tiled = (
+        (slice(None),)
+        + tuple(slice(0, o * p) for o, p in zip(out, pool))
+        + (slice(None),)
+    )
+    current, winners = (
+        x_padded[tiled],
+        [],
+    )  # cells past the last whole window are never read
     for axis in range(len(pool), 0, -1):
         p, o = pool[axis - 1], out[axis - 1]
         best = _along(current, axis, 0, p, o)
@@ -132,8 +148,10 @@ def _tiled_max(x_padded, pool, out):
                 winner = better if p == 2 else better.astype(xp.uint8)
             else:
                 xp.copyto(winner, k, where=better)
-            best = xp.maximum(best, cells) if k == 1 else xp.maximum(best, cells, out=best)
-        if winner is None:                      # pool size 1 along this axis
+            best = (
+                xp.maximum(best, cells) if k == 1 else xp.maximum(best, cells, out=best)
+            )
+        if winner is None:  # pool size 1 along this axis
             best, winner = best.copy(), xp.zeros(best.shape, dtype=bool)
         winners.append((axis, p, winner))
         current = best
@@ -142,7 +160,7 @@ def _tiled_max(x_padded, pool, out):
 
 def _tiled_max_backward(dy, cache):
     grad = dy
-    for axis, p, winner in reversed(cache.extra):       # first spatial axis first
+    for axis, p, winner in reversed(cache.extra):  # first spatial axis first
         shape = list(grad.shape)
         shape[axis] *= p
         spread = xp.empty(shape, dtype=dy.dtype)
@@ -157,9 +175,11 @@ def _tiled_max_backward(dy, cache):
         grad = spread
     padded = _padded_shape(cache)
     if grad.shape == padded and not any(b or a for b, a in cache.pads):
-        return grad                              # the windows cover the input exactly
+        return grad  # the windows cover the input exactly
     dx = xp.zeros(padded, dtype=dy.dtype)
-    dx[(slice(None),) + tuple(slice(0, s) for s in grad.shape[1:-1]) + (slice(None),)] = grad
+    dx[
+        (slice(None),) + tuple(slice(0, s) for s in grad.shape[1:-1]) + (slice(None),)
+    ] = grad
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 
@@ -168,7 +188,9 @@ def avg_pool_forward(x, pool_size, strides=None, padding="valid"):
 
     With ``"same"`` padding, border windows divide by the number of real cells.
     """
-    pool, strides, pads, out = pool_geometry(x.shape, pool_size, strides, padding, "avg_pool")
+    pool, strides, pads, out = pool_geometry(
+        x.shape, pool_size, strides, padding, "avg_pool"
+    )
     ones = (1,) * len(pool)
     xp_ = pad(x, pads)
     y = xp.zeros((x.shape[0], *out, x.shape[-1]), dtype=x.dtype)
@@ -193,7 +215,7 @@ def _real_cell_counts(x_shape, pool, strides, pads, out, dtype):
     """How many unpadded cells each window covers: ``prod(pool)`` without padding,
     an array ``(1, *out, 1)`` with it."""
     if not any(b or a for b, a in pads):
-        return math.prod(pool)      # a Python int keeps the array's dtype
+        return math.prod(pool)  # a Python int keeps the array's dtype
     ones = (1,) * len(pool)
     mask = pad(xp.ones((1, *x_shape[1:-1], 1), dtype=dtype), pads)
     counts = xp.zeros((1, *out, 1), dtype=dtype)
@@ -203,15 +225,18 @@ def _real_cell_counts(x_shape, pool, strides, pads, out, dtype):
 
 
 def _padded_shape(cache: PoolCache):
-    return (cache.x_shape[0],) + tuple(
-        s + b + a for s, (b, a) in zip(cache.x_shape[1:-1], cache.pads)) + (cache.x_shape[-1],)
+    return (
+        (cache.x_shape[0],)
+        + tuple(s + b + a for s, (b, a) in zip(cache.x_shape[1:-1], cache.pads))
+        + (cache.x_shape[-1],)
+    )
 
 
 def global_max_pool_forward(x):
     """``x (N, *S, C)`` -> ``(y (N, C), cache)``: the largest value of each channel."""
     _check_spatial(x, "global_max_pool")
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
-    winner = xp.argmax(flat, axis=1)                 # argmax returns the first maximum
+    winner = xp.argmax(flat, axis=1)  # argmax returns the first maximum
     y = xp.take_along_axis(flat, winner[:, None, :], axis=1)[:, 0, :]
     return y, (tuple(x.shape), winner)
 
@@ -240,5 +265,7 @@ def global_avg_pool_backward(dy, x_shape):
 
 def _check_spatial(x, where):
     if x.ndim < 3:
-        raise ShapeError(f"{where}: expects (batch, *spatial, channels) with at least one spatial axis. "
-                         f"Received: input shape={tuple(x.shape)}")
+        raise ShapeError(
+            f"{where}: expects (batch, *spatial, channels) with at least one spatial axis. "
+            f"Received: input shape={tuple(x.shape)}"
+        )

@@ -9,6 +9,7 @@ reduced axes back (:func:`_keep_axes`) so that ``dy`` broadcasts against ``x``.
 * ``prod`` computes each entry's "product of all the others" directly, so an
   input holding zeros still gets its exact gradient (``y / x`` would divide by 0).
 """
+
 from __future__ import annotations
 
 import math
@@ -73,7 +74,11 @@ def extreme_backward(dy, cache):
     x, y, axes, keepdims = cache
     winners = x == _keep_axes(y, x.ndim, axes, keepdims)
     ties = winners.sum(axis=axes, keepdims=True).astype(dy.dtype)
-    return (xp.where(winners, _keep_axes(dy, x.ndim, axes, keepdims) / ties, dy.dtype.type(0)),)
+    return (
+        xp.where(
+            winners, _keep_axes(dy, x.ndim, axes, keepdims) / ties, dy.dtype.type(0)
+        ),
+    )
 
 
 max_backward = min_backward = extreme_backward
@@ -89,10 +94,15 @@ def prod_backward(dy, cache):
     x, axes, keepdims = cache
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = xp.transpose(x, kept + list(axes))
-    flat = moved.reshape(*moved.shape[:len(kept)], -1)
+    flat = moved.reshape(*moved.shape[: len(kept)], -1)
     ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
     before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1), -1)
+    after = xp.flip(
+        xp.cumprod(
+            xp.flip(xp.concatenate([flat[..., 1:], ones], axis=-1), -1), axis=-1
+        ),
+        -1,
+    )
     others = (before * after).reshape(moved.shape)
     others = xp.transpose(others, inverse_permutation(kept + list(axes)))
     return (others * _keep_axes(dy, x.ndim, axes, keepdims),)

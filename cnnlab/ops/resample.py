@@ -9,6 +9,7 @@ Layout ``(N, *spatial, C)``; each function works for any number of spatial axes.
   resize, :mod:`cnnlab.ops.resize` (TensorFlow's half-pixel rule, no antialiasing);
   :func:`spatial_resize` applies it to the spatial axes.
 """
+
 from __future__ import annotations
 
 from ..backend import xp
@@ -35,9 +36,11 @@ def crop_forward(x, crops, where="crop"):
     spatial = x.shape[1:-1]
     for axis, (size, (b, a)) in enumerate(zip(spatial, crops)):
         if b + a >= size:
-            raise ShapeError(f"{where}: cropping {b} + {a} cells from spatial axis {axis} of size {size} leaves "
-                             f"nothing. Crop less, or crop a larger input. "
-                             f"Received: input shape={tuple(x.shape)}, cropping={tuple(crops)}")
+            raise ShapeError(
+                f"{where}: cropping {b} + {a} cells from spatial axis {axis} of size {size} leaves "
+                f"nothing. Crop less, or crop a larger input. "
+                f"Received: input shape={tuple(x.shape)}, cropping={tuple(crops)}"
+            )
     kept = tuple(s - b - a for s, (b, a) in zip(spatial, crops))
     return x[interior(crops, kept)], (tuple(crops), tuple(x.shape))
 
@@ -52,8 +55,10 @@ def crop_backward(dy, cache):
 
 def _check_pairs(x, pairs, where):
     if x.ndim != len(pairs) + 2:
-        raise ShapeError(f"{where}: expects input of rank {len(pairs) + 2} (batch, {len(pairs)} spatial axes, "
-                         f"channels). Received: input shape={tuple(x.shape)}")
+        raise ShapeError(
+            f"{where}: expects input of rank {len(pairs) + 2} (batch, {len(pairs)} spatial axes, "
+            f"channels). Received: input shape={tuple(x.shape)}"
+        )
 
 
 def repeat_forward(x, factors):
@@ -79,9 +84,13 @@ def repeat_backward(dy, cache):
 def spatial_resize(x, size, interpolation="bilinear"):
     """``x (N, *S, C)`` -> ``(y (N, *size, C), cache)`` with :func:`cnnlab.ops.resize.resize`."""
     if x.ndim != len(size) + 2:
-        raise ShapeError(f"resize: needs one size per spatial axis. Received: input shape={tuple(x.shape)}, "
-                         f"size={tuple(size)}")
-    return resize(x, size, axes=tuple(range(1, x.ndim - 1)), interpolation=interpolation)
+        raise ShapeError(
+            f"resize: needs one size per spatial axis. Received: input shape={tuple(x.shape)}, "
+            f"size={tuple(size)}"
+        )
+    return resize(
+        x, size, axes=tuple(range(1, x.ndim - 1)), interpolation=interpolation
+    )
 
 
 def pad_constant_forward(x, pads, value):

@@ -24,6 +24,7 @@ ones (default: all). Images ``(N, H, W, C)`` use ``axes=(1, 2)``:
 :func:`resize_images` does that. The backward sends each output gradient back to
 the cells it was made of, with the same weights (the transpose of the forward).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ INTERPOLATIONS = ("bilinear", "nearest")
 class ResizeCache:
     in_shape: tuple
     axes: tuple
-    plans: tuple     # per resized axis: (lo, hi, t) for bilinear, (index,) for nearest
+    plans: tuple  # per resized axis: (lo, hi, t) for bilinear, (index,) for nearest
     method: str
 
 
@@ -48,9 +49,11 @@ def check_interpolation(interpolation, where="resize"):
     """The interpolation's name in lower case, or a clear error."""
     name = str(interpolation).lower()
     if name not in INTERPOLATIONS:
-        raise ShapeError(f"{where}: interpolation must be one of {', '.join(INTERPOLATIONS)} (cnnlab computes "
-                         f"these as tf.image.resize does; bicubic, area, lanczos and gaussian are not "
-                         f"implemented). Received: interpolation={interpolation!r}")
+        raise ShapeError(
+            f"{where}: interpolation must be one of {', '.join(INTERPOLATIONS)} (cnnlab computes "
+            f"these as tf.image.resize does; bicubic, area, lanczos and gaussian are not "
+            f"implemented). Received: interpolation={interpolation!r}"
+        )
     return name
 
 
@@ -92,13 +95,19 @@ def resize(x, size, axes=None, interpolation="bilinear"):
     axes = tuple(range(x.ndim)) if axes is None else tuple(a % x.ndim for a in axes)
     size = tuple(int(s) for s in size)
     if len(size) != len(axes) or any(s < 1 for s in size):
-        raise ShapeError(f"resize: needs one positive size per resized axis. "
-                         f"Received: x shape={x.shape}, axes={axes}, size={size}")
+        raise ShapeError(
+            f"resize: needs one positive size per resized axis. "
+            f"Received: x shape={x.shape}, axes={axes}, size={size}"
+        )
     if any(x.shape[a] < 1 for a in axes):
-        raise ShapeError(f"resize: cannot resize an empty axis. Received: x shape={x.shape}, axes={axes}")
+        raise ShapeError(
+            f"resize: cannot resize an empty axis. Received: x shape={x.shape}, axes={axes}"
+        )
     out = x if method == "nearest" else x.astype(dtype, copy=False)
     plans = [None] * len(axes)
-    for k in reversed(range(len(axes))):        # last axis first: TensorFlow's order of operations
+    for k in reversed(
+        range(len(axes))
+    ):  # last axis first: TensorFlow's order of operations
         axis, n_out = axes[k], size[k]
         plan = _axis_plan(out.shape[axis], n_out, method, dtype)
         plans[k] = plan
@@ -115,7 +124,9 @@ def resize_backward(grad_out, cache):
     """``d out -> d x`` for :func:`resize`: each output gradient goes back to the
     cells it was interpolated from, with the forward's weights."""
     g = xp.asarray(grad_out)
-    for k in range(len(cache.axes)):            # undo the forward's axes in reverse (first axis first)
+    for k in range(
+        len(cache.axes)
+    ):  # undo the forward's axes in reverse (first axis first)
         axis = cache.axes[k]
         n_in = cache.in_shape[axis]
         moved = xp.moveaxis(g, axis, 0)
@@ -137,7 +148,9 @@ def resize_images(images, size, interpolation="bilinear"):
     (see :func:`resize`)."""
     images = xp.asarray(images)
     if images.ndim not in (3, 4):
-        raise ShapeError(f"resize_images: expects (height, width, channels) or (batch, height, width, channels). "
-                         f"Received: shape={images.shape}")
+        raise ShapeError(
+            f"resize_images: expects (height, width, channels) or (batch, height, width, channels). "
+            f"Received: shape={images.shape}"
+        )
     first = images.ndim - 3
     return resize(images, size, axes=(first, first + 1), interpolation=interpolation)[0]

@@ -9,6 +9,7 @@ Output size (seed 002, with the typo fixed: divide by the stride ``s``)::
 
 which for ``d = 1`` is the familiar ``floor((in - k + 2p) / s) + 1``.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,16 +45,26 @@ def effective_kernel(kernel: int, dilation: int = 1) -> int:
     return (kernel - 1) * dilation + 1
 
 
-def output_size(size: int, kernel: int, stride: int = 1, dilation: int = 1,
-                pad_before: int = 0, pad_after: int = 0) -> int:
+def output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    pad_before: int = 0,
+    pad_after: int = 0,
+) -> int:
     """Cells along one axis after a conv or pooling window slides over it.
 
     May be zero or negative; :func:`output_shape` turns that into an error.
     """
-    return (size + pad_before + pad_after - effective_kernel(kernel, dilation)) // stride + 1
+    return (
+        size + pad_before + pad_after - effective_kernel(kernel, dilation)
+    ) // stride + 1
 
 
-def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+def same_padding(
+    size: int, kernel: int, stride: int = 1, dilation: int = 1
+) -> tuple[int, int]:
     """TensorFlow's ``"same"`` rule: ``out = ceil(in / s)``.
 
     The total padding is ``max((out - 1)*s + k_eff - in, 0)``; the smaller half
@@ -64,8 +75,13 @@ def same_padding(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> 
     return total // 2, total - total // 2
 
 
-def resolve_padding(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                    dilation: Sequence[int], padding) -> tuple[tuple[int, int], ...]:
+def resolve_padding(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    padding,
+) -> tuple[tuple[int, int], ...]:
     """Turn ``"valid"``, ``"same"``, an int, a tuple of ints (one per axis) or a
     tuple of ``(before, after)`` pairs into one ``(before, after)`` per axis."""
     n = len(spatial)
@@ -74,7 +90,10 @@ def resolve_padding(spatial: Sequence[int], kernel: Sequence[int], strides: Sequ
         if mode == "valid":
             return ((0, 0),) * n
         if mode == "same":
-            return tuple(same_padding(i, k, s, d) for i, k, s, d in zip(spatial, kernel, strides, dilation))
+            return tuple(
+                same_padding(i, k, s, d)
+                for i, k, s, d in zip(spatial, kernel, strides, dilation)
+            )
         raise ShapeError(
             f'`padding` must be "valid", "same" or explicit integers. Received: padding={padding!r}'
         )
@@ -95,12 +114,20 @@ def resolve_padding(spatial: Sequence[int], kernel: Sequence[int], strides: Sequ
     return tuple((int(a), int(b)) for a, b in pairs)
 
 
-def output_shape(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                 dilation: Sequence[int], pads: Sequence[tuple[int, int]], where: str = "conv") -> tuple[int, ...]:
+def output_shape(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    pads: Sequence[tuple[int, int]],
+    where: str = "conv",
+) -> tuple[int, ...]:
     """Output spatial shape; a size that reaches zero raises a :class:`ShapeError`
     that shows the arithmetic and suggests the fix."""
     out = []
-    for axis, (i, k, s, d, (pb, pa)) in enumerate(zip(spatial, kernel, strides, dilation, pads)):
+    for axis, (i, k, s, d, (pb, pa)) in enumerate(
+        zip(spatial, kernel, strides, dilation, pads)
+    ):
         o = output_size(i, k, s, d, pb, pa)
         if o < 1:
             raise ShapeError(
@@ -115,14 +142,24 @@ def output_shape(spatial: Sequence[int], kernel: Sequence[int], strides: Sequenc
     return tuple(out)
 
 
-def size_arithmetic(size: int, kernel: int, stride: int = 1, dilation: int = 1,
-                    pad_before: int = 0, pad_after: int = 0) -> str:
+def size_arithmetic(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    pad_before: int = 0,
+    pad_after: int = 0,
+) -> str:
     """The output-size formula with the numbers filled in, for explanations.
 
     ``size_arithmetic(28, 3)`` -> ``"floor((28 - 3) / 1) + 1 = 26"``.
     """
     k_eff = effective_kernel(kernel, dilation)
-    kern = f"{k_eff}" if dilation == 1 else f"{k_eff} [(k-1)*d+1 = ({kernel}-1)*{dilation}+1]"
+    kern = (
+        f"{k_eff}"
+        if dilation == 1
+        else f"{k_eff} [(k-1)*d+1 = ({kernel}-1)*{dilation}+1]"
+    )
     pads = pad_before + pad_after
     pad_text = f" + {pads}" if pads else ""
     result = output_size(size, kernel, stride, dilation, pad_before, pad_after)
@@ -147,7 +184,9 @@ def param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
     return f"{text} = {param_count(kernel_shape, use_bias):,}"
 
 
-def batch_norm_param_count(channels: int, center: bool = True, scale: bool = True) -> tuple[int, int]:
+def batch_norm_param_count(
+    channels: int, center: bool = True, scale: bool = True
+) -> tuple[int, int]:
     """``(trainable, non_trainable)`` parameters of BatchNormalization over ``channels``:
     gamma (``scale``) and beta (``center``), one per channel, are trained; the moving
     mean and variance, one per channel each, are not.
@@ -157,7 +196,9 @@ def batch_norm_param_count(channels: int, center: bool = True, scale: bool = Tru
     return channels * (int(center) + int(scale)), 2 * channels
 
 
-def batch_norm_param_formula(channels: int, center: bool = True, scale: bool = True) -> str:
+def batch_norm_param_formula(
+    channels: int, center: bool = True, scale: bool = True
+) -> str:
     """``"4*32 = 128 (2*32 non-trainable)"``."""
     trainable, frozen = batch_norm_param_count(channels, center, scale)
     per_channel = int(center) + int(scale) + 2
@@ -170,8 +211,14 @@ def causal_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
     return effective_kernel(kernel, dilation) - 1, 0
 
 
-def transpose_output_size(size: int, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
-                          output_padding: int | None = None) -> int:
+def transpose_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    padding: str = "valid",
+    output_padding: int | None = None,
+) -> int:
     """Length along one axis of a transposed convolution, Keras's rule (``k`` dilated)::
 
         valid, output_padding None:  (n - 1)*s + max(k, s)
@@ -183,14 +230,21 @@ def transpose_output_size(size: int, kernel: int, stride: int = 1, dilation: int
     """
     k = effective_kernel(kernel, dilation)
     if padding == "valid":
-        return (size - 1) * stride + (max(k, stride) if output_padding is None else k + output_padding)
+        return (size - 1) * stride + (
+            max(k, stride) if output_padding is None else k + output_padding
+        )
     if output_padding is None:
         return size * stride
     return (size - 1) * stride + k % 2 + output_padding
 
 
-def transpose_crop_before(kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
-                          output_padding: int | None = None) -> int:
+def transpose_crop_before(
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    padding: str = "valid",
+    output_padding: int | None = None,
+) -> int:
     """Where the output starts inside the full transposed result (length ``(n - 1)*s + k``).
 
     ``valid`` starts at 0. ``same`` pads the stride-dilated input by
@@ -204,13 +258,23 @@ def transpose_crop_before(kernel: int, stride: int = 1, dilation: int = 1, paddi
     return k - 1 - min(total // 2 + total % 2, k - 1)
 
 
-def transpose_geometry_text(size: int, kernel: int, stride: int = 1, dilation: int = 1, padding: str = "valid",
-                            output_padding: int | None = None) -> str:
+def transpose_geometry_text(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    dilation: int = 1,
+    padding: str = "valid",
+    output_padding: int | None = None,
+) -> str:
     """The transposed length with its numbers: ``"(4 - 1)*2 + max(3, 2) = 9"``."""
     k = effective_kernel(kernel, dilation)
     out = transpose_output_size(size, kernel, stride, dilation, padding, output_padding)
     if padding == "valid":
-        tail = f"max({k}, {stride})" if output_padding is None else f"{k} + {output_padding}"
+        tail = (
+            f"max({k}, {stride})"
+            if output_padding is None
+            else f"{k} + {output_padding}"
+        )
         return f"({size} - 1)*{stride} + {tail} = {out}"
     if output_padding is None:
         return f"{size}*{stride} = {out}"
@@ -221,7 +285,9 @@ def depthwise_param_count(kernel_shape: Sequence[int], use_bias: bool = True) ->
     """A depthwise kernel ``(*k, C, dm)`` has one bias per output channel ``C*dm``.
 
     DepthwiseConv2D 3x3 on 8 channels, dm 2: 3*3*8*2 + 16 = 160."""
-    return math.prod(kernel_shape) + (kernel_shape[-1] * kernel_shape[-2] if use_bias else 0)
+    return math.prod(kernel_shape) + (
+        kernel_shape[-1] * kernel_shape[-2] if use_bias else 0
+    )
 
 
 def depthwise_param_formula(kernel_shape: Sequence[int], use_bias: bool = True) -> str:
@@ -244,23 +310,39 @@ def transpose_param_formula(kernel_shape: Sequence[int], use_bias: bool = True) 
     return f"{text} = {transpose_param_count(kernel_shape, use_bias):,}"
 
 
-def separable_param_count(depthwise_shape: Sequence[int], pointwise_shape: Sequence[int],
-                          use_bias: bool = True) -> int:
+def separable_param_count(
+    depthwise_shape: Sequence[int],
+    pointwise_shape: Sequence[int],
+    use_bias: bool = True,
+) -> int:
     """Depthwise ``(*k, C, dm)`` plus pointwise ``(*1, C*dm, filters)`` plus ``filters`` biases.
 
     SeparableConv2D 16@3x3 on 8 channels, dm 1: 3*3*8*1 + 1*1*8*16 + 16 = 216."""
-    return math.prod(depthwise_shape) + math.prod(pointwise_shape) + (pointwise_shape[-1] if use_bias else 0)
+    return (
+        math.prod(depthwise_shape)
+        + math.prod(pointwise_shape)
+        + (pointwise_shape[-1] if use_bias else 0)
+    )
 
 
-def separable_param_formula(depthwise_shape: Sequence[int], pointwise_shape: Sequence[int],
-                            use_bias: bool = True) -> str:
-    text = "*".join(str(k) for k in depthwise_shape) + " + " + "*".join(str(k) for k in pointwise_shape)
+def separable_param_formula(
+    depthwise_shape: Sequence[int],
+    pointwise_shape: Sequence[int],
+    use_bias: bool = True,
+) -> str:
+    text = (
+        "*".join(str(k) for k in depthwise_shape)
+        + " + "
+        + "*".join(str(k) for k in pointwise_shape)
+    )
     if use_bias:
         text += f" + {pointwise_shape[-1]}"
     return f"{text} = {separable_param_count(depthwise_shape, pointwise_shape, use_bias):,}"
 
 
-def prelu_alpha_shape(sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None) -> tuple[int, ...]:
+def prelu_alpha_shape(
+    sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None
+) -> tuple[int, ...]:
     """PReLU learns one slope per cell of a sample, except along ``shared_axes`` (1 = the first
     axis after the batch), which get size 1."""
     shape = list(sample_shape)
@@ -269,13 +351,17 @@ def prelu_alpha_shape(sample_shape: Sequence[int], shared_axes: Sequence[int] | 
     return tuple(shape)
 
 
-def prelu_param_formula(sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None) -> str:
+def prelu_param_formula(
+    sample_shape: Sequence[int], shared_axes: Sequence[int] | None = None
+) -> str:
     """PReLU on (26, 26, 32) sharing axes 1, 2: ``"1*1*32 = 32"``."""
     shape = prelu_alpha_shape(sample_shape, shared_axes)
     return "*".join(str(s) for s in shape) + f" = {math.prod(shape):,}"
 
 
-def aspect_ratio_box(size: int, other: int, target: int, target_other: int, mode: str) -> tuple[int, int]:
+def aspect_ratio_box(
+    size: int, other: int, target: int, target_other: int, mode: str
+) -> tuple[int, int]:
     """Keras's crop (``mode="crop"``) or pad (``"pad"``) box along one axis before resizing to
     keep the aspect ratio: ``(start, length)``. The length is ``int(other * target / target_other)``,
     clamped to ``[1, size]`` for a crop and at least ``size`` for a pad; the start is

@@ -19,6 +19,7 @@ code where it happened: a recorded value turned into a NumPy array (``np.tanh(x)
 chain, so it still works; the backward pass refuses with an error naming the
 layer and the line (:class:`TapeError`).
 """
+
 from __future__ import annotations
 
 import linecache
@@ -31,7 +32,9 @@ import numpy as np
 
 from ..errors import CnnlabError
 
-_local = threading.local()       # each thread records its own tape (the batch split runs layers in threads)
+_local = (
+    threading.local()
+)  # each thread records its own tape (the batch split runs layers in threads)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _NUMPY = os.path.dirname(np.__file__)
 _LAYERS = os.path.join(os.path.dirname(_HERE), "layers")
@@ -53,7 +56,10 @@ def user_line():
     frame = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith((_HERE, _NUMPY, _LAYERS)) and "<__array_function__" not in path:
+        if (
+            not path.startswith((_HERE, _NUMPY, _LAYERS))
+            and "<__array_function__" not in path
+        ):
             code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
             return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}(): `{code}`"
         frame = frame.f_back
@@ -64,21 +70,23 @@ def user_line():
 class Entry:
     """One recorded op: ``output = forward(inputs)``; ``backward(d output, cache)``
     returns one gradient per input (None where there is none)."""
+
     name: str
     backward: object
     cache: object
-    inputs: list            # Tensor, Variable (a weight) or None (a constant), per input
-    output: object          # the Tensor the op returned
+    inputs: list  # Tensor, Variable (a weight) or None (a constant), per input
+    output: object  # the Tensor the op returned
 
 
 @dataclass
 class Tape:
     """The ops one ``call`` ran, in order, and what broke the chain."""
-    owner: str                                   # "Layer 'scale' (Scale)", for messages
+
+    owner: str  # "Layer 'scale' (Scale)", for messages
     training: bool = False
-    place: str = "call()"                        # where the recorded code is: call(), the loss function
+    place: str = "call()"  # where the recorded code is: call(), the loss function
     entries: list = field(default_factory=list)
-    breaks: list = field(default_factory=list)   # (what happened, where)
+    breaks: list = field(default_factory=list)  # (what happened, where)
 
     def __enter__(self):
         if not hasattr(_local, "stack"):
@@ -104,9 +112,11 @@ class Tape:
             if t.tape is self:
                 return t
             if t.tape is not None and t.tape.is_recording():
-                self.record_break("a value recorded by another layer's call was used inside this one")
+                self.record_break(
+                    "a value recorded by another layer's call was used inside this one"
+                )
             return None
-        if isinstance(t, TensorLike):                # a weight (Variable)
+        if isinstance(t, TensorLike):  # a weight (Variable)
             return t
         return None
 
@@ -146,8 +156,8 @@ def apply(name, forward, backward, tensors, **params):
         return y
     nodes = [tape.node(t) for t in tensors]
     if all(n is None for n in nodes) or not _is_float(y):
-        return y                                     # a constant (or integers, booleans: no gradient)
-    out = Tensor(np.asarray(y), tape)          # NumPy scalars become 0-d arrays
+        return y  # a constant (or integers, booleans: no gradient)
+    out = Tensor(np.asarray(y), tape)  # NumPy scalars become 0-d arrays
     tape.entries.append(Entry(name, backward, cache, nodes, out))
     return out
 
@@ -180,17 +190,26 @@ def record_layer(name, x, training, forward, backward, slots):
 class CallCache:
     """What a recorded ``call`` leaves for its backward: the tape, the Tensors ``call``
     received and what it returned."""
+
     tape: Tape
     inputs: object
     output: object
 
 
 def _is_float(y):
-    return np.asarray(y).dtype.kind in "fc" if not isinstance(y, np.ndarray) else y.dtype.kind in "fc"
+    return (
+        np.asarray(y).dtype.kind in "fc"
+        if not isinstance(y, np.ndarray)
+        else y.dtype.kind in "fc"
+    )
 
 
 def _key(node):
-    return node.grad_key if isinstance(node, TensorLike) and not isinstance(node, Tensor) else id(node)
+    return (
+        node.grad_key
+        if isinstance(node, TensorLike) and not isinstance(node, Tensor)
+        else id(node)
+    )
 
 
 def replay(tape, inputs, output, dy, weight_keys, held_keys=()):
@@ -208,7 +227,8 @@ def replay(tape, inputs, output, dy, weight_keys, held_keys=()):
             f"{tape.owner} cannot be trained: cnnlab computes its gradient by replaying the keras.ops calls "
             f"recorded in {tape.place}, and {what} at {where}. Write that step with keras.ops (keras.ops.exp, "
             f"keras.ops.sum, ...) instead of NumPy, or give the layer its own backward(). Inference works "
-            f"as it is. Received: {len(tape.breaks)} break(s) in the chain")
+            f"as it is. Received: {len(tape.breaks)} break(s) in the chain"
+        )
     grads = {}
     if isinstance(output, TensorLike):
         grads[_key(output)] = dy
@@ -221,7 +241,8 @@ def replay(tape, inputs, output, dy, weight_keys, held_keys=()):
                 f"{tape.owner} cannot be trained: keras.ops.{entry.name} has no backward in cnnlab, and the "
                 f"gradient has to pass through it. Write that step with ops that have one, or give the layer "
                 f"its own backward(). Received: keras.ops.{entry.name} on a value of shape "
-                f"{tuple(np.shape(g))}")
+                f"{tuple(np.shape(g))}"
+            )
         for node, gi in zip(entry.inputs, entry.backward(g, entry.cache)):
             if node is None or gi is None:
                 continue
@@ -234,9 +255,11 @@ def replay(tape, inputs, output, dy, weight_keys, held_keys=()):
     stray = [k for k in grads if isinstance(k, tuple) and k not in held_keys]
     if stray:
         owner_id, name = stray[0]
-        raise TapeError(f"{tape.owner} uses the weight '{name}' of a layer it does not hold as an attribute, so "
-                        f"that weight would not be trained. Keep the layer as an attribute of this one "
-                        f"(self.inner = ...). Received: weight '{name}'")
+        raise TapeError(
+            f"{tape.owner} uses the weight '{name}' of a layer it does not hold as an attribute, so "
+            f"that weight would not be trained. Keep the layer as an attribute of this one "
+            f"(self.inner = ...). Received: weight '{name}'"
+        )
     return dx, weight_grads
 
 
@@ -246,13 +269,17 @@ def _writable(g, like):
     if g is None:
         return np.zeros_like(like)
     g = np.asarray(g)
-    return g if g.flags.writeable and g.shape == like.shape else np.array(np.broadcast_to(g, like.shape))
+    return (
+        g
+        if g.flags.writeable and g.shape == like.shape
+        else np.array(np.broadcast_to(g, like.shape))
+    )
 
 
 class TensorLike:
     """Python's operators on recorded values, mapped to the ops (shared by Tensor and Variable)."""
 
-    __array_priority__ = 1000       # ndarray + Tensor defers to Tensor.__radd__
+    __array_priority__ = 1000  # ndarray + Tensor defers to Tensor.__radd__
     value: np.ndarray
 
     @property
@@ -280,7 +307,9 @@ class TensorLike:
 
     def __array__(self, dtype=None, copy=None):
         if self._breaks_chain():
-            self.break_tape().record_break(f"a recorded value of shape {self.shape} was turned into a NumPy array")
+            self.break_tape().record_break(
+                f"a recorded value of shape {self.shape} was turned into a NumPy array"
+            )
         arr = self.value
         return arr.astype(dtype) if dtype is not None else arr
 
@@ -297,13 +326,19 @@ class TensorLike:
         ufunc (``np.exp(t)``) computes on plain arrays and breaks the chain."""
         if not _UFUNC_OPS:
             _register_ufuncs()
-        op = _UFUNC_OPS.get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        op = (
+            _UFUNC_OPS.get(ufunc.__name__)
+            if method == "__call__" and not kwargs
+            else None
+        )
         if op is not None:
             return op(*inputs)
         if ufunc.__name__ not in _NO_GRADIENT_UFUNCS:
             for t in inputs:
                 if isinstance(t, TensorLike) and t._breaks_chain():
-                    t.break_tape().record_break(f"numpy.{ufunc.__name__} was applied to a recorded value")
+                    t.break_tape().record_break(
+                        f"numpy.{ufunc.__name__} was applied to a recorded value"
+                    )
                     break
         plain = [t.value if isinstance(t, TensorLike) else t for t in inputs]
         return getattr(ufunc, method)(*plain, **kwargs)
@@ -320,28 +355,72 @@ class TensorLike:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    def __add__(self, other): return _fn().add(self, other)
-    def __radd__(self, other): return _fn().add(other, self)
-    def __sub__(self, other): return _fn().subtract(self, other)
-    def __rsub__(self, other): return _fn().subtract(other, self)
-    def __mul__(self, other): return _fn().multiply(self, other)
-    def __rmul__(self, other): return _fn().multiply(other, self)
-    def __truediv__(self, other): return _fn().divide(self, other)
-    def __rtruediv__(self, other): return _fn().divide(other, self)
-    def __pow__(self, other): return _fn().power(self, other)
-    def __rpow__(self, other): return _fn().power(other, self)
-    def __matmul__(self, other): return _fn().matmul(self, other)
-    def __rmatmul__(self, other): return _fn().matmul(other, self)
-    def __neg__(self): return _fn().negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return _fn().abs(self)
-    def __getitem__(self, key): return _fn().getitem(self, key)
-    def __lt__(self, other): return value(self) < value(other)
-    def __le__(self, other): return value(self) <= value(other)
-    def __gt__(self, other): return value(self) > value(other)
-    def __ge__(self, other): return value(self) >= value(other)
-    def __eq__(self, other): return value(self) == value(other)
-    def __ne__(self, other): return value(self) != value(other)
+    def __add__(self, other):
+        return _fn().add(self, other)
+
+    def __radd__(self, other):
+        return _fn().add(other, self)
+
+    def __sub__(self, other):
+        return _fn().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _fn().subtract(other, self)
+
+    def __mul__(self, other):
+        return _fn().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _fn().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _fn().divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _fn().divide(other, self)
+
+    def __pow__(self, other):
+        return _fn().power(self, other)
+
+    def __rpow__(self, other):
+        return _fn().power(other, self)
+
+    def __matmul__(self, other):
+        return _fn().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _fn().matmul(other, self)
+
+    def __neg__(self):
+        return _fn().negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _fn().abs(self)
+
+    def __getitem__(self, key):
+        return _fn().getitem(self, key)
+
+    def __lt__(self, other):
+        return value(self) < value(other)
+
+    def __le__(self, other):
+        return value(self) <= value(other)
+
+    def __gt__(self, other):
+        return value(self) > value(other)
+
+    def __ge__(self, other):
+        return value(self) >= value(other)
+
+    def __eq__(self, other):
+        return value(self) == value(other)
+
+    def __ne__(self, other):
+        return value(self) != value(other)
+
     __hash__ = object.__hash__
 
     @property
@@ -366,9 +445,11 @@ class Tensor(TensorLike):
         return self.tape
 
     def __setitem__(self, key, item):
-        raise TapeError(f"{self.tape.owner if self.tape else 'A layer'}: a recorded value cannot be changed in "
-                        f"place (x[...] = v), because the ops already recorded read it. Build a new value, e.g. "
-                        f"keras.ops.where(mask, v, x). Received: assignment to x[{key!r}]")
+        raise TapeError(
+            f"{self.tape.owner if self.tape else 'A layer'}: a recorded value cannot be changed in "
+            f"place (x[...] = v), because the ops already recorded read it. Build a new value, e.g. "
+            f"keras.ops.where(mask, v, x). Received: assignment to x[{key!r}]"
+        )
 
     def __repr__(self):
         return f"<cnnlab Tensor shape={self.shape}, dtype={self.dtype}>\n{self.value!r}"
@@ -376,18 +457,43 @@ class Tensor(TensorLike):
 
 def _fn():
     from . import functions
+
     return functions
 
 
 _UFUNC_OPS = {}
 # Ufuncs whose result carries no gradient anyway (comparisons, tests): computing them on plain
 # arrays loses nothing.
-_NO_GRADIENT_UFUNCS = {"greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and",
-                       "logical_or", "logical_not", "logical_xor", "isnan", "isinf", "isfinite", "signbit"}
+_NO_GRADIENT_UFUNCS = {
+    "greater",
+    "greater_equal",
+    "less",
+    "less_equal",
+    "equal",
+    "not_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "signbit",
+}
 
 
 def _register_ufuncs():
     f = _fn()
-    _UFUNC_OPS.update({"add": f.add, "subtract": f.subtract, "multiply": f.multiply, "true_divide": f.divide,
-                       "divide": f.divide, "power": f.power, "negative": f.negative, "matmul": f.matmul,
-                       "absolute": f.abs})
+    _UFUNC_OPS.update(
+        {
+            "add": f.add,
+            "subtract": f.subtract,
+            "multiply": f.multiply,
+            "true_divide": f.divide,
+            "divide": f.divide,
+            "power": f.power,
+            "negative": f.negative,
+            "matmul": f.matmul,
+            "absolute": f.abs,
+        }
+    )

@@ -22,6 +22,7 @@ For a fixed transform the output is linear in the input: every output pixel is a
 weighted sum of input pixels (plus ``fill_value`` terms). The backward pass sends
 each output gradient back to those pixels with the same weights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ INTERPOLATIONS = ("bilinear", "nearest")
 @dataclass
 class WarpCache:
     """What the backward pass needs: per neighbour, the flat input index and its weight."""
-    taps: list             # [(flat_index (M,), weight (M,)), ...], M = N*H_out*W_out
+
+    taps: list  # [(flat_index (M,), weight (M,)), ...], M = N*H_out*W_out
     x_shape: tuple
     out_shape: tuple
 
@@ -44,7 +46,7 @@ class WarpCache:
 def source_index(i, size: int, fill_mode: str):
     """Integer indices ``i`` (any, possibly outside ``[0, size)``) -> ``(index, inside)``
     following ``fill_mode``; ``inside`` is False only where ``constant`` reads ``fill_value``."""
-    if fill_mode == "reflect":            # period 2*size, the second half mirrored
+    if fill_mode == "reflect":  # period 2*size, the second half mirrored
         j = i % (2 * size)
         return xp.where(j >= size, 2 * size - 1 - j, j), None
     if fill_mode == "wrap":
@@ -58,29 +60,47 @@ def source_index(i, size: int, fill_mode: str):
 def sample_points(transforms, out_hw):
     """``transforms (N, 8)`` -> input coordinates ``(rows, cols)``, each ``(N, H_out, W_out)`` (float64)."""
     t = xp.asarray(transforms, dtype=xp.float64)
-    ys, xs = xp.meshgrid(xp.arange(out_hw[0], dtype=xp.float64), xp.arange(out_hw[1], dtype=xp.float64),
-                         indexing="ij")
+    ys, xs = xp.meshgrid(
+        xp.arange(out_hw[0], dtype=xp.float64),
+        xp.arange(out_hw[1], dtype=xp.float64),
+        indexing="ij",
+    )
     a0, a1, a2, b0, b1, b2, c0, c1 = (t[:, i, None, None] for i in range(8))
     k = c0 * xs + c1 * ys + 1.0
     return (b0 * xs + b1 * ys + b2) / k, (a0 * xs + a1 * ys + a2) / k
 
 
-def warp_forward(x, transforms, output_size=None, interpolation="bilinear", fill_mode="reflect", fill_value=0.0):
+def warp_forward(
+    x,
+    transforms,
+    output_size=None,
+    interpolation="bilinear",
+    fill_mode="reflect",
+    fill_value=0.0,
+):
     """``x (N, H, W, C)``, ``transforms (N, 8)`` -> ``(y (N, H_out, W_out, C), cache)``.
 
     ``output_size`` is ``(H_out, W_out)``, by default ``(H, W)``.
     """
     if x.ndim != 4:
-        raise ShapeError(f"warp: expects a batch of images (batch, height, width, channels). "
-                         f"Received: input shape={tuple(x.shape)}")
+        raise ShapeError(
+            f"warp: expects a batch of images (batch, height, width, channels). "
+            f"Received: input shape={tuple(x.shape)}"
+        )
     transforms = xp.asarray(transforms)
     if transforms.shape != (x.shape[0], 8):
-        raise ShapeError(f"warp: needs one transform of 8 numbers per image, shape ({x.shape[0]}, 8). "
-                         f"Received: transforms shape={tuple(transforms.shape)}")
+        raise ShapeError(
+            f"warp: needs one transform of 8 numbers per image, shape ({x.shape[0]}, 8). "
+            f"Received: transforms shape={tuple(transforms.shape)}"
+        )
     if interpolation not in INTERPOLATIONS:
-        raise ShapeError(f"warp: `interpolation` must be one of {INTERPOLATIONS}. Received: interpolation={interpolation!r}")
+        raise ShapeError(
+            f"warp: `interpolation` must be one of {INTERPOLATIONS}. Received: interpolation={interpolation!r}"
+        )
     if fill_mode not in FILL_MODES:
-        raise ShapeError(f"warp: `fill_mode` must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}")
+        raise ShapeError(
+            f"warp: `fill_mode` must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}"
+        )
     n, h, w, c = x.shape
     out_hw = (h, w) if output_size is None else tuple(int(s) for s in output_size)
     rows, cols = sample_points(transforms, out_hw)
@@ -89,8 +109,12 @@ def warp_forward(x, transforms, output_size=None, interpolation="bilinear", fill
     else:
         r0, c0 = xp.floor(rows), xp.floor(cols)
         wr, wc = rows - r0, cols - c0
-        corners = [(r0, c0, (1 - wr) * (1 - wc)), (r0, c0 + 1, (1 - wr) * wc),
-                   (r0 + 1, c0, wr * (1 - wc)), (r0 + 1, c0 + 1, wr * wc)]
+        corners = [
+            (r0, c0, (1 - wr) * (1 - wc)),
+            (r0, c0 + 1, (1 - wr) * wc),
+            (r0 + 1, c0, wr * (1 - wc)),
+            (r0 + 1, c0 + 1, wr * wc),
+        ]
     base = (xp.arange(n) * (h * w)).reshape(n, 1, 1)
     flat_x = x.reshape(-1, c)
     y = xp.zeros((n * out_hw[0] * out_hw[1], c), dtype=x.dtype)
@@ -100,7 +124,7 @@ def warp_forward(x, transforms, output_size=None, interpolation="bilinear", fill
         ri, r_in = source_index(r.astype(xp.int64), h, fill_mode)
         ci, c_in = source_index(col.astype(xp.int64), w, fill_mode)
         weight = weight.reshape(-1)
-        if r_in is not None:                 # constant: the weight of outside taps goes to fill_value
+        if r_in is not None:  # constant: the weight of outside taps goes to fill_value
             inside = (r_in & c_in).reshape(-1)
             outside += xp.where(inside, 0.0, weight)
             weight = xp.where(inside, weight, 0.0)
@@ -118,7 +142,9 @@ def warp_backward(dy, cache: WarpCache):
     back at the pixel it read (``np.add.at``: several outputs may read one pixel)."""
     c = cache.x_shape[-1]
     dy2 = dy.reshape(-1, c)
-    dx = xp.zeros((cache.x_shape[0] * cache.x_shape[1] * cache.x_shape[2], c), dtype=dy.dtype)
+    dx = xp.zeros(
+        (cache.x_shape[0] * cache.x_shape[1] * cache.x_shape[2], c), dtype=dy.dtype
+    )
     for flat, weight in cache.taps:
         xp.add.at(dx, flat, dy2 * weight[:, None].astype(dy.dtype))
     return dx.reshape(cache.x_shape)
@@ -131,20 +157,39 @@ def rotation_transforms(angles, height: int, width: int):
     cos, sin = xp.cos(angles), xp.sin(angles)
     a0, a1, b0, b1 = cos, -sin, sin, cos
     zeros = xp.zeros_like(angles)
-    return xp.stack([a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1, zeros, zeros], axis=1)
+    return xp.stack(
+        [a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1, zeros, zeros],
+        axis=1,
+    )
 
 
 def zoom_transforms(height_zoom, width_zoom, height: int, width: int):
     """Keras's zoom about the centre: a factor above 1 samples a larger area (zooms out)."""
-    zh, zw = xp.asarray(height_zoom, dtype=xp.float64), xp.asarray(width_zoom, dtype=xp.float64)
+    zh, zw = (
+        xp.asarray(height_zoom, dtype=xp.float64),
+        xp.asarray(width_zoom, dtype=xp.float64),
+    )
     zeros = xp.zeros_like(zh)
-    return xp.stack([zw, zeros, (width - 1) / 2 * (1 - zw), zeros, zh, (height - 1) / 2 * (1 - zh), zeros, zeros],
-                    axis=1)
+    return xp.stack(
+        [
+            zw,
+            zeros,
+            (width - 1) / 2 * (1 - zw),
+            zeros,
+            zh,
+            (height - 1) / 2 * (1 - zh),
+            zeros,
+            zeros,
+        ],
+        axis=1,
+    )
 
 
 def translation_transforms(dy_pixels, dx_pixels):
     """Shift the content by ``(dy, dx)`` pixels (down and right for positive values)."""
-    ty, tx = xp.asarray(dy_pixels, dtype=xp.float64), xp.asarray(dx_pixels, dtype=xp.float64)
+    ty, tx = (
+        xp.asarray(dy_pixels, dtype=xp.float64),
+        xp.asarray(dx_pixels, dtype=xp.float64),
+    )
     ones, zeros = xp.ones_like(ty), xp.zeros_like(ty)
     return xp.stack([ones, zeros, -tx, zeros, ones, -ty, zeros, zeros], axis=1)
-

@@ -5,6 +5,7 @@ An input ``(N, *spatial, C)`` is padded once, then viewed as windows
 caller copies the view). The backward passes walk the kernel offsets: for a
 3x3 kernel that is 9 strided-slice additions, however large the batch.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -17,7 +18,11 @@ def pad(x, pads, value=0.0):
     """Pad the spatial axes of ``x (N, *spatial, C)`` by ``pads = ((before, after), ...)``."""
     if not any(b or a for b, a in pads):
         return x
-    shape = (x.shape[0],) + tuple(s + b + a for s, (b, a) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+    shape = (
+        (x.shape[0],)
+        + tuple(s + b + a for s, (b, a) in zip(x.shape[1:-1], pads))
+        + (x.shape[-1],)
+    )
     out = xp.full(shape, value, dtype=x.dtype)
     out[interior(pads, x.shape[1:-1])] = x
     return out
@@ -25,7 +30,11 @@ def pad(x, pads, value=0.0):
 
 def interior(pads, spatial):
     """The index that selects the unpadded part of a padded array."""
-    return (slice(None),) + tuple(slice(b, b + s) for (b, _), s in zip(pads, spatial)) + (slice(None),)
+    return (
+        (slice(None),)
+        + tuple(slice(b, b + s) for (b, _), s in zip(pads, spatial))
+        + (slice(None),)
+    )
 
 
 def window_view(x_padded, kernel, strides, dilation, out):
@@ -35,10 +44,12 @@ def window_view(x_padded, kernel, strides, dilation, out):
     """
     n_stride, *spatial_strides, c_stride = x_padded.strides
     shape = (x_padded.shape[0], *out, *kernel, x_padded.shape[-1])
-    strides = (n_stride,
-               *(st * s for st, s in zip(spatial_strides, strides)),
-               *(st * d for st, d in zip(spatial_strides, dilation)),
-               c_stride)
+    strides = (
+        n_stride,
+        *(st * s for st, s in zip(spatial_strides, strides)),
+        *(st * d for st, d in zip(spatial_strides, dilation)),
+        c_stride,
+    )
     return as_strided(x_padded, shape, strides)
 
 
@@ -50,9 +61,14 @@ def kernel_offsets(kernel):
 def offset_slice(offset, strides, dilation, out):
     """The cells that kernel offset ``offset`` touches, over every output
     position: along each axis ``offset*d, offset*d + s, ...`` (``out`` cells)."""
-    return (slice(None),) + tuple(
-        slice(o * d, o * d + (n - 1) * s + 1, s) for o, s, d, n in zip(offset, strides, dilation, out)
-    ) + (slice(None),)
+    return (
+        (slice(None),)
+        + tuple(
+            slice(o * d, o * d + (n - 1) * s + 1, s)
+            for o, s, d, n in zip(offset, strides, dilation, out)
+        )
+        + (slice(None),)
+    )
 
 
 def window_count(kernel):

@@ -19,12 +19,44 @@ One job per module:
 
 (Atomic writes are ``cnnlab.atomic``, shared with the data downloads.)
 """
-from . import backup, keras_config, model_from_config, registration
-from .api import (clone_model, load_model, load_weights, model_config_from_dict, model_from_json, save_model,
-                  save_weights, to_json)
-from .registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
-                           get_registered_object, register_keras_serializable)
 
-__all__ = ["CustomObjectScope", "backup", "clone_model", "model_config_from_dict", "model_from_json", "to_json", "custom_object_scope", "get_custom_objects", "get_registered_name",
-           "get_registered_object", "keras_config", "load_model", "load_weights", "model_from_config",
-           "register_keras_serializable", "registration", "save_model", "save_weights"]
+from . import backup, keras_config, model_from_config, registration
+from .api import (
+    clone_model,
+    load_model,
+    load_weights,
+    model_config_from_dict,
+    model_from_json,
+    save_model,
+    save_weights,
+    to_json,
+)
+from .registration import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+)
+
+__all__ = [
+    "CustomObjectScope",
+    "backup",
+    "clone_model",
+    "model_config_from_dict",
+    "model_from_json",
+    "to_json",
+    "custom_object_scope",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "keras_config",
+    "load_model",
+    "load_weights",
+    "model_from_config",
+    "register_keras_serializable",
+    "registration",
+    "save_model",
+    "save_weights",
+]

@@ -13,15 +13,25 @@ file name              what                                               writte
 Every file is written atomically (``atomic``). Nothing read from a file is ever
 imported, unpickled or evaluated.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import warnings
 
-from ..errors import CnnlabError
-from . import architecture, h5_store, keras_archive, keras_config, legacy_h5, limits, optimizer_state, safetensors_io
 from ..atomic import atomic_write, atomic_write_bytes
+from ..errors import CnnlabError
+from . import (
+    architecture,
+    h5_store,
+    keras_archive,
+    keras_config,
+    legacy_h5,
+    limits,
+    optimizer_state,
+    safetensors_io,
+)
 from .model_from_config import model_from_config
 from .registration import check_custom_objects
 
@@ -29,7 +39,9 @@ from .registration import check_custom_objects
 def _path(filepath, what):
     if isinstance(filepath, (str, os.PathLike)):
         return os.fspath(filepath)
-    raise TypeError(f"{what}: expected a file path (str or pathlib.Path). Received: filepath={filepath!r}")
+    raise TypeError(
+        f"{what}: expected a file path (str or pathlib.Path). Received: filepath={filepath!r}"
+    )
 
 
 def _restore_optimizer(model, values):
@@ -45,22 +57,35 @@ def save_model(model, filepath, overwrite=True, zipped=None, include_optimizer=T
     """Save the whole model as a Keras 3 ``.keras`` file, or a legacy ``.h5`` file."""
     path = _path(filepath, "save")
     if _is_legacy_h5(path):
-        warnings.warn("You are saving your model as an HDF5 file via `model.save()` or "
-                      "`keras.saving.save_model(model)`. This file format is considered legacy. We recommend using "
-                      "instead the native Keras format, e.g. `model.save('my_model.keras')` or "
-                      "`keras.saving.save_model(model, 'my_model.keras')`.", UserWarning, stacklevel=3)
+        warnings.warn(
+            "You are saving your model as an HDF5 file via `model.save()` or "
+            "`keras.saving.save_model(model)`. This file format is considered legacy. We recommend using "
+            "instead the native Keras format, e.g. `model.save('my_model.keras')` or "
+            "`keras.saving.save_model(model, 'my_model.keras')`.",
+            UserWarning,
+            stacklevel=3,
+        )
         config = keras_config.serialize_model(model, include_compile=False)
-        atomic_write_bytes(path, legacy_h5.write_model(model, config, include_optimizer), overwrite)
+        atomic_write_bytes(
+            path, legacy_h5.write_model(model, config, include_optimizer), overwrite
+        )
         return
     if not path.endswith(".keras"):
-        raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
-                         "native Keras format (recommended) or a `.h5` extension (legacy). For weights alone use "
-                         f"save_weights() with `.weights.h5` or `.safetensors`. Received: filepath={path}")
+        raise ValueError(
+            "Invalid filepath extension for saving. Please add either a `.keras` extension for the "
+            "native Keras format (recommended) or a `.h5` extension (legacy). For weights alone use "
+            f"save_weights() with `.weights.h5` or `.safetensors`. Received: filepath={path}"
+        )
     if zipped not in (None, True):
-        raise ValueError(f"save(): cnnlab writes zipped `.keras` files only. Received: zipped={zipped!r}")
+        raise ValueError(
+            f"save(): cnnlab writes zipped `.keras` files only. Received: zipped={zipped!r}"
+        )
     if not model.built:
-        warnings.warn("You are saving a model that has not yet been built. It might not contain any weights yet. "
-                      "Consider building the model first by calling it on some data.", stacklevel=3)
+        warnings.warn(
+            "You are saving a model that has not yet been built. It might not contain any weights yet. "
+            "Consider building the model first by calling it on some data.",
+            stacklevel=3,
+        )
     atomic_write(path, lambda f: keras_archive.write_archive(f, model), overwrite)
 
 
@@ -75,37 +100,57 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     path = _path(filepath, "load_model")
     if path.endswith(".keras"):
         with keras_archive.KerasArchive(path) as archive:
-            model = model_from_config(archive.config(), compile=compile, custom_objects=custom_objects,
-                                      max_weight_bytes=limits.weight_budget(archive.weights_size()))
+            model = model_from_config(
+                archive.config(),
+                compile=compile,
+                custom_objects=custom_objects,
+                max_weight_bytes=limits.weight_budget(archive.weights_size()),
+            )
             read = h5_store.read_weights(archive.weights(), model, path)
         architecture.assign(model, read.layers)
         _restore_optimizer(model, read.optimizer)
         return model
     if path.endswith(".safetensors"):
         with safetensors_io.SafetensorsFile(path) as st:
-            model = model_from_config(safetensors_io.keras_config(st), compile=False, custom_objects=custom_objects,
-                                      max_weight_bytes=limits.weight_budget(st.data_size))
+            model = model_from_config(
+                safetensors_io.keras_config(st),
+                compile=False,
+                custom_objects=custom_objects,
+                max_weight_bytes=limits.weight_budget(st.data_size),
+            )
             arrays = safetensors_io.read_weights(st, model)
         architecture.assign(model, arrays)
         return model
     if path.endswith(".weights.h5"):
-        raise ValueError(f"{path} holds weights only: build the model in code and call model.load_weights(). "
-                         f"Received: filepath={path}")
+        raise ValueError(
+            f"{path} holds weights only: build the model in code and call model.load_weights(). "
+            f"Received: filepath={path}"
+        )
     if _is_legacy_h5(path):
+
         def build(config, stored_bytes):
-            return model_from_config(config, compile=False, custom_objects=custom_objects,
-                                     max_weight_bytes=limits.weight_budget(stored_bytes))
+            return model_from_config(
+                config,
+                compile=False,
+                custom_objects=custom_objects,
+                max_weight_bytes=limits.weight_budget(stored_bytes),
+            )
+
         return legacy_h5.load_model(path, build, compile=compile)
-    raise ValueError(f"Invalid filename: expected a `.keras` extension (or a legacy `.h5`). "
-                     f"Received: filepath={path}")
+    raise ValueError(
+        f"Invalid filename: expected a `.keras` extension (or a legacy `.h5`). "
+        f"Received: filepath={path}"
+    )
 
 
 def save_weights(model, filepath, overwrite=True):
     """Save the weights as ``.weights.h5`` (Keras's layout, with the optimizer state) or ``.safetensors``."""
     path = _path(filepath, "save_weights")
     if not model.built:
-        raise ValueError("You are saving a model that has not yet been built. Try building the model first by "
-                         "calling it on some data or by using `build()`.")
+        raise ValueError(
+            "You are saving a model that has not yet been built. Try building the model first by "
+            "calling it on some data or by using `build()`."
+        )
     if path.endswith(".weights.h5"):
         atomic_write_bytes(path, h5_store.write_weights(model), overwrite)
     elif path.endswith(".safetensors"):
@@ -115,8 +160,10 @@ def save_weights(model, filepath, overwrite=True):
         # Keras 3's load_weights() still reads (TensorFlow's tutorials write such files).
         atomic_write_bytes(path, legacy_h5.write_weights(model), overwrite)
     else:
-        raise ValueError(f"The filename must end in `.weights.h5` (Keras's format), `.safetensors` or a legacy "
-                         f"`.h5`. Received: filepath={path}")
+        raise ValueError(
+            f"The filename must end in `.weights.h5` (Keras's format), `.safetensors` or a legacy "
+            f"`.h5`. Received: filepath={path}"
+        )
 
 
 def load_weights(model, filepath):
@@ -127,8 +174,10 @@ def load_weights(model, filepath):
     """
     path = _path(filepath, "load_weights")
     if not model.built:
-        raise ValueError("You are loading weights into a model that has not yet been built. Try building the "
-                         "model first by calling it on some data or by using `build()`.")
+        raise ValueError(
+            "You are loading weights into a model that has not yet been built. Try building the "
+            "model first by calling it on some data or by using `build()`."
+        )
     if path.endswith(".weights.h5"):
         read = h5_store.read_weights(path, model, path)
     elif path.endswith(".keras"):
@@ -141,8 +190,10 @@ def load_weights(model, filepath):
         legacy_h5.load_weights(path, model)
         return
     else:
-        raise ValueError(f"load_weights(): the filename must end in `.weights.h5`, `.keras`, `.safetensors` or a "
-                         f"legacy `.h5`. Received: filepath={path}")
+        raise ValueError(
+            f"load_weights(): the filename must end in `.weights.h5`, `.keras`, `.safetensors` or a "
+            f"legacy `.h5`. Received: filepath={path}"
+        )
     architecture.assign(model, read.layers)
     _restore_optimizer(model, read.optimizer)
 
@@ -150,7 +201,9 @@ def load_weights(model, filepath):
 # ---- configs as JSON, and copies of a model ----------------------------------------
 def to_json(model, **kwargs):
     """``model.to_json()``: the model's Keras config (with ``compile_config``) as JSON text."""
-    return json.dumps(keras_config.serialize_model(model, include_compile=True), **kwargs)
+    return json.dumps(
+        keras_config.serialize_model(model, include_compile=True), **kwargs
+    )
 
 
 def model_from_json(json_string, custom_objects=None):
@@ -158,14 +211,20 @@ def model_from_json(json_string, custom_objects=None):
     if isinstance(json_string, bytes):
         json_string = json_string.decode("utf-8", "replace")
     if not isinstance(json_string, str):
-        raise CnnlabError(f"model_from_json(): expected a JSON string. Received: {type(json_string).__name__}")
+        raise CnnlabError(
+            f"model_from_json(): expected a JSON string. Received: {type(json_string).__name__}"
+        )
     if len(json_string) > limits.MAX_CONFIG_BYTES:
-        raise CnnlabError(f"model_from_json(): {len(json_string):,} characters is more than cnnlab reads as a "
-                          f"model config ({limits.MAX_CONFIG_BYTES:,}). Received: {len(json_string):,} characters")
+        raise CnnlabError(
+            f"model_from_json(): {len(json_string):,} characters is more than cnnlab reads as a "
+            f"model config ({limits.MAX_CONFIG_BYTES:,}). Received: {len(json_string):,} characters"
+        )
     try:
         obj = json.loads(json_string)
     except (ValueError, RecursionError) as e:
-        raise CnnlabError(f"model_from_json(): not valid JSON ({e}). Received: {json_string[:80]!r}") from None
+        raise CnnlabError(
+            f"model_from_json(): not valid JSON ({e}). Received: {json_string[:80]!r}"
+        ) from None
     return model_from_config(obj, compile=True, custom_objects=custom_objects)
 
 
@@ -184,13 +243,29 @@ def _own_classes(model):
     return found
 
 
-def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+def clone_model(
+    model,
+    input_tensors=None,
+    clone_function=None,
+    call_function=None,
+    recursive=False,
+    **kwargs,
+):
     """``keras.models.clone_model``: the same architecture with the same layer names and freshly drawn
     weights (each layer built again from its config, as Keras does); not compiled."""
-    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
-                        ("call_function", call_function), *kwargs.items()):
+    for name, value in (
+        ("input_tensors", input_tensors),
+        ("clone_function", clone_function),
+        ("call_function", call_function),
+        *kwargs.items(),
+    ):
         if value is not None:
-            raise CnnlabError(f"clone_model(): cnnlab clones a Sequential or functional model as it is; "
-                              f"`{name}` is not supported. Received: {name}={value!r}")
-    return model_from_config(keras_config.serialize_model(model, include_compile=False), compile=False,
-                             custom_objects=_own_classes(model))
+            raise CnnlabError(
+                f"clone_model(): cnnlab clones a Sequential or functional model as it is; "
+                f"`{name}` is not supported. Received: {name}={value!r}"
+            )
+    return model_from_config(
+        keras_config.serialize_model(model, include_compile=False),
+        compile=False,
+        custom_objects=_own_classes(model),
+    )

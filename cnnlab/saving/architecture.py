@@ -11,6 +11,7 @@ Every reader checks each array's shape and dtype against the model with ``check_
 *before* anything is copied; ``assign`` then copies all of them, so a file that does not
 fit leaves the model as it was.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,14 @@ from .naming import layer_keys
 def walk(model):
     """``[(h5 path, name path, layer)]``: every layer under ``model``, depth first, a nested model
     followed by its own layers (an explicit stack, however deep the nesting)."""
+
     def children(path, names, parent):
         pairs = list(zip(layer_keys(parent.layers), parent.layers))
-        return [(f"{path}layers/{key}", f"{names}{layer.name}", layer) for key, layer in reversed(pairs)]
+        return [
+            (f"{path}layers/{key}", f"{names}{layer.name}", layer)
+            for key, layer in reversed(pairs)
+        ]
+
     out, stack = [], children("", "", model)
     while stack:
         path, name, layer = stack.pop()
@@ -48,21 +54,35 @@ def leaves(model):
 
 def expected_weights(model):
     """``[(layer, [(weight name, shape, dtype), ...]), ...]`` for the leaf layers, in ``leaves`` order."""
-    return [(layer, [(name, tuple(w.shape), w.dtype) for name, w in zip(layer.weight_names, layer.weights)])
-            for _, _, layer in leaves(model)]
+    return [
+        (
+            layer,
+            [
+                (name, tuple(w.shape), w.dtype)
+                for name, w in zip(layer.weight_names, layer.weights)
+            ],
+        )
+        for _, _, layer in leaves(model)
+    ]
 
 
-def check_array(layer, weight_name, location, shape, dtype, expected_shape, expected_dtype):
+def check_array(
+    layer, weight_name, location, shape, dtype, expected_shape, expected_dtype
+):
     """Refuse an array that does not fit ``layer``'s weight, naming the layer and both shapes."""
     shape = tuple(int(d) for d in shape)
     if shape != tuple(expected_shape):
-        raise ShapeError(f"Layer '{layer.name}' ({type(layer).__name__}): weight '{weight_name}' has shape "
-                         f"{tuple(expected_shape)} in the model but {shape} in the file ({location}). The file was "
-                         f"saved from a different architecture. Received: shape={shape}")
+        raise ShapeError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): weight '{weight_name}' has shape "
+            f"{tuple(expected_shape)} in the model but {shape} in the file ({location}). The file was "
+            f"saved from a different architecture. Received: shape={shape}"
+        )
     if np.dtype(dtype).newbyteorder("=") != np.dtype(expected_dtype).newbyteorder("="):
-        raise ShapeError(f"Layer '{layer.name}' ({type(layer).__name__}): weight '{weight_name}' is "
-                         f"{np.dtype(expected_dtype)} in the model but {np.dtype(dtype)} in the file ({location}). "
-                         f"Received: dtype={np.dtype(dtype)}")
+        raise ShapeError(
+            f"Layer '{layer.name}' ({type(layer).__name__}): weight '{weight_name}' is "
+            f"{np.dtype(expected_dtype)} in the model but {np.dtype(dtype)} in the file ({location}). "
+            f"Received: dtype={np.dtype(dtype)}"
+        )
 
 
 def assign(model, per_layer):

@@ -28,6 +28,7 @@ outside the file, every dataset's shape and dtype is checked against the model b
 any is read, and the model is built from its config by the same reader as ``.keras``
 files (``model_from_config``: cnnlab's classes and the user's registered ones only).
 """
+
 from __future__ import annotations
 
 import io
@@ -42,7 +43,7 @@ from .architecture import check_array
 from .keras_archive import KERAS_FORMAT_VERSION
 from .optional import require_h5py
 
-BACKEND = "numpy"                 # Keras 3 reads the backend attribute but needs no particular value
+BACKEND = "numpy"  # Keras 3 reads the backend attribute but needs no particular value
 _STRIPPED = ("module", "registered_name", "build_config", "compile_config")
 
 
@@ -50,7 +51,10 @@ _STRIPPED = ("module", "registered_name", "build_config", "compile_config")
 def weighted_layers(model):
     """``[(layer, [weight arrays in Keras's legacy order: trainable, then non-trainable])]`` for every
     layer of ``model.layers`` (a model used as a layer contributes its own weights, flattened)."""
-    return [(layer, list(layer.trainable_weights) + list(layer.non_trainable_weights)) for layer in model.layers]
+    return [
+        (layer, list(layer.trainable_weights) + list(layer.non_trainable_weights))
+        for layer in model.layers
+    ]
 
 
 def _variable_paths(model, layer, count):
@@ -65,17 +69,23 @@ def _variable_paths(model, layer, count):
 # ---- writing ------------------------------------------------------------------------
 def legacy_config(obj):
     """The model's Keras config in the legacy form (Keras's ``use_legacy_config``)."""
+
     def strip(entry):
         entry = {k: v for k, v in entry.items() if k not in _STRIPPED}
         config = entry.get("config")
         if isinstance(config, dict) and isinstance(config.get("layers"), list):
             entry["config"] = {**config, "layers": [strip(e) for e in config["layers"]]}
         return entry
+
     return strip({"class_name": obj["class_name"], "config": obj["config"]})
 
 
 def _string_list(group, name, values):
-    group.attrs[name] = np.array([v.encode("utf8") for v in values], dtype=object) if values else np.array([])
+    group.attrs[name] = (
+        np.array([v.encode("utf8") for v in values], dtype=object)
+        if values
+        else np.array([])
+    )
 
 
 def _write_weights_group(group, model):
@@ -96,13 +106,18 @@ def _write_optimizer(f, model):
     optimizer = model.optimizer
     values = optimizer_state.to_keras_vars(optimizer)
     params = model.trainable_weights
-    owners = [(layer, _variable_paths(model, layer, len(arrays)))
-              for layer, arrays in weighted_layers(model) if layer.trainable and arrays]
+    owners = [
+        (layer, _variable_paths(model, layer, len(arrays)))
+        for layer, arrays in weighted_layers(model)
+        if layer.trainable and arrays
+    ]
     param_paths = [p for _, paths in owners for p in paths]
     names = [f"{optimizer.name}/iteration", f"{optimizer.name}/learning_rate"]
     if len(values) > 2 and len(param_paths) == len(params):
         for s, p in optimizer_state._slot_order(optimizer, len(params)):
-            names.append(f"{optimizer.name}/{param_paths[p].replace('/', '_')}_{optimizer.slot_names[s]}")
+            names.append(
+                f"{optimizer.name}/{param_paths[p].replace('/', '_')}_{optimizer.slot_names[s]}"
+            )
     else:
         names += [f"{optimizer.name}/variable_{i}" for i in range(2, len(values))]
     group = f.create_group("optimizer_weights")
@@ -122,7 +137,10 @@ def write_model(model, model_config, include_optimizer=True):
         if include_optimizer and model.compiled and model.optimizer is not None:
             training = dict(compile_config.serialize(model))
             optimizer = training.pop("optimizer")
-            training["optimizer_config"] = {"class_name": optimizer["class_name"], "config": optimizer["config"]}
+            training["optimizer_config"] = {
+                "class_name": optimizer["class_name"],
+                "config": optimizer["config"],
+            }
             f.attrs["training_config"] = json.dumps(training)
         _write_weights_group(f.create_group("model_weights"), model)
         if include_optimizer and model.compiled and model.optimizer is not None:
@@ -152,7 +170,9 @@ class _Reader:
         if link is None:
             return None
         if not isinstance(link, self.h5py.HardLink):
-            self.fail(f"'{group.name.rstrip('/')}/{name}' is a {type(link).__name__}; cnnlab follows no links")
+            self.fail(
+                f"'{group.name.rstrip('/')}/{name}' is a {type(link).__name__}; cnnlab follows no links"
+            )
         return group[name]
 
     def group(self, parent, name):
@@ -204,7 +224,9 @@ class _Reader:
         for chunk in chunks:
             values = np.asarray(chunk)
             if values.ndim != 1 or values.size > limits.MAX_ARCHIVE_MEMBERS:
-                self.fail(f"attribute {name} of '{node.name}' should be a list of names")
+                self.fail(
+                    f"attribute {name} of '{node.name}' should be a list of names"
+                )
             if values.size == 0:
                 continue
             for v in values.tolist():
@@ -212,9 +234,13 @@ class _Reader:
                     try:
                         v = v.decode("utf-8")
                     except UnicodeDecodeError:
-                        self.fail(f"attribute {name} of '{node.name}' holds a name that is not UTF-8")
+                        self.fail(
+                            f"attribute {name} of '{node.name}' holds a name that is not UTF-8"
+                        )
                 if not isinstance(v, str) or not v or len(v) > 1000:
-                    self.fail(f"attribute {name} of '{node.name}' holds {str(v)[:50]!r}, not a name")
+                    self.fail(
+                        f"attribute {name} of '{node.name}' holds {str(v)[:50]!r}, not a name"
+                    )
                 out.append(v)
         return out
 
@@ -225,11 +251,17 @@ class _Reader:
                 self.fail(f"'{node.name}' should be a group")
             node = self.child(node, part)
             if node is None:
-                self.fail(f"weight '{path}' is listed in '{group.name}' but not stored there")
+                self.fail(
+                    f"weight '{path}' is listed in '{group.name}' but not stored there"
+                )
         if not isinstance(node, self.h5py.Dataset):
-            self.fail(f"'{node.name}' should be a dataset but is a {type(node).__name__}")
+            self.fail(
+                f"'{node.name}' should be a dataset but is a {type(node).__name__}"
+            )
         if node.is_virtual or node.external:
-            self.fail(f"'{node.name}' keeps its data in other files (virtual or external storage)")
+            self.fail(
+                f"'{node.name}' keeps its data in other files (virtual or external storage)"
+            )
         return node
 
 
@@ -251,21 +283,37 @@ def _check_layers(reader, group, model):
         weight_names = reader.names(sub, "weight_names")
         if weight_names:
             file_layers.append((name, sub, weight_names))
-    model_layers = [(layer, arrays) for layer, arrays in weighted_layers(model) if arrays]
+    model_layers = [
+        (layer, arrays) for layer, arrays in weighted_layers(model) if arrays
+    ]
     if len(file_layers) != len(model_layers):
-        raise CnnlabError(f"{reader.where}: layer count mismatch: the model has {len(model_layers)} layers with "
-                          f"weights ({[l.name for l, _ in model_layers]}), the file {len(file_layers)} "
-                          f"({[n for n, _, _ in file_layers][:20]}). It was saved from a different architecture. "
-                          f"Received: {len(file_layers)} saved layers")
+        raise CnnlabError(
+            f"{reader.where}: layer count mismatch: the model has {len(model_layers)} layers with "
+            f"weights ({[l.name for l, _ in model_layers]}), the file {len(file_layers)} "
+            f"({[n for n, _, _ in file_layers][:20]}). It was saved from a different architecture. "
+            f"Received: {len(file_layers)} saved layers"
+        )
     plan = []
-    for k, ((layer, arrays), (name, sub, weight_names)) in enumerate(zip(model_layers, file_layers)):
+    for k, ((layer, arrays), (name, sub, weight_names)) in enumerate(
+        zip(model_layers, file_layers)
+    ):
         if len(weight_names) != len(arrays):
-            raise CnnlabError(f"{reader.where}: weight count mismatch for layer #{k} (named {layer.name} in the "
-                              f"model, {name} in the file): the layer expects {len(arrays)} weight(s), the file "
-                              f"has {len(weight_names)}. Received: {len(weight_names)} saved weight(s)")
+            raise CnnlabError(
+                f"{reader.where}: weight count mismatch for layer #{k} (named {layer.name} in the "
+                f"model, {name} in the file): the layer expects {len(arrays)} weight(s), the file "
+                f"has {len(weight_names)}. Received: {len(weight_names)} saved weight(s)"
+            )
         datasets = [reader.dataset(sub, path) for path in weight_names]
         for ds, array, path in zip(datasets, arrays, weight_names):
-            check_array(layer, path, f"{reader.where}: {ds.name}", ds.shape, ds.dtype, array.shape, array.dtype)
+            check_array(
+                layer,
+                path,
+                f"{reader.where}: {ds.name}",
+                ds.shape,
+                ds.dtype,
+                array.shape,
+                array.dtype,
+            )
         plan.append((arrays, datasets))
     return plan
 
@@ -279,17 +327,26 @@ def _check_optimizer(reader, f, model):
     optimizer, params = model.optimizer, model.trainable_weights
     specs = optimizer_state.expected_specs(optimizer, params)
     if len(names) not in ((len(specs), 2) if optimizer.slot_names else (2,)):
-        warnings.warn(f"Error in loading the saved optimizer state: the file has {len(names)} variables, "
-                      f"optimizer '{optimizer.name}' needs {len(specs)}. As a result, your model is starting "
-                      f"with a freshly initialized optimizer.", stacklevel=4)
+        warnings.warn(
+            f"Error in loading the saved optimizer state: the file has {len(names)} variables, "
+            f"optimizer '{optimizer.name}' needs {len(specs)}. As a result, your model is starting "
+            f"with a freshly initialized optimizer.",
+            stacklevel=4,
+        )
         return None
     datasets = []
     for path, (what, shape, kind) in zip(names, specs):
         ds = reader.dataset(group, path)
-        ok = ds.dtype.kind == kind and ds.dtype.itemsize <= 8 if isinstance(kind, str) else ds.dtype == kind
+        ok = (
+            ds.dtype.kind == kind and ds.dtype.itemsize <= 8
+            if isinstance(kind, str)
+            else ds.dtype == kind
+        )
         if tuple(ds.shape) != tuple(shape) or not ok:
-            raise CnnlabError(f"{reader.where}: optimizer variable {path} ({what}) should have shape {tuple(shape)}, "
-                              f"it has shape {tuple(ds.shape)} and dtype {ds.dtype}. Received: shape={ds.shape}")
+            raise CnnlabError(
+                f"{reader.where}: optimizer variable {path} ({what}) should have shape {tuple(shape)}, "
+                f"it has shape {tuple(ds.shape)} and dtype {ds.dtype}. Received: shape={ds.shape}"
+            )
         datasets.append(ds)
     return datasets
 
@@ -307,14 +364,27 @@ def _guard(where, fn):
         return fn()
     except CnnlabError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
-        raise CnnlabError(f"{where}: the HDF5 file is damaged or not a Keras file ({type(e).__name__}: {e}).") from None
+    except (
+        OSError,
+        KeyError,
+        ValueError,
+        TypeError,
+        RuntimeError,
+        AttributeError,
+    ) as e:
+        raise CnnlabError(
+            f"{where}: the HDF5 file is damaged or not a Keras file ({type(e).__name__}: {e})."
+        ) from None
 
 
 def _assign(plan, optimizer_datasets, model):
     """Read the checked datasets and copy them in (in place: the model's views stay valid)."""
     values = [[np.asarray(ds[()]) for ds in datasets] for _, datasets in plan]
-    opt = None if optimizer_datasets is None else [np.asarray(ds[()]) for ds in optimizer_datasets]
+    opt = (
+        None
+        if optimizer_datasets is None
+        else [np.asarray(ds[()]) for ds in optimizer_datasets]
+    )
     for (arrays, _), new in zip(plan, values):
         for array, value in zip(arrays, new):
             array[...] = value
@@ -327,27 +397,37 @@ def load_model(path, build, compile=True):
     h5py, f = _open(path)
     reader = _Reader(h5py, path)
     with f:
+
         def run():
             config = reader.json_attr(f, "model_config")
             if config is None:
-                raise CnnlabError(f"{path}: no model config found in the file (a weights-only file: build the "
-                                  f"model in code and call model.load_weights()). Received: filepath={path}")
+                raise CnnlabError(
+                    f"{path}: no model config found in the file (a weights-only file: build the "
+                    f"model in code and call model.load_weights()). Received: filepath={path}"
+                )
             model = build(config, _weights_bytes(f))
             if compile:
                 training = reader.json_attr(f, "training_config")
                 if training is None:
-                    warnings.warn("No training configuration found in the save file, so the model was *not* "
-                                  "compiled. Compile it manually.", stacklevel=4)
+                    warnings.warn(
+                        "No training configuration found in the save file, so the model was *not* "
+                        "compiled. Compile it manually.",
+                        stacklevel=4,
+                    )
                 elif isinstance(training, dict):
                     training = dict(training)
                     training["optimizer"] = training.pop("optimizer_config", None)
                     compile_config.restore(model, training)
                 else:
-                    warnings.warn("compile() was not restored: training_config is not an object.", stacklevel=4)
+                    warnings.warn(
+                        "compile() was not restored: training_config is not an object.",
+                        stacklevel=4,
+                    )
             plan = _check_layers(reader, _weights_group(reader, f), model)
             opt = _check_optimizer(reader, f, model) if compile else None
             _assign(plan, opt, model)
             return model
+
         return _guard(path, run)
 
 
@@ -358,6 +438,7 @@ def _weights_bytes(f):
     def visit(_, obj):
         if hasattr(obj, "nbytes") and hasattr(obj, "shape"):
             total.append(int(obj.id.get_storage_size()))
+
     f.visititems(visit)
     return sum(total)
 
@@ -367,7 +448,11 @@ def load_weights(path, model):
     h5py, f = _open(path)
     reader = _Reader(h5py, path)
     with f:
+
         def run():
             # Keras's load_weights() reads the layers' weights of a legacy file, never its optimizer.
-            _assign(_check_layers(reader, _weights_group(reader, f), model), None, model)
+            _assign(
+                _check_layers(reader, _weights_group(reader, f), model), None, model
+            )
+
         _guard(path, run)

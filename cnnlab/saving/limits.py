@@ -3,10 +3,11 @@
 A hostile or damaged file can declare any size; these limits turn that into a
 clear error instead of exhausting memory (a zip bomb, a huge safetensors header).
 """
+
 from __future__ import annotations
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 
 #: Total uncompressed size of all members of a ``.keras`` archive.
 MAX_ARCHIVE_UNCOMPRESSED = 2 * GIB
@@ -33,6 +34,8 @@ WEIGHT_BUDGET_FLOOR = 64 * MIB
 
 def weight_budget(stored_bytes):
     return max(WEIGHT_BUDGET_FACTOR * int(stored_bytes), WEIGHT_BUDGET_FLOOR)
+
+
 #: A functional model read from a file (with every model nested in it): layers, layer calls,
 #: nesting depth, tensors per call. ResNet-152 has about 520 layers; these leave room and stop a
 #: crafted file from building millions of objects.

@@ -4,6 +4,7 @@ Keras names each layer's group in the weights file by its class, not by the
 layer's own name: ``layers/conv2d``, ``layers/conv2d_1``, ... (saving_lib.py,
 ``_save_container_state``).
 """
+
 from __future__ import annotations
 
 import re

@@ -17,11 +17,13 @@ Before them, with ``use_ema``, the moving ``average`` of every weight, then with
 (Nadam's ``u_product``). A learning-rate schedule is not a variable: ``learning_rate`` is then
 absent. An optimizer that has not been built yet saves only ``iterations`` (and ``learning_rate``).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import CnnlabError
+
 
 def _slot_order(optimizer, n_params):
     """``(slot index, param index)`` in Keras's order (the optimizer knows how Keras creates its variables)."""
@@ -30,7 +32,9 @@ def _slot_order(optimizer, n_params):
 
 def _head(optimizer):
     """``iteration`` and, when the rate is a number (not a schedule), ``learning_rate``."""
-    return [("iterations", (), "i")] + ([("learning_rate", (), "f")] if optimizer.learning_rate_is_variable else [])
+    return [("iterations", (), "i")] + (
+        [("learning_rate", (), "f")] if optimizer.learning_rate_is_variable else []
+    )
 
 
 def unbuilt_count(optimizer):
@@ -48,7 +52,13 @@ def expected_specs(optimizer, params):
     ``kind`` is the NumPy dtype kind ("i" integer, "f" float) or an exact dtype."""
     specs = list(_head(optimizer))
     for s, p in _slot_order(optimizer, len(params)):
-        specs.append((f"{optimizer.slot_names[s]} of weight {p}", tuple(params[p].shape), params[p].dtype))
+        specs.append(
+            (
+                f"{optimizer.slot_names[s]} of weight {p}",
+                tuple(params[p].shape),
+                params[p].dtype,
+            )
+        )
     for name, value in optimizer.scalar_variables():
         specs.append((name, (), value.dtype))
     return specs
@@ -58,8 +68,10 @@ def restore(optimizer, params, values):
     """Set ``optimizer``'s state from Keras-ordered ``values`` (already checked against ``expected_specs``)."""
     iterations = int(values[0])
     if iterations < 0:
-        raise CnnlabError(f"Optimizer '{optimizer.name}': the saved iteration count is negative. "
-                          f"Received: iterations={iterations}")
+        raise CnnlabError(
+            f"Optimizer '{optimizer.name}': the saved iteration count is negative. "
+            f"Received: iterations={iterations}"
+        )
     head = unbuilt_count(optimizer)
     if head == 2:
         optimizer._restore_learning_rate(float(values[1]))
@@ -72,4 +84,4 @@ def restore(optimizer, params, values):
     for (s, p), value in zip(order, values[head:]):
         slots[s][p] = np.asarray(value, dtype=params[p].dtype)
     optimizer.set_state({"iterations": iterations, "slots": slots})
-    optimizer.set_scalar_variables([np.asarray(v) for v in values[head + len(order):]])
+    optimizer.set_scalar_variables([np.asarray(v) for v in values[head + len(order) :]])

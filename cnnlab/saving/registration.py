@@ -12,6 +12,7 @@ A name in a file is only ever *looked up* in these tables, which hold objects th
 own code put there: nothing a file names is imported or run. A class the tables do not
 hold is refused with an error that says how to register it.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -27,15 +28,19 @@ _scope = threading.local()
 
 def register_keras_serializable(package="Custom", name=None):
     """Decorator: register a class (with ``get_config``) or function under ``"package>name"``."""
+
     def decorator(arg):
         class_name = name if name is not None else arg.__name__
         registered_name = f"{package}>{class_name}"
         if inspect.isclass(arg) and not hasattr(arg, "get_config"):
-            raise ValueError("Cannot register a class that does not have a get_config() method. "
-                             f"Received: {arg.__name__}")
+            raise ValueError(
+                "Cannot register a class that does not have a get_config() method. "
+                f"Received: {arg.__name__}"
+            )
         GLOBAL_CUSTOM_OBJECTS[registered_name] = arg
         GLOBAL_CUSTOM_NAMES[arg] = registered_name
         return arg
+
     return decorator
 
 
@@ -49,8 +54,12 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
     registry, ``custom_objects``, then ``module_objects`` (Keras's order); None if absent."""
     if not isinstance(name, str):
         return None
-    for table in (getattr(_scope, "objects", None) or {}, GLOBAL_CUSTOM_OBJECTS, custom_objects or {},
-                  module_objects or {}):
+    for table in (
+        getattr(_scope, "objects", None) or {},
+        GLOBAL_CUSTOM_OBJECTS,
+        custom_objects or {},
+        module_objects or {},
+    ):
         if name in table:
             return table[name]
     return None
@@ -84,9 +93,13 @@ def check_custom_objects(custom_objects, where):
     """``custom_objects`` must map names to classes or functions the caller holds."""
     if custom_objects is None:
         return {}
-    if not isinstance(custom_objects, dict) or not all(isinstance(k, str) for k in custom_objects):
-        raise CnnlabError(f"{where}: custom_objects must be a dict of names to classes or functions. "
-                          f"Received: custom_objects={custom_objects!r}")
+    if not isinstance(custom_objects, dict) or not all(
+        isinstance(k, str) for k in custom_objects
+    ):
+        raise CnnlabError(
+            f"{where}: custom_objects must be a dict of names to classes or functions. "
+            f"Received: custom_objects={custom_objects!r}"
+        )
     return custom_objects
 
 
@@ -95,13 +108,21 @@ def resolve(entry, where, custom_objects=None):
 
     Raises a clear error for an object that is neither: a class from another module, or a
     registered name nobody registered in this process."""
-    class_name, module, registered = entry.get("class_name"), entry.get("module"), entry.get("registered_name")
+    class_name, module, registered = (
+        entry.get("class_name"),
+        entry.get("module"),
+        entry.get("registered_name"),
+    )
     # Keras looks a class up by its registered name ("package>Name"; a class nobody registered is
     # written under its own name); files without one (older, legacy) by the class name.
-    found = get_registered_object(registered if registered is not None else class_name, custom_objects)
+    found = get_registered_object(
+        registered if registered is not None else class_name, custom_objects
+    )
     if found is not None:
         return found
-    builtin_module = module is None or (isinstance(module, str) and module.split(".")[0] == "keras")
+    builtin_module = module is None or (
+        isinstance(module, str) and module.split(".")[0] == "keras"
+    )
     if builtin_module and registered in (None, class_name):
         return None
     shown = registered if isinstance(registered, str) else class_name
@@ -109,4 +130,5 @@ def resolve(entry, where, custom_objects=None):
         f"{where}: {shown!r} is not a built-in class (module {module!r}) and is not registered in this process. "
         f"cnnlab never imports code named in a file: define the class in your program and register it with "
         f"@keras.saving.register_keras_serializable(package=...), or pass custom_objects={{{str(class_name)!r}: "
-        f"YourClass}} to load_model(). Received: class_name={class_name!r}, registered_name={registered!r}")
+        f"YourClass}} to load_model(). Received: class_name={class_name!r}, registered_name={registered!r}"
+    )

@@ -12,6 +12,7 @@ shape, offsets inside the data, sizes that match, no overlaps or gaps); and only
 then are the tensors the model expects read, after their shapes and dtypes have
 been checked against it.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,20 @@ from .keras_config import serialize_model
 from .limits import MAX_SAFETENSORS_HEADER
 from .optional import require_safetensors, require_safetensors_reader
 
-_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-           "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U64": "<u8",
+    "U32": "<u4",
+    "U16": "<u2",
+    "U8": "u1",
+    "BOOL": "?",
+}
 
 
 def tensor_name(layer_path, weight_name):
@@ -39,9 +52,15 @@ def tensor_name(layer_path, weight_name):
 def write_safetensors(model):
     """The file's bytes."""
     st_numpy = require_safetensors()
-    tensors = {tensor_name(path, name): np.ascontiguousarray(w)
-               for _, path, layer in leaves(model) for name, w in zip(layer.weight_names, layer.weights)}
-    metadata = {"format": "cnnlab", "keras_config": json.dumps(serialize_model(model, include_compile=False))}
+    tensors = {
+        tensor_name(path, name): np.ascontiguousarray(w)
+        for _, path, layer in leaves(model)
+        for name, w in zip(layer.weight_names, layer.weights)
+    }
+    metadata = {
+        "format": "cnnlab",
+        "keras_config": json.dumps(serialize_model(model, include_compile=False)),
+    }
     return st_numpy.save(tensors, metadata=metadata)
 
 
@@ -82,7 +101,9 @@ class SafetensorsFile:
             self._fail(str(e) or type(e).__name__)
 
     def _fail(self, what):
-        raise CnnlabError(f"{self.path}: not a valid safetensors file: {what}.") from None
+        raise CnnlabError(
+            f"{self.path}: not a valid safetensors file: {what}."
+        ) from None
 
     def _check_header(self):
         """The size limits, and one header key per name, before the library sees the file."""
@@ -92,8 +113,10 @@ class SafetensorsFile:
                 self._fail(f"{size} bytes is shorter than the 8-byte header length")
             n = int.from_bytes(f.read(8), "little")
             if n > min(MAX_SAFETENSORS_HEADER, size - 8):
-                self._fail(f"the header claims {n} bytes but the file has {size - 8} after the length "
-                           f"(limit {MAX_SAFETENSORS_HEADER})")
+                self._fail(
+                    f"the header claims {n} bytes but the file has {size - 8} after the length "
+                    f"(limit {MAX_SAFETENSORS_HEADER})"
+                )
             raw = f.read(n)
         self.data_size = size - 8 - n
         try:
@@ -102,28 +125,41 @@ class SafetensorsFile:
             self._fail(f"the header is not valid JSON ({e})")
         if not isinstance(header, dict):
             self._fail("the header is not a JSON object")
-        for name, spec in header.items():     # the library ignores keys it does not know; a writer did not
-            if name != "__metadata__" and (not isinstance(spec, dict)
-                                           or set(spec) != {"dtype", "shape", "data_offsets"}):
-                self._fail(f"entry {name!r} must have exactly dtype, shape and data_offsets")
+        for (
+            name,
+            spec,
+        ) in (
+            header.items()
+        ):  # the library ignores keys it does not know; a writer did not
+            if name != "__metadata__" and (
+                not isinstance(spec, dict)
+                or set(spec) != {"dtype", "shape", "data_offsets"}
+            ):
+                self._fail(
+                    f"entry {name!r} must have exactly dtype, shape and data_offsets"
+                )
 
     def _entry(self, name):
         piece = self._st.get_slice(name)
         dtype = piece.get_dtype()
         if dtype not in _DTYPES:
-            self._fail(f"tensor {name!r} has dtype {dtype!r}, which NumPy cannot hold "
-                       f"(supported: {', '.join(_DTYPES)})")
+            self._fail(
+                f"tensor {name!r} has dtype {dtype!r}, which NumPy cannot hold "
+                f"(supported: {', '.join(_DTYPES)})"
+            )
         return Entry(np.dtype(_DTYPES[dtype]), tuple(piece.get_shape()))
 
     def read(self, name):
         e = self.entries[name]
         array = self._st.get_tensor(name)
         if array.shape != e.shape:
-            self._fail(f"tensor {name!r} read as {array.shape}, its header says {e.shape}")
+            self._fail(
+                f"tensor {name!r} read as {array.shape}, its header says {e.shape}"
+            )
         return array.astype(e.dtype.newbyteorder("="), copy=False)
 
     def close(self):
-        self._st = None    # safe_open has no close: dropping it releases the file
+        self._st = None  # safe_open has no close: dropping it releases the file
 
     def __enter__(self):
         return self
@@ -136,30 +172,44 @@ def keras_config(st):
     """The model config stored in a cnnlab safetensors file's metadata."""
     text = st.metadata.get("keras_config")
     if text is None:
-        raise CnnlabError(f"{st.path}: this safetensors file has no model configuration in its metadata "
-                          f"(`keras_config`), so it cannot rebuild a model. Build the model in code and call "
-                          f"model.load_weights().")
+        raise CnnlabError(
+            f"{st.path}: this safetensors file has no model configuration in its metadata "
+            f"(`keras_config`), so it cannot rebuild a model. Build the model in code and call "
+            f"model.load_weights()."
+        )
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise CnnlabError(f"{st.path}: the model configuration in the metadata is not JSON ({e}).") from None
+        raise CnnlabError(
+            f"{st.path}: the model configuration in the metadata is not JSON ({e})."
+        ) from None
 
 
 def read_weights(st, model):
     """Check every tensor name, shape and dtype against ``model``, then read them: per-layer arrays."""
-    expected = [(path, layer, ws) for (_, path, _), (layer, ws) in zip(leaves(model), expected_weights(model))]
+    expected = [
+        (path, layer, ws)
+        for (_, path, _), (layer, ws) in zip(leaves(model), expected_weights(model))
+    ]
     wanted = {tensor_name(path, name) for path, _, ws in expected for name, _, _ in ws}
     extra = sorted(set(st.entries) - wanted)
     if extra:
-        raise CnnlabError(f"{st.path}: the file has tensors the model does not: {extra[:10]}. It was saved from a "
-                          f"different architecture (or with other layer names).")
+        raise CnnlabError(
+            f"{st.path}: the file has tensors the model does not: {extra[:10]}. It was saved from a "
+            f"different architecture (or with other layer names)."
+        )
     for path, layer, ws in expected:
         for name, shape, dtype in ws:
             key = tensor_name(path, name)
             if key not in st.entries:
-                raise CnnlabError(f"{st.path}: no tensor {key!r} for layer '{layer.name}' "
-                                  f"({type(layer).__name__}). The file was saved from a different architecture "
-                                  f"(or with other layer names).")
+                raise CnnlabError(
+                    f"{st.path}: no tensor {key!r} for layer '{layer.name}' "
+                    f"({type(layer).__name__}). The file was saved from a different architecture "
+                    f"(or with other layer names)."
+                )
             e = st.entries[key]
             check_array(layer, name, f"tensor {key!r}", e.shape, e.dtype, shape, dtype)
-    return [[st.read(tensor_name(path, name)) for name, _, _ in ws] for path, _, ws in expected]
+    return [
+        [st.read(tensor_name(path, name)) for name, _, _ in ws]
+        for path, _, ws in expected
+    ]

@@ -14,9 +14,30 @@
 
 Importing this package does not import Optuna; running a study does.
 """
+
 from .objective import Objective, build_model, build_spec, tuning_data
-from .space import DEFAULT_SPACE, HYPERPARAMETERS, SearchSpace, SpaceError, load_space, parse
+from .space import (
+    DEFAULT_SPACE,
+    HYPERPARAMETERS,
+    SearchSpace,
+    SpaceError,
+    load_space,
+    parse,
+)
 from .study import TuneResult, default_storage, run_study
 
-__all__ = ["DEFAULT_SPACE", "HYPERPARAMETERS", "Objective", "SearchSpace", "SpaceError", "TuneResult",
-           "build_model", "build_spec", "default_storage", "load_space", "parse", "run_study", "tuning_data"]
+__all__ = [
+    "DEFAULT_SPACE",
+    "HYPERPARAMETERS",
+    "Objective",
+    "SearchSpace",
+    "SpaceError",
+    "TuneResult",
+    "build_model",
+    "build_spec",
+    "default_storage",
+    "load_space",
+    "parse",
+    "run_study",
+    "tuning_data",
+]

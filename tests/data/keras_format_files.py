@@ -5,6 +5,7 @@ that way): written here opcode by opcode, with NumPy's array globals as Python 2
 NumPy names them. No pickle module is used to write them, so the tests check the
 parser against the format itself.
 """
+
 import gzip
 import os
 import struct
@@ -14,7 +15,11 @@ import numpy as np
 
 def _str(b: bytes) -> bytes:
     """A Python 2 ``str``: SHORT_BINSTRING or BINSTRING."""
-    return (b"U" + struct.pack("<B", len(b)) if len(b) < 256 else b"T" + struct.pack("<I", len(b))) + b
+    return (
+        b"U" + struct.pack("<B", len(b))
+        if len(b) < 256
+        else b"T" + struct.pack("<I", len(b))
+    ) + b
 
 
 def _int(v: int) -> bytes:
@@ -27,10 +32,33 @@ def _int(v: int) -> bytes:
 
 def _array(a: np.ndarray) -> bytes:
     shape = b"(" + b"".join(_int(n) for n in a.shape) + b"t"
-    dtype = (b"cnumpy\ndtype\n" + _str(b"u1") + _int(0) + _int(1) + b"\x87R"
-             + b"(" + _int(3) + _str(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xff" + _int(0) + b"tb")
-    return (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + _int(0) + b"\x85" + _str(b"b") + b"\x87R"
-            + b"(" + _int(1) + shape + dtype + b"\x89" + _str(a.tobytes()) + b"tb")
+    dtype = (
+        b"cnumpy\ndtype\n"
+        + _str(b"u1")
+        + _int(0)
+        + _int(1)
+        + b"\x87R"
+        + b"("
+        + _int(3)
+        + _str(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xff"
+        + _int(0)
+        + b"tb"
+    )
+    return (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+        + _int(0)
+        + b"\x85"
+        + _str(b"b")
+        + b"\x87R"
+        + b"("
+        + _int(1)
+        + shape
+        + dtype
+        + b"\x89"
+        + _str(a.tobytes())
+        + b"tb"
+    )
 
 
 def _value(v) -> bytes:
@@ -79,7 +107,12 @@ def write_cifar100(folder, n=5, seed=0):
     os.makedirs(folder, exist_ok=True)
     batches = {}
     for i, name in enumerate(["train", "test"]):
-        d = cifar_batch(n + i, seed=seed + i, label_keys=("fine_labels", "coarse_labels"), classes=(100, 20))
+        d = cifar_batch(
+            n + i,
+            seed=seed + i,
+            label_keys=("fine_labels", "coarse_labels"),
+            classes=(100, 20),
+        )
         with open(os.path.join(folder, name), "wb") as f:
             f.write(py2_pickle(d))
         batches[name] = d
@@ -88,19 +121,29 @@ def write_cifar100(folder, n=5, seed=0):
 
 def idx(arr):
     arr = np.asarray(arr, dtype=np.uint8)
-    return struct.pack(">I", 0x0800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    return (
+        struct.pack(">I", 0x0800 | arr.ndim)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + arr.tobytes()
+    )
 
 
 def write_fashion(folder, n_train=6, n_test=4, seed=0):
     """The four gzipped IDX files Keras caches in ``~/.keras/datasets/fashion-mnist/``."""
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(seed)
-    arrays = {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
-              "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              "y_test": rng.integers(0, 10, n_test).astype(np.uint8)}
-    names = {"x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
-             "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz"}
+    arrays = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
+    names = {
+        "x_train": "train-images-idx3-ubyte.gz",
+        "y_train": "train-labels-idx1-ubyte.gz",
+        "x_test": "t10k-images-idx3-ubyte.gz",
+        "y_test": "t10k-labels-idx1-ubyte.gz",
+    }
     for key, name in names.items():
         with open(os.path.join(folder, name), "wb") as f:
             f.write(gzip.compress(idx(arrays[key]), mtime=0))

@@ -1,5 +1,6 @@
 """cnnlab.data.Dataset: tf.data's chains, their cardinalities, and that prefetch and
 parallel map really run in background threads."""
+
 import threading
 import time
 
@@ -37,7 +38,7 @@ def test_from_tensor_slices_map_batch_unbatch():
     y = np.arange(7)
     ds = Dataset.from_tensor_slices((x, y))
     assert len(ds) == 7
-    doubled = ds.map(lambda a, b: (a * 2, b))             # tuples are spread over the arguments
+    doubled = ds.map(lambda a, b: (a * 2, b))  # tuples are spread over the arguments
     batches = list(doubled.batch(3))
     assert [len(b[1]) for b in batches] == [3, 3, 1] and len(doubled.batch(3)) == 3
     np.testing.assert_array_equal(batches[0][0], x[:3] * 2)
@@ -57,19 +58,23 @@ def test_shuffle_is_a_permutation_reshuffled_each_pass_and_seeded():
     ds = Dataset.range(50).shuffle(50, seed=3)
     a, b = values(ds), values(ds)
     assert sorted(a) == list(range(50)) and a != b and a != list(range(50))
-    assert values(Dataset.range(50).shuffle(50, seed=3)) == a          # the seed fixes the passes
+    assert (
+        values(Dataset.range(50).shuffle(50, seed=3)) == a
+    )  # the seed fixes the passes
     fixed = Dataset.range(50).shuffle(50, seed=3, reshuffle_each_iteration=False)
     assert values(fixed) == values(fixed)
     # a buffer of 1 changes nothing; with a buffer of 4 no element comes out more than 3 places early
     assert values(Dataset.range(20).shuffle(1)) == list(range(20))
     small = values(Dataset.range(200).shuffle(4, seed=0))
-    assert max(v - i for i, v in enumerate(small)) == 3 and sorted(small) == list(range(200))
+    assert max(v - i for i, v in enumerate(small)) == 3 and sorted(small) == list(
+        range(200)
+    )
 
 
 def test_cache_keeps_the_first_complete_pass():
     calls = []
     ds = Dataset.range(5).map(lambda v: calls.append(v) or v * 10).cache()
-    assert values(ds.take(2)) == [0, 10]                        # an incomplete pass keeps nothing
+    assert values(ds.take(2)) == [0, 10]  # an incomplete pass keeps nothing
     assert values(ds) == [0, 10, 20, 30, 40]
     n = len(calls)
     assert values(ds) == [0, 10, 20, 30, 40] and len(calls) == n
@@ -84,6 +89,7 @@ def test_parallel_map_keeps_order_and_runs_in_threads():
         seen.add(threading.current_thread().name)
         time.sleep(0.01 * (v % 3))
         return v
+
     out = values(Dataset.range(30).map(slow, num_parallel_calls=4))
     assert out == list(range(30))
     assert all(name.startswith("cnnlab-map") for name in seen) and len(seen) > 1
@@ -92,6 +98,7 @@ def test_parallel_map_keeps_order_and_runs_in_threads():
 def test_prefetch_overlaps_production_with_consumption():
     """Producing takes 20 ms per element and consuming 20 ms: in a row 40 ms each, with
     prefetch about 20 ms each."""
+
     def produce(v):
         time.sleep(0.02)
         return v
@@ -101,6 +108,7 @@ def test_prefetch_overlaps_production_with_consumption():
         for _ in ds:
             time.sleep(0.02)
         return time.perf_counter() - start
+
     plain = Dataset.range(15).map(produce)
     serial = consume(plain)
     overlapped = consume(plain.prefetch(2))
@@ -112,23 +120,27 @@ def test_prefetch_raises_the_producers_error_and_stops_its_thread():
         if v == 3:
             raise CnnlabError("element 3 is bad")
         return v
+
     before = threading.active_count()
     with pytest.raises(CnnlabError, match="element 3 is bad"):
         list(Dataset.range(10).map(boom).prefetch(AUTOTUNE))
     it = iter(Dataset.range(1000).map(lambda v: v, num_parallel_calls=2).prefetch(3))
     next(it)
-    it.close()                                   # leaving early stops the background threads
+    it.close()  # leaving early stops the background threads
     time.sleep(0.1)
     assert threading.active_count() <= before + 1
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda ds: ds.batch(0), "batch_size must be at least 1"),
-    (lambda ds: ds.shuffle(0), "buffer_size must be at least 1"),
-    (lambda ds: ds.take("3"), "count must be an integer"),
-    (lambda ds: ds.map(3), "map_func must be callable"),
-    (lambda ds: ds.prefetch(-5), "buffer_size must be at least 0"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda ds: ds.batch(0), "batch_size must be at least 1"),
+        (lambda ds: ds.shuffle(0), "buffer_size must be at least 1"),
+        (lambda ds: ds.take("3"), "count must be an integer"),
+        (lambda ds: ds.map(3), "map_func must be callable"),
+        (lambda ds: ds.prefetch(-5), "buffer_size must be at least 0"),
+    ],
+)
 def test_bad_arguments(call, message):
     with pytest.raises(CnnlabError, match=message):
         call(Dataset.range(3))

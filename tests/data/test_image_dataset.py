@@ -9,6 +9,7 @@ Orders that come from TensorFlow's shuffle buffer (random numbers of its own) ar
 compared as sets; the file lists and the split, which come from NumPy's
 RandomState as in Keras, are compared exactly.
 """
+
 import json
 import os
 import warnings
@@ -29,7 +30,9 @@ JPEG_TOLERANCE = 3.0
 
 
 def reference(name):
-    with np.load(os.path.join(FIXTURES, "keras_reference.npz"), allow_pickle=False) as f:
+    with np.load(
+        os.path.join(FIXTURES, "keras_reference.npz"), allow_pickle=False
+    ) as f:
         images = f[f"{name}/images"]
         labels = f[f"{name}/labels"] if f"{name}/labels" in f.files else None
     return images, labels
@@ -51,7 +54,12 @@ def run_case(name):
 
 
 def tolerances(paths):
-    return np.array([JPEG_TOLERANCE if p.lower().endswith((".jpg", ".jpeg")) else 0.0 for p in paths])
+    return np.array(
+        [
+            JPEG_TOLERANCE if p.lower().endswith((".jpg", ".jpeg")) else 0.0
+            for p in paths
+        ]
+    )
 
 
 CASES = [n for n, c in META["cases"].items() if "keras_error" not in c]
@@ -65,7 +73,11 @@ def test_class_names_file_paths_and_cardinality_match_keras(name):
     assert ds.class_names == case["class_names"]
     assert [os.path.relpath(p, FOLDER) for p in ds.file_paths] == case["file_paths"]
     assert len(ds) == ds.cardinality() == case["cardinality"]
-    assert str(x.dtype) == case["image_dtype"] == ("uint8" if "nearest" in name else "float32")
+    assert (
+        str(x.dtype)
+        == case["image_dtype"]
+        == ("uint8" if "nearest" in name else "float32")
+    )
     assert (None if y is None else str(y.dtype)) == case["label_dtype"]
 
 
@@ -77,7 +89,9 @@ def test_pixels_and_labels_match_keras(name):
     worst = np.abs(x - ref_x).reshape(len(x), -1).max(axis=1)
     paths = META["cases"][name]["file_paths"]
     assert (worst <= tolerances(paths)).all(), dict(zip(paths, worst.tolist()))
-    assert (worst == 0).sum() >= sum(not p.lower().endswith((".jpg", ".jpeg")) for p in paths)
+    assert (worst == 0).sum() >= sum(
+        not p.lower().endswith((".jpg", ".jpeg")) for p in paths
+    )
     if ref_y is None:
         assert y is None
     else:
@@ -94,25 +108,45 @@ def test_shuffled_split_holds_keras_images(name):
     assert sorted(y.tolist()) == sorted(ref_y.tolist())
     unmatched = list(range(len(ref_x)))
     for image, label in zip(x, y):
-        hit = [k for k in unmatched if ref_y[k] == label and np.abs(ref_x[k] - image).max() <= JPEG_TOLERANCE]
+        hit = [
+            k
+            for k in unmatched
+            if ref_y[k] == label and np.abs(ref_x[k] - image).max() <= JPEG_TOLERANCE
+        ]
         assert hit, "an image cnnlab yields is not in Keras's subset"
         unmatched.remove(hit[0])
     assert not unmatched
 
 
 def test_training_and_validation_are_disjoint_and_cover_the_folder():
-    train, val = image_dataset_from_directory(FOLDER, image_size=(4, 4), seed=7, validation_split=0.3,
-                                              subset="both", verbose=False)
+    train, val = image_dataset_from_directory(
+        FOLDER,
+        image_size=(4, 4),
+        seed=7,
+        validation_split=0.3,
+        subset="both",
+        verbose=False,
+    )
     assert not set(train.file_paths) & set(val.file_paths)
     assert len(train.file_paths) + len(val.file_paths) == 16
     assert len(val.file_paths) == int(0.3 * 16)
 
 
 def test_training_set_is_reshuffled_every_pass_and_validation_is_not():
-    train, val = image_dataset_from_directory(FOLDER, image_size=(4, 4), seed=7, batch_size=2,
-                                              validation_split=0.5, subset="both", verbose=False)
+    train, val = image_dataset_from_directory(
+        FOLDER,
+        image_size=(4, 4),
+        seed=7,
+        batch_size=2,
+        validation_split=0.5,
+        subset="both",
+        verbose=False,
+    )
     passes = [np.concatenate([yb for _, yb in train]).tolist() for _ in range(3)]
-    images = [np.concatenate([xb for xb, _ in train]).sum(axis=(1, 2, 3)).tolist() for _ in range(3)]
+    images = [
+        np.concatenate([xb for xb, _ in train]).sum(axis=(1, 2, 3)).tolist()
+        for _ in range(3)
+    ]
     assert len({tuple(p) for p in images}) > 1
     assert all(sorted(p) == sorted(passes[0]) for p in passes)
     first = [np.concatenate([xb for xb, _ in val]) for _ in range(2)]
@@ -122,8 +156,9 @@ def test_training_set_is_reshuffled_every_pass_and_validation_is_not():
 def test_refusals_keras_makes_are_conversions_here():
     """TensorFlow refuses grayscale BMP/GIF and RGBA JPEG; cnnlab converts them (same formula as PNG)."""
     assert "BMP" in META["cases"]["gray_bmp"]["keras_error"]
-    ds = image_dataset_from_directory(FOLDER, image_size=(5, 8), color_mode="grayscale", shuffle=False,
-                                      verbose=False)
+    ds = image_dataset_from_directory(
+        FOLDER, image_size=(5, 8), color_mode="grayscale", shuffle=False, verbose=False
+    )
     x = np.concatenate([xb for xb, _ in ds])
     assert x.shape == (16, 5, 8, 1)
     gray_ref, _ = reference("gray_bilinear")
@@ -146,9 +181,13 @@ def test_empty_folder(tmp_path):
 
 def test_folder_of_loose_images_without_class_folders(tmp_path):
     write_png(str(tmp_path / "a.png"))
-    with pytest.raises(CnnlabError, match="1 image files directly.*sub-folder named after the class"):
+    with pytest.raises(
+        CnnlabError, match="1 image files directly.*sub-folder named after the class"
+    ):
         image_dataset_from_directory(tmp_path, verbose=False)
-    ds = image_dataset_from_directory(tmp_path, labels=None, image_size=(3, 3), verbose=False)
+    ds = image_dataset_from_directory(
+        tmp_path, labels=None, image_size=(3, 3), verbose=False
+    )
     assert next(iter(ds)).shape == (1, 3, 3, 3)
 
 
@@ -169,12 +208,16 @@ def test_unreadable_image_is_skipped_with_a_warning_naming_it(tmp_path):
         write_png(str(tmp_path / "a" / f"{i}.png"))
     broken = tmp_path / "a" / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not a png")
-    ds = image_dataset_from_directory(tmp_path, image_size=(4, 4), shuffle=False, verbose=False)
+    ds = image_dataset_from_directory(
+        tmp_path, image_size=(4, 4), shuffle=False, verbose=False
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         batches = list(ds)
     assert sum(len(xb) for xb, _ in batches) == 3
-    messages = [str(w.message) for w in caught if issubclass(w.category, UnreadableImageWarning)]
+    messages = [
+        str(w.message) for w in caught if issubclass(w.category, UnreadableImageWarning)
+    ]
     assert messages and str(broken) in messages[0]
 
 
@@ -182,33 +225,53 @@ def test_mixed_channel_counts_are_converted_to_color_mode(tmp_path):
     write_png(str(tmp_path / "a" / "gray.png"), (5, 5, 1))
     write_png(str(tmp_path / "a" / "rgba.png"), (5, 5, 4))
     write_png(str(tmp_path / "b" / "rgb.png"), (9, 4, 3))
-    ds = image_dataset_from_directory(tmp_path, image_size=(4, 4), verbose=False, seed=1)
+    ds = image_dataset_from_directory(
+        tmp_path, image_size=(4, 4), verbose=False, seed=1
+    )
     x, y = next(iter(ds))
     assert x.shape == (3, 4, 4, 3)
 
 
 def test_mixed_shapes_in_a_batch_are_a_clear_error():
     from cnnlab.data import Dataset
-    ds = Dataset.from_generator(lambda: iter([np.zeros((2, 2, 3)), np.zeros((2, 2, 1))])).batch(2)
-    with pytest.raises(CnnlabError, match=r"element 1 of a batch has shape \(2, 2, 1\) where the first has \(2, 2, 3\)"):
+
+    ds = Dataset.from_generator(
+        lambda: iter([np.zeros((2, 2, 3)), np.zeros((2, 2, 1))])
+    ).batch(2)
+    with pytest.raises(
+        CnnlabError,
+        match=r"element 1 of a batch has shape \(2, 2, 1\) where the first has \(2, 2, 3\)",
+    ):
         list(ds)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(label_mode="sparse"), "label_mode"),
-    (dict(color_mode="cmyk"), "color_mode"),
-    (dict(image_size=(0, 4)), "image_size"),
-    (dict(interpolation="bicubic"), "interpolation must be one of bilinear, nearest"),
-    (dict(validation_split=0.2), "If `subset` is set, `validation_split` must be set"),
-    (dict(validation_split=0.2, subset="training"), "you must provide a `seed`"),
-    (dict(validation_split=1.5, subset="training", seed=1), "between 0 and 1"),
-    (dict(subset="test", validation_split=0.2, seed=1), "`subset` must be either"),
-    (dict(label_mode="binary"), "exactly 2 class_names"),
-    (dict(class_names=["cat", "lion"]), "did not match the names of the subdirectories"),
-    (dict(labels=[0, 1]), "lengths of `labels` to match"),
-    (dict(labels="folders"), "should be a list/tuple of integer labels"),
-    (dict(crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "Only one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(label_mode="sparse"), "label_mode"),
+        (dict(color_mode="cmyk"), "color_mode"),
+        (dict(image_size=(0, 4)), "image_size"),
+        (
+            dict(interpolation="bicubic"),
+            "interpolation must be one of bilinear, nearest",
+        ),
+        (
+            dict(validation_split=0.2),
+            "If `subset` is set, `validation_split` must be set",
+        ),
+        (dict(validation_split=0.2, subset="training"), "you must provide a `seed`"),
+        (dict(validation_split=1.5, subset="training", seed=1), "between 0 and 1"),
+        (dict(subset="test", validation_split=0.2, seed=1), "`subset` must be either"),
+        (dict(label_mode="binary"), "exactly 2 class_names"),
+        (
+            dict(class_names=["cat", "lion"]),
+            "did not match the names of the subdirectories",
+        ),
+        (dict(labels=[0, 1]), "lengths of `labels` to match"),
+        (dict(labels="folders"), "should be a list/tuple of integer labels"),
+        (dict(crop_to_aspect_ratio=True, pad_to_aspect_ratio=True), "Only one of"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(CnnlabError, match=message):
         image_dataset_from_directory(FOLDER, verbose=False, **kwargs)
@@ -217,4 +280,6 @@ def test_bad_arguments(kwargs, message):
 def test_validation_split_too_small_for_one_file_is_keras_error():
     # int(0.01 * 16) = 0 validation files; Keras then slices [:-0] and has no training files either
     with pytest.raises(CnnlabError, match="No training images found"):
-        image_dataset_from_directory(FOLDER, validation_split=0.01, subset="training", seed=1, verbose=False)
+        image_dataset_from_directory(
+            FOLDER, validation_split=0.01, subset="training", seed=1, verbose=False
+        )

@@ -1,5 +1,6 @@
 """keras.utils.load_img / img_to_array / array_to_img / save_img / smart_resize and
 the keras.preprocessing.image aliases."""
+
 import numpy as np
 import pytest
 
@@ -19,15 +20,27 @@ def test_round_trip_and_color_modes(tmp_path):
     arr = keras.utils.img_to_array(img)
     assert arr.dtype == np.float32 and arr.shape == (6, 9, 3)
     np.testing.assert_array_equal(arr, x)
-    assert keras.utils.img_to_array(keras.utils.load_img(path, color_mode="grayscale")).shape == (6, 9, 1)
-    assert keras.utils.img_to_array(keras.utils.load_img(path, color_mode="rgba")).shape == (6, 9, 4)
-    assert keras.utils.img_to_array(img, data_format="channels_first").shape == (3, 6, 9)
+    assert keras.utils.img_to_array(
+        keras.utils.load_img(path, color_mode="grayscale")
+    ).shape == (6, 9, 1)
+    assert keras.utils.img_to_array(
+        keras.utils.load_img(path, color_mode="rgba")
+    ).shape == (6, 9, 4)
+    assert keras.utils.img_to_array(img, data_format="channels_first").shape == (
+        3,
+        6,
+        9,
+    )
     small = keras.utils.load_img(path, target_size=(3, 4), interpolation="bilinear")
     assert small.size == (4, 3)
-    np.testing.assert_array_equal(np.asarray(small),
-                                  np.asarray(Image.open(path).resize((4, 3), Image.Resampling.BILINEAR)))
+    np.testing.assert_array_equal(
+        np.asarray(small),
+        np.asarray(Image.open(path).resize((4, 3), Image.Resampling.BILINEAR)),
+    )
     cropped = keras.utils.load_img(path, target_size=(6, 6), keep_aspect_ratio=True)
-    np.testing.assert_array_equal(np.asarray(cropped), x[:, 1:7].astype(np.uint8))   # centre crop, no resize
+    np.testing.assert_array_equal(
+        np.asarray(cropped), x[:, 1:7].astype(np.uint8)
+    )  # centre crop, no resize
 
 
 def test_array_to_img_scales_like_keras():
@@ -62,10 +75,18 @@ def test_smart_resize_takes_the_centre_crop():
     x = np.arange(4 * 8, dtype=np.float32).reshape(4, 8, 1)
     out = keras.preprocessing.image.smart_resize(x, (4, 4))
     np.testing.assert_array_equal(out, x[:, 2:6])
-    assert keras.preprocessing.image.smart_resize(np.stack([x, x]), (2, 2)).shape == (2, 2, 2, 1)
+    assert keras.preprocessing.image.smart_resize(np.stack([x, x]), (2, 2)).shape == (
+        2,
+        2,
+        2,
+        1,
+    )
 
 
 def test_preprocessing_aliases_are_the_utils():
     for name in ("load_img", "img_to_array", "array_to_img", "save_img"):
         assert getattr(keras.preprocessing.image, name) is getattr(keras.utils, name)
-    assert keras.preprocessing.image_dataset_from_directory is keras.utils.image_dataset_from_directory
+    assert (
+        keras.preprocessing.image_dataset_from_directory
+        is keras.utils.image_dataset_from_directory
+    )

@@ -2,6 +2,7 @@
 corrupt inputs and the download path. All offline: downloads go to a local
 HTTP server on 127.0.0.1, and every test runs with a temporary HOME and
 KERAS_HOME and with CNNLAB_OFFLINE=1 unless it removes that itself."""
+
 import gzip
 import hashlib
 import http.server
@@ -16,7 +17,9 @@ import pytest
 from cnnlab.data import mnist
 from cnnlab.errors import CnnlabError
 
-REAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "mnist")
+REAL_MNIST = os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "data", "mnist"
+)
 
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -36,9 +39,17 @@ def isolated(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    for var in ("CNNLAB_DATA", "CNNLAB_MNIST_URL", "CNNLAB_MNIST_SHA256",
-                "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                "all_proxy", "ALL_PROXY"):
+    for var in (
+        "CNNLAB_DATA",
+        "CNNLAB_MNIST_URL",
+        "CNNLAB_MNIST_SHA256",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
     return tmp_path
@@ -58,7 +69,11 @@ def idx_bytes(arr, magic=None):
     arr = np.asarray(arr, dtype=np.uint8)
     if magic is None:
         magic = 0x0800 | arr.ndim
-    return struct.pack(">I", magic) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    return (
+        struct.pack(">I", magic)
+        + struct.pack(f">{arr.ndim}I", *arr.shape)
+        + arr.tobytes()
+    )
 
 
 def write_idx_dir(directory, arrays, gz=True):
@@ -123,7 +138,9 @@ def test_load_sample_returns_fresh_arrays():
     assert b.any()
 
 
-@pytest.mark.skipif(not os.path.isdir(REAL_MNIST), reason="real MNIST files not present")
+@pytest.mark.skipif(
+    not os.path.isdir(REAL_MNIST), reason="real MNIST files not present"
+)
 def test_sample_matches_the_real_files():
     (xt, yt), (xs, ys) = mnist.load_data(path=REAL_MNIST)
     assert xt.shape == (60000, 28, 28) and xs.shape == (10000, 28, 28)
@@ -305,7 +322,9 @@ def test_not_gzip_garbage_with_gz_name_is_read_raw_and_rejected(tmp_path):
     assert str(paths["y_train"]) in str(e.value)
 
 
-@pytest.mark.parametrize("key,magic", [("x_train", 2049), ("y_train", 2051), ("x_test", 0x0D03)])
+@pytest.mark.parametrize(
+    "key,magic", [("x_train", 2049), ("y_train", 2051), ("x_test", 0x0D03)]
+)
 def test_wrong_magic(tmp_path, key, magic):
     arr = make_arrays()[key]
     d, f = _idx_dir_with(tmp_path, key, struct.pack(">I", magic) + idx_bytes(arr)[4:])
@@ -454,7 +473,9 @@ class _Server:
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(server.payload) + server.short_by))
+                self.send_header(
+                    "Content-Length", str(len(server.payload) + server.short_by)
+                )
                 self.end_headers()
                 self.wfile.write(server.payload)
 
@@ -479,7 +500,9 @@ class _Server:
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     arrays = make_arrays(seed=9)
-    payload = write_npz(tmp_path / "srv" / "mnist.npz", arrays, compressed=True).read_bytes()
+    payload = write_npz(
+        tmp_path / "srv" / "mnist.npz", arrays, compressed=True
+    ).read_bytes()
     server = _Server(payload)
     server.arrays = arrays
     server.sha256 = hashlib.sha256(payload).hexdigest()
@@ -500,7 +523,9 @@ def test_download_success_writes_cache(tmp_path, served, capsys):
     assert (cache_dir(tmp_path) / "mnist.npz").read_bytes() == served.payload
     assert "Downloading data from " + served.url in capsys.readouterr().err
     # second call uses the cache, no new request
-    assert_same(mnist.load_data(origin=served.url, file_hash=served.sha256), served.arrays)
+    assert_same(
+        mnist.load_data(origin=served.url, file_hash=served.sha256), served.arrays
+    )
     assert len(served.requests) == 1
 
 
@@ -513,7 +538,9 @@ def test_download_url_and_hash_from_env(tmp_path, served, monkeypatch):
 
 def test_download_md5_hash_accepted(tmp_path, served):
     md5 = hashlib.md5(served.payload).hexdigest()
-    assert_same(mnist.load_data(origin=served.url, file_hash=md5, progress=False), served.arrays)
+    assert_same(
+        mnist.load_data(origin=served.url, file_hash=md5, progress=False), served.arrays
+    )
 
 
 def test_download_wrong_hash_leaves_nothing(tmp_path, served):

@@ -1,6 +1,7 @@
 """keras.datasets.cifar10 / cifar100 / fashion_mnist from files in Keras's own formats
 (written by keras_format_files.py), the pickle parser's refusals, and
 keras.utils.get_file against a local HTTP server on 127.0.0.1 (never the network)."""
+
 import gzip
 import hashlib
 import http.server
@@ -16,8 +17,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from keras_format_files import (cifar_batch, py2_pickle, write_cifar10, write_cifar100,  # noqa: E402
-                                write_fashion)
+from keras_format_files import (
+    cifar_batch,
+    py2_pickle,
+    write_cifar10,
+    write_cifar100,  # noqa: E402
+    write_fashion,
+)
 
 from cnnlab import keras  # noqa: E402
 from cnnlab.data import safe_pickle  # noqa: E402
@@ -29,7 +35,14 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.delenv("CNNLAB_DATA", raising=False)
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
 
@@ -49,7 +62,9 @@ def test_cifar10_from_the_keras3_cache_has_keras_shapes_and_dtypes(tmp_path):
     assert xt.shape == (5, 32, 32, 3) and yt.shape == (5, 1) and yt.dtype == np.uint8
     first = batches["data_batch_1"]
     # Keras: data (N, 3072) is channel-major (1024 red, 1024 green, 1024 blue), transposed to channels last
-    np.testing.assert_array_equal(x[:4], first[b"data"].reshape(4, 3, 32, 32).transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(
+        x[:4], first[b"data"].reshape(4, 3, 32, 32).transpose(0, 2, 3, 1)
+    )
     np.testing.assert_array_equal(y[:4, 0], first[b"labels"])
     np.testing.assert_array_equal(yt[:, 0], batches["test_batch"][b"labels"])
 
@@ -72,8 +87,12 @@ def test_cifar10_other_places(tmp_path, monkeypatch, layout):
 def test_cifar100_fine_and_coarse(tmp_path):
     _, batches = write_cifar100(str(cache(tmp_path) / "cifar-100-python-target"))
     (x, y), (xt, yt) = keras.datasets.cifar100.load_data()
-    assert x.shape == (5, 32, 32, 3) and x.dtype == np.uint8 and xt.shape == (6, 32, 32, 3)
-    assert y.shape == (5, 1) and y.dtype == np.int64          # Keras reshapes the label list: int64
+    assert (
+        x.shape == (5, 32, 32, 3) and x.dtype == np.uint8 and xt.shape == (6, 32, 32, 3)
+    )
+    assert (
+        y.shape == (5, 1) and y.dtype == np.int64
+    )  # Keras reshapes the label list: int64
     np.testing.assert_array_equal(y[:, 0], batches["train"][b"fine_labels"])
     (_, yc), _ = keras.datasets.cifar100.load_data(label_mode="coarse")
     np.testing.assert_array_equal(yc[:, 0], batches["train"][b"coarse_labels"])
@@ -82,7 +101,10 @@ def test_cifar100_fine_and_coarse(tmp_path):
 
 
 def test_cifar_not_found_lists_the_places(tmp_path):
-    with pytest.raises(CnnlabError, match=r"could not find cifar10 anywhere(.|\n)*Keras cache(.|\n)*CNNLAB_OFFLINE"):
+    with pytest.raises(
+        CnnlabError,
+        match=r"could not find cifar10 anywhere(.|\n)*Keras cache(.|\n)*CNNLAB_OFFLINE",
+    ):
         keras.datasets.cifar10.load_data()
     with pytest.raises(CnnlabError, match="no cifar10 data at the path you gave"):
         keras.datasets.cifar10.load_data(path=str(tmp_path))
@@ -92,14 +114,18 @@ def test_cifar_truncated_and_corrupt_files(tmp_path):
     folder, _ = write_cifar10(str(tmp_path / "c"))
     target = os.path.join(folder, "data_batch_3")
     raw = open(target, "rb").read()
-    open(target, "wb").write(raw[:len(raw) // 2])
-    with pytest.raises(CnnlabError, match=r"data_batch_3: the file ends inside a value.*truncated"):
+    open(target, "wb").write(raw[: len(raw) // 2])
+    with pytest.raises(
+        CnnlabError, match=r"data_batch_3: the file ends inside a value.*truncated"
+    ):
         keras.datasets.cifar10.load_data(path=folder)
     open(target, "wb").write(b"\x00garbage" * 10)
     with pytest.raises(CnnlabError, match=r"data_batch_3: pickle opcode"):
         keras.datasets.cifar10.load_data(path=folder)
     os.remove(target)
-    with pytest.raises(CnnlabError, match="only some of the cifar10 files; missing: data_batch_3"):
+    with pytest.raises(
+        CnnlabError, match="only some of the cifar10 files; missing: data_batch_3"
+    ):
         keras.datasets.cifar10.load_data(path=folder)
 
 
@@ -134,28 +160,42 @@ class Payload:
 def test_a_reduce_payload_is_refused_without_running(tmp_path, protocol):
     marker = tmp_path / "ran"
     raw = pickle.dumps({"data": Payload(str(marker))}, protocol=protocol)
-    with pytest.raises(safe_pickle.UnsafePickleError, match=r"global (posix|os)\.system"):
+    with pytest.raises(
+        safe_pickle.UnsafePickleError, match=r"global (posix|os)\.system"
+    ):
         safe_pickle.read(raw, "evil")
     assert not marker.exists()
-    pickle.loads(raw)                            # the payload is real: the stdlib would have run it
+    pickle.loads(raw)  # the payload is real: the stdlib would have run it
     assert marker.exists()
 
 
-@pytest.mark.parametrize("value, message", [
-    (np.array([object(), 1], dtype=object), "only plain numeric dtypes"),
-    ({1, 2}, "global|opcode"),                                     # a set is not CIFAR data
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (np.array([object(), 1], dtype=object), "only plain numeric dtypes"),
+        ({1, 2}, "global|opcode"),  # a set is not CIFAR data
+    ],
+)
 def test_other_python_objects_are_refused(value, message):
     with pytest.raises(safe_pickle.UnsafePickleError, match=message):
         safe_pickle.read(pickle.dumps({b"data": value}, protocol=4))
 
 
 def test_python3_pickles_of_plain_data_and_numeric_arrays_are_read():
-    d = {b"labels": [1, 2, 300, 70000, -5], "name": "x", b"data": np.arange(12, dtype=np.int16).reshape(3, 4),
-         b"t": (True, False, None), b"f": np.arange(6, dtype=">f4").reshape(2, 3).T}
+    d = {
+        b"labels": [1, 2, 300, 70000, -5],
+        "name": "x",
+        b"data": np.arange(12, dtype=np.int16).reshape(3, 4),
+        b"t": (True, False, None),
+        b"f": np.arange(6, dtype=">f4").reshape(2, 3).T,
+    }
     for protocol in (3, 4):
         out = safe_pickle.read(pickle.dumps(d, protocol=protocol))
-        assert out[b"labels"] == d[b"labels"] and out["name"] == "x" and out[b"t"] == (True, False, None)
+        assert (
+            out[b"labels"] == d[b"labels"]
+            and out["name"] == "x"
+            and out[b"t"] == (True, False, None)
+        )
         np.testing.assert_array_equal(out[b"data"], d[b"data"])
         np.testing.assert_array_equal(out[b"f"], d[b"f"])
 
@@ -169,7 +209,9 @@ def test_python2_format_agrees_with_the_stdlib():
 
 
 def test_an_array_whose_bytes_do_not_fit_its_shape_is_refused():
-    raw = py2_pickle(cifar_batch(2)).replace(b"M\x00\x0c", b"M\x01\x0c", 1)     # 3072 -> 3073 columns
+    raw = py2_pickle(cifar_batch(2)).replace(
+        b"M\x00\x0c", b"M\x01\x0c", 1
+    )  # 3072 -> 3073 columns
     with pytest.raises(safe_pickle.UnsafePickleError, match=r"shape \(2, 3073\)"):
         safe_pickle.read(raw)
 
@@ -180,7 +222,12 @@ def test_an_array_whose_bytes_do_not_fit_its_shape_is_refused():
 def test_fashion_mnist_from_the_keras_cache(tmp_path):
     arrays = write_fashion(str(cache(tmp_path) / "fashion-mnist"))
     (x, y), (xt, yt) = keras.datasets.fashion_mnist.load_data()
-    assert x.shape == (6, 28, 28) and x.dtype == np.uint8 and y.shape == (6,) and y.dtype == np.uint8
+    assert (
+        x.shape == (6, 28, 28)
+        and x.dtype == np.uint8
+        and y.shape == (6,)
+        and y.dtype == np.uint8
+    )
     assert xt.shape == (4, 28, 28) and yt.shape == (4,)
     np.testing.assert_array_equal(x, arrays["x_train"])
     np.testing.assert_array_equal(yt, arrays["y_test"])
@@ -188,18 +235,24 @@ def test_fashion_mnist_from_the_keras_cache(tmp_path):
 
 def test_fashion_mnist_path_env_and_truncated(tmp_path, monkeypatch):
     write_fashion(str(tmp_path / "f"))
-    assert keras.datasets.fashion_mnist.load_data(path=str(tmp_path / "f"))[0][0].shape == (6, 28, 28)
+    assert keras.datasets.fashion_mnist.load_data(path=str(tmp_path / "f"))[0][
+        0
+    ].shape == (6, 28, 28)
     write_fashion(str(tmp_path / "env" / "fashion-mnist"))
     monkeypatch.setenv("CNNLAB_DATA", str(tmp_path / "env"))
     assert keras.datasets.fashion_mnist.load_data()[1][0].shape == (4, 28, 28)
     target = tmp_path / "f" / "train-images-idx3-ubyte.gz"
     target.write_bytes(target.read_bytes()[:40])
-    with pytest.raises(CnnlabError, match="fashion_mnist.load_data: .*train-images-idx3-ubyte.gz"):
+    with pytest.raises(
+        CnnlabError, match="fashion_mnist.load_data: .*train-images-idx3-ubyte.gz"
+    ):
         keras.datasets.fashion_mnist.load_data(path=str(tmp_path / "f"))
     with pytest.raises(CnnlabError, match="no Fashion-MNIST data at the path you gave"):
         keras.datasets.fashion_mnist.load_data(path=str(tmp_path / "nothing"))
     monkeypatch.delenv("CNNLAB_DATA")
-    with pytest.raises(CnnlabError, match="could not find Fashion-MNIST anywhere(.|\n)*CNNLAB_OFFLINE"):
+    with pytest.raises(
+        CnnlabError, match="could not find Fashion-MNIST anywhere(.|\n)*CNNLAB_OFFLINE"
+    ):
         keras.datasets.fashion_mnist.load_data()
 
 
@@ -230,7 +283,9 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def close(self):
@@ -246,6 +301,7 @@ def server(monkeypatch):
     def make(files):
         servers.append(Server(files))
         return servers[-1]
+
     yield make
     for s in servers:
         s.close()
@@ -272,15 +328,24 @@ def test_get_file_downloads_checks_and_caches(tmp_path, server):
     sha = hashlib.sha256(body).hexdigest()
     path = keras.utils.get_file(origin=srv.base + "/a.txt", file_hash=sha)
     assert path == str(cache(tmp_path) / "a.txt") and open(path, "rb").read() == body
-    assert keras.utils.get_file("a.txt", origin=srv.base + "/a.txt", file_hash=sha) == path
-    assert srv.requests == ["/a.txt"]                               # the second call used the cache
+    assert (
+        keras.utils.get_file("a.txt", origin=srv.base + "/a.txt", file_hash=sha) == path
+    )
+    assert srv.requests == ["/a.txt"]  # the second call used the cache
     md5 = hashlib.md5(body).hexdigest()
-    other = keras.utils.get_file("b.txt", origin=srv.base + "/a.txt", md5_hash=md5,
-                                 cache_dir=str(tmp_path / "mine"), cache_subdir="sub")
+    other = keras.utils.get_file(
+        "b.txt",
+        origin=srv.base + "/a.txt",
+        md5_hash=md5,
+        cache_dir=str(tmp_path / "mine"),
+        cache_subdir="sub",
+    )
     assert other == str(tmp_path / "mine" / "sub" / "b.txt")
 
 
-def test_get_file_wrong_hash_leaves_nothing_and_a_stale_cache_is_fetched_again(tmp_path, server, capsys):
+def test_get_file_wrong_hash_leaves_nothing_and_a_stale_cache_is_fetched_again(
+    tmp_path, server, capsys
+):
     body = b"the real bytes"
     srv = server({"/a.bin": body})
     with pytest.raises(CnnlabError, match="failed its checksum"):
@@ -288,7 +353,9 @@ def test_get_file_wrong_hash_leaves_nothing_and_a_stale_cache_is_fetched_again(t
     assert not (cache(tmp_path) / "a.bin").exists()
     assert not [p for p in os.listdir(cache(tmp_path)) if not p.startswith(".")]
     (cache(tmp_path) / "a.bin").write_bytes(b"stale")
-    keras.utils.get_file("a.bin", origin=srv.base + "/a.bin", file_hash=hashlib.sha256(body).hexdigest())
+    keras.utils.get_file(
+        "a.bin", origin=srv.base + "/a.bin", file_hash=hashlib.sha256(body).hexdigest()
+    )
     assert (cache(tmp_path) / "a.bin").read_bytes() == body
     assert "hash does not match" in capsys.readouterr().out
 
@@ -316,25 +383,30 @@ def test_get_file_extracts_tar_and_zip_with_keras_names(tmp_path, server):
         z.writestr("inner/c.txt", b"C")
     srv = server({"/d.tar.gz": tgz, "/e.zip": zbuf.getvalue()})
     out = keras.utils.get_file("d", origin=srv.base + "/d.tar.gz", extract=True)
-    assert out == str(cache(tmp_path) / "d")                       # no dot: <fname>, archive <fname>_archive
+    assert out == str(cache(tmp_path) / "d")  # no dot: <fname>, archive <fname>_archive
     assert (cache(tmp_path) / "d_archive").is_file()
     assert open(os.path.join(out, "top", "sub", "b.txt"), "rb").read() == b"B"
     out = keras.utils.get_file("e.zip", origin=srv.base + "/e.zip", extract=True)
-    assert out == str(cache(tmp_path) / "e_extracted")              # a dot: <stem>_extracted
+    assert out == str(cache(tmp_path) / "e_extracted")  # a dot: <stem>_extracted
     assert open(os.path.join(out, "inner", "c.txt"), "rb").read() == b"C"
 
 
-@pytest.mark.parametrize("members, links, message", [
-    ({"../escape.txt": b"x"}, (), "outside the extraction folder"),
-    ({"/abs.txt": b"x"}, (), "outside the extraction folder"),
-    ({"ok.txt": b"x"}, [("link", "/etc/passwd")], "holds a link"),
-])
+@pytest.mark.parametrize(
+    "members, links, message",
+    [
+        ({"../escape.txt": b"x"}, (), "outside the extraction folder"),
+        ({"/abs.txt": b"x"}, (), "outside the extraction folder"),
+        ({"ok.txt": b"x"}, [("link", "/etc/passwd")], "holds a link"),
+    ],
+)
 def test_unsafe_archives_are_refused_whole(tmp_path, server, members, links, message):
     srv = server({"/bad.tar.gz": tar_bytes(members, links)})
     with pytest.raises(CnnlabError, match=message):
         keras.utils.get_file("bad", origin=srv.base + "/bad.tar.gz", extract=True)
     assert not (tmp_path / "keras_home" / "escape.txt").exists()
-    assert not (cache(tmp_path) / "bad").exists() or not os.listdir(cache(tmp_path) / "bad")
+    assert not (cache(tmp_path) / "bad").exists() or not os.listdir(
+        cache(tmp_path) / "bad"
+    )
 
 
 def test_unsafe_zip_is_refused(tmp_path, server):
@@ -357,10 +429,19 @@ def test_cifar10_download_through_get_file(tmp_path, server, monkeypatch):
     body = buf.getvalue()
     srv = server({"/cifar-10-python.tar.gz": body})
     from cnnlab.data import cifar
+
     spec = list(cifar.SPECS["cifar10"])
-    spec[2], spec[3] = srv.base + "/cifar-10-python.tar.gz", hashlib.sha256(body).hexdigest()
+    spec[2], spec[3] = (
+        srv.base + "/cifar-10-python.tar.gz",
+        hashlib.sha256(body).hexdigest(),
+    )
     monkeypatch.setitem(cifar.SPECS, "cifar10", tuple(spec))
     (x, y), _ = keras.datasets.cifar10.load_data()
     assert x.shape == (20, 32, 32, 3)
-    assert (cache(tmp_path) / "cifar-10-batches-py-target" / "cifar-10-batches-py" / "test_batch").is_file()
-    gzip.decompress(body)                                            # it was a real gzip stream
+    assert (
+        cache(tmp_path)
+        / "cifar-10-batches-py-target"
+        / "cifar-10-batches-py"
+        / "test_batch"
+    ).is_file()
+    gzip.decompress(body)  # it was a real gzip stream

@@ -1,5 +1,6 @@
 """A folder of generated colour pictures of shapes, one sub-folder per class, for the
 image-folder tests and the data-pipeline benchmark."""
+
 import os
 
 import numpy as np
@@ -11,6 +12,7 @@ def write_shapes(folder, per_class, seed=0, sizes=(24, 56), classes=CLASSES, fmt
     """``per_class`` images of each class, of random sizes in ``sizes`` (height and width
     drawn apart), random colours and positions. Returns the folder."""
     from PIL import Image, ImageDraw
+
     rng = np.random.default_rng(seed)
     for name in classes:
         os.makedirs(os.path.join(folder, name), exist_ok=True)
@@ -29,7 +31,13 @@ def write_shapes(folder, per_class, seed=0, sizes=(24, 56), classes=CLASSES, fmt
             elif name == "square":
                 draw.rectangle(box, fill=colour)
             else:
-                draw.polygon([(left + side // 2, top), (left, top + side - 1), (left + side - 1, top + side - 1)],
-                             fill=colour)
+                draw.polygon(
+                    [
+                        (left + side // 2, top),
+                        (left, top + side - 1),
+                        (left + side - 1, top + side - 1),
+                    ],
+                    fill=colour,
+                )
             im.save(os.path.join(folder, name, f"{i:05d}.{fmt}"))
     return folder

@@ -1,4 +1,5 @@
 """The command line, run in-process through ``cnnlab.cli.main([...])`` (plus one run of the console script)."""
+
 import json
 import re
 import subprocess
@@ -14,16 +15,26 @@ from cnnlab.keras import models
 from cnnlab.keras.backend import clear_session
 from cnnlab.model import Sequential
 
-TINY = {"input_shape": [28, 28, 1],
-        "layers": [{"class_name": "Conv2D", "config": {"filters": 4, "kernel_size": 3, "activation": "relu"}},
-                   {"class_name": "MaxPool2D", "config": {"pool_size": 2}},
-                   {"class_name": "Flatten"},
-                   {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]}
+TINY = {
+    "input_shape": [28, 28, 1],
+    "layers": [
+        {
+            "class_name": "Conv2D",
+            "config": {"filters": 4, "kernel_size": 3, "activation": "relu"},
+        },
+        {"class_name": "MaxPool2D", "config": {"pool_size": 2}},
+        {"class_name": "Flatten"},
+        {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}},
+    ],
+}
 TINY_PARAMS = "6,810"  # 3*3*1*4 + 4 = 40, 13*13*4*10 + 10 = 6770
 
 HAS_SAVING = hasattr(Sequential, "save") and hasattr(models, "load_model")
-needs_saving = pytest.mark.skipif(not HAS_SAVING, reason="cnnlab.saving has not landed yet: "
-                                  "Sequential.save / keras.models.load_model are missing")
+needs_saving = pytest.mark.skipif(
+    not HAS_SAVING,
+    reason="cnnlab.saving has not landed yet: "
+    "Sequential.save / keras.models.load_model are missing",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -48,17 +59,21 @@ def tiny_spec(tmp_path):
 
 def write_png(path, array):
     from PIL import Image
+
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
     return path
 
 
 # --------------------------------------------------------------------------- entry point
 
+
 def test_console_script_help():
     script = Path(sys.executable).with_name("cnnlab")
     if not script.exists():
         pytest.skip(f"console script not installed next to {sys.executable}")
-    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     for command in ("train", "summary", "evaluate", "predict"):
         assert command in result.stdout
@@ -78,12 +93,17 @@ def test_usage_error_exits_2(capsys):
 
 # --------------------------------------------------------------------------- train
 
+
 def test_train_writes_files(capsys, tmp_path, tiny_spec):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", "--spec", tiny_spec, "--epochs", 1, "--out", out_dir)
+    code, out, err = run(
+        capsys, "train", "--spec", tiny_spec, "--epochs", 1, "--out", out_dir
+    )
     assert code == 0, err
     assert f"Total params: {TINY_PARAMS}" in out
-    assert "Epoch 1/1" in out and re.search(r"Test accuracy: 0\.\d{4}, test loss: \d+\.\d{4}", out)
+    assert "Epoch 1/1" in out and re.search(
+        r"Test accuracy: 0\.\d{4}, test loss: \d+\.\d{4}", out
+    )
     assert str(out_dir) in out
     history = json.loads((out_dir / "history.json").read_text())
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
@@ -97,10 +117,34 @@ def test_train_quiet_with_data_dir_and_options(capsys, tmp_path, tiny_spec):
     (x, y), (xt, yt) = load_sample()
     data = tmp_path / "mnist"
     data.mkdir()
-    np.savez(data / "mnist.npz", x_train=x[:300], y_train=y[:300], x_test=xt[:50], y_test=yt[:50])
-    code, out, err = run(capsys, "train", "--data", data, "--spec", tiny_spec, "--epochs", 2, "--quiet",
-                         "--optimizer", "sgd", "--learning-rate", 0.05, "--validation-split", 0,
-                         "--batch-size", 64, "--out", tmp_path / "run")
+    np.savez(
+        data / "mnist.npz",
+        x_train=x[:300],
+        y_train=y[:300],
+        x_test=xt[:50],
+        y_test=yt[:50],
+    )
+    code, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--spec",
+        tiny_spec,
+        "--epochs",
+        2,
+        "--quiet",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        0.05,
+        "--validation-split",
+        0,
+        "--batch-size",
+        64,
+        "--out",
+        tmp_path / "run",
+    )
     assert code == 0, err
     assert "300 training and 50 test images" in out
     assert "Total params" not in out and "Epoch" not in out and "Test accuracy:" in out
@@ -108,13 +152,28 @@ def test_train_quiet_with_data_dir_and_options(capsys, tmp_path, tiny_spec):
     assert set(history) == {"loss", "accuracy"} and len(history["loss"]) == 2
 
 
-def test_train_without_matplotlib_skips_the_plot(capsys, tmp_path, tiny_spec, monkeypatch):
+def test_train_without_matplotlib_skips_the_plot(
+    capsys, tmp_path, tiny_spec, monkeypatch
+):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)
-    code, out, err = run(capsys, "train", "--spec", tiny_spec, "--epochs", 1, "--quiet", "--out", tmp_path)
+    code, out, err = run(
+        capsys,
+        "train",
+        "--spec",
+        tiny_spec,
+        "--epochs",
+        1,
+        "--quiet",
+        "--out",
+        tmp_path,
+    )
     assert code == 0, err
     assert "matplotlib is not installed" in out
-    assert not (tmp_path / "training_curves.png").exists() and (tmp_path / "history.json").exists()
+    assert (
+        not (tmp_path / "training_curves.png").exists()
+        and (tmp_path / "history.json").exists()
+    )
 
 
 def test_bad_spec_names_the_unknown_class(capsys, tmp_path):
@@ -125,13 +184,16 @@ def test_bad_spec_names_the_unknown_class(capsys, tmp_path):
     assert "Traceback" not in err and out == ""  # refused before any data is loaded
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"layers": [', "not valid JSON"),
-    ('{"layers": []}', "non-empty list"),
-    ('{"layers": [{"class_name": "Dense", "config": {"unitz": 3}}]}', "Dense"),
-    ('{"layers": [{"class_name": "Flatten"}], "optimiser": "adam"}', "optimiser"),
-    ('{"layers": [{"class_name": "os.system"}]}', "os.system"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"layers": [', "not valid JSON"),
+        ('{"layers": []}', "non-empty list"),
+        ('{"layers": [{"class_name": "Dense", "config": {"unitz": 3}}]}', "Dense"),
+        ('{"layers": [{"class_name": "Flatten"}], "optimiser": "adam"}', "optimiser"),
+        ('{"layers": [{"class_name": "os.system"}]}', "os.system"),
+    ],
+)
 def test_bad_specs(capsys, tmp_path, text, expected):
     spec = tmp_path / "bad.json"
     spec.write_text(text)
@@ -149,6 +211,7 @@ def test_yaml_spec(capsys, tmp_path):
 
 # --------------------------------------------------------------------------- summary
 
+
 def test_summary_of_the_seed_004_model(capsys):
     code, out, _ = run(capsys, "summary")
     assert code == 0
@@ -158,20 +221,28 @@ def test_summary_of_the_seed_004_model(capsys):
 def test_summary_formula(capsys):
     code, out, _ = run(capsys, "summary", "--formula")
     assert code == 0
-    assert "3*3*1*32 + 32 = 320" in out and re.search(r"1600\*128 \+ 128 = 204,?928", out)
+    assert "3*3*1*32 + 32 = 320" in out and re.search(
+        r"1600\*128 \+ 128 = 204,?928", out
+    )
 
 
 def test_summary_of_a_spec(capsys, tiny_spec):
     code, out, _ = run(capsys, "summary", "--spec", tiny_spec)
-    assert code == 0 and f"Total params: {TINY_PARAMS}" in out and "max_pooling2d (MaxPooling2D)" in out
+    assert (
+        code == 0
+        and f"Total params: {TINY_PARAMS}" in out
+        and "max_pooling2d (MaxPooling2D)" in out
+    )
 
 
 # --------------------------------------------------------------------------- predict
+
 
 @pytest.fixture(scope="module")
 def trained():
     """The tiny model trained briefly on the bundled sample, and the test split."""
     from cnnlab.random import set_seed
+
     set_seed(0)
     model = specs.build_model(TINY)
     model.compile(**specs.compile_args(TINY))
@@ -181,8 +252,14 @@ def trained():
 
 
 def parse_predictions(out):
-    rows = re.findall(r"^(.+): (\d)   \(top 3: (\d) = ([\d.]+)%, (\d) = ([\d.]+)%, (\d) = ([\d.]+)%\)$", out, re.M)
-    return {path: (int(k), [float(p) / 100 for p in row[2::2]]) for path, k, *row in rows}
+    rows = re.findall(
+        r"^(.+): (\d)   \(top 3: (\d) = ([\d.]+)%, (\d) = ([\d.]+)%, (\d) = ([\d.]+)%\)$",
+        out,
+        re.M,
+    )
+    return {
+        path: (int(k), [float(p) / 100 for p in row[2::2]]) for path, k, *row in rows
+    }
 
 
 def test_predict_images(capsys, tmp_path, trained, monkeypatch):
@@ -193,7 +270,9 @@ def test_predict_images(capsys, tmp_path, trained, monkeypatch):
     digit = np.round(xt[i, :, :, 0] * 255)
     plain = write_png(tmp_path / "seven.png", digit)
     inverted = write_png(tmp_path / "seven_dark_on_light.png", 255 - digit)
-    big = write_png(tmp_path / "seven_big.png", np.kron(digit, np.ones((3, 2))))  # 84x56: padded, resized
+    big = write_png(
+        tmp_path / "seven_big.png", np.kron(digit, np.ones((3, 2)))
+    )  # 84x56: padded, resized
     code, out, err = run(capsys, "predict", "model.keras", plain, inverted, big)
     assert code == 0, err
     predictions = parse_predictions(out)
@@ -205,8 +284,15 @@ def test_predict_images(capsys, tmp_path, trained, monkeypatch):
 
 
 def test_predict_missing_image(capsys, tmp_path):
-    code, _, err = run(capsys, "predict", tmp_path / "model.keras", tmp_path / "nothere.png")
-    assert code == 2 and err.startswith("error:") and "nothere.png" in err and "Traceback" not in err
+    code, _, err = run(
+        capsys, "predict", tmp_path / "model.keras", tmp_path / "nothere.png"
+    )
+    assert (
+        code == 2
+        and err.startswith("error:")
+        and "nothere.png" in err
+        and "Traceback" not in err
+    )
 
 
 def test_predict_not_an_image(capsys, tmp_path):
@@ -218,6 +304,7 @@ def test_predict_not_an_image(capsys, tmp_path):
 
 # --------------------------------------------------------------------------- saved models
 
+
 def test_missing_model_file(capsys, tmp_path):
     code, _, err = run(capsys, "evaluate", tmp_path / "nothere.keras")
     assert code == 2 and err.startswith("error:")
@@ -227,7 +314,20 @@ def test_missing_model_file(capsys, tmp_path):
 @needs_saving
 def test_train_save_evaluate_predict_summary(capsys, tmp_path, tiny_spec):
     out_dir = tmp_path / "run"
-    assert run(capsys, "train", "--spec", tiny_spec, "--epochs", 1, "--quiet", "--out", out_dir)[0] == 0
+    assert (
+        run(
+            capsys,
+            "train",
+            "--spec",
+            tiny_spec,
+            "--epochs",
+            1,
+            "--quiet",
+            "--out",
+            out_dir,
+        )[0]
+        == 0
+    )
     model_file = out_dir / "model.keras"
     code, out, err = run(capsys, "evaluate", model_file)
     assert code == 0, err
@@ -241,6 +341,7 @@ def test_train_save_evaluate_predict_summary(capsys, tmp_path, tiny_spec):
 
 
 # --------------------------------------------------------------------------- demo
+
 
 def test_demo(capsys, tmp_path, tiny_spec, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -10,6 +10,7 @@ Chromium is installed by ``scripts/ensure_chromium.sh`` when it is missing (as r
 with Debian's package archive: CI has both); if that cannot work the test is
 skipped and the reason says why.
 """
+
 import base64
 import io
 import json
@@ -31,9 +32,19 @@ from cnnlab.keras.backend import clear_session
 from cnnlab.random import set_seed
 
 ROOT = Path(__file__).resolve().parents[2]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--remote-debugging-pipe",
+]
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +55,21 @@ def chromium():
             return shutil.which(name)
     script = ROOT / "scripts" / "ensure_chromium.sh"
     try:
-        done = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            ["sh", str(script)], capture_output=True, text=True, timeout=600
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         pytest.skip(f"chromium is not installed and {script.name} could not run: {e}")
-    path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
+    path = (
+        done.stdout.strip().splitlines()[-1]
+        if done.returncode == 0 and done.stdout.strip()
+        else ""
+    )
     if not path or not os.path.exists(path):
         reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        pytest.skip(f"chromium is not installed and could not be installed ({script.name}): {reason}")
+        pytest.skip(
+            f"chromium is not installed and could not be installed ({script.name}): {reason}"
+        )
     return path
 
 
@@ -62,13 +81,27 @@ class DevTools:
         self.from_browser_r, self.from_browser_w = os.pipe()
         # The browser reads commands on fd 3 and writes answers on fd 4: a small Python
         # trampoline puts the pipe ends there, then becomes the browser.
-        trampoline = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
-                      "os.execv(sys.argv[3], sys.argv[3:])")
+        trampoline = (
+            "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+            "os.execv(sys.argv[3], sys.argv[3:])"
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", trampoline, str(self.to_browser_r), str(self.from_browser_w), executable,
-             *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            [
+                sys.executable,
+                "-c",
+                trampoline,
+                str(self.to_browser_r),
+                str(self.from_browser_w),
+                executable,
+                *FLAGS,
+                f"--user-data-dir={user_data_dir}",
+                "about:blank",
+            ],
             pass_fds=(self.to_browser_r, self.from_browser_w),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(self.to_browser_r)
         os.close(self.from_browser_w)
         self.buffer = b""
@@ -84,8 +117,10 @@ class DevTools:
             if ready:
                 chunk = os.read(self.from_browser_r, 1 << 20)
                 if not chunk:
-                    raise RuntimeError("chromium closed the pipe: "
-                                       + self.proc.stderr.read().decode(errors="replace")[-2000:])
+                    raise RuntimeError(
+                        "chromium closed the pipe: "
+                        + self.proc.stderr.read().decode(errors="replace")[-2000:]
+                    )
                 self.buffer += chunk
         message, self.buffer = self.buffer.split(b"\0", 1)
         return json.loads(message)
@@ -138,16 +173,32 @@ def report(tmp_path_factory):
     set_seed(0)
     (x, y), (xt, yt) = load_sample()
     x, xt = x[:600, ..., None] / 255.0, xt[:100, ..., None] / 255.0
-    model = keras.Sequential([keras.Input((28, 28, 1)),
-                              keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(),
-                              keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")],
-                             name="report<&>test")
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="report<&>test",
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(x, y[:600], epochs=1, batch_size=32, verbose=0)
     out = tmp_path_factory.mktemp("explain")
-    result = build_report(model, xt[0], out, label=int(yt[0]), source="MNIST sample test image #0",
-                          test_data=(xt, yt[:100]), history=history.history)
+    result = build_report(
+        model,
+        xt[0],
+        out,
+        label=int(yt[0]),
+        source="MNIST sample test image #0",
+        test_data=(xt, yt[:100]),
+        history=history.history,
+    )
     clear_session()
     return Path(result.html_path)
 
@@ -162,17 +213,26 @@ CHECK_PAGE = """JSON.stringify({
 
 def _screenshot(tools, session):
     from PIL import Image
+
     data = tools.send("Page.captureScreenshot", {"format": "png"}, session)["data"]
     return Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
 
 
 def _open(tools, session, url, width, height, mobile):
-    tools.send("Emulation.setDeviceMetricsOverride",
-               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}, session)
+    tools.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        session,
+    )
     tools.send("Page.navigate", {"url": url}, session)
     tools.wait_for("Page.loadEventFired")
-    return json.loads(tools.send("Runtime.evaluate", {"expression": CHECK_PAGE, "returnByValue": True},
-                                 session)["result"]["value"])
+    return json.loads(
+        tools.send(
+            "Runtime.evaluate",
+            {"expression": CHECK_PAGE, "returnByValue": True},
+            session,
+        )["result"]["value"]
+    )
 
 
 def load_in_chromium(chromium, page, profile):
@@ -182,7 +242,9 @@ def load_in_chromium(chromium, page, profile):
     tools = DevTools(chromium, profile)
     try:
         target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        session = tools.send(
+            "Target.attachToTarget", {"targetId": target, "flatten": True}
+        )["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             tools.send(f"{domain}.enable", {}, session)
         url = Path(page).as_uri()
@@ -192,15 +254,32 @@ def load_in_chromium(chromium, page, profile):
         phone_shot = _screenshot(tools, session)
     finally:
         tools.close()
-    errors = [e for e in tools.events
-              if (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
-              or e.get("method") == "Runtime.exceptionThrown"
-              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-              or e.get("method") == "Network.loadingFailed"]
-    requests = {e["params"]["request"]["url"][:60] for e in tools.events
-                if e.get("method") == "Network.requestWillBeSent"}
+    errors = [
+        e
+        for e in tools.events
+        if (
+            e.get("method") == "Runtime.consoleAPICalled"
+            and e["params"]["type"] in ("error", "assert")
+        )
+        or e.get("method") == "Runtime.exceptionThrown"
+        or (
+            e.get("method") == "Log.entryAdded"
+            and e["params"]["entry"]["level"] == "error"
+        )
+        or e.get("method") == "Network.loadingFailed"
+    ]
+    requests = {
+        e["params"]["request"]["url"][:60]
+        for e in tools.events
+        if e.get("method") == "Network.requestWillBeSent"
+    }
     outside = {u for u in requests if not u.startswith(("file:", "data:"))}
-    broken = [i for page in (laptop, phone) for i in page["images"] if not (i["complete"] and i["width"] > 0)]
+    broken = [
+        i
+        for page in (laptop, phone)
+        for i in page["images"]
+        if not (i["complete"] and i["width"] > 0)
+    ]
     return laptop, phone, (laptop_shot, phone_shot), errors, outside, broken
 
 
@@ -210,7 +289,9 @@ def blank(shot):
 
 
 def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
-    laptop, phone, shots, errors, outside, broken = load_in_chromium(chromium, report, tmp_path / "profile")
+    laptop, phone, shots, errors, outside, broken = load_in_chromium(
+        chromium, report, tmp_path / "profile"
+    )
     assert not errors, f"console errors: {errors}"
     assert not outside, f"the page fetched from outside itself: {outside}"
     assert not broken, f"images that did not load: {broken}"
@@ -220,7 +301,9 @@ def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
         assert len(page["images"]) >= 10
         assert all(i["src"].startswith("data:image/png;base64") for i in page["images"])
     assert "report<&>test" in laptop["title"]
-    assert phone["scrollWidth"] <= phone["innerWidth"], "the page scrolls sideways on a phone"
+    assert phone["scrollWidth"] <= phone["innerWidth"], (
+        "the page scrolls sideways on a phone"
+    )
     assert [s.size for s in shots] == [(1280, 900), (390, 844)]
     assert not any(blank(s) for s in shots), "a screenshot is blank"
 
@@ -229,15 +312,19 @@ def test_the_browser_checks_can_fail(chromium, tmp_path):
     """A page with a script error, a broken image, an outside request, too wide for a
     phone, and an empty page: each check must notice."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<!DOCTYPE html><html lang="ko"><head><meta name="viewport" content="width=device-width">'
-                   '</head><body><script>console.error("boom"); undefined_function();</script>'
-                   '<img src="data:image/png;base64,AAAA"><img src="https://example.invalid/x.png">'
-                   '<div style="width:2000px">wide</div></body></html>')
-    _, phone, _, errors, outside, broken = load_in_chromium(chromium, bad, tmp_path / "profile")
+    bad.write_text(
+        '<!DOCTYPE html><html lang="ko"><head><meta name="viewport" content="width=device-width">'
+        '</head><body><script>console.error("boom"); undefined_function();</script>'
+        '<img src="data:image/png;base64,AAAA"><img src="https://example.invalid/x.png">'
+        '<div style="width:2000px">wide</div></body></html>'
+    )
+    _, phone, _, errors, outside, broken = load_in_chromium(
+        chromium, bad, tmp_path / "profile"
+    )
     assert any(e.get("method") == "Runtime.consoleAPICalled" for e in errors)
     assert any(e.get("method") == "Runtime.exceptionThrown" for e in errors)
     assert outside == {"https://example.invalid/x.png"}
-    assert len(broken) == 4                     # both images, at both sizes
+    assert len(broken) == 4  # both images, at both sizes
     assert phone["scrollWidth"] > phone["innerWidth"]
     empty = tmp_path / "empty.html"
     empty.write_text("<!DOCTYPE html><html><body></body></html>")
@@ -245,25 +332,35 @@ def test_the_browser_checks_can_fail(chromium, tmp_path):
     assert all(blank(s) for s in shots)
 
 
-GLYPHS = "합성곱필터풀링학습"      # from the report's own Korean
+GLYPHS = "합성곱필터풀링학습"  # from the report's own Korean
 
 
 def _glyph_page(path, font_css):
     """One Hangul syllable per 100 px cell, in the report's font stack (with or without its @font-face)."""
-    cells = "".join(f'<div style="position:absolute;left:{10 + 100 * i}px;top:10px;width:100px;height:100px;'
-                    f'font-size:64px;line-height:100px">{ch}</div>' for i, ch in enumerate(GLYPHS))
-    path.write_text(f'<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><style>{font_css}'
-                    f'body{{margin:0;background:#fff;color:#000;font-family:"cnnlab Hangul",system-ui,sans-serif}}'
-                    f'</style></head><body>{cells}</body></html>', encoding="utf-8")
+    cells = "".join(
+        f'<div style="position:absolute;left:{10 + 100 * i}px;top:10px;width:100px;height:100px;'
+        f'font-size:64px;line-height:100px">{ch}</div>'
+        for i, ch in enumerate(GLYPHS)
+    )
+    path.write_text(
+        f'<!DOCTYPE html><html lang="ko"><head><meta charset="utf-8"><style>{font_css}'
+        f'body{{margin:0;background:#fff;color:#000;font-family:"cnnlab Hangul",system-ui,sans-serif}}'
+        f"</style></head><body>{cells}</body></html>",
+        encoding="utf-8",
+    )
     return path
 
 
 def _cells(shot):
     pixels = np.asarray(shot, dtype=np.uint8)
-    return [pixels[10:110, 10 + 100 * i:110 + 100 * i] < 128 for i in range(len(GLYPHS))]
+    return [
+        pixels[10:110, 10 + 100 * i : 110 + 100 * i] < 128 for i in range(len(GLYPHS))
+    ]
 
 
-def test_korean_reads_without_korean_fonts_on_the_machine(chromium, report, tmp_path, monkeypatch):
+def test_korean_reads_without_korean_fonts_on_the_machine(
+    chromium, report, tmp_path, monkeypatch
+):
     """Chromium sees no Korean font (a fontconfig with DejaVu only, a Latin font, when there is
     one): with the report's embedded font every syllable is drawn, each different; without it
     they are all alike (empty boxes, or nothing)."""
@@ -271,23 +368,33 @@ def test_korean_reads_without_korean_fonts_on_the_machine(chromium, report, tmp_
     folder = latin if latin.is_dir() else tmp_path / "no_fonts"
     folder.mkdir(exist_ok=True)
     conf = tmp_path / "fonts.conf"
-    conf.write_text(f'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-                    f'<dir>{folder}</dir><cachedir>{tmp_path / "fc_cache"}</cachedir></fontconfig>')
+    conf.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f"<dir>{folder}</dir><cachedir>{tmp_path / 'fc_cache'}</cachedir></fontconfig>"
+    )
     monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
     style = report.read_text(encoding="utf-8").split("<style>", 1)[1]
-    face = style[:style.index("}") + 1]
+    face = style[: style.index("}") + 1]
     assert face.startswith('@font-face{font-family:"cnnlab Hangul"')
     with_font = _glyph_page(tmp_path / "with.html", face)
     without = _glyph_page(tmp_path / "without.html", "")
     shots = {}
     for name, page in (("with", with_font), ("without", without)):
-        _, _, (laptop, _), errors, outside, _ = load_in_chromium(chromium, page, tmp_path / f"profile_{name}")
+        _, _, (laptop, _), errors, outside, _ = load_in_chromium(
+            chromium, page, tmp_path / f"profile_{name}"
+        )
         assert not errors and not outside
         shots[name] = _cells(laptop)
     drawn = shots["with"]
     assert all(cell.sum() > 150 for cell in drawn), [int(c.sum()) for c in drawn]
-    assert len({cell.tobytes() for cell in drawn}) == len(GLYPHS)          # nine syllables, nine glyphs
-    assert len({cell.tobytes() for cell in shots["without"]}) == 1          # the failure this font prevents
+    assert len({cell.tobytes() for cell in drawn}) == len(
+        GLYPHS
+    )  # nine syllables, nine glyphs
+    assert (
+        len({cell.tobytes() for cell in shots["without"]}) == 1
+    )  # the failure this font prevents
     # and the report itself, on that machine, loads the font for its Korean
-    _, _, (laptop, _), errors, _, _ = load_in_chromium(chromium, report, tmp_path / "profile_report")
+    _, _, (laptop, _), errors, _, _ = load_in_chromium(
+        chromium, report, tmp_path / "profile_report"
+    )
     assert not errors and not blank(laptop)

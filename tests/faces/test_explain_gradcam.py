@@ -1,5 +1,6 @@
 """Grad-CAM (cnnlab.explain.grad_cam): it localizes what decides the class, it agrees
 with a PyTorch reference of the same formula, and its errors say what is wrong."""
+
 import warnings
 
 import numpy as np
@@ -46,9 +47,11 @@ def patch_data(n, rng):
     where = np.zeros((n, 2), int)
     for i in range(n):
         r, c = _place(rng, [])
-        x[i, r:r + 3, c:c + 3] = np.maximum(x[i, r:r + 3, c:c + 3], CROSS)
+        x[i, r : r + 3, c : c + 3] = np.maximum(x[i, r : r + 3, c : c + 3], CROSS)
         r2, c2 = _place(rng, [(r, c)])
-        x[i, r2:r2 + 3, c2:c2 + 3] = np.maximum(x[i, r2:r2 + 3, c2:c2 + 3], PLUS if y[i] else CROSS)
+        x[i, r2 : r2 + 3, c2 : c2 + 3] = np.maximum(
+            x[i, r2 : r2 + 3, c2 : c2 + 3], PLUS if y[i] else CROSS
+        )
         where[i] = r2, c2
     return x[..., None], y, where
 
@@ -63,66 +66,90 @@ def localization_rate(shuffle_labels):
     xt, yt, where = patch_data(200, rng)
     if shuffle_labels:
         y = rng.permutation(y)
-    model = keras.Sequential([
-        keras.Input((SIZE, SIZE, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu", padding="same"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(16, 3, activation="relu", padding="same"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(2, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((SIZE, SIZE, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", padding="same"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(16, 3, activation="relu", padding="same"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     hits = []
     for i in np.flatnonzero(yt == 1):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GradCAMWarning)
             result = grad_cam(model, xt[i], class_index=1)
-        assert result.layer_index == 2               # the default: the last layer with spatial output
+        assert (
+            result.layer_index == 2
+        )  # the default: the last layer with spatial output
         cell = SIZE // result.cam.shape[0]
         r, c = result.peak
         top, left = where[i]
-        hits.append(top - cell <= r <= top + 2 + cell and left - cell <= c <= left + 2 + cell)
+        hits.append(
+            top - cell <= r <= top + 2 + cell and left - cell <= c <= left + 2 + cell
+        )
     return float(np.mean(hits))
 
 
 def test_grad_cam_finds_the_patch_that_decides_the_class():
     rate = localization_rate(shuffle_labels=False)
-    assert rate >= 0.9, f"Grad-CAM's maximum is on the deciding patch for only {rate:.0%} of the test images"
+    assert rate >= 0.9, (
+        f"Grad-CAM's maximum is on the deciding patch for only {rate:.0%} of the test images"
+    )
 
 
 def test_the_localization_test_can_fail():
     """With shuffled labels there is nothing to learn; the same criterion must not pass."""
     rate = localization_rate(shuffle_labels=True)
-    assert rate < 0.9, f"with shuffled labels Grad-CAM still 'localizes' {rate:.0%}: the test proves nothing"
+    assert rate < 0.9, (
+        f"with shuffled labels Grad-CAM still 'localizes' {rate:.0%}: the test proves nothing"
+    )
 
 
 # --------------------------------------------------------------------------- 2. PyTorch reference
 
+
 def cnnlab_model_2d():
     set_seed(3)
-    return keras.Sequential([
-        keras.Input((12, 12, 2)),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(6, 3, activation="relu", padding="same"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((12, 12, 2)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(6, 3, activation="relu", padding="same"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def torch_model_2d(model):
     """The same network in PyTorch (NCHW), the weights copied across layouts."""
     conv1, _, conv2, _, dense1, dense2 = model.layers
-    net = torch.nn.ModuleDict({
-        "conv1": torch.nn.Conv2d(2, 4, 3), "relu1": torch.nn.ReLU(), "pool": torch.nn.MaxPool2d(2),
-        "conv2": torch.nn.Conv2d(4, 6, 3, padding=1), "relu2": torch.nn.ReLU(),
-        "dense1": torch.nn.Linear(5 * 5 * 6, 8), "dense2": torch.nn.Linear(8, 3)})
+    net = torch.nn.ModuleDict(
+        {
+            "conv1": torch.nn.Conv2d(2, 4, 3),
+            "relu1": torch.nn.ReLU(),
+            "pool": torch.nn.MaxPool2d(2),
+            "conv2": torch.nn.Conv2d(4, 6, 3, padding=1),
+            "relu2": torch.nn.ReLU(),
+            "dense1": torch.nn.Linear(5 * 5 * 6, 8),
+            "dense2": torch.nn.Linear(8, 3),
+        }
+    )
     with torch.no_grad():
         for name, layer in (("conv1", conv1), ("conv2", conv2)):
             k, b = layer.get_weights()
-            net[name].weight.copy_(torch.from_numpy(k.transpose(3, 2, 0, 1).copy()))   # (kh, kw, in, out) -> (out, in, kh, kw)
+            net[name].weight.copy_(
+                torch.from_numpy(k.transpose(3, 2, 0, 1).copy())
+            )  # (kh, kw, in, out) -> (out, in, kh, kw)
             net[name].bias.copy_(torch.from_numpy(b))
         for name, layer in (("dense1", dense1), ("dense2", dense2)):
             k, b = layer.get_weights()
@@ -132,13 +159,19 @@ def torch_model_2d(model):
     def forward(x):
         a1 = net["pool"](net["relu1"](net["conv1"](x)))
         a2 = net["relu2"](net["conv2"](a1))
-        flat = a2.permute(0, 2, 3, 1).reshape(1, -1)      # Keras flattens (H, W, C) row-major
-        return net["dense2"](torch.relu(net["dense1"](flat)))          # logits: the score before softmax
+        flat = a2.permute(0, 2, 3, 1).reshape(
+            1, -1
+        )  # Keras flattens (H, W, C) row-major
+        return net["dense2"](
+            torch.relu(net["dense1"](flat))
+        )  # logits: the score before softmax
 
     return net, forward
 
 
-def torch_grad_cam(net, forward, x_nchw, module, class_index, counterfactual=False, mode="bilinear"):
+def torch_grad_cam(
+    net, forward, x_nchw, module, class_index, counterfactual=False, mode="bilinear"
+):
     """Grad-CAM as pytorch-grad-cam computes it, with hooks: the activation of ``module``
     and its gradient; weights = spatial mean of the gradient; ReLU of the weighted sum;
     upsampled (align_corners=False) and divided by its maximum."""
@@ -162,30 +195,54 @@ def torch_grad_cam(net, forward, x_nchw, module, class_index, counterfactual=Fal
     spatial = tuple(range(2, a.ndim))
     weights = g.mean(dim=spatial, keepdim=True)
     cam = torch.relu((weights * a).sum(dim=1, keepdim=True))
-    up = F.interpolate(cam, size=tuple(x_nchw.shape[2:]), mode=mode, align_corners=False)[0, 0]
-    return (up / up.max()).numpy(), cam[0, 0].numpy(), weights.flatten().numpy(), class_index
+    up = F.interpolate(
+        cam, size=tuple(x_nchw.shape[2:]), mode=mode, align_corners=False
+    )[0, 0]
+    return (
+        (up / up.max()).numpy(),
+        cam[0, 0].numpy(),
+        weights.flatten().numpy(),
+        class_index,
+    )
 
 
-@pytest.mark.parametrize("layer,module,class_index,counterfactual", [
-    (None, "relu2", None, False),       # default layer (last spatial), predicted class
-    ("conv2d_1", "relu2", 0, False),
-    ("conv2d_1", "relu2", 2, True),     # counterfactual: negated gradients
-    ("max_pooling2d", "pool", 1, False),
-    (0, "relu1", None, False),          # a layer given by index
-])
-def test_grad_cam_matches_a_pytorch_reference(layer, module, class_index, counterfactual):
+@pytest.mark.parametrize(
+    "layer,module,class_index,counterfactual",
+    [
+        (None, "relu2", None, False),  # default layer (last spatial), predicted class
+        ("conv2d_1", "relu2", 0, False),
+        ("conv2d_1", "relu2", 2, True),  # counterfactual: negated gradients
+        ("max_pooling2d", "pool", 1, False),
+        (0, "relu1", None, False),  # a layer given by index
+    ],
+)
+def test_grad_cam_matches_a_pytorch_reference(
+    layer, module, class_index, counterfactual
+):
     model = cnnlab_model_2d()
     net, forward = torch_model_2d(model)
     x = np.random.default_rng(1).uniform(0, 1, (12, 12, 2)).astype(np.float32)
     x_nchw = torch.from_numpy(x.transpose(2, 0, 1)[None].copy())
     # The model itself agrees first (so any difference below is Grad-CAM's).
     probs = model.predict(x[None], verbose=0)
-    np.testing.assert_allclose(torch.softmax(forward(x_nchw), -1).detach().numpy(), probs, atol=1e-6)
+    np.testing.assert_allclose(
+        torch.softmax(forward(x_nchw), -1).detach().numpy(), probs, atol=1e-6
+    )
 
     with warnings.catch_warnings():
-        warnings.simplefilter("error", GradCAMWarning)    # a real map, not the all-zero fallback
-        ours = grad_cam(model, x, class_index=class_index, layer=layer, counterfactual=counterfactual)
-    heat, cam, weights, cls = torch_grad_cam(net, forward, x_nchw, net[module], class_index, counterfactual)
+        warnings.simplefilter(
+            "error", GradCAMWarning
+        )  # a real map, not the all-zero fallback
+        ours = grad_cam(
+            model,
+            x,
+            class_index=class_index,
+            layer=layer,
+            counterfactual=counterfactual,
+        )
+    heat, cam, weights, cls = torch_grad_cam(
+        net, forward, x_nchw, net[module], class_index, counterfactual
+    )
     assert ours.class_index == cls
     assert ours.heatmap.shape == (12, 12) and ours.heatmap.dtype == np.float32
     np.testing.assert_allclose(ours.weights, weights, rtol=1e-4, atol=1e-7)
@@ -198,11 +255,22 @@ def test_grad_cam_matches_a_pytorch_reference(layer, module, class_index, counte
 def test_grad_cam_1d_matches_a_pytorch_reference():
     """A Conv1D model (audio-like): linear interpolation along the steps."""
     set_seed(5)
-    model = keras.Sequential([keras.Input((20, 3)), keras.layers.Conv1D(4, 3, activation="relu"),
-                              keras.layers.MaxPooling1D(2), keras.layers.Conv1D(5, 3, activation="relu"),
-                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((20, 3)),
+            keras.layers.Conv1D(4, 3, activation="relu"),
+            keras.layers.MaxPooling1D(2),
+            keras.layers.Conv1D(5, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     conv1, _, conv2, _, dense = model.layers
-    c1, c2, lin = torch.nn.Conv1d(3, 4, 3), torch.nn.Conv1d(4, 5, 3), torch.nn.Linear(5, 3)
+    c1, c2, lin = (
+        torch.nn.Conv1d(3, 4, 3),
+        torch.nn.Conv1d(4, 5, 3),
+        torch.nn.Linear(5, 3),
+    )
     relu2 = torch.nn.ReLU()
     with torch.no_grad():
         for mod, layer in ((c1, conv1), (c2, conv2)):
@@ -222,30 +290,51 @@ def test_grad_cam_1d_matches_a_pytorch_reference():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GradCAMWarning)
             ours = grad_cam(model, x[None], class_index=cls)
-        heat, cam, _, _ = torch_grad_cam(None, forward, x_ncl, relu2, cls, mode="linear")
-        if not np.isfinite(heat).all():                 # torch divided 0 by 0: an all-zero map
+        heat, cam, _, _ = torch_grad_cam(
+            None, forward, x_ncl, relu2, cls, mode="linear"
+        )
+        if not np.isfinite(heat).all():  # torch divided 0 by 0: an all-zero map
             assert not ours.heatmap.any()
             continue
         np.testing.assert_allclose(ours.cam, cam, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(ours.heatmap, heat, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape,size", [((5, 5), (28, 28)), ((3, 7), (12, 5)), ((4,), (9,)), ((2, 3, 4), (5, 6, 7)),
-                                        ((6, 6), (6, 6))])
+@pytest.mark.parametrize(
+    "shape,size",
+    [
+        ((5, 5), (28, 28)),
+        ((3, 7), (12, 5)),
+        ((4,), (9,)),
+        ((2, 3, 4), (5, 6, 7)),
+        ((6, 6), (6, 6)),
+    ],
+)
 def test_resize_linear_matches_torch_interpolate(shape, size):
     a = np.random.default_rng(0).normal(size=shape)
     mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(shape)]
-    ref = F.interpolate(torch.from_numpy(a)[None, None], size=size, mode=mode, align_corners=False)[0, 0]
+    ref = F.interpolate(
+        torch.from_numpy(a)[None, None], size=size, mode=mode, align_corners=False
+    )[0, 0]
     np.testing.assert_allclose(resize_linear(a, size), ref.numpy(), atol=1e-12)
 
 
 # --------------------------------------------------------------------------- behaviour and errors
 
+
 def test_all_zero_map_warns_and_returns_zeros():
-    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     conv, dense = model.layers[0], model.layers[2]
-    conv.set_weights([np.zeros((3, 3, 1, 2), np.float32), np.zeros(2, np.float32)])   # activations all 0
+    conv.set_weights(
+        [np.zeros((3, 3, 1, 2), np.float32), np.zeros(2, np.float32)]
+    )  # activations all 0
     with pytest.warns(GradCAMWarning, match="all zero"):
         result = grad_cam(model, np.ones((6, 6)))
     assert result.heatmap.shape == (6, 6)
@@ -266,8 +355,14 @@ def test_input_forms_give_the_same_map():
 
 
 def test_greyscale_image_without_channel_axis_and_uint8():
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(3, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     x = (np.random.default_rng(0).uniform(size=(8, 8)) * 255).astype(np.uint8)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradCAMWarning)
@@ -277,8 +372,14 @@ def test_greyscale_image_without_channel_axis_and_uint8():
 
 def test_single_sigmoid_unit_scores_class_zero_as_minus_the_logit():
     set_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(3, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     x = np.random.default_rng(0).uniform(size=(8, 8, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradCAMWarning)
@@ -288,12 +389,15 @@ def test_single_sigmoid_unit_scores_class_zero_as_minus_the_logit():
     assert zero.score == pytest.approx(-one.score)
 
 
-@pytest.mark.parametrize("layer,message", [
-    ("nope", "no layer named 'nope'"),
-    ("flatten", "no spatial axes"),
-    ("dense_1", "no spatial axes"),
-    (17, "has 6 layers"),
-])
+@pytest.mark.parametrize(
+    "layer,message",
+    [
+        ("nope", "no layer named 'nope'"),
+        ("flatten", "no spatial axes"),
+        ("dense_1", "no spatial axes"),
+        (17, "has 6 layers"),
+    ],
+)
 def test_errors_name_the_layer_and_why(layer, message):
     model = cnnlab_model_2d()
     with pytest.raises(ExplainError, match=message) as info:
@@ -308,11 +412,15 @@ def test_errors_for_bad_input_and_class():
         grad_cam(model, np.zeros((2, 12, 12, 2)))
     with pytest.raises(ValueError, match=r"\(12, 12, 2\)"):
         grad_cam(model, np.zeros((10, 10, 2)))
-    with pytest.raises(ExplainError, match="class_index must be an integer from 0 to 2"):
+    with pytest.raises(
+        ExplainError, match="class_index must be an integer from 0 to 2"
+    ):
         grad_cam(model, np.zeros((12, 12, 2)), class_index=3)
 
 
 def test_a_model_without_spatial_layers_is_refused():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="softmax")]
+    )
     with pytest.raises(ExplainError, match="no layer with spatial output"):
         grad_cam(model, np.zeros(4))

@@ -1,4 +1,5 @@
 """Seed 004's Keras program runs unchanged except for the import line."""
+
 import pathlib
 import re
 
@@ -9,7 +10,7 @@ from cnnlab.data.mnist import load_sample
 SEEDS = pathlib.Path(__file__).resolve().parents[3] / "shared" / "seeds"
 
 # The program as seed 004 prints it, with `from cnnlab import keras` replacing the TensorFlow imports.
-SEED_004_PROGRAM = '''
+SEED_004_PROGRAM = """
 from cnnlab import keras
 import numpy as np
 
@@ -45,13 +46,15 @@ model.compile(optimizer='adam',
 
 # 모델 구조 확인
 model.summary()
-'''
+"""
 
 
 def test_program_matches_the_seed_text():
     """The program above is the seed's own code (only the imports differ)."""
     seed = next(SEEDS.glob("004_*.txt"), None)
-    if seed is None:  # the seeds live beside the repository; a clone elsewhere has no copy
+    if (
+        seed is None
+    ):  # the seeds live beside the repository; a clone elsewhere has no copy
         return
     text = seed.read_text(encoding="utf-8")
     for line in SEED_004_PROGRAM.strip().splitlines()[2:]:
@@ -60,13 +63,20 @@ def test_program_matches_the_seed_text():
 
 def test_seed_004_program_runs_prints_summary_and_trains(tmp_path, monkeypatch, capsys):
     (x_train, y_train), (x_test, y_test) = load_sample()
-    np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+    )
     monkeypatch.setenv("CNNLAB_DATA", str(tmp_path))
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
     monkeypatch.setenv("COLUMNS", "120")
     from cnnlab import keras
+
     keras.utils.set_random_seed(0)
-    keras.backend.clear_session()     # automatic names start at conv2d, as in a fresh program
+    keras.backend.clear_session()  # automatic names start at conv2d, as in a fresh program
     namespace = {}
     exec(compile(SEED_004_PROGRAM, "seed_004.py", "exec"), namespace)
     out = capsys.readouterr().out
@@ -75,8 +85,12 @@ def test_seed_004_program_runs_prints_summary_and_trains(tmp_path, monkeypatch, 
 
     model = namespace["model"]
     before = model.evaluate(namespace["x_test"], y_test, verbose=0)
-    history = model.fit(namespace["x_train"], y_train, epochs=2, batch_size=32, verbose=0)
+    history = model.fit(
+        namespace["x_train"], y_train, epochs=2, batch_size=32, verbose=0
+    )
     after = model.evaluate(namespace["x_test"], y_test, verbose=0)
     assert len(history.history["loss"]) == 2
-    assert after[1] > 0.75 > 0.3 > before[1]          # trained: from chance (~10 %) to a working classifier
+    assert (
+        after[1] > 0.75 > 0.3 > before[1]
+    )  # trained: from chance (~10 %) to a working classifier
     assert after[0] < before[0]

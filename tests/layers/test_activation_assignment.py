@@ -1,5 +1,6 @@
 """Issue 12 item 3: assigning ``layer.activation`` (None, a name, a function) takes effect,
 as Keras's Grad-CAM example relies on (``model.layers[-1].activation = None`` for logits)."""
+
 import numpy as np
 import pytest
 
@@ -10,12 +11,19 @@ layers = keras.layers
 
 def classifier():
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((4,)), layers.Dense(5, activation="relu"),
-                             layers.Dense(3, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.Dense(5, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def logits_of(model, x):
-    h = np.maximum(x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0)
+    h = np.maximum(
+        x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0
+    )
     kernel, bias = model.layers[1].get_weights()
     return h @ kernel + bias
 
@@ -34,8 +42,14 @@ def test_activation_none_gives_logits_in_predict_and_config():
     assert model.layers[-1].activation is keras.activations.linear
 
 
-@pytest.mark.parametrize("value, name", [("tanh", "tanh"), (keras.activations.sigmoid, "sigmoid"),
-                                         (keras.activations.relu, "relu")])
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        ("tanh", "tanh"),
+        (keras.activations.sigmoid, "sigmoid"),
+        (keras.activations.relu, "relu"),
+    ],
+)
 def test_a_name_or_a_function_takes_effect_in_forward_and_backward(value, name):
     model = classifier()
     layer = model.layers[-1]
@@ -45,10 +59,19 @@ def test_a_name_or_a_function_takes_effect_in_forward_and_backward(value, name):
     z = logits_of(model, x)
     expected = keras.activations.get(name)(z)
     assert np.allclose(model.predict(x, verbose=0), expected, atol=1e-6)
-    y, cache = layer.forward(np.maximum(x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0))
-    dz = layer.backward(np.ones_like(y), cache)[1][1]          # d bias = d z summed over the batch
+    y, cache = layer.forward(
+        np.maximum(
+            x @ model.layers[0].get_weights()[0] + model.layers[0].get_weights()[1], 0
+        )
+    )
+    dz = layer.backward(np.ones_like(y), cache)[1][
+        1
+    ]  # d bias = d z summed over the batch
     eps = 1e-3
-    numeric = (keras.activations.get(name)(z + eps).sum(0) - keras.activations.get(name)(z - eps).sum(0)) / (2 * eps)
+    numeric = (
+        keras.activations.get(name)(z + eps).sum(0)
+        - keras.activations.get(name)(z - eps).sum(0)
+    ) / (2 * eps)
     assert np.allclose(dz, numeric, atol=1e-2)
 
 
@@ -70,21 +93,34 @@ def test_the_fused_softmax_cross_entropy_path_follows_the_assignment():
     z = logits_of(model, x)
     p = np.exp(z - z.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
-    assert np.isclose(model.train_on_batch(x, y), float(-(y * np.log(p)).sum(-1).mean()), atol=1e-5)
+    assert np.isclose(
+        model.train_on_batch(x, y), float(-(y * np.log(p)).sum(-1).mean()), atol=1e-5
+    )
     model.layers[-1].activation = None
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    assert np.isclose(model.train_on_batch(x, y), float(-(y * np.log(p)).sum(-1).mean()), atol=1e-5)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.0),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+    )
+    assert np.isclose(
+        model.train_on_batch(x, y), float(-(y * np.log(p)).sum(-1).mean()), atol=1e-5
+    )
 
 
 def test_pooling_first_is_re_planned_when_a_conv_activation_changes():
     """Conv + MaxPooling pools before the activation only for non-decreasing activations; assigning
     another one after the model was built must switch that shortcut off."""
     keras.utils.set_random_seed(4)
-    model = keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(3, 3, activation="relu"),
-                              layers.MaxPooling2D(2), layers.Flatten()])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2D(3, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+        ]
+    )
     assert model._pool_first[0]
     conv = model.layers[0]
-    conv.activation = "softmax"          # over the channels: not monotone per channel
+    conv.activation = "softmax"  # over the channels: not monotone per channel
     x = np.random.default_rng(5).standard_normal((2, 6, 6, 1)).astype(np.float32)
     out = model.predict(x, verbose=0)
     reference = x

@@ -4,6 +4,7 @@ non-trainable weights, the explicit backward form, and a clear refusal where no 
 Gradients are checked against float64 central differences at the layer level (the
 ``forward``/``backward`` protocol every model uses) and, through ``fit``, by one SGD step.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -33,7 +34,7 @@ def to_float64(layer):
 def check_layer_gradients(layer, x, training=True, seed=0):
     """``layer.backward`` against central differences of ``sum(forward(x) * R)``, for the input
     and every trainable weight (float64)."""
-    layer(x.astype(np.float32))                  # build
+    layer(x.astype(np.float32))  # build
     to_float64(layer)
     y, cache = layer.forward(x, training)
     r = np.random.default_rng(seed).standard_normal(y.shape)
@@ -44,8 +45,9 @@ def check_layer_gradients(layer, x, training=True, seed=0):
         return float(np.sum(layer.forward(x, training)[0] * r))
 
     for name, analytic, target in [("x", dx, x)] + [
-            (f"{owner.name}/{key}", g, owner._weights[key])
-            for (owner, key), g in zip(layer.trainable_slots(), grads)]:
+        (f"{owner.name}/{key}", g, owner._weights[key])
+        for (owner, key), g in zip(layer.trainable_slots(), grads)
+    ]:
         numeric = np.zeros(target.shape)
         flat, out = target.reshape(-1), numeric.reshape(-1)
         for i in range(flat.size):
@@ -68,8 +70,17 @@ class Linear(layers.Layer):
         self.units = units
 
     def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="random_normal", trainable=True)
-        self.b = self.add_weight(shape=(self.units,), initializer="random_normal", trainable=True, name="bias")
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            initializer="random_normal",
+            trainable=True,
+        )
+        self.b = self.add_weight(
+            shape=(self.units,),
+            initializer="random_normal",
+            trainable=True,
+            name="bias",
+        )
 
     def call(self, inputs):
         return ops.matmul(inputs, self.w) + self.b
@@ -89,6 +100,7 @@ def small_x(shape=(4, 5), seed=1):
 
 # --------------------------------------------------------------------------- call runs (issue 12 item 1)
 
+
 def test_call_runs_inside_a_model_not_the_identity():
     """Before: a subclass's call was ignored and the layer passed x through."""
     model = keras.Sequential([keras.Input((3,)), Double()])
@@ -101,11 +113,17 @@ def test_call_runs_inside_a_model_not_the_identity():
 def test_add_weight_keras3_forms():
     class Forms(layers.Layer):
         def build(self, input_shape):
-            self.a = self.add_weight(shape=(2, 3), initializer="ones")               # keyword, no name
-            self.b = self.add_weight((3,), "zeros")                                  # positional
-            self.c = self.add_weight(shape=(), initializer=keras.initializers.Constant(4.0), name="c")
-            self.d = self.add_weight("legacy", (1,), "ones")                          # Keras 2 / cnnlab form
-            self.e = self.add_weight(shape=(2,), trainable=False, name="counts", initializer="zeros")
+            self.a = self.add_weight(
+                shape=(2, 3), initializer="ones"
+            )  # keyword, no name
+            self.b = self.add_weight((3,), "zeros")  # positional
+            self.c = self.add_weight(
+                shape=(), initializer=keras.initializers.Constant(4.0), name="c"
+            )
+            self.d = self.add_weight("legacy", (1,), "ones")  # Keras 2 / cnnlab form
+            self.e = self.add_weight(
+                shape=(2,), trainable=False, name="counts", initializer="zeros"
+            )
 
         def call(self, x):
             return x
@@ -128,11 +146,17 @@ def test_add_weight_takes_regularizers_and_constraints_and_refuses_bad_forms():
     class Reg(layers.Layer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.inner = layers.Dense(2, kernel_regularizer="l2", kernel_initializer="ones")
+            self.inner = layers.Dense(
+                2, kernel_regularizer="l2", kernel_initializer="ones"
+            )
 
         def build(self, input_shape):
-            self.w = self.add_weight(shape=(2,), initializer="ones", regularizer=keras.regularizers.L1(0.5),
-                                     constraint=keras.constraints.NonNeg())
+            self.w = self.add_weight(
+                shape=(2,),
+                initializer="ones",
+                regularizer=keras.regularizers.L1(0.5),
+                constraint=keras.constraints.NonNeg(),
+            )
 
         def call(self, x):
             return self.inner(x) * self.w
@@ -143,7 +167,11 @@ def test_add_weight_takes_regularizers_and_constraints_and_refuses_bad_forms():
     assert np.isclose(layer.weight_penalty(), 0.5 * 2 + 0.01 * 6)
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
     x, y = np.ones((2, 3), np.float32), np.zeros((2, 2), np.float32)
-    assert np.isclose(model.evaluate(x, y, verbose=0), np.mean(model.predict(x, verbose=0) ** 2) + 1.06, atol=1e-5)
+    assert np.isclose(
+        model.evaluate(x, y, verbose=0),
+        np.mean(model.predict(x, verbose=0) ** 2) + 1.06,
+        atol=1e-5,
+    )
     layer.w.assign([-1.0, 2.0])
     layer.apply_constraints()
     assert layer.w.value.tolist() == [0.0, 2.0]
@@ -167,12 +195,15 @@ def test_variable_follows_the_models_flat_buffer():
     if model._setup.flat is not None:
         assert np.shares_memory(layer.w.value, model._setup.flat)
     assert not np.allclose(before, layer.w.value)
-    assert np.allclose(model.predict(x, verbose=0), x @ layer.w.value + layer.b.value, atol=1e-6)
+    assert np.allclose(
+        model.predict(x, verbose=0), x @ layer.w.value + layer.b.value, atol=1e-6
+    )
     layer.w.assign(np.ones((3, 2)))
     assert np.array_equal(model.get_weights()[0], np.ones((3, 2)))
 
 
 # --------------------------------------------------------------------------- gradients from the tape
+
 
 def test_keras_ops_layer_gradients_match_numeric():
     check_layer_gradients(Linear(3), small_x())
@@ -181,16 +212,23 @@ def test_keras_ops_layer_gradients_match_numeric():
 def test_operators_indexing_and_fan_out_gradients():
     class Mixed(layers.Layer):
         def build(self, input_shape):
-            self.scale = self.add_weight(shape=(input_shape[-1],), initializer="random_normal")
+            self.scale = self.add_weight(
+                shape=(input_shape[-1],), initializer="random_normal"
+            )
 
         def call(self, x):
-            h = ops.tanh(x * self.scale)                  # h is used three times: gradients add up
+            h = ops.tanh(x * self.scale)  # h is used three times: gradients add up
             first = h[:, 0:1]
-            return ops.concatenate([h * first, ops.sum(h ** 2, axis=-1, keepdims=True) - x[:, -1:]], axis=-1)
+            return ops.concatenate(
+                [h * first, ops.sum(h**2, axis=-1, keepdims=True) - x[:, -1:]], axis=-1
+            )
 
     layer = Mixed()
     check_layer_gradients(layer, small_x())
-    assert layer(np.zeros((2, 5), np.float32)).shape == (2, 6) and layer.output_shape == (None, 6)
+    assert layer(np.zeros((2, 5), np.float32)).shape == (
+        2,
+        6,
+    ) and layer.output_shape == (None, 6)
 
 
 def test_keras_activations_inside_call_train_as_keras_ops_do():
@@ -200,16 +238,28 @@ def test_keras_activations_inside_call_train_as_keras_ops_do():
 
     class Block(layers.Layer):
         def build(self, input_shape):
-            self.w = self.add_weight(shape=(input_shape[-1], 4), initializer="random_normal")
+            self.w = self.add_weight(
+                shape=(input_shape[-1], 4), initializer="random_normal"
+            )
 
         def call(self, x):
             h = ops.matmul(x, self.w)
-            return ops.concatenate([activations.relu(h), activations.relu(h, negative_slope=0.1, threshold=0.05),
-                                    activations.gelu(h), activations.softmax(h)], axis=-1)
+            return ops.concatenate(
+                [
+                    activations.relu(h),
+                    activations.relu(h, negative_slope=0.1, threshold=0.05),
+                    activations.gelu(h),
+                    activations.softmax(h),
+                ],
+                axis=-1,
+            )
 
     check_layer_gradients(Block(), small_x())
     assert layers.Dense(2, activation=activations.relu).activation_name == "relu"
-    assert layers.Dense(2, activation=activations.gelu).get_config()["activation"] == "gelu"
+    assert (
+        layers.Dense(2, activation=activations.gelu).get_config()["activation"]
+        == "gelu"
+    )
     x = np.linspace(-1, 1, 6, dtype=np.float32)
     assert np.array_equal(activations.relu(x, threshold=0.5), np.where(x > 0.5, x, 0))
 
@@ -224,7 +274,7 @@ def test_sub_layers_are_tracked_and_run_their_own_backward():
 
         def call(self, x, training=None):
             h = self.inner(x)
-            h2 = self.inner(ops.sin(x))                    # a shared sub-layer: its gradients add up
+            h2 = self.inner(ops.sin(x))  # a shared sub-layer: its gradients add up
             return self.heads[0](h) * self.by_name["gate"](h2) + self.heads[1](h)
 
     block = Block()
@@ -256,7 +306,9 @@ def test_non_trainable_weights_stay_out_of_gradients_and_training():
     class Shift(layers.Layer):
         def build(self, input_shape):
             self.k = self.add_weight(shape=(input_shape[-1],), initializer="ones")
-            self.offset = self.add_weight(shape=(input_shape[-1],), initializer="ones", trainable=False)
+            self.offset = self.add_weight(
+                shape=(input_shape[-1],), initializer="ones", trainable=False
+            )
 
         def call(self, x):
             return x * self.k + self.offset
@@ -293,7 +345,10 @@ def test_fit_trains_a_custom_layer_and_one_step_matches_the_numeric_gradient():
     custom = Linear(3)
     model = keras.Sequential([keras.Input((5,)), custom, layers.Dense(2)])
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
-    x, y = small_x((16, 5)).astype(np.float32), small_x((16, 2), seed=2).astype(np.float32)
+    x, y = (
+        small_x((16, 5)).astype(np.float32),
+        small_x((16, 2), seed=2).astype(np.float32),
+    )
     before = [w.astype(np.float64) for w in model.get_weights()]
 
     def loss_at(weights):
@@ -312,25 +367,28 @@ def test_fit_trains_a_custom_layer_and_one_step_matches_the_numeric_gradient():
         numeric.append(g)
     model.train_on_batch(x, y)
     for w0, w1, g in zip(before, model.get_weights(), numeric):
-        assert rel_error((w0 - w1) / 0.5, g) < 1e-5        # float32 training step
+        assert rel_error((w0 - w1) / 0.5, g) < 1e-5  # float32 training step
     history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
 
 
 # --------------------------------------------------------------------------- the explicit form
 
+
 def test_a_layer_with_its_own_backward_trains_with_it():
     class Cube(layers.Layer):
         def call(self, x):
-            return x ** 3
+            return x**3
 
         def backward(self, dy, x):
-            return 3 * x ** 2 * dy, []
+            return 3 * x**2 * dy, []
 
     check_layer_gradients(Cube(), small_x())
     model = keras.Sequential([keras.Input((5,)), layers.Dense(5), Cube()])
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(small_x((8, 5)).astype(np.float32), np.zeros((8, 5), np.float32), verbose=0)
+    model.fit(
+        small_x((8, 5)).astype(np.float32), np.zeros((8, 5), np.float32), verbose=0
+    )
 
 
 def test_a_forward_without_a_backward_refuses_to_train():
@@ -340,11 +398,15 @@ def test_a_forward_without_a_backward_refuses_to_train():
 
     model = keras.Sequential([keras.Input((3,)), layers.Dense(3), ForwardOnly()])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(CnnlabError, match=r"'forward_only' \(ForwardOnly\) defines its forward but no backward"):
+    with pytest.raises(
+        CnnlabError,
+        match=r"'forward_only' \(ForwardOnly\) defines its forward but no backward",
+    ):
         model.fit(np.ones((4, 3), np.float32), np.ones((4, 3), np.float32), verbose=0)
 
 
 # --------------------------------------------------------------------------- refusing to train
+
 
 def test_a_numpy_layer_predicts_but_refuses_to_train_naming_layer_and_line():
     class NumpyTanh(layers.Layer):
@@ -354,20 +416,28 @@ def test_a_numpy_layer_predicts_but_refuses_to_train_naming_layer_and_line():
         def call(self, x):
             return np.tanh(x) * self.w
 
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(3), NumpyTanh(name="np_tanh")])
+    model = keras.Sequential(
+        [keras.Input((3,)), layers.Dense(3), NumpyTanh(name="np_tanh")]
+    )
     x = np.ones((4, 3), np.float32)
     dense_out = model.layers[0](x)
-    assert np.allclose(model.predict(x, verbose=0), np.tanh(dense_out))       # inference works
+    assert np.allclose(
+        model.predict(x, verbose=0), np.tanh(dense_out)
+    )  # inference works
     model.compile(optimizer="sgd", loss="mse")
     before = model.get_weights()
     with pytest.raises(TapeError) as info:
         model.fit(x, np.zeros((4, 3), np.float32), verbose=0)
     message = str(info.value)
     assert "Layer 'np_tanh' (NumpyTanh) cannot be trained" in message
-    assert "numpy.tanh" in message and "test_custom_layers.py" in message and "np.tanh(x) * self.w" in message
+    assert (
+        "numpy.tanh" in message
+        and "test_custom_layers.py" in message
+        and "np.tanh(x) * self.w" in message
+    )
     assert "Received:" in message
     for w0, w1 in zip(before, model.get_weights()):
-        assert np.array_equal(w0, w1)                  # nothing was updated
+        assert np.array_equal(w0, w1)  # nothing was updated
 
 
 def test_a_weight_read_as_a_numpy_array_breaks_the_chain():
@@ -386,6 +456,7 @@ def test_a_weight_read_as_a_numpy_array_breaks_the_chain():
 
 
 # --------------------------------------------------------------------------- shapes and config
+
 
 def test_output_shape_is_inferred_by_running_call_and_summary_shows_it():
     class Halve(layers.Layer):
@@ -408,7 +479,11 @@ def test_output_shape_is_inferred_by_running_call_and_summary_shows_it():
 def test_get_config_and_from_config_round_trip():
     layer = Linear(7, name="lin", trainable=False)
     config = layer.get_config()
-    assert config["units"] == 7 and config["name"] == "lin" and config["trainable"] is False
+    assert (
+        config["units"] == 7
+        and config["name"] == "lin"
+        and config["trainable"] is False
+    )
     again = Linear.from_config(config)
     assert again.units == 7 and again.name == "lin" and again.trainable is False
 
@@ -432,7 +507,9 @@ def test_a_sub_layer_built_lazily_in_call_is_trained_by_the_model():
     before = lazy.dense.get_weights()
     model.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
     assert not np.allclose(before[0], lazy.dense.get_weights()[0])
-    if model._setup.flat is not None:           # the fast path keeps the sub-layer's weights in its buffer too
+    if (
+        model._setup.flat is not None
+    ):  # the fast path keeps the sub-layer's weights in its buffer too
         assert np.shares_memory(lazy.dense._weights["kernel"], model._setup.flat)
 
 

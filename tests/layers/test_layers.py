@@ -1,4 +1,5 @@
 """Layers as Keras 3 has them: names, weight layouts, configs, defaults, shapes, initializers."""
+
 from __future__ import annotations
 
 import math
@@ -18,16 +19,53 @@ def built(layer, input_shape):
 
 # --------------------------------------------------------------------------- automatic names
 
+
 def test_automatic_names_follow_keras():
     keras.backend.clear_session()
-    made = [L.Conv2D(4, 3), L.Conv2D(4, 3), L.MaxPooling2D(), L.MaxPool2D(), L.LeakyReLU(), L.Dense(3),
-            L.Dense(3), L.Flatten(), L.Dropout(0.5), L.ReLU(), L.AveragePooling2D(2), L.GlobalAveragePooling2D(),
-            L.GlobalMaxPooling1D(), L.Conv1D(2, 3), L.Conv3D(2, 3), L.Activation("relu"), L.Softmax(),
-            L.Reshape((4,)), L.AveragePooling1D(2), L.MaxPooling3D()]
+    made = [
+        L.Conv2D(4, 3),
+        L.Conv2D(4, 3),
+        L.MaxPooling2D(),
+        L.MaxPool2D(),
+        L.LeakyReLU(),
+        L.Dense(3),
+        L.Dense(3),
+        L.Flatten(),
+        L.Dropout(0.5),
+        L.ReLU(),
+        L.AveragePooling2D(2),
+        L.GlobalAveragePooling2D(),
+        L.GlobalMaxPooling1D(),
+        L.Conv1D(2, 3),
+        L.Conv3D(2, 3),
+        L.Activation("relu"),
+        L.Softmax(),
+        L.Reshape((4,)),
+        L.AveragePooling1D(2),
+        L.MaxPooling3D(),
+    ]
     assert [l.name for l in made] == [
-        "conv2d", "conv2d_1", "max_pooling2d", "max_pooling2d_1", "leaky_re_lu", "dense", "dense_1", "flatten",
-        "dropout", "re_lu", "average_pooling2d", "global_average_pooling2d", "global_max_pooling1d", "conv1d",
-        "conv3d", "activation", "softmax", "reshape", "average_pooling1d", "max_pooling3d"]
+        "conv2d",
+        "conv2d_1",
+        "max_pooling2d",
+        "max_pooling2d_1",
+        "leaky_re_lu",
+        "dense",
+        "dense_1",
+        "flatten",
+        "dropout",
+        "re_lu",
+        "average_pooling2d",
+        "global_average_pooling2d",
+        "global_max_pooling1d",
+        "conv1d",
+        "conv3d",
+        "activation",
+        "softmax",
+        "reshape",
+        "average_pooling1d",
+        "max_pooling3d",
+    ]
 
 
 def test_clear_session_restarts_names_and_models_are_named_too():
@@ -49,13 +87,16 @@ def test_sequential_refuses_duplicate_layer_names():
 
 def test_input_layer_not_listed():
     keras.backend.clear_session()
-    model = keras.Sequential([keras.Input(shape=(6, 6, 1)), L.Conv2D(2, 3), L.Flatten(), L.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input(shape=(6, 6, 1)), L.Conv2D(2, 3), L.Flatten(), L.Dense(3)]
+    )
     assert [l.name for l in model.layers] == ["conv2d", "flatten", "dense"]
     assert model.input_shape == (None, 6, 6, 1)
     assert model.output_shape == (None, 3)
 
 
 # --------------------------------------------------------------------------- weight layouts
+
 
 def test_conv_and_dense_weight_layouts():
     conv = L.Conv2D(5, 3)
@@ -139,15 +180,31 @@ def test_set_weights_failure_leaves_weights_unchanged():
     built(layer, (None, 3))
     before = layer.get_weights()
     with pytest.raises(ValueError):
-        layer.set_weights([np.ones((3, 2), np.float32), np.ones(3, np.float32)])   # second one wrong
+        layer.set_weights(
+            [np.ones((3, 2), np.float32), np.ones(3, np.float32)]
+        )  # second one wrong
     for a, b in zip(before, layer.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_set_weights_round_trip_through_model():
     keras.utils.set_random_seed(0)
-    a = keras.Sequential([keras.Input(shape=(6, 6, 1)), L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(2)])
-    b = keras.Sequential([keras.Input(shape=(6, 6, 1)), L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(2)])
+    a = keras.Sequential(
+        [
+            keras.Input(shape=(6, 6, 1)),
+            L.Conv2D(3, 3, activation="relu"),
+            L.Flatten(),
+            L.Dense(2),
+        ]
+    )
+    b = keras.Sequential(
+        [
+            keras.Input(shape=(6, 6, 1)),
+            L.Conv2D(3, 3, activation="relu"),
+            L.Flatten(),
+            L.Dense(2),
+        ]
+    )
     x = np.random.default_rng(2).normal(size=(4, 6, 6, 1)).astype(np.float32)
     b.set_weights(a.get_weights())
     np.testing.assert_array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))
@@ -156,8 +213,16 @@ def test_set_weights_round_trip_through_model():
 # --------------------------------------------------------------------------- get_config / from_config
 
 CONFIG_CASES = [
-    (lambda: L.Conv1D(4, 3, strides=2, padding="same", activation="relu"), (None, 11, 2)),
-    (lambda: L.Conv2D(4, (3, 2), dilation_rate=2, use_bias=False, kernel_initializer="he_normal"), (None, 9, 9, 3)),
+    (
+        lambda: L.Conv1D(4, 3, strides=2, padding="same", activation="relu"),
+        (None, 11, 2),
+    ),
+    (
+        lambda: L.Conv2D(
+            4, (3, 2), dilation_rate=2, use_bias=False, kernel_initializer="he_normal"
+        ),
+        (None, 9, 9, 3),
+    ),
     (lambda: L.Conv3D(2, 2, padding="same"), (None, 4, 5, 6, 1)),
     (lambda: L.Dense(5, activation="softmax"), (None, 7)),
     (lambda: L.Flatten(), (None, 3, 4, 2)),
@@ -179,7 +244,11 @@ CONFIG_CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, input_shape", CONFIG_CASES, ids=[f"case{i}" for i in range(len(CONFIG_CASES))])
+@pytest.mark.parametrize(
+    "make, input_shape",
+    CONFIG_CASES,
+    ids=[f"case{i}" for i in range(len(CONFIG_CASES))],
+)
 def test_config_round_trip_gives_same_output_shape(make, input_shape):
     layer = make()
     out = built(layer, input_shape)
@@ -187,7 +256,9 @@ def test_config_round_trip_gives_same_output_shape(make, input_shape):
     clone = type(layer).from_config(config)
     assert clone.get_config() == config
     assert built(clone, input_shape) == out
-    assert [w.shape for w in clone.get_weights()] == [w.shape for w in layer.get_weights()]
+    assert [w.shape for w in clone.get_weights()] == [
+        w.shape for w in layer.get_weights()
+    ]
     x = np.random.default_rng(0).normal(size=(2, *input_shape[1:])).astype(np.float32)
     assert layer(x).shape == clone(x).shape == (2, *out[1:])
 
@@ -202,24 +273,43 @@ def test_config_keeps_initializers():
 
 def test_sequential_config_round_trip():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(shape=(8, 8, 1)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(),
-                              L.Dropout(0.2), L.Flatten(), L.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1)),
+            L.Conv2D(4, 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Dropout(0.2),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     clone = keras.Sequential.from_config(model.get_config())
-    assert [l.output_shape for l in clone.layers] == [l.output_shape for l in model.layers]
-    assert [type(l).__name__ for l in clone.layers] == [type(l).__name__ for l in model.layers]
+    assert [l.output_shape for l in clone.layers] == [
+        l.output_shape for l in model.layers
+    ]
+    assert [type(l).__name__ for l in clone.layers] == [
+        type(l).__name__ for l in model.layers
+    ]
     assert clone.count_params() == model.count_params()
     clone.set_weights(model.get_weights())
     x = np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype(np.float32)
-    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        clone.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
 
 
 # --------------------------------------------------------------------------- activations and dropout
 
+
 def test_leaky_relu_layer_slope_03_function_slope_02():
     x = np.array([[-10.0, 0.0, 5.0]], dtype=np.float32)
     np.testing.assert_allclose(L.LeakyReLU()(x), [[-3.0, 0.0, 5.0]], rtol=1e-6)
-    np.testing.assert_allclose(keras.activations.leaky_relu(x), [[-2.0, 0.0, 5.0]], rtol=1e-6)
-    np.testing.assert_allclose(L.LeakyReLU(negative_slope=0.01)(x), [[-0.1, 0.0, 5.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.activations.leaky_relu(x), [[-2.0, 0.0, 5.0]], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        L.LeakyReLU(negative_slope=0.01)(x), [[-0.1, 0.0, 5.0]], rtol=1e-6
+    )
     assert L.LeakyReLU().get_config()["negative_slope"] == pytest.approx(0.3)
 
 
@@ -242,7 +332,7 @@ def test_dropout_zeroes_about_rate_and_scales_survivors(rate):
     n = x.size
     assert abs(dropped - rate) < 6 * math.sqrt(rate * (1 - rate) / n)
     np.testing.assert_allclose(y[y != 0], 2.0 / (1 - rate), rtol=1e-6)
-    assert float(y.mean()) == pytest.approx(2.0, rel=0.02)     # expectation preserved
+    assert float(y.mean()) == pytest.approx(2.0, rel=0.02)  # expectation preserved
 
 
 def test_dropout_rate_out_of_range_refused():
@@ -253,6 +343,7 @@ def test_dropout_rate_out_of_range_refused():
 
 
 # --------------------------------------------------------------------------- pooling defaults
+
 
 def test_average_pooling_requires_pool_size():
     for cls in (L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D):
@@ -279,11 +370,12 @@ def test_max_pooling_value():
 
 # --------------------------------------------------------------------------- conv arguments
 
+
 @pytest.mark.parametrize("cls, k", [(L.Conv1D, 3), (L.Conv2D, 3), (L.Conv3D, 2)])
 def test_conv_refuses_strides_with_dilation(cls, k):
     with pytest.raises(ValueError, match="dilation"):
         cls(2, k, strides=2, dilation_rate=2)
-    cls(2, k, strides=2)              # each alone is fine
+    cls(2, k, strides=2)  # each alone is fine
     cls(2, k, dilation_rate=2)
 
 
@@ -303,24 +395,44 @@ SHAPE_CASES = [
     (lambda: L.Conv1D(4, 3, strides=2), (None, 10, 2), (None, 4, 4)),
     (lambda: L.Conv1D(4, 3, dilation_rate=3), (None, 10, 2), (None, 4, 4)),
     (lambda: L.Conv2D(8, (3, 5)), (None, 12, 10, 3), (None, 10, 6, 8)),
-    (lambda: L.Conv2D(8, 3, strides=2, padding="same"), (None, 7, 8, 3), (None, 4, 4, 8)),
+    (
+        lambda: L.Conv2D(8, 3, strides=2, padding="same"),
+        (None, 7, 8, 3),
+        (None, 4, 4, 8),
+    ),
     (lambda: L.Conv2D(8, 3, strides=(2, 3)), (None, 7, 8, 3), (None, 3, 2, 8)),
     (lambda: L.Conv2D(8, (3, 5), dilation_rate=2), (None, 12, 10, 3), (None, 8, 2, 8)),
-    (lambda: L.Conv2D(8, 4, padding="same", dilation_rate=2), (None, 9, 9, 1), (None, 9, 9, 8)),
+    (
+        lambda: L.Conv2D(8, 4, padding="same", dilation_rate=2),
+        (None, 9, 9, 1),
+        (None, 9, 9, 8),
+    ),
     (lambda: L.Conv2D(32, 3), (None, 28, 28, 1), (None, 26, 26, 32)),
     (lambda: L.Conv3D(2, 3), (None, 6, 7, 8, 1), (None, 4, 5, 6, 2)),
-    (lambda: L.Conv3D(2, (1, 2, 3), strides=2, padding="same"), (None, 5, 6, 7, 3), (None, 3, 3, 4, 2)),
+    (
+        lambda: L.Conv3D(2, (1, 2, 3), strides=2, padding="same"),
+        (None, 5, 6, 7, 3),
+        (None, 3, 3, 4, 2),
+    ),
     # pooling
     (lambda: L.MaxPooling1D(), (None, 11, 3), (None, 5, 3)),
     (lambda: L.MaxPooling1D(3, strides=1), (None, 10, 3), (None, 8, 3)),
     (lambda: L.AveragePooling1D(2, padding="same"), (None, 11, 3), (None, 6, 3)),
     (lambda: L.MaxPooling2D(), (None, 26, 26, 32), (None, 13, 13, 32)),
     (lambda: L.MaxPooling2D(), (None, 11, 11, 64), (None, 5, 5, 64)),
-    (lambda: L.MaxPooling2D(3, strides=2, padding="same"), (None, 7, 7, 1), (None, 4, 4, 1)),
+    (
+        lambda: L.MaxPooling2D(3, strides=2, padding="same"),
+        (None, 7, 7, 1),
+        (None, 4, 4, 1),
+    ),
     (lambda: L.AveragePooling2D(3, strides=2), (None, 7, 8, 2), (None, 3, 3, 2)),
     (lambda: L.AveragePooling2D((2, 3)), (None, 6, 6, 1), (None, 3, 2, 1)),
     (lambda: L.MaxPooling3D(), (None, 4, 5, 6, 1), (None, 2, 2, 3, 1)),
-    (lambda: L.AveragePooling3D(2, padding="same"), (None, 3, 5, 6, 2), (None, 2, 3, 3, 2)),
+    (
+        lambda: L.AveragePooling3D(2, padding="same"),
+        (None, 3, 5, 6, 2),
+        (None, 2, 3, 3, 2),
+    ),
     (lambda: L.GlobalMaxPooling1D(), (None, 7, 3), (None, 3)),
     (lambda: L.GlobalAveragePooling2D(), (None, 4, 5, 3), (None, 3)),
     (lambda: L.GlobalAveragePooling2D(keepdims=True), (None, 4, 5, 3), (None, 1, 1, 3)),
@@ -332,8 +444,11 @@ SHAPE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, input_shape, expected", SHAPE_CASES,
-                         ids=[f"case{i}-{e}" for i, (_, _, e) in enumerate(SHAPE_CASES)])
+@pytest.mark.parametrize(
+    "make, input_shape, expected",
+    SHAPE_CASES,
+    ids=[f"case{i}-{e}" for i, (_, _, e) in enumerate(SHAPE_CASES)],
+)
 def test_output_shapes(make, input_shape, expected):
     layer = make()
     assert built(layer, input_shape) == expected
@@ -344,13 +459,28 @@ def test_output_shapes(make, input_shape, expected):
 def test_seed004_shapes_and_params(seed004_model):
     model = seed004_model()
     assert [l.output_shape for l in model.layers] == [
-        (None, 26, 26, 32), (None, 13, 13, 32), (None, 11, 11, 64), (None, 5, 5, 64), (None, 1600),
-        (None, 128), (None, 10)]
-    assert [l.count_params() for l in model.layers] == [320, 0, 18496, 0, 0, 204928, 1290]
+        (None, 26, 26, 32),
+        (None, 13, 13, 32),
+        (None, 11, 11, 64),
+        (None, 5, 5, 64),
+        (None, 1600),
+        (None, 128),
+        (None, 10),
+    ]
+    assert [l.count_params() for l in model.layers] == [
+        320,
+        0,
+        18496,
+        0,
+        0,
+        204928,
+        1290,
+    ]
     assert model.count_params() == 225034
 
 
 # --------------------------------------------------------------------------- initializer statistics
+
 
 def sample(init, shape, seed=0):
     keras.utils.set_random_seed(seed)
@@ -385,7 +515,9 @@ def test_glorot_uniform_dense_fans():
 
 
 def test_glorot_normal_is_truncated():
-    check_truncated_normal(sample("glorot_normal", (3, 3, 64, 128)), math.sqrt(2 / (9 * 64 + 9 * 128)))
+    check_truncated_normal(
+        sample("glorot_normal", (3, 3, 64, 128)), math.sqrt(2 / (9 * 64 + 9 * 128))
+    )
 
 
 def test_he_normal_truncated_at_two_std():
@@ -418,20 +550,31 @@ def test_layer_initializers_have_the_same_statistics():
     conv = L.Conv2D(128, 3, kernel_initializer="he_normal")
     built(conv, (None, 8, 8, 64))
     check_truncated_normal(conv.get_weights()[0].astype(np.float64), math.sqrt(2 / 576))
-    dense = L.Dense(200)                      # default glorot_uniform, zero bias
+    dense = L.Dense(200)  # default glorot_uniform, zero bias
     built(dense, (None, 300))
     k, b = dense.get_weights()
     check_uniform(k.astype(np.float64), math.sqrt(6 / 500))
     assert np.all(b == 0)
     conv_default = L.Conv2D(128, 3)
     built(conv_default, (None, 8, 8, 64))
-    check_uniform(conv_default.get_weights()[0].astype(np.float64), math.sqrt(6 / (576 + 1152)))
+    check_uniform(
+        conv_default.get_weights()[0].astype(np.float64), math.sqrt(6 / (576 + 1152))
+    )
 
 
 def test_initializers_are_float32_and_seeded():
-    for name in ("glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "random_normal", "random_uniform"):
+    for name in (
+        "glorot_uniform",
+        "glorot_normal",
+        "he_normal",
+        "he_uniform",
+        "random_normal",
+        "random_uniform",
+    ):
         assert keras.initializers.get(name)((4, 5)).dtype == np.float32
     a = keras.initializers.RandomNormal(seed=3)((10, 10))
     b = keras.initializers.RandomNormal(seed=3)((10, 10))
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(sample("he_normal", (20, 20), seed=7), sample("he_normal", (20, 20), seed=7))
+    np.testing.assert_array_equal(
+        sample("he_normal", (20, 20), seed=7), sample("he_normal", (20, 20), seed=7)
+    )

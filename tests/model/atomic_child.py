@@ -11,6 +11,7 @@ The file's format follows PATH's extension (.keras, .weights.h5, .safetensors).
 moment of ``cnnlab.atomic``: in the middle of writing the temporary file,
 in its ``fsync``, or just before the ``os.replace`` that puts it in place.
 """
+
 import os
 import signal
 import sys
@@ -21,10 +22,14 @@ import numpy as np
 def main(argv):
     path = argv[0]
     die_in = argv[argv.index("--die-in") + 1] if "--die-in" in argv else None
-    from cnnlab import keras
-    from cnnlab import atomic
+    from cnnlab import atomic, keras
 
-    model = keras.Sequential([keras.Input(shape=(2048,)), keras.layers.Dense(6144, kernel_initializer="zeros")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2048,)),
+            keras.layers.Dense(6144, kernel_initializer="zeros"),
+        ]
+    )
     save = model.save if path.endswith(".keras") else model.save_weights
     generation = {"g": 0}
 
@@ -53,7 +58,7 @@ def main(argv):
             def write(self, data):
                 if generation["g"] == 2:
                     view = memoryview(data)
-                    self.f.write(view[:len(view) // 2])
+                    self.f.write(view[: len(view) // 2])
                     self.f.flush()
                     die()
                 return self.f.write(data)
@@ -77,7 +82,9 @@ def main(argv):
     while True:
         generation["g"] += 1
         g = generation["g"]
-        model.set_weights([np.full(w.shape, g, dtype=w.dtype) for w in model.get_weights()])
+        model.set_weights(
+            [np.full(w.shape, g, dtype=w.dtype) for w in model.get_weights()]
+        )
         save(path)
         print(f"saved {g}", flush=True)
 

@@ -8,6 +8,7 @@ the last one reported or the one after it. Then the child kills itself at chosen
 of the second save (mid-write, in ``fsync``, just before ``os.replace``): the file must
 still be the first save.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,18 @@ FORMATS = ["m.keras", "m.weights.h5", "m.safetensors"]
 
 
 def start(path, *extra):
-    return subprocess.Popen([sys.executable, str(CHILD), str(path), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), str(path), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def saved_lines(text):
-    return [int(line.split()[1]) for line in text.splitlines() if line.startswith("saved ")]
+    return [
+        int(line.split()[1]) for line in text.splitlines() if line.startswith("saved ")
+    ]
 
 
 def generation(path):
@@ -51,7 +58,9 @@ def generation(path):
         model.load_weights(path)
         weights = model.get_weights()
     values = {float(w.flat[0]) for w in weights}
-    assert len(values) == 1 and all((w == w.flat[0]).all() for w in weights), f"{path} mixes two saves"
+    assert len(values) == 1 and all((w == w.flat[0]).all() for w in weights), (
+        f"{path} mixes two saves"
+    )
     return int(values.pop())
 
 
@@ -63,7 +72,7 @@ def test_random_sigkills_during_large_saves_always_leave_a_loadable_file(tmp_pat
         for name in FORMATS:
             path = tmp_path / name
             proc = start(path)
-            first = proc.stdout.readline()              # one complete save exists before any kill
+            first = proc.stdout.readline()  # one complete save exists before any kill
             assert first.startswith("saved "), proc.stderr.read()
             procs.append((path, proc, time.monotonic() + rng.uniform(0.0, 0.35)))
         for path, proc, when in procs:
@@ -78,18 +87,28 @@ def test_random_sigkills_during_large_saves_always_leave_a_loadable_file(tmp_pat
     leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     mid_save = len(leftovers)
     assert kills == 21
-    assert mid_save >= 1, "no kill landed inside a save (each one leaves its temporary file)"
+    assert mid_save >= 1, (
+        "no kill landed inside a save (each one leaves its temporary file)"
+    )
     assert set(os.listdir(tmp_path)) - set(leftovers) == set(FORMATS)
 
 
 @pytest.mark.parametrize("phase", ["write", "fsync", "replace"])
 def test_a_kill_at_each_moment_of_a_save_leaves_the_previous_file(tmp_path, phase):
-    procs = [(tmp_path / name, start(tmp_path / name, "--die-in", phase)) for name in FORMATS]
+    procs = [
+        (tmp_path / name, start(tmp_path / name, "--die-in", phase)) for name in FORMATS
+    ]
     for path, proc in procs:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == -signal.SIGKILL, err
         assert saved_lines(out) == [1]
         assert generation(path) == 1
-        tmp = [n for n in os.listdir(tmp_path) if n.startswith(f".{path.name}.") and n.endswith(".tmp")]
-        assert len(tmp) == 1, "the interrupted save's temporary file, never the target, was cut short"
+        tmp = [
+            n
+            for n in os.listdir(tmp_path)
+            if n.startswith(f".{path.name}.") and n.endswith(".tmp")
+        ]
+        assert len(tmp) == 1, (
+            "the interrupted save's temporary file, never the target, was cut short"
+        )
     assert {n for n in os.listdir(tmp_path) if not n.endswith(".tmp")} == set(FORMATS)

@@ -17,6 +17,7 @@ and the NaN shows in what they return.
 
 The examples are derandomized (the same ones every run); ``CNNLAB_FUZZ_RANDOM=1`` explores new ones.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,11 +32,23 @@ from cnnlab import keras
 from cnnlab.errors import CnnlabError
 from cnnlab.layers import clear_session
 
-FUZZ = settings(max_examples=int(os.environ.get("CNNLAB_FUZZ_EXAMPLES", "600")), deadline=None,
-                derandomize=not os.environ.get("CNNLAB_FUZZ_RANDOM"),
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=int(os.environ.get("CNNLAB_FUZZ_EXAMPLES", "600")),
+    deadline=None,
+    derandomize=not os.environ.get("CNNLAB_FUZZ_RANDOM"),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-VALID_DTYPES = ["float32", "float64", "float16", "int8", "int32", "int64", "uint8", "bool"]
+VALID_DTYPES = [
+    "float32",
+    "float64",
+    "float16",
+    "int8",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+]
 
 
 def clear_error(error, *names):
@@ -45,7 +58,9 @@ def clear_error(error, *names):
         return False
     if isinstance(error, CnnlabError):
         return True
-    return isinstance(error, ValueError) and any(name and name in message for name in names)
+    return isinstance(error, ValueError) and any(
+        name and name in message for name in names
+    )
 
 
 def as_dtype(x, dtype):
@@ -75,12 +90,18 @@ LAYERS = {
     "LeakyReLU": (lambda: keras.layers.LeakyReLU(), None),
     "Activation": (lambda: keras.layers.Activation("sigmoid"), None),
     "BatchNormalization": (lambda: keras.layers.BatchNormalization(), None),
-    "Conv1DTranspose": (lambda: keras.layers.Conv1DTranspose(2, 3, strides=2, output_padding=1), 3),
+    "Conv1DTranspose": (
+        lambda: keras.layers.Conv1DTranspose(2, 3, strides=2, output_padding=1),
+        3,
+    ),
     "Conv2DTranspose": (lambda: keras.layers.Conv2DTranspose(2, 2, padding="same"), 4),
     "Conv3DTranspose": (lambda: keras.layers.Conv3DTranspose(2, 2, strides=2), 5),
     "DepthwiseConv2D": (lambda: keras.layers.DepthwiseConv2D(2, depth_multiplier=2), 4),
     "SeparableConv1D": (lambda: keras.layers.SeparableConv1D(3, 2, padding="same"), 3),
-    "GroupedCausalConv1D": (lambda: keras.layers.Conv1D(4, 2, padding="causal", groups=2), 3),
+    "GroupedCausalConv1D": (
+        lambda: keras.layers.Conv1D(4, 2, padding="causal", groups=2),
+        3,
+    ),
     "ZeroPadding2D": (lambda: keras.layers.ZeroPadding2D(((1, 0), (2, 1))), 4),
     "Cropping2D": (lambda: keras.layers.Cropping2D(1), 4),
     "Cropping1D": (lambda: keras.layers.Cropping1D((1, 2)), 3),
@@ -106,10 +127,22 @@ LAYERS = {
 def layer_inputs(draw):
     name = draw(st.sampled_from(sorted(LAYERS)))
     _, rank = LAYERS[name]
-    rank = draw(st.sampled_from([rank] * 3 + [0, 1, 2, 3, 4, 5, 6])) if rank else draw(st.integers(0, 5))
-    shape = tuple(draw(st.lists(st.sampled_from([0, 1, 2, 3, 4, 5]), min_size=rank, max_size=rank)))
-    kind = draw(st.sampled_from(VALID_DTYPES + ["nan", "inf", "object", "str", "complex", "ragged"]))
-    seed = draw(st.integers(0, 2 ** 16))
+    rank = (
+        draw(st.sampled_from([rank] * 3 + [0, 1, 2, 3, 4, 5, 6]))
+        if rank
+        else draw(st.integers(0, 5))
+    )
+    shape = tuple(
+        draw(
+            st.lists(st.sampled_from([0, 1, 2, 3, 4, 5]), min_size=rank, max_size=rank)
+        )
+    )
+    kind = draw(
+        st.sampled_from(
+            VALID_DTYPES + ["nan", "inf", "object", "str", "complex", "ragged"]
+        )
+    )
+    seed = draw(st.integers(0, 2**16))
     return name, shape, kind, seed
 
 
@@ -144,8 +177,10 @@ def test_layers_refuse_bad_input_clearly_or_convert_it(case):
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             y = layer(x)
-        except Exception as e:                                          # noqa: BLE001
-            assert clear_error(e, layer.name), f"{name} on {kind} {shape}: {type(e).__name__}: {e}"
+        except Exception as e:  # noqa: BLE001
+            assert clear_error(e, layer.name), (
+                f"{name} on {kind} {shape}: {type(e).__name__}: {e}"
+            )
             return
     assert kind in VALID_DTYPES + ["nan", "inf"], f"{name} accepted {kind} input"
     assert isinstance(y, np.ndarray) and y.dtype == np.float32
@@ -155,24 +190,58 @@ def test_layers_refuse_bad_input_clearly_or_convert_it(case):
         keras.utils.set_random_seed(0)
         again = make()
         expected = again(np.asarray(x).astype("float32"))
-        if name != "Dropout":                   # (identity at inference anyway)
-            np.testing.assert_array_equal(y, expected)      # the documented cast, nothing else
+        if name != "Dropout":  # (identity at inference anyway)
+            np.testing.assert_array_equal(
+                y, expected
+            )  # the documented cast, nothing else
         if name not in ("Dense", "Conv1D", "Conv2D", "Conv3D"):
             assert np.isfinite(y).all()
 
 
 # ---- nonsense arguments -------------------------------------------------------------------
 NONSENSE = [  # (layer, keyword arguments, the argument the error must name)
-    (keras.layers.DepthwiseConv2D, dict(kernel_size=3, depth_multiplier=-1), "depth_multiplier"),
-    (keras.layers.DepthwiseConv1D, dict(kernel_size=3, depth_multiplier=0), "depth_multiplier"),
-    (keras.layers.SeparableConv2D, dict(filters=2, kernel_size=3, depth_multiplier=2.5), "depth_multiplier"),
+    (
+        keras.layers.DepthwiseConv2D,
+        dict(kernel_size=3, depth_multiplier=-1),
+        "depth_multiplier",
+    ),
+    (
+        keras.layers.DepthwiseConv1D,
+        dict(kernel_size=3, depth_multiplier=0),
+        "depth_multiplier",
+    ),
+    (
+        keras.layers.SeparableConv2D,
+        dict(filters=2, kernel_size=3, depth_multiplier=2.5),
+        "depth_multiplier",
+    ),
     (keras.layers.SeparableConv1D, dict(filters=0, kernel_size=3), "filters"),
-    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2, output_padding=2), "output_padding"),
-    (keras.layers.Conv1DTranspose, dict(filters=2, kernel_size=3, output_padding=1), "output_padding"),
-    (keras.layers.Conv3DTranspose, dict(filters=2, kernel_size=3, output_padding=(0, -1, 0)), "output_padding"),
+    (
+        keras.layers.Conv2DTranspose,
+        dict(filters=2, kernel_size=3, strides=2, output_padding=2),
+        "output_padding",
+    ),
+    (
+        keras.layers.Conv1DTranspose,
+        dict(filters=2, kernel_size=3, output_padding=1),
+        "output_padding",
+    ),
+    (
+        keras.layers.Conv3DTranspose,
+        dict(filters=2, kernel_size=3, output_padding=(0, -1, 0)),
+        "output_padding",
+    ),
     (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=-3), "kernel_size"),
-    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, strides=2, dilation_rate=2), "dilation_rate"),
-    (keras.layers.Conv2DTranspose, dict(filters=2, kernel_size=3, padding="causal"), "padding"),
+    (
+        keras.layers.Conv2DTranspose,
+        dict(filters=2, kernel_size=3, strides=2, dilation_rate=2),
+        "dilation_rate",
+    ),
+    (
+        keras.layers.Conv2DTranspose,
+        dict(filters=2, kernel_size=3, padding="causal"),
+        "padding",
+    ),
     (keras.layers.Conv2D, dict(filters=4, kernel_size=3, padding="causal"), "padding"),
     (keras.layers.DepthwiseConv2D, dict(kernel_size=3, padding="causal"), "padding"),
     (keras.layers.Conv2D, dict(filters=5, kernel_size=3, groups=2), "groups"),
@@ -185,9 +254,16 @@ NONSENSE = [  # (layer, keyword arguments, the argument the error must name)
     (keras.layers.UpSampling2D, dict(interpolation="bicubic"), "interpolation"),
     (keras.layers.UpSampling1D, dict(size=0), "size"),
     (keras.layers.Resizing, dict(height=0, width=3), "height"),
-    (keras.layers.Resizing, dict(height=3, width=3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True),
-     "pad_to_aspect_ratio"),
-    (keras.layers.Resizing, dict(height=3, width=3, interpolation="lanczos3"), "interpolation"),
+    (
+        keras.layers.Resizing,
+        dict(height=3, width=3, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True),
+        "pad_to_aspect_ratio",
+    ),
+    (
+        keras.layers.Resizing,
+        dict(height=3, width=3, interpolation="lanczos3"),
+        "interpolation",
+    ),
     (keras.layers.CenterCrop, dict(height=2, width=-2), "width"),
     (keras.layers.Rescaling, dict(scale="1/255"), "scale"),
     (keras.layers.Permute, dict(dims=(1, 3)), "dims"),
@@ -202,19 +278,28 @@ NONSENSE = [  # (layer, keyword arguments, the argument the error must name)
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, argument", NONSENSE, ids=[f"{c.__name__}-{a}" for c, _, a in NONSENSE])
-def test_nonsense_arguments_are_refused_naming_the_layer_and_the_argument(cls, kwargs, argument):
+@pytest.mark.parametrize(
+    "cls, kwargs, argument", NONSENSE, ids=[f"{c.__name__}-{a}" for c, _, a in NONSENSE]
+)
+def test_nonsense_arguments_are_refused_naming_the_layer_and_the_argument(
+    cls, kwargs, argument
+):
     clear_session()
     with pytest.raises(CnnlabError) as info:
         cls(**kwargs, name="the_layer")
     message = str(info.value)
-    assert "the_layer" in message and argument in message and "Received" in message, message
+    assert "the_layer" in message and argument in message and "Received" in message, (
+        message
+    )
 
 
 def test_grouped_conv_refuses_channels_not_divisible_naming_both():
     clear_session()
     layer = keras.layers.Conv2D(4, 3, groups=2, name="grouped")
-    with pytest.raises(CnnlabError, match=r"grouped.*divisible by the number of groups.*groups=2.*3 channels"):
+    with pytest.raises(
+        CnnlabError,
+        match=r"grouped.*divisible by the number of groups.*groups=2.*3 channels",
+    ):
         layer(np.zeros((1, 5, 5, 3), "float32"))
 
 
@@ -226,19 +311,54 @@ HEADS = {
     "binary_crossentropy": (1, "sigmoid"),
     "mse": (2, None),
 }
-X_MUTATIONS = ["none_", "no_channel_axis", "extra_axis", "channels", "spatial", "zero_samples", "nan", "inf", "object",
-               "str", "complex", "ragged", "scalar", "single_sample", "none"]
-Y_MUTATIONS = ["none_", "short", "long", "nan", "str", "object_mixed", "ragged", "none", "wrong_width", "out_of_range",
-               "fractional", "negative"]
+X_MUTATIONS = [
+    "none_",
+    "no_channel_axis",
+    "extra_axis",
+    "channels",
+    "spatial",
+    "zero_samples",
+    "nan",
+    "inf",
+    "object",
+    "str",
+    "complex",
+    "ragged",
+    "scalar",
+    "single_sample",
+    "none",
+]
+Y_MUTATIONS = [
+    "none_",
+    "short",
+    "long",
+    "nan",
+    "str",
+    "object_mixed",
+    "ragged",
+    "none",
+    "wrong_width",
+    "out_of_range",
+    "fractional",
+    "negative",
+]
 
 
 def build(loss, seed=0):
     keras.utils.set_random_seed(seed)
     clear_session()
     units, activation = HEADS[loss]
-    model = keras.Sequential([keras.Input(INPUT), keras.layers.Conv2D(2, 3, activation="relu"),
-                              keras.layers.Flatten(), keras.layers.Dense(units, activation=activation)])
-    model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"] if loss != "mse" else ["mae"])
+    model = keras.Sequential(
+        [
+            keras.Input(INPUT),
+            keras.layers.Conv2D(2, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation=activation),
+        ]
+    )
+    model.compile(
+        optimizer="sgd", loss=loss, metrics=["accuracy"] if loss != "mse" else ["mae"]
+    )
     return model
 
 
@@ -309,8 +429,11 @@ def mutate_y(y, how, loss):
     if how == "none":
         return None
     if how == "wrong_width":
-        return np.concatenate([y.reshape(len(y), -1)] * 2, axis=1) if loss != "sparse_categorical_crossentropy" \
+        return (
+            np.concatenate([y.reshape(len(y), -1)] * 2, axis=1)
+            if loss != "sparse_categorical_crossentropy"
             else np.stack([y, y], axis=1)
+        )
     if how == "out_of_range":
         return y + 3 if loss == "sparse_categorical_crossentropy" else None
     if how == "fractional":
@@ -323,12 +446,27 @@ def mutate_y(y, how, loss):
 @st.composite
 def model_inputs(draw):
     loss = draw(st.sampled_from(sorted(HEADS)))
-    method = draw(st.sampled_from(["fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "predict_on_batch"]))
+    method = draw(
+        st.sampled_from(
+            [
+                "fit",
+                "evaluate",
+                "predict",
+                "train_on_batch",
+                "test_on_batch",
+                "predict_on_batch",
+            ]
+        )
+    )
     n = draw(st.integers(1, 9))
     dtype = draw(st.sampled_from(VALID_DTYPES))
     x_how = draw(st.sampled_from(X_MUTATIONS + ["none_"] * 4))
-    y_how = draw(st.sampled_from(Y_MUTATIONS + ["none_"] * 4)) if x_how == "none_" else "none_"
-    seed = draw(st.integers(0, 2 ** 16))
+    y_how = (
+        draw(st.sampled_from(Y_MUTATIONS + ["none_"] * 4))
+        if x_how == "none_"
+        else "none_"
+    )
+    seed = draw(st.integers(0, 2**16))
     return loss, method, n, dtype, x_how, y_how, seed
 
 
@@ -345,7 +483,13 @@ def call(model, method, x, y):
 
 
 def finite(result):
-    values = result.values() if isinstance(result, dict) else result if isinstance(result, list) else [result]
+    values = (
+        result.values()
+        if isinstance(result, dict)
+        else result
+        if isinstance(result, list)
+        else [result]
+    )
     return all(np.isfinite(np.asarray(v, dtype=float)).all() for v in values)
 
 
@@ -359,7 +503,7 @@ def test_models_refuse_bad_input_clearly_or_convert_it(case):
     x = mutate_x(x0, x_how)
     y = mutate_y(y0, y_how, loss)
     if y is None and y_how != "none":
-        y_how, y = "none_", y0                                   # (a mutation that does not apply to this loss)
+        y_how, y = "none_", y0  # (a mutation that does not apply to this loss)
     if x_how in ("single_sample",) and n == 1:
         pass
     model = build(loss, seed % 3)
@@ -368,54 +512,86 @@ def test_models_refuse_bad_input_clearly_or_convert_it(case):
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             result = call(model, method, x, y)
-        except Exception as e:                                       # noqa: BLE001
-            assert clear_error(e, model.name, method), \
+        except Exception as e:  # noqa: BLE001
+            assert clear_error(e, model.name, method), (
                 f"{method} with x {x_how}/{dtype}, y {y_how}, {loss}: {type(e).__name__}: {e}"
+            )
             if method == "train_on_batch":
-                assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights())), \
-                    "a refused batch changed the weights"
+                assert all(
+                    np.array_equal(a, b) for a, b in zip(before, model.get_weights())
+                ), "a refused batch changed the weights"
             # fit refuses a bad batch before its update (earlier batches may have trained): never poisoned.
             assert all(np.isfinite(w).all() for w in model.get_weights())
             return
     takes_y = method not in ("predict", "predict_on_batch")
     bad_x = x_how not in ("none_", "nan", "inf")
     bad_y = takes_y and y_how not in ("none_", "nan")
-    assert not bad_x and not bad_y, f"{method} accepted x {x_how}, y {y_how} ({loss}): {result}"
+    assert not bad_x and not bad_y, (
+        f"{method} accepted x {x_how}, y {y_how} ({loss}): {result}"
+    )
     if x_how in ("nan", "inf") or (takes_y and y_how == "nan"):
         # Only evaluating and predicting compute with NaN (as Keras does); it shows in what they return.
-        assert method not in ("fit", "train_on_batch"), "training went on with NaN or inf in the batch"
-        if method in ("evaluate", "test_on_batch") or x_how == "nan":   # (-inf may meet a ReLU and vanish)
+        assert method not in ("fit", "train_on_batch"), (
+            "training went on with NaN or inf in the batch"
+        )
+        if (
+            method in ("evaluate", "test_on_batch") or x_how == "nan"
+        ):  # (-inf may meet a ReLU and vanish)
             assert not finite(result), f"{method} hid the NaN: {result}"
         return
     assert finite(result)
-    if dtype != "float32":                      # the documented conversion, and nothing else
+    if dtype != "float32":  # the documented conversion, and nothing else
         twin = build(loss, seed % 3)
         expected = call(twin, method, x.astype("float32"), y)
         if isinstance(expected, np.ndarray):
             np.testing.assert_array_equal(result, expected)
         else:
             assert result == expected
-        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(model.get_weights(), twin.get_weights())
+        )
 
 
 # ---- a few cases by hand, for the record ---------------------------------------------------
 def test_the_errors_read_well():
     model = build("sparse_categorical_crossentropy")
-    x, y = np.random.default_rng(0).random((4, *INPUT)).astype("float32"), np.array([0, 1, 2, 0])
-    with pytest.raises(CnnlabError, match=r"Sequential 'sequential' \(fit\): expected input of shape "
-                                          r"\(None, 5, 5, 2\), got \(4, 5, 5\)"):
+    x, y = (
+        np.random.default_rng(0).random((4, *INPUT)).astype("float32"),
+        np.array([0, 1, 2, 0]),
+    )
+    with pytest.raises(
+        CnnlabError,
+        match=r"Sequential 'sequential' \(fit\): expected input of shape "
+        r"\(None, 5, 5, 2\), got \(4, 5, 5\)",
+    ):
         model.fit(x[..., 0], y, verbose=0)
-    with pytest.raises(CnnlabError, match=r"x and y must have the same number of samples.*\(4, 5, 5, 2\).*\(3,\)"):
+    with pytest.raises(
+        CnnlabError,
+        match=r"x and y must have the same number of samples.*\(4, 5, 5, 2\).*\(3,\)",
+    ):
         model.fit(x, y[:3], verbose=0)
     with pytest.raises(CnnlabError, match=r"fit\(\): y cannot be read as one array"):
         model.fit(x, [[0], [1, 2], [0], [1]], verbose=0)
-    with pytest.raises(CnnlabError, match=r"the labels y contain NaN or inf \(samples \[2\]\)"):
-        build("mse").fit(x, np.array([[0, 1], [1, 0], [np.nan, 0], [0, 0]], dtype="float32"), verbose=0)
-    with pytest.raises(CnnlabError, match=r"train_on_batch\(\): the batch contains NaN or inf"):
+    with pytest.raises(
+        CnnlabError, match=r"the labels y contain NaN or inf \(samples \[2\]\)"
+    ):
+        build("mse").fit(
+            x,
+            np.array([[0, 1], [1, 0], [np.nan, 0], [0, 0]], dtype="float32"),
+            verbose=0,
+        )
+    with pytest.raises(
+        CnnlabError, match=r"train_on_batch\(\): the batch contains NaN or inf"
+    ):
         model.train_on_batch(np.where(x > 0.9, np.nan, x), y)
     with pytest.raises(CnnlabError, match=r"expects a non-empty batch.*\(0, 5, 5, 2\)"):
         model.layers[0](x[:0])
-    with pytest.raises(CnnlabError, match=r"expects a batch of samples .* got a scalar"):
+    with pytest.raises(
+        CnnlabError, match=r"expects a batch of samples .* got a scalar"
+    ):
         keras.layers.ReLU()(np.float32(3))
-    with pytest.raises(CnnlabError, match=r"expects a numeric array\. Received: dtype=<U"):
+    with pytest.raises(
+        CnnlabError, match=r"expects a numeric array\. Received: dtype=<U"
+    ):
         model.predict(np.full((2, *INPUT), "a"), verbose=0)

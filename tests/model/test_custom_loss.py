@@ -1,5 +1,6 @@
 """``compile(loss=fn)`` with ``fn(y_true, y_pred)`` written with keras.ops: the gradient comes
 from the tape, the per-sample values are reduced by their mean, as Keras does."""
+
 import numpy as np
 import pytest
 
@@ -16,7 +17,12 @@ def my_mse(y_true, y_pred):
 def huber(y_true, y_pred, delta=0.5):
     error = y_pred - y_true
     small = ops.abs(error) <= delta
-    return ops.mean(ops.where(small, 0.5 * ops.square(error), delta * (ops.abs(error) - 0.5 * delta)), axis=-1)
+    return ops.mean(
+        ops.where(
+            small, 0.5 * ops.square(error), delta * (ops.abs(error) - 0.5 * delta)
+        ),
+        axis=-1,
+    )
 
 
 def softmax_xent(y_true, y_pred):
@@ -29,7 +35,9 @@ def numeric_grad(fn, y_true, y_pred):
         up, down = y_pred.copy(), y_pred.copy()
         up[idx] += 1e-6
         down[idx] -= 1e-6
-        g[idx] = (np.mean(np.asarray(fn(y_true, up))) - np.mean(np.asarray(fn(y_true, down)))) / 2e-6
+        g[idx] = (
+            np.mean(np.asarray(fn(y_true, up))) - np.mean(np.asarray(fn(y_true, down)))
+        ) / 2e-6
     return g
 
 
@@ -50,11 +58,19 @@ def test_gradient_matches_numeric_in_float64(fn):
 def test_a_custom_loss_trains_exactly_like_the_builtin_one():
     def model():
         keras.utils.set_random_seed(7)
-        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
-                                 keras.layers.Dense(2)])
+        return keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(8, activation="tanh"),
+                keras.layers.Dense(2),
+            ]
+        )
 
     rng = np.random.default_rng(1)
-    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.standard_normal((32, 2)).astype(np.float32)
+    x, y = (
+        rng.standard_normal((32, 4)).astype(np.float32),
+        rng.standard_normal((32, 2)).astype(np.float32),
+    )
     builtin, custom = model(), model()
     builtin.compile(optimizer="adam", loss="mse")
     custom.compile(optimizer="adam", loss=my_mse)
@@ -63,14 +79,16 @@ def test_a_custom_loss_trains_exactly_like_the_builtin_one():
     assert np.allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
     for a, b in zip(builtin.get_weights(), custom.get_weights()):
         assert np.allclose(a, b, atol=1e-5)
-    assert np.isclose(custom.evaluate(x, y, verbose=0), builtin.evaluate(x, y, verbose=0), rtol=1e-5)
+    assert np.isclose(
+        custom.evaluate(x, y, verbose=0), builtin.evaluate(x, y, verbose=0), rtol=1e-5
+    )
 
 
 def test_sample_weight_is_keras_weighted_mean():
     y_true, y_pred = np.zeros((4, 2)), np.arange(8.0).reshape(4, 2)
     w = np.array([1.0, 0.0, 2.0, 0.5])
     value, grad = get(my_mse).value_and_grad(y_true, y_pred, sample_weight=w)
-    per_sample = (y_pred ** 2).mean(-1)
+    per_sample = (y_pred**2).mean(-1)
     assert np.isclose(value, (w * per_sample).sum() / 4)
     assert np.allclose(grad, w[:, None] * 2 * y_pred / 2 / 4)
 
@@ -92,6 +110,9 @@ def test_a_numpy_loss_refuses_to_train_with_the_line():
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss=numpy_loss)
-    with pytest.raises(TapeError, match=r"Loss function 'numpy_loss' cannot be trained.*the loss function.*"
-                                        r"test_custom_loss.py"):
+    with pytest.raises(
+        TapeError,
+        match=r"Loss function 'numpy_loss' cannot be trained.*the loss function.*"
+        r"test_custom_loss.py",
+    ):
         model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)

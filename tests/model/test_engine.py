@@ -4,6 +4,7 @@ gradients (and the same weights after training) on random models, Sequential and
 The fast engine crops, pools before bias and activation, splits the batch across
 threads and updates one flat buffer; the reference runs layer by layer on one thread.
 Only the summation order differs (the thread split), hence float32 tolerances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,15 @@ def random_sequential(draw):
     model = [keras.Input((size, size, 2))]
     for _ in range(draw([1, 2])):
         kernel, padding = draw([2, 3]), draw(["valid", "same"])
-        model.append(layers.Conv2D(draw([2, 3]), kernel, padding=padding,
-                                   activation=draw(ACTS), bias_initializer="random_normal"))
+        model.append(
+            layers.Conv2D(
+                draw([2, 3]),
+                kernel,
+                padding=padding,
+                activation=draw(ACTS),
+                bias_initializer="random_normal",
+            )
+        )
         size = size - kernel + 1 if padding == "valid" else size
         if draw([True, False]):
             # A valid pooling needs at least 2 cells (seed 191 drew 9 -> 3 -> 1 before it).
@@ -48,12 +56,18 @@ def random_sequential(draw):
 
 def random_graph(draw):
     inp = keras.Input((10, 10, 2))
-    c = layers.Conv2D(3, 3, activation=draw(ACTS), bias_initializer="random_normal")(inp)
-    p = layers.MaxPooling2D()(c)                          # a Conv feeding one MaxPooling: rewritten
+    c = layers.Conv2D(3, 3, activation=draw(ACTS), bias_initializer="random_normal")(
+        inp
+    )
+    p = layers.MaxPooling2D()(c)  # a Conv feeding one MaxPooling: rewritten
     branch = layers.Conv2D(3, 3, padding="same", activation=draw(ACTS))(p)
-    if draw([True, False]):                               # fan-out from c: its pooling must stay as it is
+    if draw([True, False]):  # fan-out from c: its pooling must stay as it is
         p = layers.add([p, layers.MaxPooling2D()(layers.Conv2D(3, 1)(c))])
-    h = layers.add([p, branch]) if draw([True, False]) else layers.concatenate([p, branch])
+    h = (
+        layers.add([p, branch])
+        if draw([True, False])
+        else layers.concatenate([p, branch])
+    )
     return keras.Model(inp, layers.Dense(3, activation="softmax")(layers.Flatten()(h)))
 
 
@@ -80,7 +94,11 @@ def run(model, weights, x, y, fast):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(model_seed=st.integers(0, 1000), kind=st.sampled_from(["sequential", "graph"]), seed=st.integers(0, 100))
+@given(
+    model_seed=st.integers(0, 1000),
+    kind=st.sampled_from(["sequential", "graph"]),
+    seed=st.integers(0, 100),
+)
 def test_fast_engine_equals_reference(model_seed, kind, seed):
     model = make_model(model_seed, kind)
     parallel.set_num_threads(2)
@@ -104,15 +122,23 @@ def test_fast_engine_equals_reference(model_seed, kind, seed):
 
 
 def test_the_switch_and_what_it_turns_off(monkeypatch):
-    model = keras.Sequential([keras.Input((9, 9, 1)), layers.Conv2D(2, 3, activation="relu"), layers.MaxPooling2D(),
-                              layers.Flatten(), layers.Dense(2)])
-    assert model._pool_first[0] and model._crops[0] == (6, 6)       # 7 -> 3 reads 6
+    model = keras.Sequential(
+        [
+            keras.Input((9, 9, 1)),
+            layers.Conv2D(2, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(2),
+        ]
+    )
+    assert model._pool_first[0] and model._crops[0] == (6, 6)  # 7 -> 3 reads 6
     from cnnlab.model import engine
+
     fast_program = model._run_program()
     assert type(fast_program.steps[0].layer).__name__ == "ConvThenMaxPool"
     monkeypatch.setenv("CNNLAB_FAST_PATH", "0")
     assert not cnnlab.backend.fast_path()
-    assert model._run_program() is model._program            # the reference: one step per layer
+    assert model._run_program() is model._program  # the reference: one step per layer
     assert engine.batch_parts(512, model.layers, training=True) == [slice(0, 512)]
     monkeypatch.delenv("CNNLAB_FAST_PATH")
     cnnlab.backend.set_fast_path(False)
@@ -124,7 +150,10 @@ def test_the_switch_and_what_it_turns_off(monkeypatch):
 def test_fan_out_disables_the_pooling_rewrite():
     inp = keras.Input((8, 8, 1))
     c = layers.Conv2D(2, 3, activation="relu")(inp)
-    model = keras.Model(inp, layers.add([layers.MaxPooling2D()(c), layers.AveragePooling2D(2)(c)]))
+    model = keras.Model(
+        inp, layers.add([layers.MaxPooling2D()(c), layers.AveragePooling2D(2)(c)])
+    )
     from cnnlab.model import engine
+
     _, crops, fused = engine.plan(model._program)
     assert not fused and not crops

@@ -1,4 +1,5 @@
 """Bad input gets a message that names the layer or loss, the shapes, and the fix."""
+
 import re
 import warnings
 
@@ -12,8 +13,15 @@ layers = keras.layers
 
 
 def small_cnn(loss="sparse_categorical_crossentropy", units=10):
-    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"),
-                              layers.MaxPooling2D(), layers.Flatten(), layers.Dense(units, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(4, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(units, activation="softmax"),
+        ]
+    )
     model.compile("adam", loss, ["accuracy"])
     return model
 
@@ -30,7 +38,9 @@ def test_conv2d_called_on_3d_batch_says_add_channel_axis():
     with pytest.raises(ValueError) as err:
         layers.Conv2D(4, 3, name="my_conv")(np.zeros((8, 28, 28), np.float32))
     message = str(err.value)
-    assert "my_conv" in message and "x[..., None]" in message and "(8, 28, 28)" in message
+    assert (
+        "my_conv" in message and "x[..., None]" in message and "(8, 28, 28)" in message
+    )
 
 
 def test_input_shape_with_batch_axis_says_so():
@@ -43,8 +53,14 @@ def test_input_shape_with_batch_axis_says_so():
 
 def test_spatial_size_reaching_zero_names_layer_and_arithmetic():
     with pytest.raises(ValueError) as err:
-        keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3), layers.MaxPooling2D(),
-                          layers.Conv2D(4, 5, name="too_big")])
+        keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                layers.Conv2D(4, 3),
+                layers.MaxPooling2D(),
+                layers.Conv2D(4, 5, name="too_big"),
+            ]
+        )
     message = str(err.value)
     assert "too_big" in message
     assert "floor((3 - 5) / 1) + 1 = -1" in message
@@ -57,7 +73,10 @@ def test_one_hot_labels_with_sparse_loss_name_the_loss_and_fix():
     with pytest.raises(ValueError) as err:
         model.fit(np.zeros((8, 28, 28, 1)), y, verbose=0)
     message = str(err.value)
-    assert "sparse_categorical_crossentropy" in message and "categorical_crossentropy" in message
+    assert (
+        "sparse_categorical_crossentropy" in message
+        and "categorical_crossentropy" in message
+    )
     assert "(8, 10)" in message
 
 
@@ -74,7 +93,11 @@ def test_label_out_of_range_names_loss_and_classes():
     with pytest.raises(ValueError) as err:
         model.fit(np.zeros((8, 28, 28, 1)), np.arange(8), verbose=0)
     message = str(err.value)
-    assert "sparse_categorical_crossentropy" in message and "7" in message and "5 outputs" in message
+    assert (
+        "sparse_categorical_crossentropy" in message
+        and "7" in message
+        and "5 outputs" in message
+    )
 
 
 def test_mismatched_lengths():
@@ -99,4 +122,6 @@ def test_nan_in_batch_is_reported_with_batch_index_before_update():
         model.fit(x, np.zeros(64, int), batch_size=32, shuffle=False, verbose=0)
     after = model.get_weights()
     assert all(np.isfinite(w).all() for w in after)
-    assert any(not np.array_equal(a, b) for a, b in zip(before, after))   # batch 0 trained, batch 1 refused
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(before, after)
+    )  # batch 0 trained, batch 1 refused

@@ -1,5 +1,6 @@
 """The graph model: building (symbolic tensors, nodes, Keras's layer order), errors,
 numeric gradients through fan-out, freezing, explain on graphs, FitState, subclass mode."""
+
 from __future__ import annotations
 
 import warnings
@@ -42,16 +43,20 @@ def rel_error(a, b):
 def fanout_dense_model():
     inp = keras.Input((3,))
     h = layers.Dense(4, activation="tanh", bias_initializer="random_normal")(inp)
-    a = layers.Dense(4, activation="sigmoid")(h)                    # h feeds three readers
+    a = layers.Dense(4, activation="sigmoid")(h)  # h feeds three readers
     b = layers.Dense(4)(h)
     m = layers.add([layers.multiply([a, h]), b, h])
-    return keras.Model(inp, layers.Dense(2)(layers.maximum([m, layers.average([a, b])])))
+    return keras.Model(
+        inp, layers.Dense(2)(layers.maximum([m, layers.average([a, b])]))
+    )
 
 
 def fanout_conv_model():
     inp = keras.Input((7, 7, 2))
     c = layers.Conv2D(3, 3, activation="relu", bias_initializer="random_normal")(inp)
-    p = layers.MaxPooling2D()(c)                 # c also goes to a second reader: no pooling-first rewrite
+    p = layers.MaxPooling2D()(
+        c
+    )  # c also goes to a second reader: no pooling-first rewrite
     q = layers.AveragePooling2D(2)(c)
     d = layers.Conv2D(3, 1, activation="elu")(p)
     h = layers.concatenate([d, q, p], axis=-1)
@@ -59,7 +64,9 @@ def fanout_conv_model():
 
 
 @pytest.mark.parametrize("fast", [True, False])
-@pytest.mark.parametrize("build, shape", [(fanout_dense_model, (3, 3)), (fanout_conv_model, (2, 7, 7, 2))])
+@pytest.mark.parametrize(
+    "build, shape", [(fanout_dense_model, (3, 3)), (fanout_conv_model, (2, 7, 7, 2))]
+)
 def test_numeric_gradients_through_fan_out(build, shape, fast):
     keras.utils.set_random_seed(7)
     cnnlab.backend.set_fast_path(fast)
@@ -104,10 +111,17 @@ def test_symbolic_tensors_nodes_and_layer_attributes():
 def test_dict_inputs_and_outputs():
     a, b = keras.Input((2,), name="a"), keras.Input((3,), name="b")
     h = layers.concatenate([a, b])
-    model = keras.Model({"a": a, "b": b}, {"sum": layers.Dense(1, name="s")(h), "prob": layers.Dense(2, name="p")(h)})
+    model = keras.Model(
+        {"a": a, "b": b},
+        {"sum": layers.Dense(1, name="s")(h), "prob": layers.Dense(2, name="p")(h)},
+    )
     xa, xb = np.ones((4, 2)), np.ones((4, 3))
     out = model.predict({"a": xa, "b": xb}, verbose=0)
-    assert set(out) == {"sum", "prob"} and out["sum"].shape == (4, 1) and out["prob"].shape == (4, 2)
+    assert (
+        set(out) == {"sum", "prob"}
+        and out["sum"].shape == (4, 1)
+        and out["prob"].shape == (4, 2)
+    )
     with pytest.raises(cnnlab.errors.CnnlabError, match="lacks \\['b'\\]"):
         model.predict({"a": xa}, verbose=0)
 
@@ -132,7 +146,10 @@ def test_merge_shape_errors_name_layer_and_shapes():
     with pytest.raises(ShapeError, match=r"'bad_add'.*\(None, 4\) and \(None, 5\)"):
         layers.Add(name="bad_add")([a, b])
     c, d = keras.Input((4, 4, 3)), keras.Input((5, 5, 3))
-    with pytest.raises(ShapeError, match=r"Concatenate.*matching shapes.*\(None, 4, 4, 3\), \(None, 5, 5, 3\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"Concatenate.*matching shapes.*\(None, 4, 4, 3\), \(None, 5, 5, 3\)",
+    ):
         layers.Concatenate()([c, d])
     with pytest.raises(ShapeError, match="list of inputs"):
         layers.Add()(a)
@@ -157,7 +174,7 @@ def test_sequential_is_a_linear_graph():
     assert [type(s.layer).__name__ for s in model._program.steps] == ["Dense", "Dense"]
     assert model.inputs[0].shape == (None, 5) and model.outputs[0].shape == (None, 2)
     first = model.layers[0]
-    model.add(layers.Dense(4))                 # each rebuild drops the previous build's nodes
+    model.add(layers.Dense(4))  # each rebuild drops the previous build's nodes
     assert len(first._inbound_nodes) == 1
     assert model.layers[-1].output is model.outputs[0]
 
@@ -169,8 +186,11 @@ def test_functional_model_freezing_and_recompile_semantics():
     middle = layers.Dense(5, name="middle")
     out = layers.Dense(2, name="last")(middle(first(inp)))
     model = keras.Model(inp, out)
-    x, y = np.random.default_rng(0).standard_normal((16, 4)), np.random.default_rng(1).standard_normal((16, 2))
-    middle.trainable = False                  # a layer in the middle (crashed before)
+    x, y = (
+        np.random.default_rng(0).standard_normal((16, 4)),
+        np.random.default_rng(1).standard_normal((16, 2)),
+    )
+    middle.trainable = False  # a layer in the middle (crashed before)
     model.compile("adam", "mse")
     before = middle.get_weights()
     first_before = first.get_weights()
@@ -179,14 +199,16 @@ def test_functional_model_freezing_and_recompile_semantics():
         np.testing.assert_array_equal(a, b)
     assert not np.allclose(first.get_weights()[0], first_before[0])
     assert len(model.trainable_weights) == 4 and len(model.non_trainable_weights) == 2
-    assert sum(s.size for slot in model.optimizer._slots for s in slot) == 2 * (4 * 5 + 5 + 5 * 2 + 2)
+    assert sum(s.size for slot in model.optimizer._slots for s in slot) == 2 * (
+        4 * 5 + 5 + 5 * 2 + 2
+    )
     # Unfreeze without compile(): no effect, and fit warns, as Keras 3 does.
     middle.trainable = True
     with pytest.warns(UserWarning, match="trainable.*has changed.*middle"):
         model.fit(x, y, epochs=1, verbose=0)
     for a, b in zip(middle.get_weights(), before):
         np.testing.assert_array_equal(a, b)
-    model.compile("adam", "mse")              # now it takes effect
+    model.compile("adam", "mse")  # now it takes effect
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(x, y, epochs=1, verbose=0)
@@ -207,10 +229,17 @@ def test_frozen_weights_are_non_trainable_in_summary(capsys):
 
 def test_grad_cam_at_any_layer_of_a_graph_matches_the_same_sequential():
     from cnnlab.explain.gradcam import grad_cam
+
     keras.utils.set_random_seed(3)
-    seq = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(3, 3, activation="relu", name="c1"),
-                            layers.Conv2D(2, 3, activation="relu", name="c2"), layers.Flatten(),
-                            layers.Dense(3, activation="softmax")])
+    seq = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(3, 3, activation="relu", name="c1"),
+            layers.Conv2D(2, 3, activation="relu", name="c2"),
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     inp = keras.Input((8, 8, 1))
     x = inp
     for layer in seq.layers:
@@ -225,7 +254,9 @@ def test_grad_cam_at_any_layer_of_a_graph_matches_the_same_sequential():
     inp = keras.Input((8, 8, 1))
     c = layers.Conv2D(2, 3, padding="same", activation="relu", name="conv")(inp)
     r = layers.add([c, layers.Conv2D(2, 3, padding="same", name="res")(c)])
-    res = keras.Model(inp, layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling2D()(r)))
+    res = keras.Model(
+        inp, layers.Dense(2, activation="softmax")(layers.GlobalAveragePooling2D()(r))
+    )
     cam = grad_cam(res, img, layer="conv")
     assert cam.heatmap.shape == (8, 8) and np.isfinite(cam.heatmap).all()
 
@@ -236,13 +267,33 @@ def test_callbacks_read_fit_state():
     class Probe(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             s = self.model.fit_state
-            seen.append((s.epoch, s.step, s.seen, round(s.loss_sum / s.seen, 6) == round(logs["loss"], 6)))
+            seen.append(
+                (
+                    s.epoch,
+                    s.step,
+                    s.seen,
+                    round(s.loss_sum / s.seen, 6) == round(logs["loss"], 6),
+                )
+            )
 
     model = keras.Sequential([keras.Input((2,)), layers.Dense(1)])
     model.compile("sgd", "mse")
-    model.fit(np.ones((10, 2)), np.ones((10, 1)), batch_size=4, epochs=2, verbose=0, callbacks=[Probe()])
-    assert seen == [(0, 0, 4, True), (0, 1, 8, True), (0, 2, 10, True), (1, 0, 4, True), (1, 1, 8, True),
-                    (1, 2, 10, True)]
+    model.fit(
+        np.ones((10, 2)),
+        np.ones((10, 1)),
+        batch_size=4,
+        epochs=2,
+        verbose=0,
+        callbacks=[Probe()],
+    )
+    assert seen == [
+        (0, 0, 4, True),
+        (0, 1, 8, True),
+        (0, 2, 10, True),
+        (1, 0, 4, True),
+        (1, 1, 8, True),
+        (1, 2, 10, True),
+    ]
 
 
 class Scale(keras.Model):
@@ -271,40 +322,65 @@ def test_subclassed_model_trains_as_one_layer_node():
     model.compile(keras.optimizers.SGD(0.1), "mse")
     y = 2 * x
     model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
-    grad = np.mean(2 * (0.5 * x - y) * x)           # d/dw mean((w x - y)^2)
+    grad = np.mean(2 * (0.5 * x - y) * x)  # d/dw mean((w x - y)^2)
     np.testing.assert_allclose(model._weights["w"], [0.5 - 0.1 * grad], rtol=1e-6)
 
 
 def test_needs_whole_batch_is_never_split(monkeypatch):
     from cnnlab.model import engine, parallel
+
     assert layers.Dense(1).needs_whole_batch is False
-    monkeypatch.setattr(parallel, "split", lambda n, whole=False: [slice(0, n)] if whole else [slice(0, n // 2), slice(n // 2, n)])
+    monkeypatch.setattr(
+        parallel,
+        "split",
+        lambda n, whole=False: (
+            [slice(0, n)] if whole else [slice(0, n // 2), slice(n // 2, n)]
+        ),
+    )
 
     class WholeBatch(layers.Dense):
         needs_whole_batch = True
 
     plain = [layers.Dense(1)]
     assert len(engine.batch_parts(64, plain, training=True)) == 2
-    assert engine.batch_parts(64, plain + [WholeBatch(1)], training=True) == [slice(0, 64)]
+    assert engine.batch_parts(64, plain + [WholeBatch(1)], training=True) == [
+        slice(0, 64)
+    ]
     assert len(engine.batch_parts(64, plain + [WholeBatch(1)], training=False)) == 2
 
 
 def two_output_model_with_nested_base(seed=0):
     keras.utils.set_random_seed(seed)
     cnnlab.layers.clear_session()
-    base = keras.Sequential([layers.Dense(6, activation="relu"), layers.Dropout(0.2)], name="base")
+    base = keras.Sequential(
+        [layers.Dense(6, activation="relu"), layers.Dropout(0.2)], name="base"
+    )
     inp = keras.Input((4,), name="x")
     h = base(inp)
-    model = keras.Model(inp, [layers.Dense(3, activation="softmax", name="cls")(h), layers.Dense(1, name="reg")(h)])
-    model.compile("adam", loss=["sparse_categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5],
-                  metrics=[["accuracy"], ["mae"]])
+    model = keras.Model(
+        inp,
+        [
+            layers.Dense(3, activation="softmax", name="cls")(h),
+            layers.Dense(1, name="reg")(h),
+        ],
+    )
+    model.compile(
+        "adam",
+        loss=["sparse_categorical_crossentropy", "mse"],
+        loss_weights=[1.0, 0.5],
+        metrics=[["accuracy"], ["mae"]],
+    )
     return model
 
 
 def test_exact_resume_of_a_two_output_model_with_a_nested_base(tmp_path):
     pytest.importorskip("safetensors")
     rng = np.random.default_rng(0)
-    x, yc, yr = rng.standard_normal((40, 4)), rng.integers(0, 3, 40), rng.standard_normal((40, 1))
+    x, yc, yr = (
+        rng.standard_normal((40, 4)),
+        rng.integers(0, 3, 40),
+        rng.standard_normal((40, 1)),
+    )
     fit = dict(batch_size=8, epochs=2, verbose=0)
     straight = two_output_model_with_nested_base()
     hist = straight.fit(x, [yc, yr], **fit).history
@@ -321,9 +397,15 @@ def test_exact_resume_of_a_two_output_model_with_a_nested_base(tmp_path):
     first = two_output_model_with_nested_base()
     with pytest.raises(Stop):
         first.fit(x, [yc, yr], callbacks=[backup, StopAfter()], **fit)
-    again = two_output_model_with_nested_base(seed=5)                     # other weights: all must come back
-    resumed = again.fit(x, [yc, yr], callbacks=[keras.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)],
-                        **fit).history
+    again = two_output_model_with_nested_base(
+        seed=5
+    )  # other weights: all must come back
+    resumed = again.fit(
+        x,
+        [yc, yr],
+        callbacks=[keras.callbacks.BackupAndRestore(tmp_path / "b", save_freq=1)],
+        **fit,
+    ).history
     for a, b in zip(again.get_weights(), straight.get_weights()):
         np.testing.assert_array_equal(a, b)
     for key in hist:
@@ -339,7 +421,7 @@ def test_a_graph_is_never_written_as_a_stack(tmp_path):
         assert "functional" in str(e)
         with pytest.raises(cnnlab.errors.CnnlabError):
             model.save(tmp_path / "m.keras")
-    else:                                   # once the serializer writes graphs: a graph config, not a stack
+    else:  # once the serializer writes graphs: a graph config, not a stack
         assert "input_layers" in config and "output_layers" in config
 
 
@@ -347,68 +429,116 @@ def test_names_and_order_of_logs_as_real_keras_3():
     """tests/fixtures/keras/multi_output_names.json, written by scripts/make_keras_multioutput_fixture.py."""
     import json
     from pathlib import Path
-    fx = json.loads((Path(__file__).parents[1] / "fixtures/keras/multi_output_names.json").read_text())
+
+    fx = json.loads(
+        (
+            Path(__file__).parents[1] / "fixtures/keras/multi_output_names.json"
+        ).read_text()
+    )
     cnnlab.layers.clear_session()
     a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
-    h = layers.concatenate([layers.Dense(5, name="da")(a), layers.Dense(5, name="db")(b)])
+    h = layers.concatenate(
+        [layers.Dense(5, name="da")(a), layers.Dense(5, name="db")(b)]
+    )
     cls = layers.Dense(3, activation="softmax", name="cls")(h)
     reg = layers.Dense(1, name="reg")(h)
     model = keras.Model([a, b], [cls, reg])
     assert [l.name for l in model.layers] == fx["layers"]
-    model.compile("sgd", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
-                  loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"], "reg": ["mae"]})
+    model.compile(
+        "sgd",
+        loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+        loss_weights={"cls": 1.0, "reg": 0.5},
+        metrics={"cls": ["accuracy"], "reg": ["mae"]},
+    )
     rng = np.random.default_rng(0)
     xa, xb = rng.standard_normal((16, 4)), rng.standard_normal((16, 3))
     yc, yr = rng.integers(0, 3, 16), rng.standard_normal((16, 1))
-    hist = model.fit({"a": xa, "b": xb}, {"cls": yc, "reg": yr}, epochs=1, batch_size=8, verbose=0,
-                     validation_data=([xa, xb], [yc, yr]))
+    hist = model.fit(
+        {"a": xa, "b": xb},
+        {"cls": yc, "reg": yr},
+        epochs=1,
+        batch_size=8,
+        verbose=0,
+        validation_data=([xa, xb], [yc, yr]),
+    )
     assert list(hist.history) == fx["history_keys"]
     as_dict = model.evaluate([xa, xb], [yc, yr], verbose=0, return_dict=True)
     as_list = model.evaluate([xa, xb], [yc, yr], verbose=0)
     assert list(as_dict) == fx["evaluate_dict_keys"]
     keras_dict = dict(zip(fx["evaluate_dict_keys"], fx["evaluate_dict_values"]))
-    keras_order = [next(k for k, v in keras_dict.items() if v == value) for value in fx["evaluate_list_matches"]]
+    keras_order = [
+        next(k for k, v in keras_dict.items() if v == value)
+        for value in fx["evaluate_list_matches"]
+    ]
     assert as_list == [as_dict[k] for k in keras_order]
-    assert isinstance(model.predict([xa, xb], verbose=0), list) and fx["predict_type"] == "list"
+    assert (
+        isinstance(model.predict([xa, xb], verbose=0), list)
+        and fx["predict_type"] == "list"
+    )
     model2 = keras.Model([a, b], [cls, reg])
     model2.compile("sgd", loss="mse", metrics=[["mae"], ["mse"]])
-    h2 = model2.fit([xa, xb], [keras.utils.to_categorical(yc, 3), yr], epochs=1, verbose=0)
+    h2 = model2.fit(
+        [xa, xb], [keras.utils.to_categorical(yc, 3), yr], epochs=1, verbose=0
+    )
     assert list(h2.history) == fx["history2_keys"]
     m3 = keras.Model(a, layers.Dense(2, name="only")(a))
     m3.compile("sgd", loss="mse", metrics=["mae"])
-    assert list(m3.fit(xa, rng.standard_normal((16, 2)), epochs=1, verbose=0).history) == fx["history3_keys"]
+    assert (
+        list(m3.fit(xa, rng.standard_normal((16, 2)), epochs=1, verbose=0).history)
+        == fx["history3_keys"]
+    )
 
 
 def test_sequential_takes_its_input_from_a_built_model_and_pop_keeps_working():
     base = keras.Sequential([keras.Input((6,)), layers.Dense(4)], name="pre")
     model = keras.Sequential([base, layers.Dense(2)])
-    assert model.built and model.input_shape == (None, 6) and model.output_shape == (None, 2)
+    assert (
+        model.built
+        and model.input_shape == (None, 6)
+        and model.output_shape == (None, 2)
+    )
     model.pop()
-    assert model.output_shape == (None, 4) and model.predict(np.ones((3, 6)), verbose=0).shape == (3, 4)
+    assert model.output_shape == (None, 4) and model.predict(
+        np.ones((3, 6)), verbose=0
+    ).shape == (3, 4)
     model.pop()
     assert model.layers == [] and model.output_shape == (None, 6)
 
 
 def test_trace_conv_reads_a_branch_input_through_the_graph():
     from cnnlab.explain.trace import trace_conv
+
     keras.utils.set_random_seed(2)
     inp = keras.Input((6, 6, 1))
     a = layers.Conv2D(2, 3, padding="same", name="a")(inp)
-    b = layers.Conv2D(1, 3, name="b")(layers.Activation("relu", name="act")(inp))   # b's input is act's output
-    model = keras.Model(inp, layers.Flatten()(layers.Concatenate()([layers.Conv2D(1, 3, name="c")(a), b])))
+    b = layers.Conv2D(1, 3, name="b")(
+        layers.Activation("relu", name="act")(inp)
+    )  # b's input is act's output
+    model = keras.Model(
+        inp,
+        layers.Flatten()(layers.Concatenate()([layers.Conv2D(1, 3, name="c")(a), b])),
+    )
     img = np.random.default_rng(0).standard_normal((6, 6, 1)).astype(np.float32)
     outputs, _ = model.layer_outputs(img[None])
     i = [l.name for l in model.layers].index("b")
     np.testing.assert_array_equal(outputs.inputs[i], np.maximum(img[None], 0))
     tr = trace_conv(model, img, layer="b")
-    assert (tr.window >= 0).all()                        # the window comes from act's (ReLU) output
+    assert (tr.window >= 0).all()  # the window comes from act's (ReLU) output
     assert tr.value == pytest.approx(tr.feature_map_value, rel=1e-5, abs=1e-6)
 
 
 def test_a_frozen_base_with_batch_normalization_stays_as_it_was():
     keras.utils.set_random_seed(4)
-    base = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3), layers.BatchNormalization(),
-                             layers.Activation("relu"), layers.GlobalAveragePooling2D()], name="base")
+    base = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            layers.Conv2D(3, 3),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.GlobalAveragePooling2D(),
+        ],
+        name="base",
+    )
     inp = keras.Input((6, 6, 2))
     head = layers.Dense(2, activation="softmax")
     model = keras.Model(inp, head(base(inp)))
@@ -417,8 +547,16 @@ def test_a_frozen_base_with_batch_normalization_stays_as_it_was():
     before = [w.copy() for w in base.get_weights()]
     head_before = head.get_weights()[0].copy()
     rng = np.random.default_rng(0)
-    model.fit(rng.standard_normal((32, 6, 6, 2)), rng.integers(0, 2, 32), epochs=2, batch_size=16, verbose=0)
-    for a, b in zip(base.get_weights(), before):            # kernel, bias, gamma, beta, moving stats
+    model.fit(
+        rng.standard_normal((32, 6, 6, 2)),
+        rng.integers(0, 2, 32),
+        epochs=2,
+        batch_size=16,
+        verbose=0,
+    )
+    for a, b in zip(
+        base.get_weights(), before
+    ):  # kernel, bias, gamma, beta, moving stats
         np.testing.assert_array_equal(a, b)
     assert not np.allclose(head.get_weights()[0], head_before)
     assert len(model.trainable_weights) == 2
@@ -427,7 +565,9 @@ def test_a_frozen_base_with_batch_normalization_stays_as_it_was():
 def test_training_given_at_the_call_is_fixed_in_the_node():
     inp = keras.Input((50,))
     base = keras.Sequential([keras.Input((50,)), layers.Dropout(0.9)], name="noisy")
-    frozen_mode = keras.Model(inp, base(inp, training=False))       # Keras's transfer-learning idiom
+    frozen_mode = keras.Model(
+        inp, base(inp, training=False)
+    )  # Keras's transfer-learning idiom
     free = keras.Model(inp, base(inp))
     x = np.ones((4, 50), np.float32)
     np.testing.assert_array_equal(frozen_mode.forward(x, training=True)[0], x)
@@ -438,7 +578,7 @@ def test_training_given_at_the_call_is_fixed_in_the_node():
 def test_node_indices_are_counted_within_the_model():
     shared = layers.Dense(2, name="shared_dense")
     elsewhere = keras.Input((3,))
-    shared(elsewhere)                                   # node 0 of the layer, in another graph
+    shared(elsewhere)  # node 0 of the layer, in another graph
     inp = keras.Input((3,), name="inp")
     out = layers.Dense(1, name="top")(shared(inp))
     model = keras.Model(inp, out)
@@ -474,12 +614,17 @@ def test_a_nested_model_ending_in_softmax_fuses_with_the_loss_like_a_layer():
     """The loss reads the logits behind a nested model's final softmax (as Keras does during
     fit), so a stack with a nested head trains exactly as the same stack written flat."""
     keras.utils.set_random_seed(1)
-    flat = keras.Sequential([keras.Input((5,)), layers.Dense(4), layers.Dense(3, activation="softmax")])
+    flat = keras.Sequential(
+        [keras.Input((5,)), layers.Dense(4), layers.Dense(3, activation="softmax")]
+    )
     head = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="softmax")])
     nested = keras.Sequential([keras.Input((5,)), layers.Dense(4), head])
     nested.set_weights(flat.get_weights())
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((16, 5)) * 100, rng.integers(0, 3, 16)      # saturated softmax: clipping would show
+    x, y = (
+        rng.standard_normal((16, 5)) * 100,
+        rng.integers(0, 3, 16),
+    )  # saturated softmax: clipping would show
     for model in (flat, nested):
         model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
         model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)
@@ -493,17 +638,32 @@ def test_issue12_freezing_any_layer_of_a_sequential(frozen):
     """Issue 12, item 2: freezing a layer but the last crashed fit with a broadcast error, and
     freezing the last one left its weights changing. Now: frozen weights stay, the rest train."""
     keras.utils.set_random_seed(frozen)
-    model = keras.Sequential([keras.Input((6, 6, 1)), layers.Conv2D(2, 3, activation="relu"), layers.Flatten(),
-                              layers.Dense(4, activation="relu"), layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2D(2, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     trained = [l for l in model.layers if l.weights]
     trained[frozen].trainable = False
     model.compile("adam", "sparse_categorical_crossentropy")
     before = [l.get_weights() for l in trained]
     rng = np.random.default_rng(0)
-    model.fit(rng.random((32, 6, 6, 1)), rng.integers(0, 3, 32), epochs=2, batch_size=16, verbose=0)
+    model.fit(
+        rng.random((32, 6, 6, 1)),
+        rng.integers(0, 3, 32),
+        epochs=2,
+        batch_size=16,
+        verbose=0,
+    )
     for i, (layer, old) in enumerate(zip(trained, before)):
         same = all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), old))
         assert same == (i == frozen), layer.name
     n_frozen = sum(w.size for w in trained[frozen].weights)
     assert sum(w.size for w in model.non_trainable_weights) == n_frozen
-    assert sum(s.size for slot in model.optimizer._slots for s in slot) == 2 * (model.count_params() - n_frozen)
+    assert sum(s.size for slot in model.optimizer._slots for s in slot) == 2 * (
+        model.count_params() - n_frozen
+    )

@@ -11,6 +11,7 @@ The cases run in a child process so that a crash or a hang in a C library (HDF5,
 fails this test, naming the case, instead of killing the test run. ``CNNLAB_FUZZ_SEED``
 picks another seed.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,9 @@ pytest.importorskip("h5py")
 pytest.importorskip("safetensors")
 
 WORKER = Path(__file__).with_name("hostile_cases.py")
-PER_CASE_TIMEOUT = 20.0          # seconds without progress before a case counts as a hang (each takes ~5 ms)
+PER_CASE_TIMEOUT = (
+    20.0  # seconds without progress before a case counts as a hang (each takes ~5 ms)
+)
 
 
 class _Lines:
@@ -54,15 +57,21 @@ def run_cases(workdir, seed):
     """Run every case, restarting the worker after a crash or hang; returns (total, results, failures)."""
     results, failures, total, start = {}, [], None, 0
     while total is None or start < total:
-        proc = subprocess.Popen([sys.executable, str(WORKER), str(workdir), str(seed), str(start)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        proc = subprocess.Popen(
+            [sys.executable, str(WORKER), str(workdir), str(seed), str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
         lines = _Lines(proc.stdout)
         current, finished = None, False
         try:
             while True:
                 line = lines.next(PER_CASE_TIMEOUT if current is not None else 120)
                 if line is None:
-                    failures.append(f"case {current}: HANG (no answer within {PER_CASE_TIMEOUT} s)")
+                    failures.append(
+                        f"case {current}: HANG (no answer within {PER_CASE_TIMEOUT} s)"
+                    )
                     break
                 if not line:
                     break
@@ -86,9 +95,13 @@ def run_cases(workdir, seed):
         if finished:
             break
         if current is None:
-            pytest.fail(f"the worker stopped outside a case (exit {proc.returncode}): {stderr[-2000:]}")
+            pytest.fail(
+                f"the worker stopped outside a case (exit {proc.returncode}): {stderr[-2000:]}"
+            )
         if not any(f.startswith(f"case {current}:") for f in failures):
-            failures.append(f"case {current}: CRASH (exit status {proc.returncode}): {stderr[-500:]}")
+            failures.append(
+                f"case {current}: CRASH (exit status {proc.returncode}): {stderr[-500:]}"
+            )
         start = current + 1
     return total, results, failures
 
@@ -102,15 +115,19 @@ def test_a_thousand_hostile_files_are_refused_cleanly(tmp_path):
     assert total >= 1000
     for index in range(total):
         if index not in results:
-            continue                                          # a crash or hang, already in failures
+            continue  # a crash or hang, already in failures
         outcome, _, expect, name = results[index]
         if outcome == "EXECUTED":
             failures.append(f"case {index} ({name}): CODE FROM THE FILE RAN")
         elif outcome.startswith("OTHER"):
             failures.append(f"case {index} ({name}): {outcome}")
         elif expect == "fail" and not outcome.startswith("refused"):
-            failures.append(f"case {index} ({name}): loaded, but the file is invalid by construction")
-    assert not failures, f"{len(failures)} of {total} cases failed:\n" + "\n".join(failures[:40])
+            failures.append(
+                f"case {index} ({name}): loaded, but the file is invalid by construction"
+            )
+    assert not failures, f"{len(failures)} of {total} cases failed:\n" + "\n".join(
+        failures[:40]
+    )
     assert not (tmp_path / "PWNED").exists()
 
     refused = sum(outcome.startswith("refused") for outcome, *_ in results.values())

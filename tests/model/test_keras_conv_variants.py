@@ -5,6 +5,7 @@ The files themselves (load, predict, continue training, re-save with Keras's str
 checked in test_keras_fixtures.py; here: Keras's transposed convolution over its whole argument
 grid, and the summary Keras printed for the fixture models.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,11 +27,27 @@ def test_conv_transpose_matches_keras_over_its_argument_grid():
         for i in cases:
             rank, k, s, d, same, op = (int(v) for v in data[f"args_{i}"])
             padding, op = ("same" if same else "valid"), (None if op < 0 else op)
-            y, _ = conv_transpose_forward(data[f"x_{i}"], data[f"kernel_{i}"], data[f"bias_{i}"], s, padding, op, d)
+            y, _ = conv_transpose_forward(
+                data[f"x_{i}"],
+                data[f"kernel_{i}"],
+                data[f"bias_{i}"],
+                s,
+                padding,
+                op,
+                d,
+            )
             assert y.shape == data[f"y_{i}"].shape, (rank, k, s, d, padding, op)
-            np.testing.assert_allclose(y, data[f"y_{i}"], rtol=0, atol=1e-5, err_msg=str((rank, k, s, d, padding, op)))
+            np.testing.assert_allclose(
+                y,
+                data[f"y_{i}"],
+                rtol=0,
+                atol=1e-5,
+                err_msg=str((rank, k, s, d, padding, op)),
+            )
             seen.add((padding, op is None, d > 1))
-    assert len(cases) > 150 and len(seen) == 8     # both paddings, with and without output_padding and dilation
+    assert (
+        len(cases) > 150 and len(seen) == 8
+    )  # both paddings, with and without output_padding and dilation
 
 
 @pytest.mark.parametrize("name", ["conv_variants", "causal"])
@@ -46,14 +63,20 @@ def test_summary_of_the_loaded_model_is_keras_s(name, monkeypatch):
     theirs = (FIXTURES / f"{name}_summary.txt").read_text(encoding="utf-8").splitlines()
     assert len(ours) == len(theirs)
     assert ours[:-1] == theirs[:-1]
-    assert ours[-1].split("(")[0] == theirs[-1].split("(")[0]      # " Optimizer params: 2,222 "
+    assert (
+        ours[-1].split("(")[0] == theirs[-1].split("(")[0]
+    )  # " Optimizer params: 2,222 "
 
 
 def test_summary_formula_shows_each_new_layer_s_arithmetic():
     clear_session()
     model = keras.models.load_model(FIXTURES / "conv_variants.keras")
-    rows = {layer.name: layer.param_formula() for layer in model.layers if hasattr(layer, "param_formula")}
-    assert rows["conv2d"] == "3*3*2*6 + 6 = 114"                      # groups=2: 4 channels -> 2 per group
+    rows = {
+        layer.name: layer.param_formula()
+        for layer in model.layers
+        if hasattr(layer, "param_formula")
+    }
+    assert rows["conv2d"] == "3*3*2*6 + 6 = 114"  # groups=2: 4 channels -> 2 per group
     assert rows["depthwise_conv2d"] == "3*3*6*2 + 6*2 = 120"
     assert rows["separable_conv2d"] == "3*3*12*2 + 1*1*24*8 + 8 = 416"
     assert rows["conv2d_transpose"] == "3*3*5*8 + 5 = 365"

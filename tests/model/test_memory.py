@@ -1,4 +1,5 @@
 """Training does not grow memory from epoch to epoch (seed-004 model, batch 128)."""
+
 import tracemalloc
 
 import numpy as np
@@ -41,7 +42,9 @@ def test_memory_stays_flat_over_hundreds_of_steps(seed004_model):
     memory = EpochMemory()
     tracemalloc.start()
     try:
-        model.fit(x, y, batch_size=128, epochs=14, verbose=0, callbacks=[memory])   # 14 x 16 = 224 steps
+        model.fit(
+            x, y, batch_size=128, epochs=14, verbose=0, callbacks=[memory]
+        )  # 14 x 16 = 224 steps
     finally:
         tracemalloc.stop()
     mib = 1 << 20
@@ -50,6 +53,6 @@ def test_memory_stays_flat_over_hundreds_of_steps(seed004_model):
     # The peak of an epoch depends on how the two threads' halves of a batch overlap in time (a clean run
     # saw one epoch 11 % below the others); what must not happen is a peak above the typical epoch's.
     assert max(memory.peak[2:]) < 1.1 * float(np.median(memory.peak[2:])), memory.peak
-    assert max(memory.rss[2:]) - memory.rss[2] < 16 * 1024, memory.rss       # KiB
+    assert max(memory.rss[2:]) - memory.rss[2] < 16 * 1024, memory.rss  # KiB
     # A leak the size of one batch's activations per epoch would have shown up:
     assert memory.peak[2] > 10 * mib

@@ -11,6 +11,7 @@ momentum/Nesterov form), the torch optimizer is not used: torch only computes
 the gradients, and the Keras rule is applied by hand below (in float64, so the
 reference is the exact rule and cnnlab's float32 arithmetic is what is tested).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ TOL = 1e-4
 
 # --------------------------------------------------------------------------- the data and the two models
 
+
 def make_data():
     rng = np.random.default_rng(1234)
     x = rng.normal(size=(N, 8, 8, 1)).astype(np.float32)
@@ -40,13 +42,15 @@ def make_data():
 
 def make_keras_model(seed=7):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dense(CLASSES, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ]
+    )
 
 
 def keras_to_torch(weights, dtype=torch.float64):
@@ -54,7 +58,10 @@ def keras_to_torch(weights, dtype=torch.float64):
     -> torch leaf tensors in torch layouts: (cout,cin,kh,kw), (cout,), (out,in), (out,)."""
     ck, cb, dk, db = weights
     out = [ck.transpose(3, 2, 0, 1), cb, dk.T, db]
-    return [torch.tensor(np.ascontiguousarray(w), dtype=dtype, requires_grad=True) for w in out]
+    return [
+        torch.tensor(np.ascontiguousarray(w), dtype=dtype, requires_grad=True)
+        for w in out
+    ]
 
 
 def torch_to_keras(params):
@@ -70,7 +77,9 @@ def torch_loss(params, xb, yb):
     h = F.max_pool2d(h, 2)
     h = h.permute(0, 2, 3, 1).reshape(len(xb), -1)
     logits = h @ dk.T + db
-    return F.cross_entropy(logits, yb)   # mean of -log softmax: Keras's fused softmax + sparse CE
+    return F.cross_entropy(
+        logits, yb
+    )  # mean of -log softmax: Keras's fused softmax + sparse CE
 
 
 def torch_batches(x, y, dtype=torch.float64):
@@ -78,15 +87,17 @@ def torch_batches(x, y, dtype=torch.float64):
     yt = torch.tensor(y)
     for _ in range(EPOCHS):
         for s in range(0, N, BATCH):
-            yield xt[s:s + BATCH], yt[s:s + BATCH]
+            yield xt[s : s + BATCH], yt[s : s + BATCH]
 
 
 # --------------------------------------------------------------------------- Keras's update rules, by hand
+
 
 def sgd_rule(lr):
     def step(params, state, t):
         for p in params:
             p -= lr * p.grad
+
     return step
 
 
@@ -96,11 +107,12 @@ def momentum_rule(lr, mu, nesterov):
             state["m"] = [torch.zeros_like(p) for p in params]
         for p, m in zip(params, state["m"]):
             g = p.grad
-            m.mul_(mu).sub_(lr * g)                 # m = mu m - lr g
+            m.mul_(mu).sub_(lr * g)  # m = mu m - lr g
             if nesterov:
-                p += mu * m - lr * g                # w += mu m - lr g
+                p += mu * m - lr * g  # w += mu m - lr g
             else:
-                p += m                              # w += m
+                p += m  # w += m
+
     return step
 
 
@@ -109,12 +121,13 @@ def adam_rule(lr, b1=0.9, b2=0.999, eps=1e-7):
         if not state:
             state["m"] = [torch.zeros_like(p) for p in params]
             state["v"] = [torch.zeros_like(p) for p in params]
-        lr_t = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         for p, m, v in zip(params, state["m"], state["v"]):
             g = p.grad
             m += (g - m) * (1 - b1)
             v += (g * g - v) * (1 - b2)
             p -= lr_t * m / (torch.sqrt(v) + eps)
+
     return step
 
 
@@ -126,6 +139,7 @@ def rmsprop_rule(lr, rho=0.9, eps=1e-7):
             g = p.grad
             v.mul_(rho).add_((1 - rho) * g * g)
             p -= lr * g / torch.sqrt(v + eps)
+
     return step
 
 
@@ -137,6 +151,7 @@ def adagrad_rule(lr, init=0.1, eps=1e-7):
             g = p.grad
             acc += g * g
             p -= lr * g / torch.sqrt(acc + eps)
+
     return step
 
 
@@ -175,15 +190,20 @@ def run_cnnlab(optimizer):
 def assert_trajectory(initial, ours, ref):
     names = ["conv kernel", "conv bias", "dense kernel", "dense bias"]
     moved = max(float(np.max(np.abs(r - i))) for r, i in zip(ref, initial))
-    assert moved > 100 * TOL, f"the reference weights barely moved ({moved:.2e}): the test could not fail"
+    assert moved > 100 * TOL, (
+        f"the reference weights barely moved ({moved:.2e}): the test could not fail"
+    )
     for name, o, r, i in zip(names, ours, ref, initial):
         assert o.shape == r.shape == i.shape
         assert o.dtype == np.float32
         err = float(np.max(np.abs(o - r)))
-        assert err < TOL, f"{name}: max |cnnlab - reference| = {err:.3e} (weights moved {moved:.3e})"
+        assert err < TOL, (
+            f"{name}: max |cnnlab - reference| = {err:.3e} (weights moved {moved:.3e})"
+        )
 
 
 # --------------------------------------------------------------------------- the tests
+
 
 def test_plain_sgd_matches_torch_optim_sgd():
     lr = 0.05
@@ -200,14 +220,20 @@ def test_plain_sgd_matches_hand_written_rule():
 @pytest.mark.parametrize("nesterov", [False, True], ids=["momentum", "nesterov"])
 def test_sgd_momentum_keras_rule(nesterov):
     lr, mu = 0.05, 0.9
-    initial, ours, x, y = run_cnnlab(keras.optimizers.SGD(learning_rate=lr, momentum=mu, nesterov=nesterov))
-    assert_trajectory(initial, ours, run_reference(initial, x, y, momentum_rule(lr, mu, nesterov)))
+    initial, ours, x, y = run_cnnlab(
+        keras.optimizers.SGD(learning_rate=lr, momentum=mu, nesterov=nesterov)
+    )
+    assert_trajectory(
+        initial, ours, run_reference(initial, x, y, momentum_rule(lr, mu, nesterov))
+    )
 
 
 def test_nesterov_differs_from_plain_momentum():
     """The two momentum variants must not collapse into one rule."""
     _, a, _, _ = run_cnnlab(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
-    _, b, _, _ = run_cnnlab(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True))
+    _, b, _, _ = run_cnnlab(
+        keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True)
+    )
     assert max(float(np.max(np.abs(p - q))) for p, q in zip(a, b)) > 100 * TOL
 
 
@@ -240,6 +266,7 @@ def test_optimizer_given_by_name_uses_keras_defaults():
 
 # --------------------------------------------------------------------------- defaults and the summary
 
+
 def test_optimizer_defaults_match_keras():
     sgd = keras.optimizers.SGD()
     assert sgd.learning_rate == pytest.approx(0.01)
@@ -260,8 +287,15 @@ def test_optimizer_defaults_match_keras():
     assert ada.epsilon == pytest.approx(1e-7)
 
 
-@pytest.mark.parametrize("name, cls, lr", [("sgd", "SGD", 0.01), ("adam", "Adam", 0.001),
-                                           ("rmsprop", "RMSprop", 0.001), ("adagrad", "Adagrad", 0.001)])
+@pytest.mark.parametrize(
+    "name, cls, lr",
+    [
+        ("sgd", "SGD", 0.01),
+        ("adam", "Adam", 0.001),
+        ("rmsprop", "RMSprop", 0.001),
+        ("adagrad", "Adagrad", 0.001),
+    ],
+)
 def test_optimizer_names_resolve_with_defaults(name, cls, lr):
     opt = keras.optimizers.get(name)
     assert type(opt).__name__ == cls
@@ -290,25 +324,47 @@ def footer(lines, label):
 def test_summary_counts_adam_variables_after_fit(seed004_model):
     keras.utils.set_random_seed(0)
     model = seed004_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
 
     before = summary_lines(model)
-    assert not any("Optimizer params" in l for l in before), "no optimizer line before the optimizer is built"
-    assert re.search(r"Total params: 225,034 \(879\.04 KB\)", footer(before, "Total params:"))
+    assert not any("Optimizer params" in l for l in before), (
+        "no optimizer line before the optimizer is built"
+    )
+    assert re.search(
+        r"Total params: 225,034 \(879\.04 KB\)", footer(before, "Total params:")
+    )
 
     x = np.zeros((4, 28, 28, 1), dtype=np.float32)
     model.fit(x, np.arange(4), batch_size=4, epochs=1, verbose=0)
     after = summary_lines(model)
     # Adam: momentum + velocity per weight (2 * 225,034) + iterations + learning_rate
-    assert re.search(r"Optimizer params: 450,070 \(1\.72 MB\)", footer(after, "Optimizer params:"))
-    assert re.search(r"Total params: 675,104 \(2\.58 MB\)", footer(after, "Total params:"))
-    assert re.search(r"Trainable params: 225,034 \(879\.04 KB\)", footer(after, "Trainable params:"))
-    assert re.search(r"Non-trainable params: 0 \(0\.00 B\)", footer(after, "Non-trainable params:"))
+    assert re.search(
+        r"Optimizer params: 450,070 \(1\.72 MB\)", footer(after, "Optimizer params:")
+    )
+    assert re.search(
+        r"Total params: 675,104 \(2\.58 MB\)", footer(after, "Total params:")
+    )
+    assert re.search(
+        r"Trainable params: 225,034 \(879\.04 KB\)", footer(after, "Trainable params:")
+    )
+    assert re.search(
+        r"Non-trainable params: 0 \(0\.00 B\)", footer(after, "Non-trainable params:")
+    )
     assert all(len(l) <= 88 for l in after if l.startswith(("┏", "│", "└", "┃")))
 
 
-@pytest.mark.parametrize("optimizer, extra", [("sgd", 0), (keras.optimizers.SGD(momentum=0.9), 1),
-                                              ("rmsprop", 1), ("adagrad", 1), ("adam", 2)])
+@pytest.mark.parametrize(
+    "optimizer, extra",
+    [
+        ("sgd", 0),
+        (keras.optimizers.SGD(momentum=0.9), 1),
+        ("rmsprop", 1),
+        ("adagrad", 1),
+        ("adam", 2),
+    ],
+)
 def test_summary_optimizer_params_per_optimizer(optimizer, extra):
     """Keras counts iterations + learning_rate, plus one slot per weight per state variable."""
     model = make_keras_model()

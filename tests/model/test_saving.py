@@ -5,6 +5,7 @@ The HDF5 layout checked here is the one Keras 3 writes (keras/src/saving/saving_
 (torch backend), which also loads cnnlab's files and whose files cnnlab loads. The
 config below is one Keras 3.15.1 wrote, kept verbatim.
 """
+
 from __future__ import annotations
 
 import io
@@ -63,8 +64,10 @@ KERAS_3_15_CONFIG = (
     'cy"], "weighted_metrics": null, "run_eagerly": false, "steps_per_execution": 1, "jit_compile": false}}'
 )
 #: What Keras 3.15.1 predicted for ``_det`` weights and input on the model above.
-KERAS_3_15_PREDICTION = np.array([[0.68514395, 0.22009356, 0.0947625],
-                                  [0.69363755, 0.21385479, 0.09250765]], dtype=np.float32)
+KERAS_3_15_PREDICTION = np.array(
+    [[0.68514395, 0.22009356, 0.0947625], [0.69363755, 0.21385479, 0.09250765]],
+    dtype=np.float32,
+)
 
 
 # ---- helpers ----------------------------------------------------------------
@@ -76,16 +79,24 @@ def _det(shape, k):
 
 def small_model(optimizer="adam", units=5):
     clear_session()
-    model = keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(6, 2, padding="same", activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(units, activation="softmax", name="classifier"),  # its HDF5 key is still "dense"
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(6, 2, padding="same", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                units, activation="softmax", name="classifier"
+            ),  # its HDF5 key is still "dense"
+        ]
+    )
     if optimizer is not None:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     return model
 
 
@@ -107,17 +118,23 @@ def h5_datasets(source):
     f = h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r")
     datasets, groups = [], {}
     with f:
+
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 datasets.append((name, obj.shape, str(obj.dtype)))
             elif "name" in obj.attrs:
                 groups[name] = obj.attrs["name"]
+
         f.visititems(visit)
-    return sorted(datasets, key=lambda d: (d[0].rsplit("/", 1)[0], int(d[0].rsplit("/", 1)[1]))), groups
+    return sorted(
+        datasets, key=lambda d: (d[0].rsplit("/", 1)[0], int(d[0].rsplit("/", 1)[1]))
+    ), groups
 
 
 def h5_array(source, path):
-    with h5py.File(io.BytesIO(source) if isinstance(source, bytes) else source, "r") as f:
+    with h5py.File(
+        io.BytesIO(source) if isinstance(source, bytes) else source, "r"
+    ) as f:
         return f[path][()]
 
 
@@ -159,12 +176,16 @@ def test_keras_round_trip_keeps_predictions_config_and_optimizer_state(tmp_path)
     assert weights_equal(model, loaded)
 
 
-@pytest.mark.parametrize("make_optimizer", [
-    lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
-    lambda: keras.optimizers.RMSprop(momentum=0.5),
-    lambda: keras.optimizers.Adagrad(0.05),
-    lambda: keras.optimizers.SGD(0.05),
-], ids=["sgd-nesterov", "rmsprop-momentum", "adagrad", "sgd-plain"])
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        lambda: keras.optimizers.RMSprop(momentum=0.5),
+        lambda: keras.optimizers.Adagrad(0.05),
+        lambda: keras.optimizers.SGD(0.05),
+    ],
+    ids=["sgd-nesterov", "rmsprop-momentum", "adagrad", "sgd-plain"],
+)
 def test_every_optimizer_resumes_bit_for_bit(tmp_path, make_optimizer):
     model, x, y = trained(make_optimizer())
     model.save(tmp_path / "m.keras")
@@ -193,16 +214,32 @@ def test_keras_archive_members_are_exactly_keras(tmp_path):
         assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
         metadata = json.loads(z.read("metadata.json"))
         config = json.loads(z.read("config.json"))
-    assert set(metadata) == {"keras_version", "date_saved"} and metadata["keras_version"].startswith("3.")
-    assert (config["module"], config["class_name"], config["registered_name"]) == ("keras", "Sequential", None)
+    assert set(metadata) == {"keras_version", "date_saved"} and metadata[
+        "keras_version"
+    ].startswith("3.")
+    assert (config["module"], config["class_name"], config["registered_name"]) == (
+        "keras",
+        "Sequential",
+        None,
+    )
     assert config["build_config"] == {"input_shape": [None, 8, 8, 1]}
     assert config["config"]["build_input_shape"] == [None, 8, 8, 1]
     layers = config["config"]["layers"]
-    assert [entry["class_name"] for entry in layers] == ["InputLayer", "Conv2D", "MaxPooling2D", "Conv2D",
-                                                        "Flatten", "Dense"]
+    assert [entry["class_name"] for entry in layers] == [
+        "InputLayer",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "Flatten",
+        "Dense",
+    ]
     assert layers[0]["config"]["batch_shape"] == [None, 8, 8, 1]
-    assert layers[1]["config"]["dtype"] == {"module": "keras", "class_name": "DTypePolicy",
-                                            "config": {"name": "float32"}, "registered_name": None}
+    assert layers[1]["config"]["dtype"] == {
+        "module": "keras",
+        "class_name": "DTypePolicy",
+        "config": {"name": "float32"},
+        "registered_name": None,
+    }
     assert layers[1]["build_config"] == {"input_shape": [None, 8, 8, 1]}
     compile_config = config["compile_config"]
     assert compile_config["optimizer"]["class_name"] == "Adam"
@@ -212,11 +249,21 @@ def test_keras_archive_members_are_exactly_keras(tmp_path):
 
 
 def _expected_layout(slot_shapes):
-    layers = [("layers/conv2d/vars/0", (3, 3, 1, 4)), ("layers/conv2d/vars/1", (4,)),
-              ("layers/conv2d_1/vars/0", (2, 2, 4, 6)), ("layers/conv2d_1/vars/1", (6,)),
-              ("layers/dense/vars/0", (54, 5)), ("layers/dense/vars/1", (5,))]
-    optimizer = [("optimizer/vars/0", (), "int64"), ("optimizer/vars/1", (), "float32")] + [
-        (f"optimizer/vars/{2 + i}", shape, "float32") for i, shape in enumerate(slot_shapes)]
+    layers = [
+        ("layers/conv2d/vars/0", (3, 3, 1, 4)),
+        ("layers/conv2d/vars/1", (4,)),
+        ("layers/conv2d_1/vars/0", (2, 2, 4, 6)),
+        ("layers/conv2d_1/vars/1", (6,)),
+        ("layers/dense/vars/0", (54, 5)),
+        ("layers/dense/vars/1", (5,)),
+    ]
+    optimizer = [
+        ("optimizer/vars/0", (), "int64"),
+        ("optimizer/vars/1", (), "float32"),
+    ] + [
+        (f"optimizer/vars/{2 + i}", shape, "float32")
+        for i, shape in enumerate(slot_shapes)
+    ]
     return [(p, s, "float32") for p, s in layers] + optimizer
 
 
@@ -232,16 +279,29 @@ def test_hdf5_layout_is_keras3s(tmp_path):
     datasets, groups = h5_datasets(weights)
     interleaved = [shape for shape in PARAM_SHAPES for _ in ("momentum", "velocity")]
     assert datasets == _expected_layout(interleaved)
-    assert groups == {"vars": "sequential", "layers/conv2d/vars": "conv2d", "layers/max_pooling2d/vars": "max_pooling2d",
-                      "layers/conv2d_1/vars": "conv2d_1", "layers/flatten/vars": "flatten",
-                      "layers/dense/vars": "classifier", "optimizer/vars": "adam"}
-    assert np.array_equal(h5_array(weights, "layers/dense/vars/0"), model.get_layer("classifier").get_weights()[0])
+    assert groups == {
+        "vars": "sequential",
+        "layers/conv2d/vars": "conv2d",
+        "layers/max_pooling2d/vars": "max_pooling2d",
+        "layers/conv2d_1/vars": "conv2d_1",
+        "layers/flatten/vars": "flatten",
+        "layers/dense/vars": "classifier",
+        "optimizer/vars": "adam",
+    }
+    assert np.array_equal(
+        h5_array(weights, "layers/dense/vars/0"),
+        model.get_layer("classifier").get_weights()[0],
+    )
     assert h5_array(weights, "optimizer/vars/0") == 2
     assert h5_array(weights, "optimizer/vars/1") == np.float32(0.001)
     momentum, velocity = model.optimizer.get_state()["slots"]
-    assert np.array_equal(h5_array(weights, "optimizer/vars/2"), momentum[0])   # conv2d kernel: m, v, ...
+    assert np.array_equal(
+        h5_array(weights, "optimizer/vars/2"), momentum[0]
+    )  # conv2d kernel: m, v, ...
     assert np.array_equal(h5_array(weights, "optimizer/vars/3"), velocity[0])
-    assert np.array_equal(h5_array(weights, "optimizer/vars/4"), momentum[1])   # ... then conv2d bias
+    assert np.array_equal(
+        h5_array(weights, "optimizer/vars/4"), momentum[1]
+    )  # ... then conv2d bias
     # save_weights writes the same layout.
     model.save_weights(tmp_path / "m.weights.h5")
     assert h5_datasets(str(tmp_path / "m.weights.h5")) == (datasets, groups)
@@ -252,7 +312,9 @@ def test_rmsprop_slots_are_grouped_as_keras_creates_them(tmp_path):
     model.save_weights(tmp_path / "m.weights.h5")
     path = str(tmp_path / "m.weights.h5")
     datasets, _ = h5_datasets(path)
-    assert datasets == _expected_layout(PARAM_SHAPES + PARAM_SHAPES)     # all velocities, then all momentums
+    assert datasets == _expected_layout(
+        PARAM_SHAPES + PARAM_SHAPES
+    )  # all velocities, then all momentums
     velocity, momentum = model.optimizer.get_state()["slots"]
     assert np.array_equal(h5_array(path, "optimizer/vars/2"), velocity[0])
     assert np.array_equal(h5_array(path, "optimizer/vars/8"), momentum[0])
@@ -263,7 +325,12 @@ def _keras_3_15_file(path, optimizer_vars=None):
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:
         f.create_group("vars").attrs["name"] = "sequential"
-        shapes = {"conv2d": [(3, 3, 1, 2), (2,)], "max_pooling2d": [], "flatten": [], "dense": [(8, 3), (3,)]}
+        shapes = {
+            "conv2d": [(3, 3, 1, 2), (2,)],
+            "max_pooling2d": [],
+            "flatten": [],
+            "dense": [(8, 3), (3,)],
+        }
         k = 0
         for key, layer_shapes in shapes.items():
             group = f.create_group(f"layers/{key}").create_group("vars")
@@ -273,10 +340,17 @@ def _keras_3_15_file(path, optimizer_vars=None):
                 k += 1
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = "adam"
-        for i, value in enumerate(optimizer_vars or [np.array(0, np.int32), np.array(0.001, np.float32)]):
+        for i, value in enumerate(
+            optimizer_vars or [np.array(0, np.int32), np.array(0.001, np.float32)]
+        ):
             group[str(i)] = value
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2025-01-01@00:00:00"}))
+        z.writestr(
+            "metadata.json",
+            json.dumps(
+                {"keras_version": "3.15.1", "date_saved": "2025-01-01@00:00:00"}
+            ),
+        )
         z.writestr("config.json", KERAS_3_15_CONFIG)
         z.writestr("model.weights.h5", buf.getvalue())
 
@@ -286,16 +360,26 @@ def test_a_file_written_by_keras_3_loads_and_predicts_as_keras(tmp_path):
     model = keras.models.load_model(tmp_path / "k.keras")
     assert model.compiled and type(model.optimizer).__name__ == "Adam"
     assert model.loss.name == "sparse_categorical_crossentropy"
-    assert [type(layer).__name__ for layer in model.layers] == ["Conv2D", "MaxPooling2D", "Flatten", "Dense"]
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+    ]
     prediction = model.predict(_det((2, 6, 6, 1), 9), verbose=0)
     np.testing.assert_allclose(prediction, KERAS_3_15_PREDICTION, atol=1e-6)
 
 
 def test_keras_adam_state_maps_to_the_right_slots(tmp_path):
     shapes = [(3, 3, 1, 2), (2,), (8, 3), (3,)]
-    slots_in_keras_order = [np.full(shape, float(j), np.float32)
-                            for j, shape in enumerate(s for s in shapes for _ in range(2))]
-    _keras_3_15_file(tmp_path / "k.keras", [np.array(7, np.int32), np.array(0.001, np.float32)] + slots_in_keras_order)
+    slots_in_keras_order = [
+        np.full(shape, float(j), np.float32)
+        for j, shape in enumerate(s for s in shapes for _ in range(2))
+    ]
+    _keras_3_15_file(
+        tmp_path / "k.keras",
+        [np.array(7, np.int32), np.array(0.001, np.float32)] + slots_in_keras_order,
+    )
     model = keras.models.load_model(tmp_path / "k.keras")
     assert model.optimizer.iterations == 7
     momentum, velocity = model.optimizer.get_state()["slots"]
@@ -335,15 +419,27 @@ def test_safetensors_round_trip_and_self_describing(tmp_path):
     model, x, _ = trained()
     path = tmp_path / "m.safetensors"
     model.save_weights(path)
-    tensors = safetensors_numpy.load(path.read_bytes())          # the library reads what cnnlab wrote
-    assert set(tensors) == {"conv2d/kernel", "conv2d/bias", "conv2d_1/kernel", "conv2d_1/bias",
-                            "classifier/kernel", "classifier/bias"}
-    assert np.array_equal(tensors["classifier/kernel"], model.get_layer("classifier").get_weights()[0])
+    tensors = safetensors_numpy.load(
+        path.read_bytes()
+    )  # the library reads what cnnlab wrote
+    assert set(tensors) == {
+        "conv2d/kernel",
+        "conv2d/bias",
+        "conv2d_1/kernel",
+        "conv2d_1/bias",
+        "classifier/kernel",
+        "classifier/bias",
+    }
+    assert np.array_equal(
+        tensors["classifier/kernel"], model.get_layer("classifier").get_weights()[0]
+    )
     fresh = small_model(None)
     fresh.load_weights(path)
     assert weights_equal(model, fresh)
-    rebuilt = keras.models.load_model(path)                          # architecture from the metadata
-    assert serialize_model(rebuilt, include_compile=False) == serialize_model(model, include_compile=False)
+    rebuilt = keras.models.load_model(path)  # architecture from the metadata
+    assert serialize_model(rebuilt, include_compile=False) == serialize_model(
+        model, include_compile=False
+    )
     assert np.array_equal(model.predict(x, verbose=0), rebuilt.predict(x, verbose=0))
 
 
@@ -357,7 +453,7 @@ def test_a_failed_save_leaves_the_previous_file_whole(tmp_path, monkeypatch, nam
     save = model.save if name.endswith(".keras") else model.save_weights
     save(path)
     before = model.predict(x, verbose=0)
-    model.train_on_batch(x, y)                                        # the weights change
+    model.train_on_batch(x, y)  # the weights change
 
     def replace_fails(src, dst):
         raise OSError("disk full (simulated)")
@@ -366,7 +462,7 @@ def test_a_failed_save_leaves_the_previous_file_whole(tmp_path, monkeypatch, nam
     with pytest.raises(OSError, match="simulated"):
         save(path)
     monkeypatch.undo()
-    assert os.listdir(tmp_path) == [name]                             # no temporary file left behind
+    assert os.listdir(tmp_path) == [name]  # no temporary file left behind
     fresh = small_model(None)
     fresh.load_weights(path)
     assert np.array_equal(fresh.predict(x, verbose=0), before)
@@ -403,11 +499,16 @@ def test_unknown_layer_class_is_refused_naming_the_layer(tmp_path):
         config["config"]["layers"][2]["class_name"] = "LSTM"
 
     rewrite_config(tmp_path / "m.keras", tmp_path / "bad.keras", edit)
-    with pytest.raises(CnnlabError, match=r"'max_pooling2d'.*unknown layer class 'LSTM'"):
+    with pytest.raises(
+        CnnlabError, match=r"'max_pooling2d'.*unknown layer class 'LSTM'"
+    ):
         keras.models.load_model(tmp_path / "bad.keras")
 
 
-@pytest.mark.parametrize("key, value", [("module", "evil_cnnlab_module"), ("registered_name", "evil_pkg>Conv2D")])
+@pytest.mark.parametrize(
+    "key, value",
+    [("module", "evil_cnnlab_module"), ("registered_name", "evil_pkg>Conv2D")],
+)
 def test_code_named_in_a_file_is_never_imported(tmp_path, key, value):
     model, _, _ = trained()
     model.save(tmp_path / "m.keras")
@@ -421,15 +522,42 @@ def test_code_named_in_a_file_is_never_imported(tmp_path, key, value):
     assert "evil_cnnlab_module" not in sys.modules and "evil_pkg" not in sys.modules
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("kernel_regularizer", {"module": "keras.regularizers", "class_name": "OrthogonalRegularizer",
-                            "config": {"factor": 0.01, "mode": "rows"}, "registered_name": None}, "kernel_regularizer"),
-    ("dtype", {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "mixed_float16"},
-               "registered_name": None}, "float32 only"),
-    ("kernel_initializer", {"module": "keras.initializers", "class_name": "Orthogonal", "config": {},
-                            "registered_name": None}, "kernel_initializer"),
-    ("some_future_option", 3, "some_future_option"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        (
+            "kernel_regularizer",
+            {
+                "module": "keras.regularizers",
+                "class_name": "OrthogonalRegularizer",
+                "config": {"factor": 0.01, "mode": "rows"},
+                "registered_name": None,
+            },
+            "kernel_regularizer",
+        ),
+        (
+            "dtype",
+            {
+                "module": "keras",
+                "class_name": "DTypePolicy",
+                "config": {"name": "mixed_float16"},
+                "registered_name": None,
+            },
+            "float32 only",
+        ),
+        (
+            "kernel_initializer",
+            {
+                "module": "keras.initializers",
+                "class_name": "Orthogonal",
+                "config": {},
+                "registered_name": None,
+            },
+            "kernel_initializer",
+        ),
+        ("some_future_option", 3, "some_future_option"),
+    ],
+)
 def test_unsupported_options_are_refused_by_name(tmp_path, option, value, message):
     model, _, _ = trained()
     model.save(tmp_path / "m.keras")
@@ -442,7 +570,9 @@ def test_unsupported_options_are_refused_by_name(tmp_path, option, value, messag
         keras.models.load_model(tmp_path / "bad.keras")
 
 
-def test_unsupported_compile_settings_load_the_model_uncompiled_with_a_warning(tmp_path):
+def test_unsupported_compile_settings_load_the_model_uncompiled_with_a_warning(
+    tmp_path,
+):
     model, x, _ = trained()
     model.save(tmp_path / "m.keras")
 
@@ -464,7 +594,9 @@ def test_shape_mismatch_names_the_layer_and_both_shapes_and_changes_nothing(tmp_
     before = other.get_weights()
     with pytest.raises(ShapeError, match=r"'classifier'.*\(54, 7\).*\(54, 5\)"):
         other.load_weights(tmp_path / "m.weights.h5")
-    assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))   # not even the convs
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, other.get_weights())
+    )  # not even the convs
     # The same through load_model: the config says 7 units, the weights hold 5.
     model.save(tmp_path / "m.keras")
 
@@ -524,7 +656,9 @@ def test_truncated_or_corrupted_archives_raise_cnnlab_errors(tmp_path):
     # Flipped bytes inside the weights member: the zip's CRC check catches them.
     start = data.index(b"\x89HDF")
     corrupted = bytearray(data)
-    corrupted[start + 3000:start + 3016] = bytes(b ^ 0xFF for b in corrupted[start + 3000:start + 3016])
+    corrupted[start + 3000 : start + 3016] = bytes(
+        b ^ 0xFF for b in corrupted[start + 3000 : start + 3016]
+    )
     (tmp_path / "bad.keras").write_bytes(bytes(corrupted))
     with pytest.raises(CnnlabError):
         keras.models.load_model(tmp_path / "bad.keras")
@@ -532,8 +666,10 @@ def test_truncated_or_corrupted_archives_raise_cnnlab_errors(tmp_path):
 
 def test_zip_bomb_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "RATIO_FLOOR", 0)
-    with zipfile.ZipFile(tmp_path / "bomb.keras", "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", b" " * (4 * 1024 * 1024))           # compresses about 1000:1
+    with zipfile.ZipFile(
+        tmp_path / "bomb.keras", "w", compression=zipfile.ZIP_DEFLATED
+    ) as z:
+        z.writestr("config.json", b" " * (4 * 1024 * 1024))  # compresses about 1000:1
         z.writestr("model.weights.h5", b"")
     with pytest.raises(CnnlabError, match="zip bomb"):
         keras.models.load_model(tmp_path / "bomb.keras")
@@ -552,20 +688,35 @@ def _safetensors_bytes(header, data=b""):
     return len(raw).to_bytes(8, "little") + raw + data
 
 
-@pytest.mark.parametrize("case", ["header_too_long", "offsets_outside", "overlap", "size_mismatch", "dtype",
-                                  "duplicate_key", "not_json"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "header_too_long",
+        "offsets_outside",
+        "overlap",
+        "size_mismatch",
+        "dtype",
+        "duplicate_key",
+        "not_json",
+    ],
+)
 def test_hostile_safetensors_headers_are_refused(tmp_path, case):
     w = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
     data = bytes(8)
     blobs = {
-        "header_too_long": (10 ** 12).to_bytes(8, "little") + b"{}",
-        "offsets_outside": _safetensors_bytes({"a": {**w, "data_offsets": [0, 8000]}}, data),
-        "overlap": _safetensors_bytes({"a": w, "b": {**w, "data_offsets": [4, 12]}}, bytes(12)),
+        "header_too_long": (10**12).to_bytes(8, "little") + b"{}",
+        "offsets_outside": _safetensors_bytes(
+            {"a": {**w, "data_offsets": [0, 8000]}}, data
+        ),
+        "overlap": _safetensors_bytes(
+            {"a": w, "b": {**w, "data_offsets": [4, 12]}}, bytes(12)
+        ),
         "size_mismatch": _safetensors_bytes({"a": {**w, "shape": [3]}}, data),
         "dtype": _safetensors_bytes({"a": {**w, "dtype": "OBJECT"}}, data),
         "duplicate_key": (lambda raw: len(raw).to_bytes(8, "little") + raw + data)(
             b'{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, '
-            b'"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}'),
+            b'"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}'
+        ),
         "not_json": (5).to_bytes(8, "little") + b"\xff\xfe{{{",
     }
     (tmp_path / "bad.safetensors").write_bytes(blobs[case])
@@ -581,21 +732,27 @@ def test_hdf5_links_and_external_storage_are_refused(tmp_path):
     external.write_bytes((tmp_path / "m.weights.h5").read_bytes())
     with h5py.File(external, "r+") as f:
         del f["layers/conv2d/vars/0"]
-        f["layers/conv2d/vars"].create_dataset("0", shape=(3, 3, 1, 4), dtype="float32",
-                                               external=[(str(tmp_path / "raw.bin"), 0, 4 * 36)])
+        f["layers/conv2d/vars"].create_dataset(
+            "0",
+            shape=(3, 3, 1, 4),
+            dtype="float32",
+            external=[(str(tmp_path / "raw.bin"), 0, 4 * 36)],
+        )
     with pytest.raises(CnnlabError, match="other files"):
         small_model(None).load_weights(external)
     linked = tmp_path / "linked.weights.h5"
     linked.write_bytes((tmp_path / "m.weights.h5").read_bytes())
     with h5py.File(linked, "r+") as f:
         del f["layers/dense"]
-        f["layers/dense"] = h5py.ExternalLink(str(tmp_path / "m.weights.h5"), "/layers/dense")
+        f["layers/dense"] = h5py.ExternalLink(
+            str(tmp_path / "m.weights.h5"), "/layers/dense"
+        )
     with pytest.raises(CnnlabError, match="ExternalLink"):
         small_model(None).load_weights(linked)
 
 
 def test_counters_alone_do_not_overwrite_a_running_optimizer(tmp_path):
-    untrained = small_model("adam")                                   # compiled, never trained: 2 variables
+    untrained = small_model("adam")  # compiled, never trained: 2 variables
     untrained.save_weights(tmp_path / "fresh.weights.h5")
     model, _, _ = trained("adam")
     state = slots(model)

@@ -1,5 +1,6 @@
 """A subclassed ``keras.Model`` (``__init__`` holding layers, ``call`` with keras.ops) trains through
 the tape, with gradients equal to float64 central differences (issue 13, acceptance 2)."""
+
 import numpy as np
 import pytest
 
@@ -11,7 +12,9 @@ class Residual(layers.Layer):
     """A custom layer inside the model: x + scale * tanh(x @ w)."""
 
     def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], input_shape[-1]), initializer="glorot_uniform")
+        self.w = self.add_weight(
+            shape=(input_shape[-1], input_shape[-1]), initializer="glorot_uniform"
+        )
         self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
 
     def call(self, x):
@@ -23,20 +26,26 @@ class Net(keras.Model):
         super().__init__(**kwargs)
         self.embed = layers.Dense(6, activation="relu")
         self.blocks = [Residual(), Residual()]
-        self.features = keras.Sequential([layers.Dense(5, activation="tanh"), layers.Dense(4)])
+        self.features = keras.Sequential(
+            [layers.Dense(5, activation="tanh"), layers.Dense(4)]
+        )
         self.head = layers.Dense(3)
 
     def call(self, x, training=None):
         h = self.embed(x)
         for block in self.blocks:
             h = block(h)
-        mixed = ops.concatenate([self.features(h), h[:, :2] * ops.mean(h, axis=-1, keepdims=True)], axis=-1)
+        mixed = ops.concatenate(
+            [self.features(h), h[:, :2] * ops.mean(h, axis=-1, keepdims=True)], axis=-1
+        )
         return self.head(mixed) + ops.sum(x, axis=-1, keepdims=True)
 
 
 def data(n=12, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, 4)).astype(np.float32), rng.standard_normal((n, 3)).astype(np.float32)
+    return rng.standard_normal((n, 4)).astype(np.float32), rng.standard_normal(
+        (n, 3)
+    ).astype(np.float32)
 
 
 def test_the_subclassed_model_computes_its_call_and_tracks_every_layer():
@@ -49,8 +58,9 @@ def test_the_subclassed_model_computes_its_call_and_tracks_every_layer():
     h = net.embed(x)
     for block in net.blocks:
         h = block(h)
-    expected = net.head(np.concatenate([net.features(h), h[:, :2] * h.mean(-1, keepdims=True)], -1)) \
-        + x.sum(-1, keepdims=True)
+    expected = net.head(
+        np.concatenate([net.features(h), h[:, :2] * h.mean(-1, keepdims=True)], -1)
+    ) + x.sum(-1, keepdims=True)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 

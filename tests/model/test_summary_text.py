@@ -37,13 +37,14 @@ def captured(model, **kwargs):
 
 
 def test_summary_is_keras_text_at_88_columns(monkeypatch, seed004_model):
-    monkeypatch.setenv("COLUMNS", "200")     # wide terminal: Keras caps the table at 88
+    monkeypatch.setenv("COLUMNS", "200")  # wide terminal: Keras caps the table at 88
     assert captured(seed004_model()) == KERAS_SUMMARY_88
 
 
 def test_plain_fallback_draws_the_same_table(monkeypatch, seed004_model):
     def no_rich(*args, **kwargs):
         raise ImportError("rich")
+
     monkeypatch.setattr(summary_mod, "_rich_table", no_rich)
     assert captured(seed004_model(), line_length=88) == KERAS_SUMMARY_88
 
@@ -69,6 +70,7 @@ def test_size_in_kilobytes_uses_1024():
 
 def test_optimizer_params_after_fit(seed004_model):
     import numpy as np
+
     model = seed004_model()
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     model.train_on_batch(np.zeros((2, 28, 28, 1), np.float32), np.array([0, 1]))

@@ -2,29 +2,31 @@
 hypothesis-drawn shapes (inputs of rank 2 to 5, any feature axis, both modes), the
 forward and backward against PyTorch in float32, and Keras's conventions pinned by
 hand-computed numbers."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_gradients import SETTINGS, assert_grad
 
 from cnnlab.errors import ShapeError
 from cnnlab.ops import batch_norm_backward, batch_norm_forward, moving_average
 
-from test_gradients import SETTINGS, assert_grad
-
 
 @st.composite
 def bn_cases(draw):
-    rank = draw(st.integers(2, 5))                  # dense (N, C), then 1, 2 and 3 spatial axes
-    shape = [draw(st.integers(2, 3))] + [draw(st.integers(1, 3)) for _ in range(rank - 1)]
+    rank = draw(st.integers(2, 5))  # dense (N, C), then 1, 2 and 3 spatial axes
+    shape = [draw(st.integers(2, 3))] + [
+        draw(st.integers(1, 3)) for _ in range(rank - 1)
+    ]
     axis = draw(st.integers(1, rank - 1))
     if draw(st.booleans()):
-        axis -= rank                                # negative axes count from the end
+        axis -= rank  # negative axes count from the end
     training = draw(st.booleans())
     center, scale = draw(st.booleans()), draw(st.booleans())
-    seed = draw(st.integers(0, 2 ** 32 - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
     return tuple(shape), axis, training, center, scale, seed
 
 
@@ -43,7 +45,12 @@ def test_batch_norm_gradients_match_numerical(case):
     dx, dgamma, dbeta = batch_norm_backward(r, cache)
 
     def loss():
-        return float(np.sum(batch_norm_forward(x, gamma, beta, mean, var, axis, 1e-3, training)[0] * r))
+        return float(
+            np.sum(
+                batch_norm_forward(x, gamma, beta, mean, var, axis, 1e-3, training)[0]
+                * r
+            )
+        )
 
     assert_grad(dx, loss, x, f"dx {case}")
     if scale:
@@ -61,12 +68,20 @@ def test_forward_by_hand_training_and_inference():
     y, cache = batch_norm_forward(x, gamma, beta, mm, mv, -1, 1e-3, training=True)
     expected = 2.0 * (x - 3.0) / np.sqrt(3.5 + 1e-3) + 0.5
     np.testing.assert_allclose(y, expected, rtol=1e-6)
-    assert cache.batch_mean[0] == pytest.approx(3.0) and cache.batch_var[0] == pytest.approx(3.5)
+    assert cache.batch_mean[0] == pytest.approx(3.0) and cache.batch_var[
+        0
+    ] == pytest.approx(3.5)
     # Keras: moving = moving * 0.99 + batch * 0.01 (PyTorch's momentum=0.01 is the same update)
-    assert moving_average(mm, cache.batch_mean, 0.99)[0] == pytest.approx(1.0 * 0.99 + 3.0 * 0.01)
-    assert moving_average(mv, cache.batch_var, 0.99)[0] == pytest.approx(4.0 * 0.99 + 3.5 * 0.01)
+    assert moving_average(mm, cache.batch_mean, 0.99)[0] == pytest.approx(
+        1.0 * 0.99 + 3.0 * 0.01
+    )
+    assert moving_average(mv, cache.batch_var, 0.99)[0] == pytest.approx(
+        4.0 * 0.99 + 3.5 * 0.01
+    )
     y_inf, _ = batch_norm_forward(x, gamma, beta, mm, mv, -1, 1e-3, training=False)
-    np.testing.assert_allclose(y_inf, 2.0 * (x - 1.0) / np.sqrt(4.0 + 1e-3) + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(
+        y_inf, 2.0 * (x - 1.0) / np.sqrt(4.0 + 1e-3) + 0.5, rtol=1e-6
+    )
     assert y.dtype == y_inf.dtype == np.float32
 
 
@@ -81,6 +96,7 @@ def test_shape_errors_name_the_argument():
 
 
 # --------------------------------------------------------------------------- PyTorch
+
 
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", [(6, 5), (4, 9, 3), (3, 6, 5, 4), (2, 4, 3, 5, 3)])
@@ -105,14 +121,17 @@ def test_batch_norm_matches_torch(shape, training):
     gt = torch.tensor(gamma, requires_grad=True)
     bt = torch.tensor(beta, requires_grad=True)
     run_mean, run_var = torch.tensor(mm), torch.tensor(mv)
-    yt = torch.nn.functional.batch_norm(xt, run_mean, run_var, gt, bt, training=training,
-                                        momentum=1 - momentum, eps=eps)
+    yt = torch.nn.functional.batch_norm(
+        xt, run_mean, run_var, gt, bt, training=training, momentum=1 - momentum, eps=eps
+    )
     (yt * torch.tensor(np.moveaxis(r, -1, 1).copy())).sum().backward()
 
     def close(ours, theirs, what):
         scale = max(1.0, float(np.max(np.abs(theirs))))
         assert ours.dtype == np.float32
-        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale, err_msg=what)
+        np.testing.assert_allclose(
+            ours, theirs, rtol=1e-5, atol=1e-5 * scale, err_msg=what
+        )
 
     close(y, np.moveaxis(yt.detach().numpy(), 1, -1), "y")
     close(dx, np.moveaxis(xt.grad.numpy(), 1, -1), "dx")
@@ -120,9 +139,22 @@ def test_batch_norm_matches_torch(shape, training):
     close(dbeta, bt.grad.numpy(), "dbeta")
     if training:
         m = x.size // c
-        close(moving_average(mm, cache.batch_mean, momentum), run_mean.numpy(), "moving mean")
+        close(
+            moving_average(mm, cache.batch_mean, momentum),
+            run_mean.numpy(),
+            "moving mean",
+        )
         # torch's running variance took the unbiased batch variance: undo that factor m/(m-1)
-        torch_batch_var = (run_var.numpy() - mv * momentum) / (1 - momentum) * (m - 1) / m
-        close(cache.batch_var, torch_batch_var.astype(np.float32), "batch variance (divides by m)")
-        close(moving_average(mv, cache.batch_var, momentum),
-              (mv * momentum + torch_batch_var * (1 - momentum)).astype(np.float32), "moving variance")
+        torch_batch_var = (
+            (run_var.numpy() - mv * momentum) / (1 - momentum) * (m - 1) / m
+        )
+        close(
+            cache.batch_var,
+            torch_batch_var.astype(np.float32),
+            "batch variance (divides by m)",
+        )
+        close(
+            moving_average(mv, cache.batch_var, momentum),
+            (mv * momentum + torch_batch_var * (1 - momentum)).astype(np.float32),
+            "moving variance",
+        )

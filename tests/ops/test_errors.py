@@ -1,14 +1,25 @@
 """Bad input gets a clear error naming the operation, the shapes and the fix,
 never a bare NumPy broadcast error (MISSION.md, quality bars)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from cnnlab.errors import CnnlabError, ShapeError
-from cnnlab.ops import (activations, avg_pool_forward, binary_crossentropy, categorical_crossentropy,
-                        conv_forward, dense_forward, global_max_pool_forward, max_pool_forward,
-                        mean_squared_error, reshape_forward, sparse_categorical_crossentropy)
+from cnnlab.ops import (
+    activations,
+    avg_pool_forward,
+    binary_crossentropy,
+    categorical_crossentropy,
+    conv_forward,
+    dense_forward,
+    global_max_pool_forward,
+    max_pool_forward,
+    mean_squared_error,
+    reshape_forward,
+    sparse_categorical_crossentropy,
+)
 
 
 def test_shape_error_is_a_value_error():
@@ -29,7 +40,7 @@ def test_conv_channel_mismatch_names_both_shapes():
 
 
 def test_conv_2d_on_a_3d_input_suggests_adding_a_channel_axis():
-    x = np.zeros((8, 28, 28), dtype=np.float32)          # MNIST without the channel axis
+    x = np.zeros((8, 28, 28), dtype=np.float32)  # MNIST without the channel axis
     w = np.zeros((3, 3, 1, 32), dtype=np.float32)
     with pytest.raises(ShapeError) as info:
         conv_forward(x, w)
@@ -49,12 +60,15 @@ def test_conv_rank_far_off_does_not_suggest_channel_axis():
     assert "(28, 28)" in str(info.value)
 
 
-@pytest.mark.parametrize("kwargs,word", [
-    ({"strides": 0}, "strides"),
-    ({"strides": (1, 2, 3)}, "strides"),
-    ({"dilation_rate": -1}, "dilation_rate"),
-    ({"padding": "full"}, "padding"),
-])
+@pytest.mark.parametrize(
+    "kwargs,word",
+    [
+        ({"strides": 0}, "strides"),
+        ({"strides": (1, 2, 3)}, "strides"),
+        ({"dilation_rate": -1}, "dilation_rate"),
+        ({"padding": "full"}, "padding"),
+    ],
+)
 def test_conv_bad_hyperparameters_are_named(kwargs, word):
     with pytest.raises(ShapeError, match=word):
         conv_forward(np.zeros((1, 5, 5, 1)), np.zeros((3, 3, 1, 1)), **kwargs)

@@ -10,6 +10,7 @@ Conv and pooling forwards are also compared with a direct loop over output
 positions written here from the definition, so that a wrong forward cannot
 hide behind a backward that is consistent with it.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,23 +21,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnlab.ops import activations as act
-from cnnlab.ops import (avg_pool_backward, avg_pool_forward, binary_crossentropy,
-                        categorical_crossentropy, conv_backward, conv_forward, dense_backward,
-                        dense_forward, dropout_backward, dropout_forward, flatten_backward,
-                        flatten_forward, global_avg_pool_backward, global_avg_pool_forward,
-                        global_max_pool_backward, global_max_pool_forward, max_pool_backward,
-                        max_pool_forward, mean_absolute_error, mean_squared_error,
-                        reshape_backward, reshape_forward, sparse_categorical_crossentropy)
+from cnnlab.ops import (
+    avg_pool_backward,
+    avg_pool_forward,
+    binary_crossentropy,
+    categorical_crossentropy,
+    conv_backward,
+    conv_forward,
+    dense_backward,
+    dense_forward,
+    dropout_backward,
+    dropout_forward,
+    flatten_backward,
+    flatten_forward,
+    global_avg_pool_backward,
+    global_avg_pool_forward,
+    global_max_pool_backward,
+    global_max_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+    mean_absolute_error,
+    mean_squared_error,
+    reshape_backward,
+    reshape_forward,
+    sparse_categorical_crossentropy,
+)
 
 TOL = 1e-6
 EPS = 1e-6
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 # conv and pooling have the largest case space and cost milliseconds per case
 WIDE = settings(SETTINGS, max_examples=100)
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def rel_error(a, b):
     """max|a - b| / max(1, max|a|, max|b|): absolute below 1, relative above."""
@@ -68,17 +91,23 @@ def numerical_grad(f, x, eps=EPS):
 def assert_grad(analytic, f, x, what=""):
     numeric = numerical_grad(f, x)
     assert analytic is not None, what
-    assert np.asarray(analytic).shape == x.shape, (what, np.asarray(analytic).shape, x.shape)
+    assert np.asarray(analytic).shape == x.shape, (
+        what,
+        np.asarray(analytic).shape,
+        x.shape,
+    )
     err = rel_error(analytic, numeric)
-    assert err < TOL, f"{what}: relative error {err:.3g}\nanalytic={analytic}\nnumeric={numeric}"
+    assert err < TOL, (
+        f"{what}: relative error {err:.3g}\nanalytic={analytic}\nnumeric={numeric}"
+    )
 
 
 def test_rel_error_and_numerical_grad_helpers_detect_mistakes():
     # the helpers themselves must be able to fail
     x = np.array([0.3, -1.2, 2.0])
-    numeric = numerical_grad(lambda: float(np.sum(x ** 3)), x)
-    assert rel_error(3 * x ** 2, numeric) < TOL
-    assert rel_error(2 * x ** 2, numeric) > 0.1
+    numeric = numerical_grad(lambda: float(np.sum(x**3)), x)
+    assert rel_error(3 * x**2, numeric) < TOL
+    assert rel_error(2 * x**2, numeric) > 0.1
     assert rel_error([0.0], [1e-9]) < TOL
     assert rel_error([100.0], [101.0]) == pytest.approx(1 / 101)
 
@@ -94,7 +123,10 @@ def resolve_pads(spatial, kernel, strides, dil, padding):
     if padding == "valid":
         return tuple((0, 0) for _ in spatial)
     if padding == "same":
-        return tuple(same_pads_tf(i, k, s, d) for i, k, s, d in zip(spatial, kernel, strides, dil))
+        return tuple(
+            same_pads_tf(i, k, s, d)
+            for i, k, s, d in zip(spatial, kernel, strides, dil)
+        )
     if isinstance(padding, int):
         return tuple((padding, padding) for _ in spatial)
     return tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
@@ -105,7 +137,10 @@ def conv_reference(x, w, b, strides, pads, dil):
     nd = w.ndim - 2
     k = w.shape[:nd]
     xpd = np.pad(x, [(0, 0), *pads, (0, 0)])
-    out = tuple((xpd.shape[1 + i] - ((k[i] - 1) * dil[i] + 1)) // strides[i] + 1 for i in range(nd))
+    out = tuple(
+        (xpd.shape[1 + i] - ((k[i] - 1) * dil[i] + 1)) // strides[i] + 1
+        for i in range(nd)
+    )
     y = np.zeros((x.shape[0], *out, w.shape[-1]))
     for o in np.ndindex(*out):
         for kk in np.ndindex(*k):
@@ -125,7 +160,9 @@ def pool_reference(x, pool, strides, pads, mode):
     out = tuple((xpd.shape[1 + i] - pool[i]) // strides[i] + 1 for i in range(nd))
     y = np.zeros((x.shape[0], *out, x.shape[-1]))
     for o in np.ndindex(*out):
-        sl = tuple(slice(o[i] * strides[i], o[i] * strides[i] + pool[i]) for i in range(nd))
+        sl = tuple(
+            slice(o[i] * strides[i], o[i] * strides[i] + pool[i]) for i in range(nd)
+        )
         win = xpd[(slice(None), *sl)].reshape(x.shape[0], -1, x.shape[-1])
         if mode == "max":
             y[(slice(None), *o)] = win.max(axis=1)
@@ -150,7 +187,9 @@ def conv_cases(draw):
     elif mode == "ints":
         padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
     elif mode == "pairs":
-        padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(nd))
+        padding = tuple(
+            (draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(nd)
+        )
     else:
         padding = mode
     # spatial sizes large enough for at least one output cell
@@ -167,11 +206,24 @@ def conv_cases(draw):
     c_in = draw(st.integers(1, 3))
     c_out = draw(st.integers(1, 3))
     use_bias = draw(st.booleans())
-    seed = draw(st.integers(0, 2 ** 32 - 1))
-    return nd, tuple(spatial), kernel, strides, dil, padding, n, c_in, c_out, use_bias, seed
+    seed = draw(st.integers(0, 2**32 - 1))
+    return (
+        nd,
+        tuple(spatial),
+        kernel,
+        strides,
+        dil,
+        padding,
+        n,
+        c_in,
+        c_out,
+        use_bias,
+        seed,
+    )
 
 
 # --------------------------------------------------------------------------- convolution
+
 
 @WIDE
 @given(conv_cases())
@@ -182,8 +234,11 @@ def test_conv_gradients_match_numerical(case):
     w = rng.standard_normal((*kernel, c_in, c_out))
     b = rng.standard_normal(c_out) if use_bias else None
 
-    kwargs = dict(strides=strides if len(set(strides)) > 1 else strides[0],
-                  padding=padding, dilation_rate=dil)
+    kwargs = dict(
+        strides=strides if len(set(strides)) > 1 else strides[0],
+        padding=padding,
+        dilation_rate=dil,
+    )
     y, cache = conv_forward(x, w, b, **kwargs)
 
     pads = resolve_pads(spatial, kernel, strides, dil, padding)
@@ -191,7 +246,9 @@ def test_conv_gradients_match_numerical(case):
     assert y.shape == ref.shape
     assert rel_error(y, ref) < 1e-12
     if padding == "same":
-        assert y.shape[1:-1] == tuple(math.ceil(i / s) for i, s in zip(spatial, strides))
+        assert y.shape[1:-1] == tuple(
+            math.ceil(i / s) for i, s in zip(spatial, strides)
+        )
 
     r = rng.standard_normal(y.shape)
     dx, dw, db = conv_backward(r, cache)
@@ -225,7 +282,11 @@ def test_conv_gradients_fixed_strided_dilated_same(nd):
     dx, dw, db = conv_backward(r, cache)
 
     def loss():
-        return float(np.sum(conv_forward(x, w, b, strides=2, padding="same", dilation_rate=2)[0] * r))
+        return float(
+            np.sum(
+                conv_forward(x, w, b, strides=2, padding="same", dilation_rate=2)[0] * r
+            )
+        )
 
     assert_grad(dx, loss, x, "dx")
     assert_grad(dw, loss, w, "dkernel")
@@ -236,13 +297,17 @@ def test_conv_on_non_contiguous_input_matches_contiguous_copy():
     """The window view is built from the array's strides: slices and transposes must work."""
     rng = np.random.default_rng(5)
     base = rng.standard_normal((2, 3, 11, 9))
-    for c_in, x in [(2, base.transpose(0, 2, 3, 1)[..., :2]),     # NCHW -> NHWC view, sliced
-                    (1, base[:, :1].transpose(0, 2, 3, 1)),        # one channel, a view
-                    (3, base.transpose(0, 2, 3, 1)[:, ::2, 1:])]:  # stepped spatial slice
+    for c_in, x in [
+        (2, base.transpose(0, 2, 3, 1)[..., :2]),  # NCHW -> NHWC view, sliced
+        (1, base[:, :1].transpose(0, 2, 3, 1)),  # one channel, a view
+        (3, base.transpose(0, 2, 3, 1)[:, ::2, 1:]),
+    ]:  # stepped spatial slice
         assert not x.flags.c_contiguous
         w = rng.standard_normal((3, 2, c_in, 4))
         y, cache = conv_forward(x, w, strides=(2, 1), padding="same")
-        y_ref, cache_ref = conv_forward(np.ascontiguousarray(x), w, strides=(2, 1), padding="same")
+        y_ref, cache_ref = conv_forward(
+            np.ascontiguousarray(x), w, strides=(2, 1), padding="same"
+        )
         np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
         r = rng.standard_normal(y.shape)
         for a, b in zip(conv_backward(r, cache), conv_backward(r, cache_ref)):
@@ -250,11 +315,16 @@ def test_conv_on_non_contiguous_input_matches_contiguous_copy():
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for op in (max_pool_forward, avg_pool_forward):
         x = base.transpose(0, 2, 3, 1)
-        np.testing.assert_array_equal(op(x, (3, 2), (2, 2), "same")[0],
-                                      op(np.ascontiguousarray(x), (3, 2), (2, 2), "same")[0])
+        np.testing.assert_array_equal(
+            op(x, (3, 2), (2, 2), "same")[0],
+            op(np.ascontiguousarray(x), (3, 2), (2, 2), "same")[0],
+        )
 
 
-@pytest.mark.skipif("crop_to" not in conv_forward.__code__.co_varnames, reason="conv_forward has no crop_to")
+@pytest.mark.skipif(
+    "crop_to" not in conv_forward.__code__.co_varnames,
+    reason="conv_forward has no crop_to",
+)
 @pytest.mark.parametrize("c_in", [1, 2])
 def test_conv_crop_to_equals_cropping_the_full_output(c_in):
     """crop_to computes only the leading outputs (those a following pooling keeps)."""
@@ -262,7 +332,7 @@ def test_conv_crop_to_equals_cropping_the_full_output(c_in):
     x = rng.standard_normal((2, 7, 6, c_in))
     w = rng.standard_normal((2, 2, c_in, 3))
     b = rng.standard_normal(3)
-    full, full_cache = conv_forward(x, w, b)                 # (2, 6, 5, 3)
+    full, full_cache = conv_forward(x, w, b)  # (2, 6, 5, 3)
     y, cache = conv_forward(x, w, b, crop_to=(4, 4))
     assert y.shape == (2, 4, 4, 3)
     np.testing.assert_allclose(y, full[:, :4, :4], rtol=1e-12)
@@ -271,11 +341,16 @@ def test_conv_crop_to_equals_cropping_the_full_output(c_in):
     r_full[:, :4, :4] = r
     for a, b_ in zip(conv_backward(r, cache), conv_backward(r_full, full_cache)):
         np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
-    assert_grad(conv_backward(r, cache)[1],
-                lambda: float(np.sum(conv_forward(x, w, b, crop_to=(4, 4))[0] * r)), w, "crop_to dkernel")
+    assert_grad(
+        conv_backward(r, cache)[1],
+        lambda: float(np.sum(conv_forward(x, w, b, crop_to=(4, 4))[0] * r)),
+        w,
+        "crop_to dkernel",
+    )
 
 
 # --------------------------------------------------------------------------- pooling
+
 
 @st.composite
 def pool_cases(draw):
@@ -288,11 +363,13 @@ def pool_cases(draw):
         strides = tuple(draw(st.integers(1, 3)) for _ in range(nd))
         eff = strides
     padding = draw(st.sampled_from(["valid", "same"]))
-    spatial = tuple(draw(st.integers(pool[i] if padding == "valid" else 1, MAX_SPATIAL[nd] + 1))
-                    for i in range(nd))
+    spatial = tuple(
+        draw(st.integers(pool[i] if padding == "valid" else 1, MAX_SPATIAL[nd] + 1))
+        for i in range(nd)
+    )
     n = draw(st.integers(1, 2))
     c = draw(st.integers(1, 3))
-    seed = draw(st.integers(0, 2 ** 32 - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
     return nd, spatial, pool, strides, eff, padding, n, c, seed
 
 
@@ -300,7 +377,9 @@ def distinct_values(rng, shape):
     """Distinct values 0.05 apart (a shuffled grid), so every max is unique
     and a 1e-6 nudge never changes a winner."""
     size = math.prod(shape)
-    return (rng.permutation(size).astype(np.float64) * 0.05 - size * 0.025).reshape(shape)
+    return (rng.permutation(size).astype(np.float64) * 0.05 - size * 0.025).reshape(
+        shape
+    )
 
 
 @WIDE
@@ -318,7 +397,12 @@ def test_max_pool_gradients_match_numerical(case):
 
     r = rng.standard_normal(y.shape)
     dx = max_pool_backward(r, cache)
-    assert_grad(dx, lambda: float(np.sum(max_pool_forward(x, pool, strides, padding)[0] * r)), x, "max dx")
+    assert_grad(
+        dx,
+        lambda: float(np.sum(max_pool_forward(x, pool, strides, padding)[0] * r)),
+        x,
+        "max dx",
+    )
 
 
 def test_max_pool_gradients_overlapping_same_2d():
@@ -331,7 +415,9 @@ def test_max_pool_gradients_overlapping_same_2d():
     # overlapping windows: some cells win several windows and collect several gradients
     wins = max_pool_backward(np.ones_like(y), cache)
     assert wins.max() >= 2
-    assert_grad(dx, lambda: float(np.sum(max_pool_forward(x, (3, 3), (2, 1), "same")[0] * r)), x)
+    assert_grad(
+        dx, lambda: float(np.sum(max_pool_forward(x, (3, 3), (2, 1), "same")[0] * r)), x
+    )
 
 
 @WIDE
@@ -348,7 +434,12 @@ def test_avg_pool_gradients_match_numerical(case):
 
     r = rng.standard_normal(y.shape)
     dx = avg_pool_backward(r, cache)
-    assert_grad(dx, lambda: float(np.sum(avg_pool_forward(x, pool, strides, padding)[0] * r)), x, "avg dx")
+    assert_grad(
+        dx,
+        lambda: float(np.sum(avg_pool_forward(x, pool, strides, padding)[0] * r)),
+        x,
+        "avg dx",
+    )
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 3), (3, 4, 3, 2), (1, 3, 2, 3, 2)])
@@ -361,19 +452,30 @@ def test_global_pool_gradients_match_numerical(shape):
     np.testing.assert_array_equal(y, x.max(axis=axes))
     r = rng.standard_normal(y.shape)
     dx = global_max_pool_backward(r, cache)
-    assert_grad(dx, lambda: float(np.sum(global_max_pool_forward(x)[0] * r)), x, "global max")
+    assert_grad(
+        dx, lambda: float(np.sum(global_max_pool_forward(x)[0] * r)), x, "global max"
+    )
 
     y, cache = global_avg_pool_forward(x)
     np.testing.assert_allclose(y, x.mean(axis=axes), rtol=1e-12)
     dx = global_avg_pool_backward(r, cache)
-    assert_grad(dx, lambda: float(np.sum(global_avg_pool_forward(x)[0] * r)), x, "global avg")
+    assert_grad(
+        dx, lambda: float(np.sum(global_avg_pool_forward(x)[0] * r)), x, "global avg"
+    )
 
 
 # --------------------------------------------------------------------------- dense, flatten, reshape, dropout
 
+
 @SETTINGS
-@given(st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.sampled_from([(), (3,), (2, 2)]),
-       st.booleans(), st.integers(0, 2 ** 32 - 1))
+@given(
+    st.integers(1, 4),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.sampled_from([(), (3,), (2, 2)]),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
 def test_dense_gradients_match_numerical(n, d_in, d_out, middle, use_bias, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, *middle, d_in))
@@ -402,14 +504,20 @@ def test_flatten_and_reshape_gradients():
     x = rng.standard_normal((2, 3, 2, 4))
     y, cache = flatten_forward(x)
     assert y.shape == (2, 24)
-    np.testing.assert_array_equal(y[1], x[1].ravel())      # row-major over (H, W, C)
+    np.testing.assert_array_equal(y[1], x[1].ravel())  # row-major over (H, W, C)
     r = rng.standard_normal(y.shape)
-    assert_grad(flatten_backward(r, cache), lambda: float(np.sum(flatten_forward(x)[0] * r)), x)
+    assert_grad(
+        flatten_backward(r, cache), lambda: float(np.sum(flatten_forward(x)[0] * r)), x
+    )
 
     y, cache = reshape_forward(x, (4, -1))
     assert y.shape == (2, 4, 6)
     r = rng.standard_normal(y.shape)
-    assert_grad(reshape_backward(r, cache), lambda: float(np.sum(reshape_forward(x, (4, -1))[0] * r)), x)
+    assert_grad(
+        reshape_backward(r, cache),
+        lambda: float(np.sum(reshape_forward(x, (4, -1))[0] * r)),
+        x,
+    )
 
 
 @pytest.mark.parametrize("rate", [0.25, 0.5, 0.8])
@@ -426,6 +534,7 @@ def test_dropout_gradient_matches_numerical_for_a_fixed_mask(rate):
 
 
 # --------------------------------------------------------------------------- activations
+
 
 def away_from_zero(rng, shape, margin=0.05):
     x = rng.uniform(-3, 3, shape)
@@ -456,9 +565,17 @@ ELEMENTWISE = [
     ("swish", {}, []),
     ("relu_general", {}, [0.0]),
     ("relu_general", {"max_value": 1.5}, [0.0, 1.5]),
-    ("relu_general", {"negative_slope": 0.1, "threshold": 0.5, "max_value": 2.0}, [0.5, 2.0]),
+    (
+        "relu_general",
+        {"negative_slope": 0.1, "threshold": 0.5, "max_value": 2.0},
+        [0.5, 2.0],
+    ),
     ("relu_general", {"threshold": -1.0}, [-1.0]),
-    ("relu_general", {"threshold": -1.0, "max_value": 1.0, "negative_slope": 0.2}, [-1.0, 0.0, 1.0]),
+    (
+        "relu_general",
+        {"threshold": -1.0, "max_value": 1.0, "negative_slope": 0.2},
+        [-1.0, 0.0, 1.0],
+    ),
     # issue 14's activations
     ("gelu", {}, []),
     ("gelu", {"approximate": True}, []),
@@ -474,9 +591,11 @@ ELEMENTWISE = [
 ]
 
 
-@pytest.mark.parametrize("name,kw,kinks", ELEMENTWISE, ids=[f"{n}{kw or ''}" for n, kw, _ in ELEMENTWISE])
+@pytest.mark.parametrize(
+    "name,kw,kinks", ELEMENTWISE, ids=[f"{n}{kw or ''}" for n, kw, _ in ELEMENTWISE]
+)
 @SETTINGS
-@given(shape=st.sampled_from([(4,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2 ** 32 - 1))
+@given(shape=st.sampled_from([(4,), (3, 5), (2, 3, 4)]), seed=st.integers(0, 2**32 - 1))
 def test_activation_gradients_match_numerical(name, kw, kinks, shape, seed):
     if name not in act.ACTIVATIONS:
         pytest.skip(f"{name} not registered")
@@ -491,7 +610,17 @@ def test_activation_gradients_match_numerical(name, kw, kinks, shape, seed):
 
 
 def test_activation_registry_is_complete():
-    expected = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "silu"}
+    expected = {
+        "linear",
+        "relu",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "elu",
+        "softplus",
+        "silu",
+    }
     assert expected <= set(act.ACTIVATIONS)
     # a newly registered activation must come with a gradient case above
     tested = {name for name, _, _ in ELEMENTWISE} | {"softmax"}
@@ -500,7 +629,7 @@ def test_activation_registry_is_complete():
 
 @pytest.mark.parametrize("axis", [-1, 0, 1, 2, -2])
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2 ** 32 - 1))
+@given(seed=st.integers(0, 2**32 - 1))
 def test_softmax_gradient_along_any_axis(axis, seed):
     fwd, bwd = act.ACTIVATIONS["softmax"]
     rng = np.random.default_rng(seed)
@@ -511,7 +640,9 @@ def test_softmax_gradient_along_any_axis(axis, seed):
     assert rel_error(y, ref) < 1e-12
     r = rng.standard_normal(x.shape)
     dx = bwd(r, x, y, axis=axis)
-    assert_grad(dx, lambda: float(np.sum(fwd(x, axis=axis) * r)), x, f"softmax axis={axis}")
+    assert_grad(
+        dx, lambda: float(np.sum(fwd(x, axis=axis) * r)), x, f"softmax axis={axis}"
+    )
 
 
 # --------------------------------------------------------------------------- losses
@@ -520,7 +651,7 @@ loss_shapes = st.tuples(st.integers(1, 4), st.integers(2, 5))
 
 
 @SETTINGS
-@given(loss_shapes, st.booleans(), st.booleans(), st.integers(0, 2 ** 32 - 1))
+@given(loss_shapes, st.booleans(), st.booleans(), st.integers(0, 2**32 - 1))
 def test_categorical_crossentropy_gradient(shape, from_logits, soft_labels, seed):
     rng = np.random.default_rng(seed)
     n, k = shape
@@ -530,35 +661,63 @@ def test_categorical_crossentropy_gradient(shape, from_logits, soft_labels, seed
         y_true = np.eye(k)[rng.integers(0, k, n)]
     if from_logits:
         y_pred = rng.standard_normal(shape) * 2
-        ref = -np.mean(np.sum(y_true * (y_pred - np.log(np.exp(y_pred).sum(-1, keepdims=True))), -1))
+        ref = -np.mean(
+            np.sum(
+                y_true * (y_pred - np.log(np.exp(y_pred).sum(-1, keepdims=True))), -1
+            )
+        )
     else:
         # unnormalised positive scores: the op renormalises each row (as Keras does)
         y_pred = rng.uniform(0.1, 1.0, shape)
-        ref = -np.mean(np.sum(y_true * np.log(y_pred / y_pred.sum(-1, keepdims=True)), -1))
+        ref = -np.mean(
+            np.sum(y_true * np.log(y_pred / y_pred.sum(-1, keepdims=True)), -1)
+        )
     loss, grad = categorical_crossentropy(y_true, y_pred, from_logits=from_logits)
     assert isinstance(loss, float)
     assert loss == pytest.approx(ref, rel=1e-12, abs=1e-12)
     assert grad.shape == y_pred.shape
-    assert_grad(grad, lambda: categorical_crossentropy(y_true, y_pred, from_logits=from_logits)[0], y_pred)
+    assert_grad(
+        grad,
+        lambda: categorical_crossentropy(y_true, y_pred, from_logits=from_logits)[0],
+        y_pred,
+    )
 
 
 @SETTINGS
-@given(loss_shapes, st.booleans(), st.booleans(), st.integers(0, 2 ** 32 - 1))
-def test_sparse_categorical_crossentropy_gradient(shape, from_logits, column_labels, seed):
+@given(loss_shapes, st.booleans(), st.booleans(), st.integers(0, 2**32 - 1))
+def test_sparse_categorical_crossentropy_gradient(
+    shape, from_logits, column_labels, seed
+):
     rng = np.random.default_rng(seed)
     n, k = shape
     labels = rng.integers(0, k, n)
     y_true = labels[:, None] if column_labels else labels
-    y_pred = rng.standard_normal(shape) * 2 if from_logits else rng.uniform(0.1, 1.0, shape)
-    loss, grad = sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits)
-    loss_dense, grad_dense = categorical_crossentropy(np.eye(k)[labels], y_pred, from_logits=from_logits)
+    y_pred = (
+        rng.standard_normal(shape) * 2 if from_logits else rng.uniform(0.1, 1.0, shape)
+    )
+    loss, grad = sparse_categorical_crossentropy(
+        y_true, y_pred, from_logits=from_logits
+    )
+    loss_dense, grad_dense = categorical_crossentropy(
+        np.eye(k)[labels], y_pred, from_logits=from_logits
+    )
     assert loss == pytest.approx(loss_dense, rel=1e-12)
     np.testing.assert_allclose(grad, grad_dense, rtol=1e-12, atol=1e-15)
-    assert_grad(grad, lambda: sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits)[0], y_pred)
+    assert_grad(
+        grad,
+        lambda: sparse_categorical_crossentropy(
+            y_true, y_pred, from_logits=from_logits
+        )[0],
+        y_pred,
+    )
 
 
 @SETTINGS
-@given(st.tuples(st.integers(1, 4), st.integers(1, 4)), st.booleans(), st.integers(0, 2 ** 32 - 1))
+@given(
+    st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
 def test_binary_crossentropy_gradient(shape, from_logits, seed):
     rng = np.random.default_rng(seed)
     y_true = rng.uniform(0, 1, shape)
@@ -570,29 +729,42 @@ def test_binary_crossentropy_gradient(shape, from_logits, seed):
         y_pred = rng.uniform(0.05, 0.95, shape)
         p = y_pred
     # mean over the last axis, then over samples
-    ref = np.mean(np.mean(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)), axis=-1))
+    ref = np.mean(
+        np.mean(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)), axis=-1)
+    )
     loss, grad = binary_crossentropy(y_true, y_pred, from_logits=from_logits)
     assert loss == pytest.approx(ref, rel=1e-10)
-    assert_grad(grad, lambda: binary_crossentropy(y_true, y_pred, from_logits=from_logits)[0], y_pred)
+    assert_grad(
+        grad,
+        lambda: binary_crossentropy(y_true, y_pred, from_logits=from_logits)[0],
+        y_pred,
+    )
 
 
 @SETTINGS
-@given(st.sampled_from([(3,), (2, 4), (3, 2, 2)]), st.integers(0, 2 ** 32 - 1))
+@given(st.sampled_from([(3,), (2, 4), (3, 2, 2)]), st.integers(0, 2**32 - 1))
 def test_regression_loss_gradients(shape, seed):
     rng = np.random.default_rng(seed)
     y_true = rng.standard_normal(shape)
-    y_pred = y_true + away_from_zero(rng, shape, margin=0.01)   # MAE has a kink at y_pred == y_true
+    y_pred = y_true + away_from_zero(
+        rng, shape, margin=0.01
+    )  # MAE has a kink at y_pred == y_true
 
     loss, grad = mean_squared_error(y_true, y_pred)
-    assert loss == pytest.approx(np.mean(np.mean((y_pred - y_true) ** 2, axis=-1)), rel=1e-12)
+    assert loss == pytest.approx(
+        np.mean(np.mean((y_pred - y_true) ** 2, axis=-1)), rel=1e-12
+    )
     assert_grad(grad, lambda: mean_squared_error(y_true, y_pred)[0], y_pred, "mse")
 
     loss, grad = mean_absolute_error(y_true, y_pred)
-    assert loss == pytest.approx(np.mean(np.mean(np.abs(y_pred - y_true), axis=-1)), rel=1e-12)
+    assert loss == pytest.approx(
+        np.mean(np.mean(np.abs(y_pred - y_true), axis=-1)), rel=1e-12
+    )
     assert_grad(grad, lambda: mean_absolute_error(y_true, y_pred)[0], y_pred, "mae")
 
 
 # --------------------------------------------------------------------------- a chain of ops
+
 
 def test_small_network_gradient_end_to_end():
     """conv -> relu -> max pool -> flatten -> dense -> softmax CE, chained by hand."""
@@ -626,6 +798,11 @@ def test_small_network_gradient_end_to_end():
     # keep clear of relu kinks and max ties for a clean finite difference
     assert np.min(np.abs(h)) > 1e-4
     f = lambda: forward()[0]
-    for name, analytic, param in [("w2", dw2, w2), ("b2", db2, b2), ("w1", dw1, w1),
-                                  ("b1", db1, b1), ("x", dx, x)]:
+    for name, analytic, param in [
+        ("w2", dw2, w2),
+        ("b2", db2, b2),
+        ("w1", dw1, w1),
+        ("b1", db1, b1),
+        ("x", dx, x),
+    ]:
         assert_grad(analytic, f, param, name)

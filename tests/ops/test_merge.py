@@ -1,5 +1,6 @@
 """Merge ops (cnnlab.ops.merge): backward against float64 central differences on
 hypothesis-drawn shapes, and against PyTorch autograd in float32."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 
 from cnnlab.ops import merge
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 ELEMENTWISE = ["add", "subtract", "multiply", "average", "maximum", "minimum"]
 
 
@@ -39,14 +42,21 @@ shapes = st.lists(st.integers(1, 3), min_size=1, max_size=3).map(lambda s: (2, *
 
 
 @SETTINGS
-@given(op=st.sampled_from(ELEMENTWISE), shape=shapes, n=st.integers(2, 3), broadcast=st.booleans(),
-       seed=st.integers(0, 10_000))
+@given(
+    op=st.sampled_from(ELEMENTWISE),
+    shape=shapes,
+    n=st.integers(2, 3),
+    broadcast=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
 def test_elementwise_merge_gradients(op, shape, n, broadcast, seed):
     if op == "subtract":
         n = 2
     rng = np.random.default_rng(seed)
     xs = [rng.standard_normal(shape) for _ in range(n)]
-    if broadcast and len(shape) > 1:          # an axis of 1 against the full size (Keras allows it)
+    if (
+        broadcast and len(shape) > 1
+    ):  # an axis of 1 against the full size (Keras allows it)
         xs[-1] = rng.standard_normal((shape[0], 1, *shape[2:]))
     fwd, bwd = getattr(merge, f"{op}_forward"), getattr(merge, f"{op}_backward")
     y, cache = fwd(xs)
@@ -59,8 +69,12 @@ def test_elementwise_merge_gradients(op, shape, n, broadcast, seed):
 
 
 @SETTINGS
-@given(shape=st.lists(st.integers(1, 3), min_size=2, max_size=4), axis=st.integers(-3, 3), n=st.integers(2, 3),
-       seed=st.integers(0, 10_000))
+@given(
+    shape=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    axis=st.integers(-3, 3),
+    n=st.integers(2, 3),
+    seed=st.integers(0, 10_000),
+)
 def test_concatenate_gradients(shape, axis, n, seed):
     shape = [2] + shape[1:]
     axis = axis % len(shape) or 1
@@ -73,12 +87,19 @@ def test_concatenate_gradients(shape, axis, n, seed):
     fwd = lambda v: merge.concatenate_forward(v, axis)  # noqa: E731
     y, cache = fwd(xs)
     r = rng.standard_normal(y.shape)
-    for a, b in zip(merge.concatenate_backward(r, cache), numeric_input_grads(fwd, xs, r)):
+    for a, b in zip(
+        merge.concatenate_backward(r, cache), numeric_input_grads(fwd, xs, r)
+    ):
         assert rel_error(a, b) < 1e-6
 
 
-DOT_CASES = [((2, 4), (2, 4), (1, 1)), ((2, 3, 4), (2, 4, 5), (2, 1)), ((2, 3, 4), (2, 3, 5), (1, 1)),
-             ((2, 4, 3), (2, 4), (1, 1)), ((2, 3, 2), (2, 2, 3), (-1, 1))]
+DOT_CASES = [
+    ((2, 4), (2, 4), (1, 1)),
+    ((2, 3, 4), (2, 4, 5), (2, 1)),
+    ((2, 3, 4), (2, 3, 5), (1, 1)),
+    ((2, 4, 3), (2, 4), (1, 1)),
+    ((2, 3, 2), (2, 2, 3), (-1, 1)),
+]
 
 
 @pytest.mark.parametrize("normalize", [False, True])
@@ -102,19 +123,27 @@ def test_dot_of_vectors_is_n_by_1_and_cosine_with_normalize():
     np.testing.assert_allclose(c, [[24.0 / 25.0], [0.0]], rtol=1e-6)
 
 
-TORCH_OPS = {"add": lambda ts: sum(ts[1:], ts[0]), "subtract": lambda ts: ts[0] - ts[1],
-             "multiply": lambda ts: ts[0] * ts[1] * ts[2] if len(ts) == 3 else ts[0] * ts[1],
-             "average": lambda ts: sum(ts[1:], ts[0]) / len(ts),
-             "maximum": lambda ts: torch.maximum(torch.maximum(ts[0], ts[1]), ts[2]) if len(ts) == 3 else
-             torch.maximum(ts[0], ts[1]),
-             "minimum": lambda ts: torch.minimum(ts[0], ts[1])}
+TORCH_OPS = {
+    "add": lambda ts: sum(ts[1:], ts[0]),
+    "subtract": lambda ts: ts[0] - ts[1],
+    "multiply": lambda ts: ts[0] * ts[1] * ts[2] if len(ts) == 3 else ts[0] * ts[1],
+    "average": lambda ts: sum(ts[1:], ts[0]) / len(ts),
+    "maximum": lambda ts: (
+        torch.maximum(torch.maximum(ts[0], ts[1]), ts[2])
+        if len(ts) == 3
+        else torch.maximum(ts[0], ts[1])
+    ),
+    "minimum": lambda ts: torch.minimum(ts[0], ts[1]),
+}
 
 
 @pytest.mark.parametrize("op", ELEMENTWISE)
 def test_elementwise_merge_matches_torch(op):
     rng = np.random.default_rng(1)
     n = 2 if op in ("subtract", "minimum") else 3
-    xs = [rng.standard_normal((4, 3, 5)).astype(np.float32) for _ in range(n)]   # no ties in random floats
+    xs = [
+        rng.standard_normal((4, 3, 5)).astype(np.float32) for _ in range(n)
+    ]  # no ties in random floats
     y, cache = getattr(merge, f"{op}_forward")(xs)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     grads = getattr(merge, f"{op}_backward")(dy, cache)
@@ -128,7 +157,10 @@ def test_elementwise_merge_matches_torch(op):
 
 def test_concatenate_and_dot_match_torch():
     rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((3, 4, 2)).astype(np.float32), rng.standard_normal((3, 4, 5)).astype(np.float32)
+    a, b = (
+        rng.standard_normal((3, 4, 2)).astype(np.float32),
+        rng.standard_normal((3, 4, 5)).astype(np.float32),
+    )
     y, cache = merge.concatenate_forward([a, b], -1)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     ga, gb = merge.concatenate_backward(dy, cache)
@@ -136,7 +168,10 @@ def test_concatenate_and_dot_match_torch():
     torch.cat([ta, tb], -1).backward(torch.tensor(dy))
     np.testing.assert_allclose(ga, ta.grad.numpy())
     np.testing.assert_allclose(gb, tb.grad.numpy())
-    x, w = rng.standard_normal((3, 2, 4)).astype(np.float32), rng.standard_normal((3, 4, 5)).astype(np.float32)
+    x, w = (
+        rng.standard_normal((3, 2, 4)).astype(np.float32),
+        rng.standard_normal((3, 4, 5)).astype(np.float32),
+    )
     z, cache = merge.dot_forward([x, w], (2, 1))
     dz = rng.standard_normal(z.shape).astype(np.float32)
     gx, gw = merge.dot_backward(dz, cache)
@@ -146,7 +181,9 @@ def test_concatenate_and_dot_match_torch():
     np.testing.assert_allclose(z, tz.detach().numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
-    tc = torch.nn.functional.cosine_similarity(torch.tensor(x[:, 0]), torch.tensor(w[:, :, 0]), dim=1)
+    tc = torch.nn.functional.cosine_similarity(
+        torch.tensor(x[:, 0]), torch.tensor(w[:, :, 0]), dim=1
+    )
     c, _ = merge.dot_forward([x[:, 0], w[:, :, 0]], (1, 1), normalize=True)
     np.testing.assert_allclose(c[:, 0], tc.numpy(), rtol=1e-5)
 
@@ -158,9 +195,14 @@ def test_maximum_and_minimum_ties_send_the_gradient_to_the_first_input():
     b = np.array([[1.0, 5.0, 3.0]], np.float32)
     c = np.array([[1.0, 0.0, 3.0]], np.float32)
     dy = np.ones((1, 3), np.float32)
-    for fwd, bwd in [(merge.maximum_forward, merge.maximum_backward), (merge.minimum_forward, merge.minimum_backward)]:
+    for fwd, bwd in [
+        (merge.maximum_forward, merge.maximum_backward),
+        (merge.minimum_forward, merge.minimum_backward),
+    ]:
         _, cache = fwd([a, b, c])
         ga, gb, gc = bwd(dy, cache)
-        assert ga[0, 0] == 1 and gb[0, 0] == 0 and gc[0, 0] == 0       # a three-way tie: the first only
+        assert (
+            ga[0, 0] == 1 and gb[0, 0] == 0 and gc[0, 0] == 0
+        )  # a three-way tie: the first only
         assert ga[0, 2] == 1 and gb[0, 2] == 0 and gc[0, 2] == 0
-        np.testing.assert_array_equal(ga + gb + gc, dy)                 # nothing lost, nothing doubled
+        np.testing.assert_array_equal(ga + gb + gc, dy)  # nothing lost, nothing doubled

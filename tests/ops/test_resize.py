@@ -1,17 +1,19 @@
 """cnnlab.ops.resize: TensorFlow's resize rule by hand, its backward against float64
 central differences and PyTorch autograd (bilinear with align_corners=False and
 nearest-exact use the same half-pixel rule), and the difference from Pillow."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_gradients import assert_grad  # noqa: E402  (tests/ops is on sys.path under pytest)
 
 from cnnlab.errors import ShapeError
 from cnnlab.ops.resize import resize, resize_backward, resize_images
 
-from test_gradients import assert_grad  # noqa: E402  (tests/ops is on sys.path under pytest)
-
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def test_bilinear_by_hand():
@@ -36,8 +38,10 @@ def test_shrinking_is_not_pillows_resize():
     Image = pytest.importorskip("PIL.Image")
     row = np.array([[0, 0, 0, 255, 255, 255, 0, 0]], np.uint8)
     ours = resize_images(row[:, :, None], (1, 2))[0, :, 0]
-    np.testing.assert_array_equal(ours, [0.0, 127.5])      # samples 1.5 and 5.5
-    pillow = np.asarray(Image.fromarray(row).resize((2, 1), Image.Resampling.BILINEAR), np.float32)[0]
+    np.testing.assert_array_equal(ours, [0.0, 127.5])  # samples 1.5 and 5.5
+    pillow = np.asarray(
+        Image.fromarray(row).resize((2, 1), Image.Resampling.BILINEAR), np.float32
+    )[0]
     assert not np.allclose(pillow, ours)
 
 
@@ -47,7 +51,9 @@ def test_integers_are_computed_in_float32_and_float64_stays():
 
 
 def test_errors():
-    with pytest.raises(ShapeError, match="interpolation must be one of bilinear, nearest"):
+    with pytest.raises(
+        ShapeError, match="interpolation must be one of bilinear, nearest"
+    ):
         resize(np.zeros((3, 3)), (2, 2), interpolation="lanczos3")
     with pytest.raises(ShapeError, match="one positive size per resized axis"):
         resize(np.zeros((3, 3)), (2,))
@@ -77,12 +83,24 @@ def test_resize_gradients_match_numerical(case):
     r = rng.normal(size=out.shape)
     analytic = resize_backward(r, cache)
     assert analytic.shape == x.shape
-    assert_grad(analytic, lambda: float(np.sum(resize(x, size, axes, method)[0] * r)), x, f"resize {case}")
+    assert_grad(
+        analytic,
+        lambda: float(np.sum(resize(x, size, axes, method)[0] * r)),
+        x,
+        f"resize {case}",
+    )
 
 
-@pytest.mark.parametrize("shape,size,method", [
-    ((2, 5, 7, 3), (9, 4), "bilinear"), ((1, 6, 6, 2), (3, 3), "bilinear"), ((1, 3, 4, 1), (8, 11), "bilinear"),
-    ((2, 5, 7, 3), (9, 4), "nearest"), ((1, 9, 6, 2), (4, 5), "nearest")])
+@pytest.mark.parametrize(
+    "shape,size,method",
+    [
+        ((2, 5, 7, 3), (9, 4), "bilinear"),
+        ((1, 6, 6, 2), (3, 3), "bilinear"),
+        ((1, 3, 4, 1), (8, 11), "bilinear"),
+        ((2, 5, 7, 3), (9, 4), "nearest"),
+        ((1, 9, 6, 2), (4, 5), "nearest"),
+    ],
+)
 def test_resize_matches_torch(shape, size, method):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
@@ -95,4 +113,6 @@ def test_resize_matches_torch(shape, size, method):
     y = torch.nn.functional.interpolate(t, size=size, mode=mode, **kw)
     (y * torch.tensor(np.moveaxis(r, -1, 1).copy())).sum().backward()
     np.testing.assert_allclose(out, np.moveaxis(y.detach().numpy(), 1, -1), atol=1e-5)
-    np.testing.assert_allclose(resize_backward(r, cache), np.moveaxis(t.grad.numpy(), 1, -1), atol=1e-5)
+    np.testing.assert_allclose(
+        resize_backward(r, cache), np.moveaxis(t.grad.numpy(), 1, -1), atol=1e-5
+    )

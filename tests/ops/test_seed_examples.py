@@ -2,6 +2,7 @@
 
 The seeds contain arithmetic slips; these tests pin the truth.
 """
+
 from __future__ import annotations
 
 import math
@@ -10,11 +11,21 @@ import numpy as np
 import pytest
 
 from cnnlab.errors import ShapeError
-from cnnlab.ops import (activations, categorical_crossentropy, conv_forward, dense_forward,
-                        dropout_backward, dropout_forward, flatten_forward, max_pool_forward,
-                        output_size, param_count, param_formula, sparse_categorical_crossentropy)
+from cnnlab.ops import (
+    activations,
+    categorical_crossentropy,
+    conv_forward,
+    dense_forward,
+    dropout_backward,
+    dropout_forward,
+    flatten_forward,
+    max_pool_forward,
+    output_size,
+    param_count,
+    param_formula,
+    sparse_categorical_crossentropy,
+)
 from cnnlab.ops.shapes import output_shape
-
 
 # --------------------------------------------------------------------------- seed 000: convolution and pooling
 
@@ -31,7 +42,11 @@ def test_seed000_feature_map_is_cross_correlation(dtype):
     # the seed writes [[3, 1], [2, 0]]; the truth is:
     np.testing.assert_array_equal(y[0, :, :, 0], [[-1, 1], [-1, -3]])
     # first entry spelled out: 1*1 + 2*0 + 1*(-1) + 0*1 + 1*0 + 3*(-1) + 2*1 + 1*0 + 0*(-1)
-    assert y[0, 0, 0, 0] == 1 * 1 + 2 * 0 + 1 * -1 + 0 * 1 + 1 * 0 + 3 * -1 + 2 * 1 + 1 * 0 + 0 * -1 == -1
+    assert (
+        y[0, 0, 0, 0]
+        == 1 * 1 + 2 * 0 + 1 * -1 + 0 * 1 + 1 * 0 + 3 * -1 + 2 * 1 + 1 * 0 + 0 * -1
+        == -1
+    )
 
 
 def test_seed000_feature_map_is_not_true_convolution():
@@ -55,20 +70,21 @@ def test_seed000_pooling_halves_each_side():
     x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     y, _ = max_pool_forward(x, (2, 2), (2, 2))
     assert y.shape == (1, 2, 2, 1)
-    assert y.size * 4 == x.size                          # a quarter of the elements
+    assert y.size * 4 == x.size  # a quarter of the elements
     np.testing.assert_array_equal(y[0, :, :, 0], [[5, 7], [13, 15]])
     assert output_size(4, 2, 2) == 2
-    assert output_size(11, 2, 2) == 5                     # odd sizes floor
+    assert output_size(11, 2, 2) == 5  # odd sizes floor
     y, _ = max_pool_forward(np.zeros((1, 11, 11, 1)), (2, 2))
     assert y.shape == (1, 5, 5, 1)
 
 
 # --------------------------------------------------------------------------- seed 002: output sizes
 
+
 def test_seed002_output_size_formula():
-    assert output_size(5, 3) == 3                          # 5x5 with 3x3 -> 3x3
+    assert output_size(5, 3) == 3  # 5x5 with 3x3 -> 3x3
     assert output_size(5, 3, pad_before=1, pad_after=1) == 5
-    assert output_size(7, 3, stride=2) == 3                # floor((7 - 3 + 0) / 2) + 1
+    assert output_size(7, 3, stride=2) == 3  # floor((7 - 3 + 0) / 2) + 1
     assert output_size(28, 5) == 24
     y, _ = conv_forward(np.zeros((1, 5, 5, 1)), np.zeros((3, 3, 1, 1)))
     assert y.shape == (1, 3, 3, 1)
@@ -77,6 +93,7 @@ def test_seed002_output_size_formula():
 
 
 # --------------------------------------------------------------------------- parameter counts
+
 
 def test_seed002_network_shapes_and_parameters():
     x = np.zeros((1, 28, 28, 1), dtype=np.float32)
@@ -94,7 +111,12 @@ def test_seed002_network_shapes_and_parameters():
     kernels = [(5, 5, 1, 10), (5, 5, 10, 20), (320, 100), (100, 10)]
     assert [param_count(k) for k in kernels] == [260, 5_020, 32_100, 1_010]
     assert sum(param_count(k) for k in kernels) == 38_390
-    assert [param_count(k, use_bias=False) for k in kernels] == [250, 5_000, 32_000, 1_000]
+    assert [param_count(k, use_bias=False) for k in kernels] == [
+        250,
+        5_000,
+        32_000,
+        1_000,
+    ]
     assert sum(param_count(k, use_bias=False) for k in kernels) == 38_250
 
 
@@ -124,8 +146,9 @@ def test_seed002_dense_parameter_counts():
 
 
 def test_param_formula_shows_the_arithmetic():
-    def plain(text):        # thousands separators are a presentation choice
+    def plain(text):  # thousands separators are a presentation choice
         return text.replace(",", "")
+
     assert plain(param_formula((3, 3, 1, 32))) == "3*3*1*32 + 32 = 320"
     assert plain(param_formula((128, 256))) == "128*256 + 256 = 33024"
     assert plain(param_formula((320, 1000), use_bias=False)) == "320*1000 = 320000"
@@ -141,12 +164,16 @@ def test_dense_is_affine_with_one_bias_per_output_neuron():
 
 # --------------------------------------------------------------------------- cross-entropy
 
-@pytest.mark.parametrize("probs,label,expected,places", [
-    ([0.3, 0.7], 0, 1.204, 3),
-    ([0.2, 0.7, 0.1], 0, 1.609, 3),
-    ([0.3 / 9] * 7 + [0.7] + [0.3 / 9] * 2, 7, 0.3567, 4),
-    ([0.9, 0.1], 0, 0.1054, 4),
-])
+
+@pytest.mark.parametrize(
+    "probs,label,expected,places",
+    [
+        ([0.3, 0.7], 0, 1.204, 3),
+        ([0.2, 0.7, 0.1], 0, 1.609, 3),
+        ([0.3 / 9] * 7 + [0.7] + [0.3 / 9] * 2, 7, 0.3567, 4),
+        ([0.9, 0.1], 0, 0.1054, 4),
+    ],
+)
 def test_seed002_crossentropy_values(probs, label, expected, places):
     p = np.array([probs], dtype=np.float32)
     assert p.sum() == pytest.approx(1.0, abs=1e-6)
@@ -165,14 +192,18 @@ def test_crossentropy_averages_over_samples():
 
 
 def test_crossentropy_clips_a_zero_probability_like_keras():
-    loss, grad = categorical_crossentropy(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
-    assert loss == pytest.approx(-math.log(1e-7), rel=1e-9)     # 16.118...
+    loss, grad = categorical_crossentropy(
+        np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])
+    )
+    assert loss == pytest.approx(-math.log(1e-7), rel=1e-9)  # 16.118...
     assert np.all(np.isfinite(grad))
 
 
 def test_crossentropy_from_logits_gradient_is_softmax_minus_label():
     z = np.array([[2.0, 1.0, 0.1]])
-    loss, grad = categorical_crossentropy(np.array([[1.0, 0.0, 0.0]]), z, from_logits=True)
+    loss, grad = categorical_crossentropy(
+        np.array([[1.0, 0.0, 0.0]]), z, from_logits=True
+    )
     p = np.exp(z) / np.exp(z).sum()
     assert loss == pytest.approx(-math.log(p[0, 0]), rel=1e-12)
     np.testing.assert_allclose(grad, p - [[1.0, 0.0, 0.0]], rtol=1e-12)
@@ -180,11 +211,18 @@ def test_crossentropy_from_logits_gradient_is_softmax_minus_label():
 
 # --------------------------------------------------------------------------- activations and dropout
 
+
 def test_seed002_leaky_relu_slope():
     x = np.array([-10.0, 0.0, 3.0], dtype=np.float32)
-    np.testing.assert_allclose(activations.leaky_relu(x, negative_slope=0.01), [-0.1, 0.0, 3.0], rtol=1e-6)
-    np.testing.assert_allclose(activations.leaky_relu(x), [-2.0, 0.0, 3.0])      # keras.activations default 0.2
-    np.testing.assert_allclose(activations.leaky_relu(x, negative_slope=0.3), [-3.0, 0.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        activations.leaky_relu(x, negative_slope=0.01), [-0.1, 0.0, 3.0], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        activations.leaky_relu(x), [-2.0, 0.0, 3.0]
+    )  # keras.activations default 0.2
+    np.testing.assert_allclose(
+        activations.leaky_relu(x, negative_slope=0.3), [-3.0, 0.0, 3.0], rtol=1e-6
+    )
 
 
 def test_relu_sigmoid_tanh_softmax_values():
@@ -196,7 +234,7 @@ def test_relu_sigmoid_tanh_softmax_values():
     s = activations.softmax(np.array([[1.0, 2.0, 3.0]]))
     np.testing.assert_allclose(s.sum(), 1.0)
     assert s.argmax() == 2
-    big = activations.softmax(np.array([[1000.0, 1000.0]]))           # no overflow
+    big = activations.softmax(np.array([[1000.0, 1000.0]]))  # no overflow
     np.testing.assert_array_equal(big, [[0.5, 0.5]])
 
 
@@ -206,11 +244,13 @@ def test_seed002_dropout_half_during_training_identity_at_inference():
     y, mask = dropout_forward(x, 0.5, rng, training=True)
     assert y.dtype == np.float32
     dropped = np.mean(y == 0)
-    assert 0.49 < dropped < 0.51                                       # about half (n = 100,000)
-    assert set(np.unique(y).tolist()) == {0.0, 2.0}                   # survivors doubled
-    assert y.mean() == pytest.approx(1.0, abs=0.02)                   # the expectation is kept
+    assert 0.49 < dropped < 0.51  # about half (n = 100,000)
+    assert set(np.unique(y).tolist()) == {0.0, 2.0}  # survivors doubled
+    assert y.mean() == pytest.approx(1.0, abs=0.02)  # the expectation is kept
     dy = np.full_like(x, 3.0)
-    np.testing.assert_array_equal(dropout_backward(dy, mask), np.where(y == 0, 0.0, 6.0))
+    np.testing.assert_array_equal(
+        dropout_backward(dy, mask), np.where(y == 0, 0.0, 6.0)
+    )
 
     y_inf, mask_inf = dropout_forward(x, 0.5, rng, training=False)
     assert y_inf is x and mask_inf is None
@@ -233,15 +273,16 @@ def test_dropout_is_reproducible_from_the_generator_and_rejects_bad_rates():
 
 # --------------------------------------------------------------------------- too small inputs
 
+
 def test_output_shape_error_explains_the_arithmetic_and_suggests_same():
     with pytest.raises(ShapeError) as info:
         output_shape((4, 2), (3, 3), (1, 1), (1, 1), ((0, 0), (0, 0)))
     msg = str(info.value)
-    assert "size 2" in msg                 # the input size along the failing axis
+    assert "size 2" in msg  # the input size along the failing axis
     assert "kernel 3" in msg
     assert 'padding="same"' in msg
     assert "axis 1" in msg
-    assert "= 0" in msg                    # floor((2 - 3) / 1) + 1 = 0
+    assert "= 0" in msg  # floor((2 - 3) / 1) + 1 = 0
     assert isinstance(info.value, ValueError)
 
 

@@ -5,6 +5,7 @@ PyTorch is ``channels_first`` (x ``(N, C, *S)``, weight ``(C_out, C_in, *k)``).
 Each test transposes the data, runs both, transposes back and compares the
 outputs and the gradients of ``sum(y * R)`` for a random ``R``.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,12 +17,25 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from cnnlab.ops import activations as act  # noqa: E402
-from cnnlab.ops import (avg_pool_backward, avg_pool_forward, binary_crossentropy,  # noqa: E402
-                        categorical_crossentropy, conv_backward, conv_forward, dense_backward,
-                        dense_forward, global_avg_pool_backward, global_avg_pool_forward,
-                        global_max_pool_backward, global_max_pool_forward, max_pool_backward,
-                        max_pool_forward, mean_absolute_error, mean_squared_error,
-                        sparse_categorical_crossentropy)
+from cnnlab.ops import (
+    avg_pool_backward,
+    avg_pool_forward,
+    binary_crossentropy,  # noqa: E402
+    categorical_crossentropy,
+    conv_backward,
+    conv_forward,
+    dense_backward,
+    dense_forward,
+    global_avg_pool_backward,
+    global_avg_pool_forward,
+    global_max_pool_backward,
+    global_max_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+    mean_absolute_error,
+    mean_squared_error,
+    sparse_categorical_crossentropy,
+)
 
 torch.set_default_dtype(torch.float32)
 
@@ -30,6 +44,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def to_torch(x):
     """(N, *S, C) -> (N, C, *S), as a leaf tensor that records its gradient."""
@@ -74,14 +89,26 @@ TORCH_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 SPATIAL = {1: (11,), 2: (9, 8), 3: (6, 5, 7)}
 
 
-def check_conv(nd, kernel, strides, dilation, ours_padding, torch_padding, pre_pad=None, seed=0, bias=True,
-               c_in=3):
+def check_conv(
+    nd,
+    kernel,
+    strides,
+    dilation,
+    ours_padding,
+    torch_padding,
+    pre_pad=None,
+    seed=0,
+    bias=True,
+    c_in=3,
+):
     rng = np.random.default_rng(seed)
     x = randn(rng, (2, *SPATIAL[nd], c_in))
     w = randn(rng, (*kernel, c_in, 4)) * np.float32(0.5)
     b = randn(rng, (4,)) if bias else None
 
-    y, cache = conv_forward(x, w, b, strides=strides, padding=ours_padding, dilation_rate=dilation)
+    y, cache = conv_forward(
+        x, w, b, strides=strides, padding=ours_padding, dilation_rate=dilation
+    )
     assert y.dtype == np.float32
     dy = randn(rng, y.shape)
     dx, dw, db = conv_backward(dy, cache)
@@ -89,7 +116,9 @@ def check_conv(nd, kernel, strides, dilation, ours_padding, torch_padding, pre_p
     xt, wt = to_torch(x), kernel_to_torch(w)
     bt = torch.tensor(b, requires_grad=True) if bias else None
     inp = F.pad(xt, pre_pad) if pre_pad is not None else xt
-    yt = TORCH_CONV[nd](inp, wt, bt, stride=strides, padding=torch_padding, dilation=dilation)
+    yt = TORCH_CONV[nd](
+        inp, wt, bt, stride=strides, padding=torch_padding, dilation=dilation
+    )
     yt.backward(torch.tensor(np.moveaxis(dy, -1, 1).copy()))
 
     assert_close(y, from_torch(yt), "conv y")
@@ -124,10 +153,15 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("nd,kernel,strides,dilation,ours,theirs", CONV_CASES,
-                         ids=[f"{c[0]}d-k{c[1]}-s{c[2]}-d{c[3]}-p{c[4]}" for c in CONV_CASES])
+@pytest.mark.parametrize(
+    "nd,kernel,strides,dilation,ours,theirs",
+    CONV_CASES,
+    ids=[f"{c[0]}d-k{c[1]}-s{c[2]}-d{c[3]}-p{c[4]}" for c in CONV_CASES],
+)
 def test_conv_matches_torch(nd, kernel, strides, dilation, ours, theirs):
-    check_conv(nd, kernel, strides, dilation, ours, theirs, seed=len(kernel) * 10 + sum(kernel))
+    check_conv(
+        nd, kernel, strides, dilation, ours, theirs, seed=len(kernel) * 10 + sum(kernel)
+    )
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])
@@ -135,14 +169,19 @@ def test_conv_without_bias_matches_torch(nd):
     check_conv(nd, (2,) * nd, 1, 1, "valid", 0, bias=False, seed=nd)
 
 
-@pytest.mark.parametrize("nd,kernel,strides,dilation,ours,theirs", [
-    (1, (5,), 2, 1, 2, 2),
-    (2, (3, 3), 1, 1, "valid", 0),
-    (2, (5, 5), 2, 1, 1, 1),
-    (2, (3, 3), 1, 2, "same", "same"),
-    (3, (3, 3, 2), (2, 1, 1), 1, "valid", 0),
-])
-def test_conv_single_input_channel_matches_torch(nd, kernel, strides, dilation, ours, theirs):
+@pytest.mark.parametrize(
+    "nd,kernel,strides,dilation,ours,theirs",
+    [
+        (1, (5,), 2, 1, 2, 2),
+        (2, (3, 3), 1, 1, "valid", 0),
+        (2, (5, 5), 2, 1, 1, 1),
+        (2, (3, 3), 1, 2, "same", "same"),
+        (3, (3, 3, 2), (2, 1, 1), 1, "valid", 0),
+    ],
+)
+def test_conv_single_input_channel_matches_torch(
+    nd, kernel, strides, dilation, ours, theirs
+):
     """One input channel (greyscale images, the first layer) may take its own im2col path."""
     check_conv(nd, kernel, strides, dilation, ours, theirs, seed=3, c_in=1)
 
@@ -153,17 +192,30 @@ def tf_same_pads(size, k, s, d):
     return total // 2, total - total // 2
 
 
-@pytest.mark.parametrize("nd,kernel,strides,dilation", [
-    (1, (2,), 2, 1), (1, (3,), 3, 1), (2, (2, 2), 2, 1), (2, (4, 3), (2, 3), 1),
-    (2, (3, 3), 2, 2), (3, (2, 3, 2), 2, 1),
-])
-def test_conv_same_with_stride_matches_torch_with_tf_asymmetric_pads(nd, kernel, strides, dilation):
+@pytest.mark.parametrize(
+    "nd,kernel,strides,dilation",
+    [
+        (1, (2,), 2, 1),
+        (1, (3,), 3, 1),
+        (2, (2, 2), 2, 1),
+        (2, (4, 3), (2, 3), 1),
+        (2, (3, 3), 2, 2),
+        (3, (2, 3, 2), 2, 1),
+    ],
+)
+def test_conv_same_with_stride_matches_torch_with_tf_asymmetric_pads(
+    nd, kernel, strides, dilation
+):
     """torch refuses padding='same' with stride > 1; pad by TensorFlow's rule with F.pad instead."""
     s = (strides,) * nd if isinstance(strides, int) else strides
     d = (dilation,) * nd if isinstance(dilation, int) else dilation
-    pads = [tf_same_pads(i, k, st, dd) for i, k, st, dd in zip(SPATIAL[nd], kernel, s, d)]
+    pads = [
+        tf_same_pads(i, k, st, dd) for i, k, st, dd in zip(SPATIAL[nd], kernel, s, d)
+    ]
     assert any(b != a for b, a in pads), "case should exercise asymmetric padding"
-    pre_pad = tuple(v for b, a in reversed(pads) for v in (b, a))   # F.pad: last axis first
+    pre_pad = tuple(
+        v for b, a in reversed(pads) for v in (b, a)
+    )  # F.pad: last axis first
     check_conv(nd, kernel, strides, dilation, "same", 0, pre_pad=pre_pad, seed=7)
 
 
@@ -172,10 +224,10 @@ def test_conv_same_with_stride_matches_torch_with_tf_asymmetric_pads(nd, kernel,
 POOL_CASES = [
     # nd, pool, strides (None = pool)
     (1, (2,), None),
-    (1, (3,), 2),          # overlapping
+    (1, (3,), 2),  # overlapping
     (1, (3,), 1),
     (2, (2, 2), None),
-    (2, (3, 3), 2),        # overlapping (AlexNet-style)
+    (2, (3, 3), 2),  # overlapping (AlexNet-style)
     (2, (3, 2), (1, 2)),
     (2, (2, 2), 1),
     (3, (2, 2, 2), None),
@@ -189,11 +241,17 @@ def _torch_stride(pool, strides):
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("nd,pool,strides", POOL_CASES, ids=[f"{c[0]}d-p{c[1]}-s{c[2]}" for c in POOL_CASES])
+@pytest.mark.parametrize(
+    "nd,pool,strides", POOL_CASES, ids=[f"{c[0]}d-p{c[1]}-s{c[2]}" for c in POOL_CASES]
+)
 def test_pool_matches_torch(kind, nd, pool, strides):
     rng = np.random.default_rng(sum(pool) + nd)
     x = randn(rng, (2, *SPATIAL[nd], 3))
-    fwd, bwd = (max_pool_forward, max_pool_backward) if kind == "max" else (avg_pool_forward, avg_pool_backward)
+    fwd, bwd = (
+        (max_pool_forward, max_pool_backward)
+        if kind == "max"
+        else (avg_pool_forward, avg_pool_backward)
+    )
     y, cache = fwd(x, pool, strides, "valid")
     dy = randn(rng, y.shape)
     dx = bwd(dy, cache)
@@ -212,9 +270,15 @@ def test_pool_same_odd_window_stride_1_matches_torch_padding(kind, nd):
     """Odd window, stride 1: 'same' pads symmetrically (k // 2), which torch can express:
     max pools ignore the padding, average pools with count_include_pad=False divide by real cells."""
     rng = np.random.default_rng(nd)
-    x = randn(rng, (2, *SPATIAL[nd], 2)) - np.float32(3.0)     # all negative: zero padding would win a max
+    x = randn(rng, (2, *SPATIAL[nd], 2)) - np.float32(
+        3.0
+    )  # all negative: zero padding would win a max
     pool = (3,) * nd
-    fwd, bwd = (max_pool_forward, max_pool_backward) if kind == "max" else (avg_pool_forward, avg_pool_backward)
+    fwd, bwd = (
+        (max_pool_forward, max_pool_backward)
+        if kind == "max"
+        else (avg_pool_forward, avg_pool_backward)
+    )
     y, cache = fwd(x, pool, 1, "same")
     assert y.shape == x.shape
     dy = randn(rng, y.shape)
@@ -248,7 +312,7 @@ def test_global_pools_match_torch(nd):
     y, cache = global_max_pool_forward(x)
     dx = global_max_pool_backward(dy, cache)
     xt = to_torch(x)
-    yt = xt.amax(dim=dims)           # no ties in random data, so amax's gradient is unambiguous
+    yt = xt.amax(dim=dims)  # no ties in random data, so amax's gradient is unambiguous
     yt.backward(torch.tensor(dy))
     assert_close(y, yt.detach().numpy(), "global max y")
     assert_close(dx, from_torch(xt.grad), "global max dx")
@@ -256,16 +320,20 @@ def test_global_pools_match_torch(nd):
 
 # --------------------------------------------------------------------------- max-pool ties
 
+
 def tied_image(rng):
     """Small integers (many ties), a saturated patch of 1.0s and an all-equal region."""
     x = rng.integers(0, 3, (2, 8, 8, 3)).astype(np.float32)
     x[:, 2:6, 2:6, :] = 1.0
     x[:, 0:4, 0:2, 0] = 0.5
-    x[1, :, :, 2] = 1.0                   # one channel entirely tied
+    x[1, :, :, 2] = 1.0  # one channel entirely tied
     return x
 
 
-@pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 3), (1, 1)), ((2, 3), (1, 2))])
+@pytest.mark.parametrize(
+    "pool,strides",
+    [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 3), (1, 1)), ((2, 3), (1, 2))],
+)
 def test_max_pool_ties_send_gradient_to_first_max_like_torch(pool, strides):
     rng = np.random.default_rng(0)
     x = tied_image(rng)
@@ -309,8 +377,8 @@ def test_max_pool_all_equal_windows_pick_top_left():
 
 def test_global_max_pool_ties_pick_first_in_row_major_order():
     x = np.zeros((1, 3, 3, 2), dtype=np.float32)
-    x[0, 1, 2, 0] = x[0, 2, 0, 0] = 5.0         # tie: (1, 2) comes first row-major
-    x[0, :, :, 1] = 1.0                          # all tied: (0, 0)
+    x[0, 1, 2, 0] = x[0, 2, 0, 0] = 5.0  # tie: (1, 2) comes first row-major
+    x[0, :, :, 1] = 1.0  # all tied: (0, 0)
     y, cache = global_max_pool_forward(x)
     dx = global_max_pool_backward(np.array([[2.0, 3.0]], dtype=np.float32), cache)
     np.testing.assert_array_equal(y, [[5.0, 1.0]])
@@ -325,6 +393,7 @@ def test_global_max_pool_ties_pick_first_in_row_major_order():
 
 
 # --------------------------------------------------------------------------- dense
+
 
 def test_dense_matches_torch_linear():
     rng = np.random.default_rng(3)
@@ -345,7 +414,11 @@ def test_dense_matches_torch_linear():
 
 ACTIVATION_CASES = [
     ("relu", {}, lambda t: F.relu(t)),
-    ("leaky_relu", {}, lambda t: F.leaky_relu(t, 0.2)),          # keras.activations default slope
+    (
+        "leaky_relu",
+        {},
+        lambda t: F.leaky_relu(t, 0.2),
+    ),  # keras.activations default slope
     ("leaky_relu", {"negative_slope": 0.01}, lambda t: F.leaky_relu(t, 0.01)),
     ("leaky_relu", {"negative_slope": 0.3}, lambda t: F.leaky_relu(t, 0.3)),
     ("sigmoid", {}, torch.sigmoid),
@@ -375,14 +448,17 @@ ACTIVATION_CASES = [
 ]
 
 
-@pytest.mark.parametrize("name,kw,ref", ACTIVATION_CASES,
-                         ids=[f"{c[0]}{c[1] or ''}" for c in ACTIVATION_CASES])
+@pytest.mark.parametrize(
+    "name,kw,ref",
+    ACTIVATION_CASES,
+    ids=[f"{c[0]}{c[1] or ''}" for c in ACTIVATION_CASES],
+)
 def test_activation_matches_torch(name, kw, ref):
     if name not in act.ACTIVATIONS:
         pytest.skip(f"{name} not registered")
     rng = np.random.default_rng(len(name))
     x = randn(rng, (4, 5, 6)) * np.float32(3.0)
-    x[0, 0, :3] = [-30.0, 30.0, -12.0]           # saturated tails must stay finite and exact
+    x[0, 0, :3] = [-30.0, 30.0, -12.0]  # saturated tails must stay finite and exact
     fwd, bwd = act.ACTIVATIONS[name]
     y = fwd(x, **kw)
     dy = randn(rng, x.shape)
@@ -397,6 +473,7 @@ def test_activation_matches_torch(name, kw, ref):
 
 
 # --------------------------------------------------------------------------- losses
+
 
 def test_sparse_crossentropy_from_logits_matches_torch_cross_entropy():
     rng = np.random.default_rng(0)
@@ -416,7 +493,7 @@ def test_categorical_crossentropy_from_logits_soft_labels_matches_torch():
     target = rng.dirichlet(np.ones(4), 6).astype(np.float32)
     loss, grad = categorical_crossentropy(target, logits, from_logits=True)
     zt = torch.tensor(logits, requires_grad=True)
-    lt = F.cross_entropy(zt, torch.tensor(target))            # torch accepts class probabilities
+    lt = F.cross_entropy(zt, torch.tensor(target))  # torch accepts class probabilities
     lt.backward()
     assert loss == pytest.approx(lt.item(), rel=1e-5)
     assert_close(grad, zt.grad.numpy(), "CE grad")
@@ -442,7 +519,7 @@ def test_categorical_crossentropy_on_probabilities_matches_torch():
 def test_binary_crossentropy_with_logits_matches_torch(shape):
     rng = np.random.default_rng(3)
     z = randn(rng, shape) * np.float32(3.0)
-    z.flat[0] = 40.0                                           # stable for large logits
+    z.flat[0] = 40.0  # stable for large logits
     y = (rng.uniform(size=shape) < 0.5).astype(np.float32)
     loss, grad = binary_crossentropy(y, z, from_logits=True)
     zt = torch.tensor(z, requires_grad=True)
@@ -456,7 +533,7 @@ def test_binary_crossentropy_with_logits_matches_torch(shape):
 def test_binary_crossentropy_on_probabilities_matches_torch(shape):
     rng = np.random.default_rng(4)
     p = rng.uniform(0.02, 0.98, shape).astype(np.float32)
-    y = rng.uniform(size=shape).astype(np.float32)              # soft labels too
+    y = rng.uniform(size=shape).astype(np.float32)  # soft labels too
     loss, grad = binary_crossentropy(y, p)
     pt = torch.tensor(p, requires_grad=True)
     lt = F.binary_cross_entropy(pt, torch.tensor(y))
@@ -465,8 +542,11 @@ def test_binary_crossentropy_on_probabilities_matches_torch(shape):
     assert_close(grad, pt.grad.numpy(), "BCE grad")
 
 
-@pytest.mark.parametrize("ours,theirs", [(mean_squared_error, F.mse_loss), (mean_absolute_error, F.l1_loss)],
-                         ids=["mse", "mae"])
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [(mean_squared_error, F.mse_loss), (mean_absolute_error, F.l1_loss)],
+    ids=["mse", "mae"],
+)
 @pytest.mark.parametrize("shape", [(7,), (5, 3), (2, 3, 4)])
 def test_regression_losses_match_torch(ours, theirs, shape):
     rng = np.random.default_rng(5)

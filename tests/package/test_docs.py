@@ -1,4 +1,5 @@
 """The docs build with warnings as errors, and their Keras-compatibility table is generated from the code."""
+
 import importlib.util
 import json
 import os
@@ -9,12 +10,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMESPACES = ["layers", "activations", "losses", "metrics", "optimizers", "optimizers.schedules", "callbacks",
-              "initializers", "regularizers", "constraints", "ops", "models", "utils", "datasets", "applications"]
+NAMESPACES = [
+    "layers",
+    "activations",
+    "losses",
+    "metrics",
+    "optimizers",
+    "optimizers.schedules",
+    "callbacks",
+    "initializers",
+    "regularizers",
+    "constraints",
+    "ops",
+    "models",
+    "utils",
+    "datasets",
+    "applications",
+]
 
 
 def hooks():
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "docs_hooks", ROOT / "scripts" / "docs_hooks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -23,19 +41,42 @@ def hooks():
 def test_docs_build_strict(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings_handlers.python")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", ROOT / "mkdocs.yml",
-                          "-d", tmp_path / "site"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            ROOT / "mkdocs.yml",
+            "-d",
+            tmp_path / "site",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-5000:]
     site = tmp_path / "site"
     ops = (site / "api" / "ops" / "index.html").read_text(encoding="utf-8")
-    assert "conv_forward" in ops and "conv_backward" in ops          # the reference is built from the code
+    assert (
+        "conv_forward" in ops and "conv_backward" in ops
+    )  # the reference is built from the code
     layers = (site / "api" / "layers" / "index.html").read_text(encoding="utf-8")
     assert "Conv2D" in layers and "BatchNormalization" in layers
     keras = (site / "guide" / "keras" / "index.html").read_text(encoding="utf-8")
     assert "<!-- keras-names-table -->" not in keras and "<code>Conv2D</code>" in keras
     speed = (site / "guide" / "speed" / "index.html").read_text(encoding="utf-8")
-    assert "readme:" not in speed and "PyTorch" in speed                # the README section was included
+    assert (
+        "readme:" not in speed and "PyTorch" in speed
+    )  # the README section was included
 
 
 def test_keras_names_file_covers_the_mirrored_namespaces():
@@ -50,7 +91,11 @@ def test_keras_table_is_cnnlab_now():
     from cnnlab import keras
 
     table, _ = hooks().coverage()
-    rows = {(space, name): has for space, entries in table.items() for name, _, has in entries}
+    rows = {
+        (space, name): has
+        for space, entries in table.items()
+        for name, _, has in entries
+    }
     # Each row says what cnnlab's namespace holds at build time: present names and absent ones both.
     assert rows[("layers", "Conv2D")] is True and hasattr(keras.layers, "Conv2D")
     assert rows[("optimizers.schedules", "ExponentialDecay")] is True

@@ -3,6 +3,7 @@
 The settings come in through the cell tagged ``parameters``: the test adds a cell right after it (as
 papermill does), so the notebooks stay as a learner opens them. A cell that raises fails the test.
 """
+
 import copy
 import os
 from pathlib import Path
@@ -20,21 +21,37 @@ NOTEBOOKS = sorted(p.name for p in EXAMPLES.glob("*.ipynb"))
 
 def run_notebook(name, cwd):
     nb = nbformat.read(EXAMPLES / name, as_version=4)
-    (index,) = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    (index,) = [
+        i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])
+    ]
     names = [n for n in SMALL if n in nb.cells[index].source]
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell("\n".join(f"{n} = {SMALL[n]!r}" for n in names)))
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    nb.cells.insert(
+        index + 1,
+        nbformat.v4.new_code_cell("\n".join(f"{n} = {SMALL[n]!r}" for n in names)),
+    )
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+    )
     client.execute()
     return nb
 
 
 def outputs_of(nb, snippet):
     """The outputs of the first code cell whose source contains ``snippet``."""
-    return next(c.outputs for c in nb.cells if c.cell_type == "code" and snippet in c.source)
+    return next(
+        c.outputs for c in nb.cells if c.cell_type == "code" and snippet in c.source
+    )
 
 
 def test_examples_are_stored_without_outputs():
-    assert NOTEBOOKS == ["01_seeds_walkthrough.ipynb", "02_your_own_images.ipynb", "03_grad_cam.ipynb"]
+    assert NOTEBOOKS == [
+        "01_seeds_walkthrough.ipynb",
+        "02_your_own_images.ipynb",
+        "03_grad_cam.ipynb",
+    ]
     for name in NOTEBOOKS:
         nb = nbformat.read(EXAMPLES / name, as_version=4)
         nbformat.validate(nb)
@@ -46,7 +63,13 @@ def test_examples_are_stored_without_outputs():
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs(name, tmp_path):
     nb = run_notebook(name, tmp_path)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors
     if name.startswith("01"):
         check_walkthrough(nb)
@@ -57,9 +80,17 @@ def test_notebook_runs(name, tmp_path):
 def check_walkthrough(nb):
     # The training bar is one display output updated in place (not a stream of lines), ending like Keras's.
     fit = outputs_of(nb, "model.fit(")
-    bars = [o for o in fit if o.output_type in ("display_data", "update_display_data") and "text/html" in o.data]
+    bars = [
+        o
+        for o in fit
+        if o.output_type in ("display_data", "update_display_data")
+        and "text/html" in o.data
+    ]
     assert bars, [o.output_type for o in fit]
-    assert "━" * 20 in bars[-1].data["text/plain"] and "/step" in bars[-1].data["text/plain"]
+    assert (
+        "━" * 20 in bars[-1].data["text/plain"]
+        and "/step" in bars[-1].data["text/plain"]
+    )
     assert "<pre" in bars[-1].data["text/html"]
     streams = "".join(o.get("text", "") for o in fit if o.output_type == "stream")
     assert "━" not in streams and "Epoch 1/1" in streams
@@ -67,15 +98,33 @@ def check_walkthrough(nb):
     summary = "".join(o.get("text", "") for o in outputs_of(nb, "model.summary()"))
     assert 'Model: "sequential"' in summary and "Total params: 225,034" in summary
     # Explain results show as pictures, with a one-line text form.
-    for snippet in ("explain.filters(model)", "explain.feature_maps(model", "explain.grad_cam(model"):
-        (shown,) = [o for o in outputs_of(nb, snippet) if o.output_type == "execute_result"]
+    for snippet in (
+        "explain.filters(model)",
+        "explain.feature_maps(model",
+        "explain.grad_cam(model",
+    ):
+        (shown,) = [
+            o for o in outputs_of(nb, snippet) if o.output_type == "execute_result"
+        ]
         assert shown.data["image/png"] and len(shown.data["text/plain"]) < 200
         assert "array(" not in shown.data["text/plain"]
 
 
 def check_grad_cam(nb):
     printed = "".join(o.get("text", "") for o in outputs_of(nb, "print(cam)"))
-    assert printed.startswith("<GradCAM class ") and "array" not in printed and len(printed) < 200
-    (report,) = [o for o in outputs_of(nb, "build_report(") if o.output_type == "execute_result"]
-    assert "report.html" in report.data["text/html"] and "data:image/png;base64," in report.data["text/html"]
-    assert report.data["text/plain"].startswith("<Report ") and len(report.data["text/plain"]) < 300
+    assert (
+        printed.startswith("<GradCAM class ")
+        and "array" not in printed
+        and len(printed) < 200
+    )
+    (report,) = [
+        o for o in outputs_of(nb, "build_report(") if o.output_type == "execute_result"
+    ]
+    assert (
+        "report.html" in report.data["text/html"]
+        and "data:image/png;base64," in report.data["text/html"]
+    )
+    assert (
+        report.data["text/plain"].startswith("<Report ")
+        and len(report.data["text/plain"]) < 300
+    )

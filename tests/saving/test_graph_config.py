@@ -1,6 +1,7 @@
 """A functional config is checked as a graph before anything is built (cnnlab/saving/graph_config.py):
 each way a file can break the graph ends in an error that names it. (The hostile-file fuzz,
 tests/model/test_hostile_files.py, feeds these and more through load_model in a child process.)"""
+
 from __future__ import annotations
 
 import json
@@ -32,16 +33,44 @@ def history(config, name, k=0):
     return (arg[k] if isinstance(arg, list) else arg)["config"]["keras_history"]
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda c: history(c, "conv2d").__setitem__(0, "add"), r"the graph has a cycle: layers \['activation', 'add'"),
-    (lambda c: history(c, "add", 1).__setitem__(0, "ghost"), "comes from layer 'ghost', which is not in the model"),
-    (lambda c: history(c, "add", 1).__setitem__(1, 2), "'conv2d_1' is called 1 time\\(s\\), so node index 2"),
-    (lambda c: history(c, "dense").__setitem__(2, 1), "gives 1 output\\(s\\), so tensor index 1 does not exist"),
-    (lambda c: c["config"].__setitem__("input_layers", ["conv2d", 0, 0]), "every model input must be an InputLayer"),
-    (lambda c: c["config"]["layers"].append(
-        {**entry(c, "image"), "name": "other", "config": {**entry(c, "image")["config"], "name": "other"}}) or
-        history(c, "conv2d").__setitem__(0, "other"), "disconnected: the outputs depend on the Input 'other'"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda c: history(c, "conv2d").__setitem__(0, "add"),
+            r"the graph has a cycle: layers \['activation', 'add'",
+        ),
+        (
+            lambda c: history(c, "add", 1).__setitem__(0, "ghost"),
+            "comes from layer 'ghost', which is not in the model",
+        ),
+        (
+            lambda c: history(c, "add", 1).__setitem__(1, 2),
+            "'conv2d_1' is called 1 time\\(s\\), so node index 2",
+        ),
+        (
+            lambda c: history(c, "dense").__setitem__(2, 1),
+            "gives 1 output\\(s\\), so tensor index 1 does not exist",
+        ),
+        (
+            lambda c: c["config"].__setitem__("input_layers", ["conv2d", 0, 0]),
+            "every model input must be an InputLayer",
+        ),
+        (
+            lambda c: (
+                c["config"]["layers"].append(
+                    {
+                        **entry(c, "image"),
+                        "name": "other",
+                        "config": {**entry(c, "image")["config"], "name": "other"},
+                    }
+                )
+                or history(c, "conv2d").__setitem__(0, "other")
+            ),
+            "disconnected: the outputs depend on the Input 'other'",
+        ),
+    ],
+)
 def test_a_broken_graph_is_refused_naming_what_is_wrong(edit, message):
     config = residual()
     edit(config)
@@ -55,10 +84,20 @@ def test_limits_and_nesting_depth_are_checked_from_a_stack(monkeypatch):
     with pytest.raises(CnnlabError, match="more than 5 layers"):
         graph_config.check_all(config, "m")
     monkeypatch.undo()
-    inner = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": []}}
+    inner = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "config": {"name": "s", "layers": []},
+    }
     for _ in range(limits.MAX_MODEL_NESTING + 2):
-        inner = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [inner]}}
-    with pytest.raises(CnnlabError, match=f"nested more than {limits.MAX_MODEL_NESTING} deep"):
+        inner = {
+            "module": "keras",
+            "class_name": "Sequential",
+            "config": {"name": "s", "layers": [inner]},
+        }
+    with pytest.raises(
+        CnnlabError, match=f"nested more than {limits.MAX_MODEL_NESTING} deep"
+    ):
         graph_config.check_all(inner, "m")
 
 

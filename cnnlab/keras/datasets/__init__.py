@@ -1,2 +1,3 @@
 """``keras.datasets``."""
-from . import cifar10, cifar100, fashion_mnist, mnist  # noqa: F401
+
+from . import cifar10, cifar100, fashion_mnist, mnist

@@ -1,3 +1,4 @@
 """``keras.datasets.cifar10.load_data()``: Keras's tuples of uint8 arrays, read without unpickling."""
-from ...data.cifar import load_batch  # noqa: F401
-from ...data.cifar import load_cifar10 as load_data  # noqa: F401
+
+from ...data.cifar import load_batch
+from ...data.cifar import load_cifar10 as load_data

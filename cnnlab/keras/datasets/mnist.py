@@ -1,2 +1,3 @@
 """``keras.datasets.mnist.load_data()``: Keras's tuples of uint8 arrays."""
-from ...data.mnist import load_data, load_sample  # noqa: F401
+
+from ...data.mnist import load_data, load_sample

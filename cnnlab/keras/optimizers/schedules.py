@@ -1,3 +1,13 @@
 """``keras.optimizers.schedules``."""
-from ...model.schedules import (CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay,  # noqa: F401
-                                LearningRateSchedule, PiecewiseConstantDecay, PolynomialDecay, deserialize, serialize)
+
+from ...model.schedules import (
+    CosineDecay,
+    CosineDecayRestarts,
+    ExponentialDecay,
+    InverseTimeDecay,
+    LearningRateSchedule,
+    PiecewiseConstantDecay,
+    PolynomialDecay,
+    deserialize,
+    serialize,
+)
