@@ -44,7 +44,8 @@ def add(sub):
     p.add_argument(
         "--layer",
         metavar="NAME",
-        help="Grad-CAM's layer (default: the last layer with spatial output)",
+        help="Grad-CAM's layer (default: the last layer with spatial output; inside a pretrained base used "
+        "as one layer, its last one); a layer inside a nested base by its name or as BASE/NAME",
     )
     p.add_argument(
         "--class",

@@ -19,6 +19,7 @@ the class lies.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ class GradCAM:
     ``weights``: ``alpha_k``, one per channel of the layer.
     ``score``: the class score the gradients come from (before softmax).
     ``probabilities``: the model's output for the image.
+    ``layer``: the layer's name; inside a nested model, its path (``"base/Conv_1"``).
+    ``layer_index``: its index in ``model.layers``; for a layer inside a nested model, the nested model's.
     """
 
     heatmap: np.ndarray
@@ -90,26 +93,101 @@ class GradCAM:
         )
 
 
-def default_layer_index(model, where="grad_cam"):
-    """The last layer with spatial output (before the output layer)."""
-    layers = model.layers
-    for i in range(len(layers) - 2, -1, -1):
-        if spatial_rank(layers[i]) > 0:
-            return i
-    raise ExplainError(
+def no_spatial_layer(model, where="grad_cam"):
+    """The error for a model with no layer Grad-CAM can use."""
+    return ExplainError(
         f"{where}: the model '{model.name}' has no layer with spatial output (height, width, ...) "
         f"before its output layer, so there is nothing to localize. Grad-CAM needs a convolution "
         f"or pooling layer. Received: layers "
-        f"{', '.join(f'{l.name} {l.output_shape}' for l in layers)}"
+        f"{', '.join(f'{l.name} {l.output_shape}' for l in model.layers)}"
     )
 
 
-def check_gradcam_layer(model, layer, where="grad_cam"):
-    """``(index, layer)`` for a layer Grad-CAM can use; otherwise an error that says why not."""
+def _is_nested_model(layer):
+    return hasattr(layer, "layer_outputs") and hasattr(layer, "gradient_at")
+
+
+def _last_spatial_inside(model):
+    """``[(index, layer), ...]`` down to the last layer with spatial output inside ``model``
+    (its own nested models searched first, as they come later in the graph), or ``[]``."""
+    for i in range(len(model.layers) - 1, 0, -1):  # index 0 is the InputLayer
+        candidate = model.layers[i]
+        if _is_nested_model(candidate):
+            inner = _last_spatial_inside(candidate)
+            if inner:
+                return [(i, candidate)] + inner
+        if spatial_rank(candidate) > 0:
+            return [(i, candidate)]
+    return []
+
+
+def _find_nested(model, name):
+    """Every path ``[(index, layer), ...]`` to a layer called ``name`` inside the nested models."""
+    found = []
+    for i, candidate in enumerate(model.layers):
+        if _is_nested_model(candidate):
+            if name in [l.name for l in candidate.layers]:
+                found.append([(i, candidate), find_layer(candidate, name, "grad_cam")])
+            found += [
+                [(i, candidate)] + inner for inner in _find_nested(candidate, name)
+            ]
+    return found
+
+
+def gradcam_path(model, layer, where="grad_cam"):
+    """``[(index, layer), ...]``: the layer Grad-CAM uses, as the path of indices into
+    ``model.layers`` and then into each nested model's layers.
+
+    A pretrained base used as one layer (``base(x, training=False)``, Keras's transfer-learning
+    idiom) is looked into: by default Grad-CAM takes the last layer with spatial output inside
+    it (the last convolutional block's activation, as Keras's Grad-CAM example does); a layer
+    inside it can be named alone (``"Conv_1"``) or by its path (``"mobilenetv2_1.00_96/Conv_1"``).
+    """
     if layer is None:
-        i = default_layer_index(model, where)
-        return i, model.layers[i]
-    i, found = find_layer(model, layer, where)
+        path = None
+        for i in range(len(model.layers) - 2, -1, -1):
+            candidate = model.layers[i]
+            inner = (
+                _last_spatial_inside(candidate) if _is_nested_model(candidate) else []
+            )
+            if inner or spatial_rank(candidate) > 0:
+                path = [(i, candidate)] + inner
+                break
+        if path is None:
+            raise no_spatial_layer(model, where)
+    elif isinstance(layer, str) and "/" in layer:
+        path, current = [], model
+        for part in layer.split("/"):
+            if not _is_nested_model(current):
+                raise ExplainError(
+                    f"{where}: '{current.name}' is not a model, so it has no layer '{part}' inside it. "
+                    f"Received: layer={layer!r}"
+                )
+            path.append(find_layer(current, part, where))
+            current = path[-1][1]
+    elif isinstance(layer, str) and layer not in [l.name for l in model.layers]:
+        paths = _find_nested(model, layer)
+        if len(paths) != 1:
+            if not paths:
+                find_layer(
+                    model, layer, where
+                )  # raises: no such layer, listing the model's layers
+            names = ", ".join("/".join(l.name for _, l in p) for p in paths)
+            raise ExplainError(
+                f"{where}: more than one nested model has a layer named '{layer}' ({names}); give its "
+                f"path. Received: layer={layer!r}"
+            )
+        path = paths[0]
+    else:
+        path = [find_layer(model, layer, where)]
+    for (_, outer), _inner in itertools.pairwise(path):
+        if len(outer.inputs) != 1 or len(outer.outputs) != 1:
+            raise ExplainError(
+                f"{where}: Grad-CAM looks inside a nested model with one input and one output; "
+                f"{describe(outer)} has {len(outer.inputs)} and {len(outer.outputs)}. Choose one of "
+                f"the outer model's layers instead. Received: layer={layer!r}"
+            )
+    found = path[-1][1]
     if spatial_rank(found) == 0:
         usable = [l.name for l in model.layers[:-1] if spatial_rank(l) > 0]
         raise ExplainError(
@@ -117,12 +195,12 @@ def check_gradcam_layer(model, layer, where="grad_cam"):
             f"axes, so it cannot show *where* the evidence is. Choose a convolution or pooling "
             f"layer: {', '.join(usable) or '(the model has none)'}. Received: layer={layer!r}"
         )
-    if i == len(model.layers) - 1:
+    if len(path) == 1 and path[0][0] == len(model.layers) - 1:
         raise ExplainError(
             f"{where}: layer {describe(found)} is the model's output layer; Grad-CAM needs a "
             f"layer before the class scores. Received: layer={layer!r}"
         )
-    return i, found
+    return path
 
 
 def class_scores_setup(model, probabilities, class_index, where):
@@ -167,7 +245,8 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
     """
     where = "grad_cam"
     batch = as_single_batch(model, x, where)
-    index, target = check_gradcam_layer(model, layer, where)
+    path = gradcam_path(model, layer, where)
+    index, target = path[0][0], path[-1][1]
     outputs, caches = model.layer_outputs(batch)
     probabilities = outputs[-1][0]
     class_index, sign, unit = class_scores_setup(
@@ -179,12 +258,23 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
     score = sign * float(logits[0, unit])
     top = np.zeros_like(outputs[-1])
     top[0, unit] = sign
-    grads = model.gradient_at(caches, index, top, top_is_logits=True)[0].astype(
-        np.float64
-    )
+    grads = model.gradient_at(caches, index, top, top_is_logits=True)
+    activation, below = outputs[index], outputs.inputs[index]
+    for (_, nested), (inner_index, _) in itertools.pairwise(path):
+        # Inside a nested model: its own forward from the input the outer graph fed it, then the
+        # gradient at its output (just computed) carried down to the inner layer.
+        inner_outputs, inner_caches = nested.layer_outputs(below)
+        grads = nested.gradient_at(
+            inner_caches, inner_index, grads, top_is_logits=False
+        )
+        activation, below = (
+            inner_outputs[inner_index],
+            inner_outputs.inputs[inner_index],
+        )
+    grads = grads[0].astype(np.float64)
     if counterfactual:
         grads = -grads
-    activation = outputs[index][0].astype(np.float64)
+    activation = activation[0].astype(np.float64)
     spatial_axes = tuple(range(activation.ndim - 1))
     weights = grads.mean(axis=spatial_axes)
     cam = np.maximum(activation @ weights, 0.0)
@@ -212,7 +302,7 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
         heatmap=heatmap.astype(np.float32),
         cam=cam.astype(np.float32),
         weights=weights.astype(np.float32),
-        layer=target.name,
+        layer="/".join(l.name for _, l in path),
         layer_index=index,
         class_index=class_index,
         score=score,
