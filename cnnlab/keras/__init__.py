@@ -7,6 +7,7 @@ from ..layers import Input, KerasTensor
 from ..model import Model, Sequential
 from . import (
     activations,
+    applications,
     backend,
     callbacks,
     constraints,
@@ -30,6 +31,7 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "applications",
     "backend",
     "callbacks",
     "constraints",

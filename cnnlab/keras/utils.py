@@ -7,6 +7,7 @@ from ..data.directory import image_dataset_from_directory
 from ..data.download import get_file
 from ..data.images import array_to_img, img_to_array, load_img, save_img
 from ..data.py_dataset import PyDataset
+from ..layers.graph import get_source_inputs
 from ..random import set_seed as set_random_seed
 
 

@@ -220,3 +220,24 @@ def keras_layer_order(nodes, first_seen, inputs):
     return sorted(
         layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)])
     )
+
+
+def get_source_inputs(tensor):
+    """The ``keras.Input`` tensors that ``tensor`` was computed from, in the order first met
+    (``keras.utils.get_source_inputs``): the inputs of a model whose output is ``tensor``."""
+    if not isinstance(tensor, KerasTensor) or tensor._keras_history is None:
+        raise ShapeError(
+            f"get_source_inputs expects a KerasTensor made by keras.Input or a layer call. "
+            f"Received: {tensor!r} of type {type(tensor).__name__}"
+        )
+    sources, seen, stack = [], set(), [tensor.node]
+    while stack:  # an explicit stack: graphs thousands of nodes deep
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_input:
+            sources.append(node.output_tensors[0])
+        else:
+            stack.extend(t.node for t in reversed(node.input_tensors))
+    return sources

@@ -33,7 +33,7 @@ from ..model.model import Model
 from . import optimizer_state
 from .architecture import check_array, expected_weights, leaves, walk
 from .limits import MAX_SLOTS_PER_WEIGHT
-from .optional import require_h5py
+from .optional import open_h5, require_h5py
 
 
 # ---- writing --------------------------------------------------------------
@@ -146,9 +146,12 @@ def _read_layers(h5py, f, model, where):
         group = _vars_at(h5py, f, path, where)
         if group is None:
             if expected:
+                wanted = ", ".join(f"{name} {shape}" for name, shape, _ in expected)
                 raise CnnlabError(
                     f"{where}: no weights for layer '{layer.name}' ({type(layer).__name__}) at "
-                    f"'{path}/vars'. The file was saved from a different architecture."
+                    f"'{path}/vars': the model expects {wanted}, the file has no such group. The file was "
+                    f"saved from a different architecture (or without this layer, e.g. without the top). "
+                    f"Received: no group '{path}/vars'"
                 )
             per_layer.append([])
             continue
@@ -215,13 +218,11 @@ def _read_optimizer(h5py, f, model, where):
 def read_weights(source, model, where, include_optimizer=True):
     """Read and check the weights for ``model`` from ``source`` (a path or bytes). Nothing is copied here."""
     h5py = require_h5py()
-    try:
-        f = h5py.File(
-            io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source,
-            "r",
-        )
-    except OSError as e:
-        raise CnnlabError(f"{where}: not a readable HDF5 file ({e}).") from None
+    f = open_h5(
+        h5py,
+        io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source,
+        where,
+    )
     try:
         with f:
             layers = _read_layers(h5py, f, model, where)

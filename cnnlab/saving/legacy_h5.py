@@ -41,7 +41,7 @@ from ..errors import CnnlabError
 from . import compile_config, limits, optimizer_state
 from .architecture import check_array
 from .keras_archive import KERAS_FORMAT_VERSION
-from .optional import require_h5py
+from .optional import open_h5, require_h5py
 
 BACKEND = "numpy"  # Keras 3 reads the backend attribute but needs no particular value
 _STRIPPED = ("module", "registered_name", "build_config", "compile_config")
@@ -353,10 +353,7 @@ def _check_optimizer(reader, f, model):
 
 def _open(path):
     h5py = require_h5py()
-    try:
-        return h5py, h5py.File(path, "r")
-    except OSError as e:
-        raise CnnlabError(f"{path}: not a readable HDF5 file ({e}).") from None
+    return h5py, open_h5(h5py, path, path)
 
 
 def _guard(where, fn):
