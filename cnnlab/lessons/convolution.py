@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import ops
 from ..ops import shapes
-from .base import Lesson, Result, annotate_grid, markdown_table, new_figure, save_figure
+from . import prose
+from .base import Lesson, Result, annotate_grid, new_figure, save_figure
 
 #: Seed 000's example: a 4x4 input and a vertical-edge filter, stride 1, no padding.
 SEED_INPUT = np.array(
@@ -214,28 +215,8 @@ def _matrix(m):
     )
 
 
-def _size_table(r, lang):
-    head = (
-        [
-            "경우",
-            "입력 d",
-            "필터 k",
-            "스트라이드 s",
-            "패딩 p",
-            "계산",
-            "conv_forward 출력",
-        ]
-        if lang == "ko"
-        else [
-            "case",
-            "input d",
-            "filter k",
-            "stride s",
-            "padding p",
-            "arithmetic",
-            "conv_forward output",
-        ]
-    )
+def _size_rows(r):
+    """The rows of the output-size table (its header is in the templates)."""
     rows = []
     for row in r.sizes:
         pad = (
@@ -254,79 +235,25 @@ def _size_table(r, lang):
                 f"{row['actual']}×{row['actual']}",
             ]
         )
-    return markdown_table(head, rows)
+    return rows
 
 
 def text(r: ConvolutionResult, lang):
     terms, values = _products_text(r)
-    fm, seed, tc = (
-        _matrix(r.feature_map),
-        _matrix(r.seed_answer),
-        _matrix(r.true_convolution),
+    return prose.render(
+        "convolution",
+        lang,
+        r=r,
+        num=_num,
+        terms=terms,
+        values=values,
+        fm=_matrix(r.feature_map),
+        seed=_matrix(r.seed_answer),
+        tc=_matrix(r.true_convolution),
+        sw=r.seed_formula_5x5,
+        tw=r.true_size_5x5,
+        size_rows=_size_rows(r),
     )
-    sw, tw = r.seed_formula_5x5, r.true_size_5x5
-    if lang == "ko":
-        return f"""\
-seed 000은 4×4 입력에 세로 경계를 찾는 3×3 필터(각 행이 [1, 0, −1])를 스트라이드 1, 패딩 없이 적용하는 예를 듭니다.
-합성곱의 한 걸음은 필터를 입력 위에 겹쳐 놓고, 겹친 아홉 칸을 서로 곱한 뒤 모두 더하는 것입니다.
-왼쪽 위 첫 위치에서 계산하면 다음과 같습니다.
-
-{terms}
-= {values} = **{_num(r.first_value)}**
-
-seed에 적힌 식 자체는 이와 똑같은데, 합을 3으로 적었습니다. 필터를 한 칸씩 옮기며 나머지 세 위치도 계산하면
-특징 맵은 **{fm}** 입니다. seed가 적은 답 {seed}에서는 네 칸 중 {r.seed_cells_wrong}칸이 틀렸습니다.
-필터를 뒤집거나 전치해서 다시 계산해 보아도 seed의 답이 나오는 경우는 {"없습니다" if not r.variants_giving_seed_answer else ", ".join(r.variants_giving_seed_answer)}.
-단순한 덧셈 실수로 보는 것이 맞습니다.
-
-**합성곱인가, 교차상관인가.** 수학에서 말하는 합성곱(convolution)은 필터를 상하좌우로 뒤집은 다음 곱해서 더합니다.
-CNN의 합성곱 층이 실제로 하는 계산은 필터를 뒤집지 않고 그대로 겹치는 교차상관(cross-correlation)이며,
-Keras, PyTorch, cnnlab 모두 이 관례를 따릅니다. 이 예의 필터는 뒤집으면 부호만 바뀌므로
-{"(확인: 뒤집은 필터 = −필터) " if r.flip_is_negation else ""}진짜 합성곱의 결과는 부호가 모두 반대인 {tc}입니다.
-정의대로 이중 합을 직접 계산한 값도 {"이와 일치합니다" if r.definition_matches_flipped else "이와 다릅니다"}.
-그렇다고 걱정할 일은 아닙니다. 필터의 값은 학습으로 정해지므로, 어느 쪽으로 정의하든 네트워크는
-뒤집힌 필터를 배울 뿐 표현할 수 있는 것은 똑같습니다. 180° 돌려도 모양이 같은 대칭 필터라면 두 계산이
-{"완전히 같은 특징 맵을 줍니다" if r.symmetric_filter_agrees else "서로 다른 결과를 줍니다"}(대조 실험).
-
-**출력 크기: 스트라이드와 패딩.** 한 변의 출력 크기는 ⌊(d − k + 2p) / s⌋ + 1 입니다.
-seed 002의 식은 가로 방향을 s가 아니라 2로 나누는 오타가 있습니다. 5×5 입력에 3×3 필터(스트라이드 1)를 적용하면
-그 식으로는 {sw[0]}×{sw[1]}, 실제 출력은 {tw[0]}×{tw[1]}입니다. 아래 표의 계산은 cnnlab이 층을 만들 때 쓰는 바로 그 함수
-(`cnnlab.ops.shapes`)의 결과이고, 마지막 열은 `conv_forward`가 실제로 만든 특징 맵의 크기입니다.
-`padding="same"`은 출력이 ⌈d / s⌉가 되도록 0을 채우며, 채울 양이 홀수이면 TensorFlow처럼 뒤쪽에 한 칸 더 채웁니다.
-
-{_size_table(r, lang)}
-"""
-    return f"""\
-Seed 000 applies a 3×3 vertical-edge filter (every row [1, 0, −1]) to a 4×4 input with stride 1 and no padding.
-One step of a convolution lays the filter over the input, multiplies the nine overlapping cells pairwise and adds
-the products up. At the top-left position:
-
-{terms}
-= {values} = **{_num(r.first_value)}**
-
-The seed writes exactly this sum and then gives its value as 3. Sliding the filter over the other three positions
-gives the feature map **{fm}**; the seed's {seed} has {r.seed_cells_wrong} of its four cells wrong. Flipping or
-transposing the filter does not produce the seed's answer either (readings that would: \
-{", ".join(r.variants_giving_seed_answer) or "none"}), so it is an arithmetic slip.
-
-**Convolution or cross-correlation?** The mathematical convolution flips the filter (up-down and left-right)
-before multiplying and adding. What a CNN's convolution layer computes is the cross-correlation, with the filter as
-it is; Keras, PyTorch and cnnlab all follow that convention. This filter only changes sign when flipped
-{"(checked: flipped filter = −filter) " if r.flip_is_negation else ""}so the true convolution is {tc}, every sign
-reversed; the double sum computed straight from the definition {"agrees" if r.definition_matches_flipped else "disagrees"}.
-Nothing is lost either way: the filter is learned, so a network trained with one convention simply learns the
-flipped filter. A filter that looks the same after a 180° turn gives
-{"identical feature maps both ways" if r.symmetric_filter_agrees else "different maps"} (the control).
-
-**Output size: stride and padding.** Along each side the output has ⌊(d − k + 2p) / s⌋ + 1 cells. Seed 002's
-formula divides the width by 2 where it means s: for a 5×5 input and a 3×3 filter at stride 1 it gives
-{sw[0]}×{sw[1]}, while the output is {tw[0]}×{tw[1]}. The arithmetic below is what cnnlab itself uses to build layers
-(`cnnlab.ops.shapes`), and the last column is the size of the feature map `conv_forward` actually produced.
-`padding="same"` pads with zeros so that the output has ⌈d / s⌉ cells; an odd amount of padding puts the extra
-cell after, as TensorFlow does.
-
-{_size_table(r, lang)}
-"""
 
 
 LESSON = Lesson(

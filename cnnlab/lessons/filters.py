@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import (
     Lesson,
     Result,
@@ -154,53 +155,7 @@ def plot(r: FiltersResult, path):
 
 
 def text(r: FiltersResult, lang):
-    if lang == "ko":
-        return f"""\
-seed 001과 002는 필터가 "처음에는 아무런 의미도 없는 무작위 값"에서 시작해, 역전파와 경사하강법으로 학습되면서 첫 층의 필터는
-엣지나 선 같은 저수준 특징을 감지하게 된다고 설명합니다. seed 002의 네트워크(5×5 필터 {r.filters}개 → 풀링 → 5×5 필터 20개
-→ 풀링 → 완전연결층 100 → 10)를 MNIST 2,000장으로 {r.epochs} 에포크 학습시키고, 첫 합성곱 층의 필터를 학습 전과 후로
-나란히 놓았습니다. 각 필터 아래 줄은 같은 숫자 {r.digit_label} 하나에 그 필터를 적용해 얻은 특징 맵(ReLU 뒤)입니다.
-
-- 테스트 정확도는 {pct(r.accuracy_before)}(찍기 수준)에서 {pct(r.accuracy_after)}로 올랐습니다.
-- 필터 값은 처음 크기의 {pct(r.relative_change, 0)}만큼 바뀌었습니다. 누가 설계한 것이 아니라 데이터가 만든 변화입니다.
-- **필터에 모양이 생겼습니다.** 필터 안에서 이웃한 가중치끼리의 상관계수가 학습 전 {fmt(r.smoothness_before, 2)}(서로 무관한
-  잡음)에서 학습 후 {fmt(r.smoothness_after, 2)}까지 올랐습니다. 이웃한 값이 함께 움직인다는 것은 필터가 픽셀 하나하나가 아니라
-  덩어리진 무늬를 보게 되었다는 뜻입니다. 그림에서도 학습 후의 필터는 양수와 음수가 각각 한쪽으로 모인 경우가 많고,
-  이런 필터는 한쪽이 어둡고 반대쪽이 밝은 곳, 곧 특정 방향의 경계(엣지)에 반응합니다.
-
-특징 맵도 달라졌습니다. 무작위 필터도 특징 맵을 만들기는 하지만, 이웃 픽셀의 차이를 아무렇게나 섞어 재기 때문에 획의 가장자리
-곳곳에 가늘고 끊어진 얼룩처럼 반응합니다. 학습 후에는 어떤 필터는 획 전체를 굵게 따라가고, 어떤 필터는 획의 한쪽 가장자리나
-특정 방향의 획에만 반응하는 식으로 역할이 나뉩니다. 특징 맵에서 0보다 큰 칸의 비율은 {pct(r.active_before)}에서
-{pct(r.active_after)}가 되었습니다. 짧은 학습이라 학습 전 무늬의 흔적도 아직 남아 있습니다. 필터는 처음 값에서 출발해 조금씩
-고쳐지는 것이지 새로 그려지는 것이 아니기 때문입니다.
-
-seed의 말대로 필터 하나하나의 역할을 사람이 완벽하게 해석하기는 어렵지만("제한적"), 필터와 특징 맵을 그려 보면 네트워크가
-무엇을 보고 있는지 꽤 많이 알 수 있습니다. 더 깊이 들여다보려면 `cnnlab explain`을 쓰세요.
-"""
-    return f"""\
-Seeds 001 and 002 say filters start as "random values with no meaning at all" and, learned by backpropagation and
-gradient descent, end up detecting low-level features such as edges and lines in the first layer. We trained seed
-002's network (10 filters of 5×5 → pooling → 20 filters of 5×5 → pooling → Dense 100 → 10) for {r.epochs} epochs on
-2,000 MNIST images and put the first convolution layer's filters side by side, before and after. Below each row of
-filters are the feature maps (after ReLU) they produce on one digit, a {r.digit_label}.
-
-- Test accuracy went from {pct(r.accuracy_before)} (guessing) to {pct(r.accuracy_after)}.
-- The filters changed by {pct(r.relative_change, 0)} of their initial size. Nobody designed that change; the data did.
-- **The filters took shape.** The correlation between neighbouring weights inside a filter rose from
-  {fmt(r.smoothness_before, 2)} (unrelated noise) to {fmt(r.smoothness_after, 2)}. Neighbours that move together mean the
-  filter now looks at blobs of pattern rather than single pixels. In the figure many trained filters have their
-  positive weights gathered on one side and their negative weights on the other; such a filter responds where one
-  side is dark and the other bright, an edge in a particular direction.
-
-The feature maps changed too. A random filter does make a feature map, but it measures a haphazard mix of neighbouring
-pixels' differences, so it responds in thin, broken specks along the strokes. After training the filters divide the
-work: some follow whole strokes thickly, others respond only to one side of a stroke or to strokes in one direction.
-The share of feature-map cells above 0 went from {pct(r.active_before)} to {pct(r.active_after)}. After a short
-training the random start still shows: a filter is corrected step by step from its initial values, not drawn anew.
-
-As the seed says, no one can interpret every filter completely ("limited"), but drawing filters and feature maps
-shows a good deal of what the network looks at; `cnnlab explain` goes further.
-"""
+    return prose.render("filters", lang, r=r)
 
 
 LESSON = Lesson(

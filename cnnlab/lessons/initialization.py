@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import (
     Lesson,
     Result,
     batch_loss_recorder,
     fmt,
-    markdown_table,
     mnist,
     new_figure,
     pct,
@@ -181,84 +181,21 @@ def plot(r: InitializationResult, path):
     return save_figure(fig, path, dpi=75)
 
 
-def _rows(r, lang):
-    head = (
+def _rows(r):
+    """The rows of the table (its header is in the templates)."""
+    return [
         [
-            "초기화",
-            "마지막 에포크 손실",
-            "테스트 정확도",
-            "첫 은닉층의 서로 다른 뉴런 수",
+            name,
+            fmt(r.final_loss[name]),
+            pct(r.test_accuracy[name]),
+            f"{r.distinct_units[name]} / {r.width}",
         ]
-        if lang == "ko"
-        else [
-            "initialization",
-            "last epoch's loss",
-            "test accuracy",
-            "distinct units in the first hidden layer",
-        ]
-    )
-    return markdown_table(
-        head,
-        [
-            [
-                name,
-                fmt(r.final_loss[name]),
-                pct(r.test_accuracy[name]),
-                f"{r.distinct_units[name]} / {r.width}",
-            ]
-            for name in r.final_loss
-        ],
-    )
+        for name in r.final_loss
+    ]
 
 
 def text(r: InitializationResult, lang):
-    if lang == "ko":
-        return f"""\
-seed 002는 가중치 초기화를 "모델의 학습 성능을 좌우하는 중요한 요소"라 하고, 가우시안, 균등 분포, Xavier(Glorot), He 초기화를
-소개합니다. 같은 네트워크(784 → {r.width} → {r.width} → 10, ReLU)를 가중치 초기화만 바꾸어 같은 데이터, 같은 배치 순서로
-{r.epochs} 에포크씩 학습시켰습니다(SGD + Momentum, 학습률 0.05). 편향은 모두 Keras 기본값대로 0에서 시작합니다.
-
-{_rows(r, lang)}
-
-**모두 0으로 초기화하면 대칭이 깨지지 않습니다.** 은닉층의 뉴런들이 모두 같은 값에서 출발하면 순전파에서 모두 같은 값을
-내고, 역전파에서도 모두 같은 기울기를 받습니다. 그러니 업데이트 뒤에도 여전히 서로 같고, 이것이 영원히 반복됩니다.
-ReLU 네트워크에서는 더 나쁩니다. 모든 입력이 0이라 ReLU의 기울기도 0이어서 은닉층 가중치는 학습이 끝나도 크기가
-{fmt(r.zeros_weight_norm)}, 즉 한 번도 움직이지 않았고, 손실은 모든 숫자를 똑같은 확률로 찍는 수준인 ln 10 ≈ {fmt(r.chance_loss)}에
-머뭅니다. "ReLU라서 그런 것 아니냐"는 의문을 풀기 위해 시그모이드로도 해 보았습니다. 시그모이드(0) = 0.5라서 기울기가 흐르고
-가중치도 움직이지만(크기 {fmt(r.sigmoid_zeros_weight_norm)}), 학습이 끝난 뒤 세어 보면 두 은닉층에서 서로 다른 뉴런은
-각각 {r.sigmoid_zeros_distinct_units[0]}개, {r.sigmoid_zeros_distinct_units[1]}개뿐이고, 어느 두 뉴런을 골라도 가중치 차이는
-{fmt(r.sigmoid_zeros_spread)}입니다. {r.width}개의 뉴런이 있어도 실제로는 뉴런 하나짜리 층과 같습니다. 오른쪽 그림의 윗줄이 그 모습입니다.
-
-**무작위 초기화는 대칭을 깨지만, 크기가 중요합니다.** 표준편차 0.05의 가우시안은 학습은 되지만 초반이 느리고,
-표준편차 1의 가우시안은 너무 커서 첫 업데이트에서 손실이 폭발한 뒤 ReLU가 대부분 죽어 버립니다. 입력·출력 뉴런 수에 맞추어
-분산을 정하는 Glorot 초기화와, ReLU에 맞추어 분산을 두 배로 잡는 He 초기화가 가장 빨리 내려갑니다.
-이 네트워크는 은닉층이 두 개뿐이라 Glorot과 He의 차이는 작지만, 층이 깊어질수록 He의 장점이 커집니다
-(`cnnlab lesson vanishing-gradients` 참고).
-"""
-    return f"""\
-Seed 002 calls weight initialization "an important factor that decides how well the model learns" and lists
-Gaussian, uniform, Xavier (Glorot) and He initialization. The same network (784 → {r.width} → {r.width} → 10, ReLU)
-was trained with only the kernel initialization changed, on the same data in the same batch order, for {r.epochs}
-epochs (SGD + momentum, learning rate 0.05). Biases start at 0, Keras's default.
-
-{_rows(r, lang)}
-
-**All zeros: the symmetry never breaks.** Hidden units that start identical compute identical outputs in the forward
-pass and receive identical gradients in the backward pass, so after the update they are still identical, forever.
-With ReLU it is worse: every input to a ReLU is 0, so is its gradient, and after training the hidden weights have
-norm {fmt(r.zeros_weight_norm)}: they never moved, and the loss stays at ln 10 ≈ {fmt(r.chance_loss)}, the loss of
-guessing every digit with equal probability. In case that looks like ReLU's fault, we tried sigmoid too: sigmoid(0) =
-0.5, so gradients flow and the weights do move (norm {fmt(r.sigmoid_zeros_weight_norm)}), yet after training the
-two hidden layers hold {r.sigmoid_zeros_distinct_units[0]} and {r.sigmoid_zeros_distinct_units[1]} distinct units, and
-the largest difference between any two units' weights is {fmt(r.sigmoid_zeros_spread)}. {r.width} units that behave as
-one; the top row of the figure shows them.
-
-**Random initialization breaks the symmetry, and its scale matters.** A Gaussian with standard deviation 0.05 learns
-but starts slowly; one with standard deviation 1 is far too large: the loss explodes at the first updates and most
-ReLUs die. Glorot, which sets the variance from the numbers of inputs and outputs, and He, which doubles it for ReLU,
-fall fastest. With only two hidden layers Glorot and He are close; the deeper the network, the more He's advantage
-grows (see `cnnlab lesson vanishing-gradients`).
-"""
+    return prose.render("initialization", lang, r=r, rows=_rows(r))
 
 
 LESSON = Lesson(

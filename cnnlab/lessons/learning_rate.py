@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import (
     Lesson,
     Result,
     fmt,
-    markdown_table,
     mnist,
     new_figure,
     pct,
@@ -248,110 +248,40 @@ def plot(r: LearningRateResult, path):
     return save_figure(fig, path)
 
 
-def _batch_rows(r, lang):
-    head = (
-        [
-            "배치 크기",
-            "fit이 실제로 한 업데이트 수",
-            "⌈N / 배치⌉",
-            "1 에포크 뒤 테스트 정확도",
-        ]
-        if lang == "ko"
-        else [
-            "batch size",
-            "updates fit made",
-            "⌈N / batch⌉",
-            "test accuracy after one epoch",
-        ]
-    )
-    return markdown_table(
-        head,
-        [
-            [b, s, e, pct(a)]
-            for b, s, e, a in zip(
-                r.batch_sizes,
-                r.steps_per_epoch,
-                r.expected_steps,
-                r.accuracy_after_one_epoch,
-            )
-        ],
-    )
+def _batch_rows(r):
+    """The rows of the batch-size table (its header is in the templates)."""
+    return [
+        [b, s, e, pct(a)]
+        for b, s, e, a in zip(
+            r.batch_sizes,
+            r.steps_per_epoch,
+            r.expected_steps,
+            r.accuracy_after_one_epoch,
+        )
+    ]
 
 
 def text(r: LearningRateResult, lang):
-    names = list(r.rates)
-    small, good, below, above = names
-    if lang == "ko":
-        return f"""\
-seed 002는 학습률이 너무 크면 "최적값을 찾지 못하고 발산할 수 있고", 너무 작으면 "학습이 너무 느려진다"고 합니다.
-두 경우를 정확히 보기 위해 가장 단순한 모델, 즉 MNIST 이미지 {r.n:,}장의 픽셀로 숫자 값을 맞히는 완전연결층 하나(Dense(1),
-평균제곱오차)를 전체 배치 경사하강법(SGD)으로 학습시켰습니다. 이 문제는 손실이 이차식이라서 발산하는 경계를 미리 계산할
-수 있습니다. 손실의 곡률(헤시안 행렬)의 가장 큰 고윳값을 λ라 하면, 학습률이 2/λ = **{fmt(r.critical_rate)}**보다 크면
-가장 가파른 방향으로 매번 반대편으로 더 멀리 튀어 나가게 됩니다.
-
-- **너무 작은 학습률**(경계의 {RATE_FACTORS[small]:g}배): {r.updates}번을 업데이트해서 손실이 {fmt(r.start_loss)}에서
-  {fmt(r.final_loss[small])}까지 내려옵니다. 적당한 학습률은 이 손실을 {r.good_passes_small_at}번 만에 지나갑니다.
-  틀린 방향은 아니지만 한 걸음이 너무 작습니다.
-- **적당한 학습률**(경계의 {RATE_FACTORS[good]:g}배): 손실이 {fmt(r.final_loss[good])}까지 내려갑니다.
-- **경계 바로 아래**(0.95배): 진동하면서도 수렴해 손실이 {fmt(r.final_loss[below])}에 이릅니다.
-- **경계 바로 위**(1.05배): 오차가 업데이트마다 조금씩 커지다가 {r.stopped_at[above]}번째 업데이트에서 손실이 float32의 범위를
-  넘어 NaN/무한대가 됩니다. Keras와 같은 `TerminateOnNaN` 콜백이 이를 잡아 학습을 멈추고 "{r.message}"라고 알려 주며
-  (한 에포크가 배치 하나뿐이라 배치 번호는 늘 0입니다),
-  가중치는 마지막으로 유한했던 값으로 되돌려 둡니다({"확인됨" if r.weights_finite_after else "확인 실패"}).
-
-경계는 이렇게 날카롭습니다. 0.95배와 1.05배는 거의 같은 값인데 한쪽은 수렴하고 한쪽은 NaN으로 끝납니다.
-실전의 신경망에서는 이 경계를 미리 계산할 수 없으니, 손실이 갑자기 커지거나 NaN이 나오면 학습률부터 줄여 보는 것이 순서입니다.
-
-**배치 크기와 에포크.** seed 002는 "에포크 1번 = 필터 업데이트 1번"이라고 하지만, 이것은 위처럼 데이터 전체를 한 배치로 쓸
-때만 맞습니다. 미니배치로 학습하면 한 에포크는 ⌈N / 배치 크기⌉번의 업데이트입니다. 작은 CNN을 {r.n:,}장으로 한 에포크씩
-학습시키며 `fit`이 실제로 한 업데이트를 세었습니다.
-
-{_batch_rows(r, lang)}
-
-전체 MNIST(60,000장)를 Keras 기본값인 배치 32로 학습시키면 한 에포크가 {r.mnist_steps_batch_32:,}번의 업데이트이고,
-진행 막대에 보이는 숫자가 바로 이것입니다. 같은 한 에포크라도 배치가 크면 업데이트 횟수가 적어서 덜 배웁니다.
-배치가 작을수록 한 번의 기울기가 덜 정확한(잡음이 많은) 대신 업데이트를 자주 하게 됩니다.
-"""
-    return f"""\
-Seed 002 says a learning rate that is too large "may diverge without finding the optimum" and one that is too small
-"makes learning very slow". To see both exactly we use the simplest model: one fully connected layer (Dense(1), mean
-squared error) predicting a digit's value from the pixels of {r.n:,} MNIST images, trained by full-batch gradient
-descent (SGD). Its loss is quadratic, so the rate at which it diverges can be computed in advance: with λ the largest
-eigenvalue of the loss's curvature (the Hessian), any learning rate above 2/λ = **{fmt(r.critical_rate)}** overshoots
-along the steepest direction, further each step.
-
-- **Too small** ({RATE_FACTORS[small]:g} × the limit): {r.updates} updates take the loss from {fmt(r.start_loss)}
-  to {fmt(r.final_loss[small])}, a loss the good rate passes after {r.good_passes_small_at} updates. The direction is
-  right; the steps are tiny.
-- **Good** ({RATE_FACTORS[good]:g} × the limit): the loss gets down to {fmt(r.final_loss[good])}.
-- **Just below the limit** (0.95 ×): it oscillates but converges, to {fmt(r.final_loss[below])}.
-- **Just above the limit** (1.05 ×): the error grows a little with every update until, at update
-  {r.stopped_at[above]}, the loss leaves float32's range and becomes NaN/infinite. The `TerminateOnNaN` callback (as in
-  Keras) catches it, stops training, reports "{r.message}" (each epoch is a single batch, hence batch 0) and
-  puts back the last finite weights
-  ({"checked" if r.weights_finite_after else "check failed"}).
-
-The limit is sharp: 0.95 and 1.05 times it are nearly the same rate, yet one converges and the other ends in NaN. In a
-real network the limit cannot be computed beforehand, so when the loss suddenly grows or turns NaN, lower the
-learning rate first.
-
-**Batch size and epochs.** Seed 002 says "one epoch = one filter update", which is true only when the whole data set
-is one batch, as above. With mini-batches an epoch is ⌈N / batch size⌉ updates. We trained a small CNN for one epoch
-on {r.n:,} images and counted the updates `fit` made:
-
-{_batch_rows(r, lang)}
-
-On full MNIST (60,000 images) with Keras's default batch of 32, one epoch is {r.mnist_steps_batch_32:,} updates,
-the number the progress bar counts. The same one epoch with large batches makes few updates and learns less; small
-batches give noisier gradients but update more often.
-"""
+    small, good, below, above = r.rates
+    return prose.render(
+        "learning-rate",
+        lang,
+        r=r,
+        RATE_FACTORS=RATE_FACTORS,
+        small=small,
+        good=good,
+        below=below,
+        above=above,
+        batch_rows=_batch_rows(r),
+    )
 
 
 LESSON = Lesson(
     name="learning-rate",
     title={"ko": "학습률과 배치 크기", "en": "Learning rate and batch size"},
     summary={
-        "ko": "경계(2/λ)를 5 % 넘는 학습률은 NaN으로 발산(TerminateOnNaN), 너무 작으면 제자리; 1 에포크 = ⌈N/배치⌉번 업데이트",
+        "ko": "경계(2/λ)를 5 % 넘는 학습률은 NaN으로 발산(TerminateOnNaN), 너무 작으면 제자리; "
+        "1 에포크 = ⌈N/배치⌉번 업데이트",
         "en": "5 % above the limit 2/λ diverges to NaN (TerminateOnNaN), too small crawls; an epoch is "
         "⌈N/batch⌉ updates",
     },

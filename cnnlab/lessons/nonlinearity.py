@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import Lesson, Result, fmt, new_figure, pct, plot_only, save_figure, seeded
 
 
@@ -166,51 +167,7 @@ def _affine(r):
 
 
 def text(r: NonlinearityResult, lang):
-    affine = _affine(r)
-    if lang == "ko":
-        return f"""\
-seed 002는 "활성화 함수가 없으면 네트워크가 아무리 깊어져도 단순한 선형 변환만 수행하는 것과 같아진다"고 설명합니다.
-정말 그런지, 평면 위의 두 동심원(안쪽 원과 바깥쪽 원)을 구분하는 문제로 확인해 봅니다.
-완전연결층(Dense) {r.layers}개를 쌓은 같은 구조를 두 번 학습시키되, 한 번은 층 사이에 활성화 함수를 넣지 않고,
-한 번은 ReLU를 넣었습니다({r.epochs} 에포크, Adam).
-
-**층을 쌓아도 하나의 affine 변환.** 활성화 함수가 없는 층은 각각 y = xW + b 이므로, 세 층을 곱해서 풀면
-x·W₁W₂W₃ + ((b₁W₂ + b₂)W₃ + b₃) 라는 하나의 식이 됩니다. 학습이 끝난 가중치로 이 곱을 직접 계산하면
-z = {affine}이고, 처음 보는 점 400개에서 네트워크의 출력(시그모이드 직전 값)과
-이 한 줄짜리 식의 차이는 최대 {fmt(r.collapse_residual, 2)}(상대 오차)입니다. float32의 반올림 오차 수준이므로 사실상 같습니다.
-매개변수가 {r.params_linear_stack:,}개나 있어도, 실제로 표현하는 것은 숫자 세 개짜리 직선 하나입니다.
-
-**곡선 경계가 필요한 문제.** 직선 하나로는 원을 둘러쌀 수 없으니, 활성화 함수가 없는 네트워크의 정확도는
-{pct(r.linear_accuracy)}로 동전 던지기 수준에 머뭅니다. 같은 층에 ReLU만 넣으면 정확도는 {pct(r.relu_accuracy)}가 되고,
-왼쪽 그림의 직선 경계가 오른쪽에서는 안쪽 원을 감싸는 닫힌 곡선으로 바뀝니다. 대조 실험으로, ReLU 네트워크의 출력에
-가장 잘 맞는 affine 식을 최소제곱으로 구해 보면 설명하지 못하는 부분이 표준편차의 {pct(r.relu_affine_residual, 0)}나 남습니다.
-ReLU를 넣은 네트워크는 더 이상 하나의 직선으로 줄어들지 않는다는 뜻입니다.
-
-합성곱 층도 마찬가지입니다. 합성곱 역시 선형 연산이므로, 합성곱 층 사이에 ReLU 같은 활성화 함수가 없다면 여러 층을 쌓아도
-큰 필터 하나를 쓴 것과 다르지 않습니다. seed가 "Convolution Layer = convolution + activation"이라고 정리한 이유입니다.
-"""
-    return f"""\
-Seed 002 says that without an activation function "however deep the network, it does no more than one linear
-transformation". We check it on a problem that needs a curve: telling an inner ring of points from an outer ring.
-The same stack of {r.layers} Dense layers is trained twice ({r.epochs} epochs, Adam): once with no activation
-function between the layers, once with ReLU.
-
-**A stack of layers is one affine map.** Each layer without an activation is y = xW + b, so three of them multiply
-out to x·W₁W₂W₃ + ((b₁W₂ + b₂)W₃ + b₃). Computed from the trained weights, that is
-z = {affine}, and on 400 points the network has never seen, its output (before the sigmoid) differs
-from this one-line formula by at most {fmt(r.collapse_residual, 2)} (relative): float32 rounding, nothing more.
-{r.params_linear_stack:,} parameters, and what they express is one straight line with three numbers.
-
-**A problem that needs a curved boundary.** No straight line encloses a ring, so the network without activations
-stays at chance: {pct(r.linear_accuracy)} held-out accuracy. Put ReLU between the same layers and it reaches
-{pct(r.relu_accuracy)}; the straight boundary on the left becomes the closed curve around the inner ring on the
-right. The control: the best affine fit (least squares) to the ReLU network's output leaves
-{pct(r.relu_affine_residual, 0)} of its standard deviation unexplained, so that network no longer collapses to a line.
-
-Convolution layers are no different: a convolution is linear too, so convolution layers stacked without an
-activation function between them amount to one larger filter. That is why the seed sums it up as
-"Convolution Layer = convolution + activation".
-"""
+    return prose.render("nonlinearity", lang, r=r, affine=_affine(r))
 
 
 LESSON = Lesson(

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import (
     Lesson,
     Result,
     batch_loss_recorder,
     fmt,
-    markdown_table,
     mnist,
     new_figure,
     pct,
@@ -238,24 +238,17 @@ def plot(r: OptimizersResult, path):
     return save_figure(fig, path)
 
 
-def _rows(r, lang):
-    head = (
-        ["최적화 알고리즘", "학습률", "마지막 에포크 손실", "테스트 정확도"]
-        if lang == "ko"
-        else ["optimizer", "learning rate", "last epoch's loss", "test accuracy"]
-    )
-    return markdown_table(
-        head,
+def _rows(r):
+    """The rows of the table (its header is in the templates)."""
+    return [
         [
-            [
-                name,
-                f"{r.learning_rates[name]:g}",
-                fmt(r.final_loss[name]),
-                pct(r.test_accuracy[name]),
-            ]
-            for name in r.final_loss
-        ],
-    )
+            name,
+            f"{r.learning_rates[name]:g}",
+            fmt(r.final_loss[name]),
+            pct(r.test_accuracy[name]),
+        ]
+        for name in r.final_loss
+    ]
 
 
 def _change(start, end):
@@ -267,69 +260,18 @@ def _change(start, end):
 
 def text(r: OptimizersResult, lang):
     never, rare, often = GROUPS
-    s0, s1 = r.adagrad_step_start, r.adagrad_step_end
-    if lang == "ko":
-        return f"""\
-seed 002와 003이 소개하는 최적화 알고리즘 다섯 가지(SGD, SGD + Momentum, AdaGrad, RMSprop, Adam)를 같은 모델
-(완전연결층 784 → 64 → 10), 같은 데이터(MNIST 2,000장), 같은 초기 가중치, 같은 배치 순서로 {r.epochs} 에포크씩 학습시켰습니다.
-학습률은 Keras의 기본값을 썼고, AdaGrad만 기본값 0.001이 너무 느려서 0.01로 올렸습니다.
-
-{_rows(r, lang)}
-
-기본 SGD는 가장 느리게 내려가고, 이전 업데이트 방향을 이어 가는 Momentum을 더하면 같은 학습률로도 훨씬 빨리 내려갑니다.
-RMSprop과 Adam은 가중치마다 최근 기울기의 크기로 학습률을 나누어 주기 때문에 학습률을 크게 고민하지 않아도 잘 내려가며,
-seed가 "가장 많이 사용된다"고 한 Adam이 Keras의 기본 선택인 이유이기도 합니다.
-
-**AdaGrad에 대한 seed의 설명 바로잡기.** seed 002는 AdaGrad가 "드물게 업데이트되는 가중치는 학습률을 증가시킨다"고 합니다.
-AdaGrad는 가중치마다 기울기 제곱을 계속 더해 가고(acc ← acc + g², 처음 값 0.1), 실제로 가는 걸음은 학습률 × g / √(acc + ε)입니다.
-그래서 기울기 1만큼에 대한 실질적인 학습률 lr / √(acc + ε)은 acc가 줄어들 수 없으니 **줄어들기만 합니다**.
-학습하는 동안 첫 층의 가중치 {r.weights_checked:,}개를 매 업데이트마다 `optimizer.get_state()`로 읽어 확인해 보니,
-실질 학습률이 조금이라도 커진 경우는 **{r.adagrad_step_increases}번**이었습니다.
-드물게 업데이트되는 가중치가 다른 점은 "덜 줄어든다"는 것뿐입니다(중앙값, 처음 → 마지막):
-
-- 모든 이미지에서 늘 0인 가장자리 픽셀의 가중치({r.group_sizes[never]:,}개): {_change(s0[never], s1[never])} (기울기가 늘 0이라 그대로)
-- 이미지의 2 % 미만에서만 켜지는 픽셀의 가중치: {_change(s0[rare], s1[rare])}
-- 20 % 넘게 켜지는 픽셀의 가중치: {_change(s0[often], s1[often])}
-
-가장 많이 줄어든 가중치는 {fmt(r.adagrad_smallest_step_end)}까지 내려갔습니다. Keras는 누적값을 0.1에서 시작하고 미니배치의
-평균 기울기는 작은 편이라, 이렇게 짧은 학습에서는 줄어드는 폭이 크지 않습니다. 그래도 방향은 언제나 "감소"뿐입니다.
-결국 드문 가중치는 상대적으로 큰 학습률을 유지하지만, 그 값은 처음보다 커지지 않습니다. 대조 실험으로 RMSprop은
-기울기 제곱의 이동 평균을 쓰기 때문에 오래된 기울기를 잊고, 같은 첫 층에서 실질 학습률이 커진 경우가
-{r.rmsprop_step_increases:,}번({r.rmsprop_updates_checked}번의 업데이트 동안, 업데이트마다 평균 {pct(r.rmsprop_share_grew, 0)})이었습니다. seed가 말한 "AdaGrad의 단점을 보완"이
-바로 이것입니다. AdaGrad는 학습률이 계속 줄어 결국 멈추고, RMSprop은 다시 키울 수 있습니다.
-"""
-    return f"""\
-The five optimizers seeds 002 and 003 name (SGD, SGD + momentum, AdaGrad, RMSprop, Adam) trained the same model
-(fully connected 784 → 64 → 10) on the same data (2,000 MNIST images) from the same starting weights with the same
-batch order, for {r.epochs} epochs each. The learning rates are Keras's defaults, except AdaGrad's: its default 0.001
-is too slow to show anything here, so it gets 0.01.
-
-{_rows(r, lang)}
-
-Plain SGD falls slowest; momentum, which keeps going in the direction of the previous updates, falls much faster at
-the same learning rate. RMSprop and Adam divide each weight's learning rate by the size of its recent gradients and
-work well without much tuning, which is why Adam, "the most used" as the seed says, is Keras's usual choice.
-
-**Correcting the seed on AdaGrad.** Seed 002 says AdaGrad "increases the learning rate of rarely updated weights".
-AdaGrad adds up each weight's squared gradients (acc ← acc + g², starting at 0.1) and steps by lr × g / √(acc + ε).
-The effective learning rate per unit of gradient, lr / √(acc + ε), can therefore **only shrink**: acc never decreases.
-Reading the state with `optimizer.get_state()` after every update for the first layer's {r.weights_checked:,}
-weights, the effective rate grew **{r.adagrad_step_increases} times**. What sets rarely updated weights apart is that
-theirs shrinks less (medians, first → last update):
-
-- weights of border pixels that are 0 in every image ({r.group_sizes[never]:,}): {_change(s0[never], s1[never])}
-  (their gradient is always 0, so it stays put)
-- weights of pixels lit in under 2 % of the images: {_change(s0[rare], s1[rare])}
-- weights of pixels lit in over 20 %: {_change(s0[often], s1[often])}
-
-The weight whose rate shrank most is down to {fmt(r.adagrad_smallest_step_end)}. Keras starts the accumulator at
-0.1 and mini-batch gradients are small, so in a run this short the rates shrink little; but they only ever shrink.
-Rare weights keep a relatively larger rate, never a larger one than they started with. The control: RMSprop keeps a
-moving average of squared gradients, so it forgets old ones, and its effective rate grew
-{r.rmsprop_step_increases:,} times on the same layer over {r.rmsprop_updates_checked} updates
-({pct(r.rmsprop_share_grew, 0)} of the weights at an average update). That is the "fix for
-AdaGrad's weakness" the seed mentions: AdaGrad's rate keeps shrinking until learning stalls; RMSprop's can recover.
-"""
+    return prose.render(
+        "optimizers",
+        lang,
+        r=r,
+        rows=_rows(r),
+        change=_change,
+        never=never,
+        rare=rare,
+        often=often,
+        s0=r.adagrad_step_start,
+        s1=r.adagrad_step_end,
+    )
 
 
 LESSON = Lesson(

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import prose
 from .base import (
     Lesson,
     Result,
     fmt,
     mnist,
     new_figure,
-    pct,
     per_class,
     save_figure,
     seeded,
@@ -159,73 +159,28 @@ def plot(r: OverfittingResult, path):
     return save_figure(fig, path)
 
 
-def _val_story(r, name, lang):
-    """How the validation loss went: lowest before the end and no better since, or still falling."""
-    c, best = r.curves[name], r.best_epoch[name]
-    low, end = fmt(min(c["val_loss"])), fmt(c["val_loss"][-1])
-    if lang == "ko":
-        if best < r.epochs:
-            return (
-                f"검증 손실은 {best}번째 에포크에서 가장 낮았고({low}) 그 뒤로는 더 내려가지 않은 채 "
-                f"{end}에서 끝납니다."
-            )
-        return f"검증 손실은 {end}까지 내려가는 데 그칩니다."
-    if best < r.epochs:
-        return (
-            f"the validation loss is lowest at epoch {best} ({low}), does not improve after that and ends "
-            f"at {end}."
-        )
-    return f"the validation loss only gets down to {end}."
+def _val_story(r, name):
+    """How the validation loss went (the sentence is in the templates): its best epoch, lowest and last value."""
+    c = r.curves[name]
+    return {
+        "best": r.best_epoch[name],
+        "low": fmt(min(c["val_loss"])),
+        "last": fmt(c["val_loss"][-1]),
+    }
 
 
 def text(r: OverfittingResult, lang):
     nd, dr = list(r.curves)
-    c0, c1 = r.curves[nd], r.curves[dr]
-    if lang == "ko":
-        return f"""\
-seed 002는 과적합(Overfitting)을 "훈련 데이터에서는 성능이 좋지만, 새로운 데이터에서는 성능이 나쁜" 상태로 설명하고,
-학습 중 일부 뉴런을 랜덤하게 0으로 만드는 Dropout이 이를 막는다고 합니다. seed 004의 CNN을 MNIST 이미지 {r.n_train}장
-(숫자마다 {r.n_train // 10}장)이라는 아주 작은 데이터로 {r.epochs} 에포크 학습시키고, 처음 보는 {r.n_val}장으로 검증했습니다.
-한 번은 그대로, 한 번은 Flatten 뒤와 Dense(128) 뒤에 Dropout({r.rate:g})을 넣어서 학습시켰습니다.
-훈련 손실도 검증과 똑같이 추론 모드(Dropout 꺼짐)로 매 에포크 다시 계산해서, 두 곡선이 같은 네트워크를 재도록 했습니다.
-
-**Dropout 없이**: 훈련 손실은 {fmt(c0["train_loss"][-1])}까지 내려가고 훈련 정확도는 {pct(c0["train_accuracy"][-1])}이지만,
-{_val_story(r, nd, lang)} 마지막 세 에포크의 검증 손실과 훈련 손실의 차이는 **{fmt(r.gap[nd])}**입니다.
-네트워크가 숫자의 일반적인 모양보다 이 {r.n_train}장 하나하나를 외우는 쪽으로 가고 있다는 신호이며, 이것이 과적합입니다.
-
-**Dropout({r.rate:g})을 넣으면**: 같은 에포크 동안 훈련 손실은 {fmt(c1["train_loss"][-1])}에 그쳐 덜 내려가지만, 검증 손실은
-{fmt(c1["val_loss"][-1])}이고 차이는 **{fmt(r.gap[dr])}**로 줄어듭니다. 검증 정확도는 {pct(r.final_val_accuracy[nd])}에서
-{pct(r.final_val_accuracy[dr])}입니다. 매 단계마다 뉴런의 절반이 무작위로 빠지니 특정 뉴런 몇 개에 기대어 외우기가 어려워지고,
-그만큼 여러 뉴런에 나누어 일반적인 특징을 배우게 됩니다. 추론할 때는 Dropout이 꺼지고 모든 뉴런이 쓰입니다
-(학습 중 살아남은 뉴런의 출력을 1/(1 − {r.rate:g})배 해 두었기 때문에 크기가 맞습니다).
-
-훈련 데이터가 적을수록 과적합은 빨리 옵니다. 검증 손실이 다시 오르기 시작하는 에포크가 학습을 멈출 때라는
-seed의 말("너무 많은 에포크는 과적합 위험")도 곡선에서 그대로 보입니다. Keras의 `EarlyStopping` 콜백이 이 일을 자동으로 해 줍니다.
-"""
-    return f"""\
-Seed 002 describes overfitting as "good performance on the training data, poor performance on new data" and says
-dropout, which sets random neurons to 0 during training, prevents it. We trained seed 004's CNN for {r.epochs} epochs
-on a very small sample, {r.n_train} MNIST images ({r.n_train // 10} per digit), and validated it on {r.n_val} images it
-never saw: once as it is, once with Dropout({r.rate:g}) after Flatten and after Dense(128). The training loss is
-recomputed after every epoch in inference mode (dropout off), like the validation loss, so both curves measure the
-same network.
-
-**Without dropout** the training loss falls to {fmt(c0["train_loss"][-1])} and the training accuracy reaches
-{pct(c0["train_accuracy"][-1])}, while {_val_story(r, nd, lang)} Over the last three
-epochs the validation loss exceeds the training loss by **{fmt(r.gap[nd])}**: the network is memorizing these
-{r.n_train} images rather than learning what digits look like. That is overfitting.
-
-**With Dropout({r.rate:g})** the training loss falls less in the same epochs ({fmt(c1["train_loss"][-1])}), but the
-validation loss ends at {fmt(c1["val_loss"][-1])} and the gap shrinks to **{fmt(r.gap[dr])}**; validation accuracy goes
-from {pct(r.final_val_accuracy[nd])} to {pct(r.final_val_accuracy[dr])}. With half the neurons dropped at random at
-every step, the network cannot lean on a few of them to memorize, and spreads general features over many. At
-inference dropout is off and every neuron takes part (the survivors were scaled by 1/(1 − {r.rate:g}) during
-training, so the sizes match).
-
-The smaller the training set, the sooner overfitting comes. The seed's warning that too many epochs risk
-overfitting is visible in the curves: the epoch where the validation loss stops improving is the time to stop, which
-Keras's `EarlyStopping` callback does automatically.
-"""
+    return prose.render(
+        "overfitting",
+        lang,
+        r=r,
+        nd=nd,
+        dr=dr,
+        c0=r.curves[nd],
+        c1=r.curves[dr],
+        val=_val_story(r, nd),
+    )
 
 
 LESSON = Lesson(

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import ops
+from . import prose
 from .base import (
     Lesson,
     Result,
     annotate_grid,
     mnist,
     new_figure,
-    pct,
     plot_only,
     save_figure,
     seeded,
@@ -227,71 +227,15 @@ def plot(r: PoolingResult, path):
 
 def text(r: PoolingResult, lang):
     wp, np_ = "with max pooling", "without pooling"
-    rows_ko = [
-        "| 이동 | 예측 유지 (풀링 있음) | 예측 유지 (풀링 없음) | 특징 유사도 (풀링 있음) | 특징 유사도 (풀링 없음) |",
-        "|---|---|---|---|---|",
+    shifts = [
+        {
+            "shift": k,
+            "kept": (r.agreement[wp][i], r.agreement[np_][i]),
+            "similarity": (r.feature_similarity[wp][i], r.feature_similarity[np_][i]),
+        }
+        for i, k in enumerate(r.shifts)
     ]
-    rows_en = [
-        "| shift | predictions kept (pooling) | predictions kept (no pooling) | feature similarity (pooling) "
-        "| feature similarity (no pooling) |",
-        "|---|---|---|---|---|",
-    ]
-    for i, k in enumerate(r.shifts):
-        cells = (
-            f"{pct(r.agreement[wp][i])} | {pct(r.agreement[np_][i])} | {r.feature_similarity[wp][i]:.3f} | "
-            f"{r.feature_similarity[np_][i]:.3f} |"
-        )
-        rows_ko.append(f"| {k}픽셀 | " + cells)
-        rows_en.append(f"| {k} px | " + cells)
-    if lang == "ko":
-        return f"""\
-seed 000과 001은 풀링이 "약간의 이동에도 큰 영향을 받지 않는(invariant)" 성질을 준다고 합니다. 정확히 어떤 이동에 대해,
-얼마나 그런지 확인해 봅니다.
-
-**창 안에서의 이동은 정확히 무시됩니다.** 왼쪽 그림의 8×8 특징 맵은 밝은 칸이 모두 2×2 풀링 창의 왼쪽 열에 있습니다.
-이것을 오른쪽으로 1픽셀 옮기면 밝은 칸이 같은 창 안에서만 움직이므로, 2×2 최대 풀링의 결과는
-{"한 칸도 다르지 않고 완전히 같습니다" if r.inside_window_unchanged else "달라집니다"}. 반면 2픽셀을 옮기면 밝은 칸이 창의 경계를 넘어가고,
-풀링 결과 16칸 중 {r.across_window_changed_cells}칸이 바뀝니다(대조 실험). 최대 풀링의 불변성은 창 크기 안의 이동에만 해당합니다.
-실제 MNIST 숫자를 1픽셀 옮겨 보면 획이 창 경계에 걸친 곳이 많아서, 획이 지나가는 풀링 출력 가운데
-{pct(r.digits_cells_unchanged)}만 그대로입니다.
-
-**학습된 모델은 얼마나 버틸까.** 합성곱 층 두 개로 된 같은 모델을 풀링을 넣은 것과 뺀 것으로 나누어 {r.epochs} 에포크 학습시킨 뒤
-(테스트 정확도: 풀링 있음 {pct(r.accuracy[wp])}, 없음 {pct(r.accuracy[np_])}), 테스트 숫자를 상하좌우로 1~3픽셀 옮겼을 때
-예측이 바뀌지 않은 비율과, 완전연결층에 들어가는 특징 벡터가 원래와 얼마나 비슷한지(코사인 유사도)를 재었습니다.
-
-{chr(10).join(rows_ko)}
-
-풀링을 넣은 모델의 특징은 이동 뒤에도 훨씬 비슷하게 유지됩니다. 풀링이 두 번 들어가면 특징 맵의 한 칸이 입력의 4×4 영역을
-대표하므로 작은 이동이 흡수되기 때문입니다. 다만 예측까지 놓고 보면 차이는 그보다 작고, 3픽셀쯤 옮기면 두 모델 모두
-예측의 상당 부분이 바뀝니다. 풀링이 주는 것은 "작은 이동에 덜 민감한" 정도이지 완전한 불변성이 아닙니다.
-큰 이동에 강한 모델이 필요하면 이동시킨 이미지로 학습시키는(데이터 증강) 방법을 함께 씁니다.
-매개변수 수도 다릅니다: 풀링 있음 {r.params[wp]:,}개, 없음 {r.params[np_]:,}개. 풀링이 특징 맵을 줄여 완전연결층이 작아진 결과입니다.
-"""
-    return f"""\
-Seeds 000 and 001 say pooling makes a network "not much affected by small movements" (invariant). We check for which
-movements, and how much.
-
-**A move inside the window is ignored exactly.** The 8×8 feature map on the left has all its bright cells in the
-left column of a 2×2 pooling window. Moved one pixel to the right, every bright cell stays inside its window, so 2×2
-max pooling gives {"exactly the same output, every cell" if r.inside_window_unchanged else "a different output"}.
-Moved two pixels, the cells cross the window edges and {r.across_window_changed_cells} of the 16 pooled cells change
-(the control). Max pooling's invariance covers moves within the window only. Real MNIST digits moved by one pixel have
-many strokes across window edges: {pct(r.digits_cells_unchanged)} of the pooled cells on the strokes stay the same.
-
-**How much does a trained model keep?** The same model with two convolution layers, once with max pooling and once
-without, trained for {r.epochs} epochs (test accuracy {pct(r.accuracy[wp])} with pooling, {pct(r.accuracy[np_])}
-without). We moved the test digits 1 to 3 pixels up, down, left and right and measured the share of predictions that
-did not change, and how similar the feature vector entering the Dense layer stays (cosine similarity).
-
-{chr(10).join(rows_en)}
-
-With pooling the features stay much more alike after a move: after two poolings one cell of the feature map stands for
-a 4×4 region of the input, which absorbs small moves. The predictions differ less than the features do, and at 3
-pixels both models change a good part of their answers. Pooling makes a model less sensitive to small moves; it does
-not make it invariant. A model that must cope with large moves is trained on moved images (data augmentation).
-The parameter counts differ too: {r.params[wp]:,} with pooling, {r.params[np_]:,} without, because pooling shrinks the
-feature map that the Dense layer reads.
-"""
+    return prose.render("pooling-invariance", lang, r=r, wp=wp, np_=np_, shifts=shifts)
 
 
 LESSON = Lesson(

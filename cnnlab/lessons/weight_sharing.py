@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops import param_count, param_formula
+from . import prose
 from .base import (
     Lesson,
     Result,
-    fmt,
     new_figure,
     plot_only,
     save_figure,
@@ -189,78 +189,15 @@ def plot(r: WeightSharingResult, path):
 
 
 def text(r: WeightSharingResult, lang):
-    a, b, c = r.cases
-    so, si = "×".join(map(str, r.small_output)), "×".join(map(str, r.small_input))
-    ratio = a["dense"] / a["conv"]
-    if lang == "ko":
-        return (
-            """\
-seed 002는 CNN을 쓰는 이유로 "같은 필터를 여러 위치에 적용하는" 가중치 공유(Weight Sharing)를 들며, 완전연결층은
-"모든 뉴런이 모든 뉴런과 연결되어 파라미터 수가 증가한다"고 설명합니다. 같은 입력에서 같은 크기의 출력을 내는
-세 가지 층의 학습 가능한 매개변수 수를, cnnlab이 `summary()`에 쓰는 바로 그 함수(`param_count`)로 세었습니다.
-
-| 층 | 입력 → 출력 | 합성곱 (필터 공유) | 위치마다 다른 필터 | 완전연결층 |
-|---|---|---|---|---|
-"""
-            + "\n".join(
-                f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
-                f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |"
-                for x in r.cases
-            )
-            + f"""
-
-seed 004의 첫 합성곱 층은 3×3 필터 32개, 즉 `{a["conv_formula"]}`개의 매개변수로 26×26×32 특징 맵을 만듭니다
-(실제로 만든 Conv2D 층의 `count_params()`도 {r.conv_layer_params[0]:,}개입니다). 같은 출력을 완전연결층으로 만들려면
-`{a["dense_formula"]}`개, 약 {fmt(ratio, 3)}배가 필요합니다. 그 차이는 두 단계로 나누어 볼 수 있습니다.
-각 출력이 주변 3×3 영역만 보게 하는 것(지역 연결)만으로 {a["locally_connected"]:,}개로 줄고, 모든 위치가 같은 필터를
-쓰게 하는 것(가중치 공유)이 여기서 다시 {a["positions"]}배를 줄입니다.
-
-**합성곱 층은 가중치를 공유하는 완전연결층입니다.** 작은 예({si} 입력, 3×3 필터 2개, 출력 {so})에서 합성곱 층이 하는 일을
-그대로 완전연결층의 가중치 행렬로 옮겨 보았습니다. 이 행렬로 계산한 결과와 합성곱 층의 결과는 최대
-{fmt(r.dense_equivalent_residual, 2)}만큼 다릅니다(float32 반올림 수준). 그런데 행렬의 {r.dense_matrix_entries:,}칸 가운데 0이 아닌 것은
-{r.dense_matrix_nonzero:,}칸뿐이고, 그 값도 서로 다른 것은 {r.distinct_nonzero_values}개(= 3×3×2, 필터의 가중치 수)뿐입니다.
-같은 가중치가 {r.reuse_per_weight}개 위치에서 반복해서 쓰입니다. 오른쪽 그림의 규칙적인 대각선 무늬가 바로 공유의 흔적입니다.
-
-공유 덕분에 seed가 말한 "특징이 어디에 있든 찾는" 성질도 생깁니다. 입력을 한 칸 옮기면 합성곱의 특징 맵도 정확히 한 칸
-옮겨집니다(가장자리를 뺀 상대 오차 {fmt(r.shift_residual_conv, 2)}). 같은 크기의 임의의 완전연결층은 그렇지 않습니다
-(상대 오차 {fmt(r.shift_residual_dense, 2)}, 대조 실험).
-"""
-        )
-    return (
-        """\
-Seed 002 gives weight sharing, "applying the same filter at every position", as the reason to use CNNs, and says a
-fully connected layer "connects every neuron to every neuron, so the number of parameters grows". Here are the
-trainable parameters of three layers that produce the same output size from the same input, counted by the function
-cnnlab's `summary()` uses (`param_count`):
-
-| layer | input → output | convolution (shared filter) | own filter per position | fully connected |
-|---|---|---|---|---|
-"""
-        + "\n".join(
-            f"| {x['label']} | {'×'.join(map(str, x['input']))} → {'×'.join(map(str, x['output']))} | "
-            f"{x['conv']:,} | {x['locally_connected']:,} | {x['dense']:,} |"
-            for x in r.cases
-        )
-        + f"""
-
-Seed 004's first convolution layer makes a 26×26×32 feature map with 32 filters of 3×3, `{a["conv_formula"]}`
-parameters (the real Conv2D layer's `count_params()` says {r.conv_layer_params[0]:,} too). A Dense layer producing the
-same output needs `{a["dense_formula"]}`, about {fmt(ratio, 3)} times more. The gap comes in two steps: letting each
-output see only its 3×3 neighbourhood (local connections) brings it down to {a["locally_connected"]:,}, and making
-every position use the same filter (weight sharing) divides that by another {a["positions"]}.
-
-**A convolution layer is a fully connected layer with shared weights.** In a small example ({si} input, two 3×3
-filters, output {so}) we wrote what the convolution layer does as the weight matrix of a Dense layer. The two
-compute the same thing (largest difference {fmt(r.dense_equivalent_residual, 2)}, float32 rounding), but of the
-matrix's {r.dense_matrix_entries:,} entries only {r.dense_matrix_nonzero:,} are non-zero and they take only
-{r.distinct_nonzero_values} different values (= 3×3×2, the filters' weights), each reused at {r.reuse_per_weight}
-positions. The regular diagonal pattern in the figure is what sharing looks like.
-
-Sharing is also what gives the property the seed describes, finding a feature wherever it is: move the input one
-pixel and the convolution's feature map moves by exactly one pixel (relative error away from the edge
-{fmt(r.shift_residual_conv, 2)}). A random Dense layer of the same size does not (relative error
-{fmt(r.shift_residual_dense, 2)}, the control).
-"""
+    a = r.cases[0]
+    return prose.render(
+        "weight-sharing",
+        lang,
+        r=r,
+        a=a,
+        so="×".join(map(str, r.small_output)),
+        si="×".join(map(str, r.small_input)),
+        ratio=a["dense"] / a["conv"],
     )
 
 

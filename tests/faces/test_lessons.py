@@ -5,9 +5,11 @@ Each lesson is measured once, with small settings, by a module-level fixture; th
 tests then read its numbers, render its pages and draw its figure.
 """
 
+import dataclasses
 import json
 import math
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -107,6 +109,64 @@ def test_every_lesson_explains_itself_in_both_languages_and_draws(
     path = lesson.plot(result, str(tmp_path / f"{name}.png"))
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_lesson_has_one_template_per_language_and_every_name_is_passed():
+    """The texts are package data (cnnlab/lessons/templates/LANG/NAME.md), one per lesson and language;
+    a template that uses a value its lesson does not pass fails instead of printing nothing."""
+    from importlib.resources import files
+
+    import jinja2
+
+    from cnnlab.lessons import prose
+
+    root = files("cnnlab.lessons") / "templates"
+    for lang in base.LANGS:
+        assert sorted(p.name for p in (root / lang).iterdir()) == sorted(
+            f"{n}.md" for n in lessons.names()
+        )
+    with pytest.raises(jinja2.UndefinedError, match="'r' is undefined"):
+        prose.render("filters", "en")
+
+
+def test_without_jinja2_a_lesson_says_which_extra_to_install(monkeypatch, measured):
+    from cnnlab.errors import CnnlabError
+    from cnnlab.lessons import prose
+
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 raises ImportError
+    prose.environment.cache_clear()
+    try:
+        with pytest.raises(CnnlabError, match=r"pip install 'cnnlab\[lessons\]'"):
+            lessons.get("convolution").text(measured("convolution"), "en")
+    finally:
+        prose.environment.cache_clear()
+
+
+def test_the_texts_sentences_follow_the_measurement(measured):
+    """The templates' {% if %} branches: each alternative sentence appears when the measurement says so."""
+    conv, dying = measured("convolution"), measured("dying-relu")
+    text = lessons.get("convolution").text
+    assert "(checked: flipped filter = −filter) so" in text(conv, "en")
+    assert "flipped\nso the true" in text(
+        dataclasses.replace(conv, flip_is_negation=False), "en"
+    )
+    assert "readings that would: none)" in text(
+        conv, "en"
+    ) and "경우는 없습니다." in text(conv, "ko")
+    seen = dataclasses.replace(conv, variants_giving_seed_answer=["transposed input"])
+    assert "would: transposed input)" in text(
+        seen, "en"
+    ) and "경우는 transposed input." in text(seen, "ko")
+    # the Korean sentence that ends its line keeps the line break after it, in both branches
+    text = lessons.get("dying-relu").text
+    assert "움직이지 않습니다.\nLeaky ReLU에서" in text(
+        dataclasses.replace(dying, relu_dead_weights_changed=0), "ko"
+    )
+    moved = text(dataclasses.replace(dying, relu_dead_weights_changed=0.5), "ko")
+    assert "입니다.\nLeaky ReLU에서" in moved and "한 비트도" not in moved
+    assert "came back: with a gradient of exactly 0" in text(
+        dataclasses.replace(dying, relu_dead_weights_changed=0), "en"
+    )
 
 
 def test_the_korean_texts_use_the_seeds_terms(measured):

@@ -70,6 +70,10 @@ def test_wheel_installs_and_trains_outside_the_repository(tmp_path):
         "cnnlab/explain/templates/report.html" in names
         and "cnnlab/explain/templates/report.css" in names
     )
+    assert (
+        "cnnlab/lessons/templates/ko/convolution.md" in names
+        and "cnnlab/lessons/templates/en/filters.md" in names
+    )
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False, symlinks=True)
