@@ -1,19 +1,14 @@
 """Distributed search: three `cnnlab tune` workers on one study in a real PostgreSQL server.
 
-The fixture starts a private PostgreSQL server on 127.0.0.1 (a fresh ``initdb`` cluster in a
-temporary folder, on a free port, trust authentication, no fsync) and stops it afterwards. When
-the server programs are missing it installs Debian's ``postgresql`` package (as root, with
-apt-get); the test is skipped, saying why, only when that is impossible.
+The server is the ``postgres_url`` fixture (tests/tune/conftest.py): a private PostgreSQL server
+on 127.0.0.1, started from the installed programs and stopped afterwards. The test installs
+nothing; ``scripts/ensure_postgres.sh`` does (``.ci/run`` calls it), and without the server
+programs the test is skipped, saying so.
 """
 
-import glob
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -34,128 +29,6 @@ SPACE = {
     "epochs": 1,
 }
 WORKERS, TRIALS_EACH = 3, 3
-
-
-def _server_bin():
-    """The folder holding initdb, pg_ctl and postgres, or None."""
-    for folder in sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda p: int(p.split("/")[-2]),
-        reverse=True,
-    ):
-        if all(
-            os.path.exists(os.path.join(folder, p))
-            for p in ("initdb", "pg_ctl", "postgres")
-        ):
-            return folder
-    initdb = shutil.which("initdb")
-    return (
-        os.path.dirname(os.path.realpath(initdb))
-        if initdb and shutil.which("pg_ctl")
-        else None
-    )
-
-
-def _install_postgresql():
-    """Install Debian's postgresql package; returns why it could not, or None."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "PostgreSQL is not installed and installing it needs root (apt-get install postgresql)"
-    if not shutil.which("apt-get"):
-        return (
-            "PostgreSQL is not installed and this system has no apt-get to install it"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        for cmd in (
-            ["apt-get", "update"],
-            ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
-        ):
-            done = subprocess.run(
-                cmd, env=env, capture_output=True, text=True, timeout=600
-            )
-            if done.returncode != 0:
-                return f"`{' '.join(cmd)}` failed: {(done.stderr or done.stdout).strip()[-300:]}"
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"installing PostgreSQL failed: {e}"
-    return None
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    folder = _server_bin()
-    if folder is None:
-        reason = _install_postgresql()
-        folder = _server_bin()
-        if folder is None:
-            pytest.skip(
-                f"no PostgreSQL server: {reason or 'the postgresql package installed no initdb'}"
-            )
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if as_root and not shutil.which("runuser"):
-        pytest.skip(
-            "running as root, and initdb refuses root: runuser is needed to run it as 'postgres'"
-        )
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = tempfile.mkdtemp(prefix="cnnlab-pg-")
-    if as_root:
-        shutil.chown(base, "postgres")
-    data, port = os.path.join(base, "data"), _free_port()
-
-    def run(*cmd, timeout=60):
-        return subprocess.run(
-            prefix + [os.path.join(folder, cmd[0]), *cmd[1:]],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    started = False
-    try:
-        done = run(
-            "initdb",
-            "-D",
-            data,
-            "-U",
-            "cnnlab",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        assert done.returncode == 0, done.stderr
-        done = run(
-            "pg_ctl",
-            "-D",
-            data,
-            "-l",
-            os.path.join(base, "server.log"),
-            "-w",
-            "-t",
-            "30",
-            "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -F -c max_connections=40",
-            "start",
-        )
-        started = done.returncode == 0
-        assert started, done.stderr + open(os.path.join(base, "server.log")).read()
-        conn = psycopg2.connect(
-            host="127.0.0.1", port=port, user="cnnlab", dbname="postgres"
-        )
-        conn.autocommit = True
-        conn.cursor().execute("CREATE DATABASE tune")
-        conn.close()
-        yield f"postgresql://cnnlab@127.0.0.1:{port}/tune"
-    finally:
-        if started:
-            run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_three_workers_share_one_study_in_postgresql(postgres_url, tmp_path):
