@@ -207,10 +207,19 @@ def run_backward(
         if dy is not None:
             _accumulate(grads, slot, dy)
     weight_grads = {}
+    # Only the weights need gradients here: a step that trains nothing and reads nothing a trained
+    # weight computed (a frozen base under a new head) is skipped, and no dx is formed below the
+    # trained part of the graph.
+    trained = (
+        None if need_input_grads or stop_at is not None else _trained_slots(program)
+    )
     for k in range(len(program.steps) - 1, -1, -1):
         step = program.steps[k]
         if stop_at is not None and stop_at in step.outputs:
             break
+        upstream_trains = trained is None or any(trained[s] for s in step.inputs)
+        if not upstream_trains and not _step_trains(step):
+            continue
         if step.list_output:
             dy = [grads[s] for s in step.outputs]
             if all(d is None for d in dy):
@@ -223,7 +232,11 @@ def run_backward(
             dy = grads[step.outputs[0]]
             if dy is None:
                 continue  # nothing downstream of this step reaches a loss
-        need_dx = need_input_grads or stop_at is not None or not step.reads_only_inputs
+        need_dx = (
+            need_input_grads
+            or stop_at is not None
+            or (not step.reads_only_inputs and upstream_trains)
+        )
         if (
             step.nested
         ):  # a model used as a layer: its own program, its layers' gradients
@@ -260,6 +273,26 @@ def run_backward(
     if stop_at is not None:
         return grads[stop_at], weight_grads
     return [grads[s] for s in program.input_slots], weight_grads
+
+
+def _step_trains(step) -> bool:
+    """True when the step holds weights that training updates now (unknown kinds count as training)."""
+    if step.nested:
+        return bool(step.layer._trained_leaves())
+    return any(
+        getattr(layer, "trainable", True) and getattr(layer, "trainable_weights", True)
+        for layer in step.layers
+    )
+
+
+def _trained_slots(program: Program) -> list:
+    """``trained[slot]``: the slot's value depends on a weight that training updates now."""
+    trained = [False] * program.n_slots
+    for step in program.steps:
+        flag = _step_trains(step) or any(trained[s] for s in step.inputs)
+        for s in step.outputs:
+            trained[s] = flag
+    return trained
 
 
 def _add_weight_grads(store, key, g):

@@ -239,3 +239,31 @@ def test_a_saved_transfer_model_reloads_frozen_and_with_training_false(tmp_path)
     before = snapshot(loaded_base)
     loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)
     assert_bit_identical(before, snapshot(loaded_base))
+
+
+def test_fit_runs_no_backward_through_a_frozen_base(monkeypatch):
+    # Only the head's weights need gradients: the frozen base's backward would be wasted work
+    # (most of a transfer-learning step); fine-tuning runs it again, down to the unfrozen layers.
+    base = small_base()
+    base.trainable = False
+    model = with_head(base)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    calls = []
+    for layer in base.layers[1:]:
+        original = layer.backward
+
+        def counting(*args, _name=layer.name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(layer, "backward", counting)
+    x, y = data(16)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert calls == []
+    base.trainable = True
+    for layer in base.layers[:-3]:
+        layer.trainable = False
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    # conv2 trains, so the gradient goes through relu2, bn2 and conv2 and stops there.
+    assert calls == ["relu2", "bn2", "conv2"]
