@@ -9,6 +9,9 @@ import numpy
 
 xp = numpy
 
+#: The array type ops take and return, for type hints: ``xp``'s array (NumPy's ndarray).
+Array = numpy.ndarray
+
 #: The dtype of weights and activations, as in Keras.
 floatx = "float32"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from typing import Any, Callable
 
 from ..ops import activations as act_ops
 from ..ops import functions as tape_functions
@@ -19,12 +20,12 @@ from ..ops.activations import ACTIVATIONS
 from ..registry import lookup
 
 
-def _recordable(name: str):
+def _recordable(name: str) -> Callable[..., Any]:
     forward = ACTIVATIONS[name][0]
     signature = inspect.signature(forward)
 
     @functools.wraps(forward)
-    def activation(x, *args, **kwargs):
+    def activation(x: Any, *args: Any, **kwargs: Any) -> Any:
         if not tape.is_recorded(x):
             return forward(x, *args, **kwargs)
         bound = signature.bind(x, *args, **kwargs)
@@ -43,7 +44,8 @@ def _recordable(name: str):
             params = {} if op == "relu" else params
         return tape_functions._unary(op, x, **params)
 
-    activation.cnnlab_activation = name  # how layers recognise it (cnnlab.layers.base)
+    # how layers recognise it (cnnlab.layers.base); a function attribute mypy cannot know of
+    activation.cnnlab_activation = name  # type: ignore[attr-defined]
     return activation
 
 
@@ -74,7 +76,7 @@ linear = act_ops.linear  # the identity: nothing to record
 __all__ = [*_NAMES, "linear", "swish", "hard_swish", "get"]
 
 
-def get(identifier):
+def get(identifier: str | Callable[..., Any] | None) -> Callable[..., Any]:
     """``keras.activations.get``: None is ``linear``; a name is exact, as in Keras; a function is returned."""
     if identifier is None:
         return linear

@@ -4,5 +4,5 @@ from ..backend import floatx as _floatx
 from ..layers.base import clear_session
 
 
-def floatx():
+def floatx() -> str:
     return _floatx

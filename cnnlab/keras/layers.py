@@ -1,5 +1,7 @@
 """``keras.layers``."""
 
+from typing import NoReturn
+
 from ..layers import (
     ELU,
     Activation,
@@ -107,7 +109,7 @@ from ..layers.outside import NotACnnLayerError as _NotACnnLayerError
 from ..layers.outside import outside_message as _outside_message
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> NoReturn:
     """``keras.layers.LSTM`` and the other recurrent and text layers: a clear refusal."""
     if name in _OUTSIDE:
         raise _NotACnnLayerError(_outside_message(name))

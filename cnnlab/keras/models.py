@@ -1,9 +1,19 @@
 """``keras.models``."""
 
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
 from ..model import Model, Sequential
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_model(
+    filepath: str | os.PathLike,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+) -> Model:
     """``keras.models.load_model``: a model from a ``.keras`` file (or a legacy ``.h5`` file).
     ``custom_objects``: the user's own classes the file names; nothing named in a file is imported."""
     from ..saving import load_model as _load_model
@@ -14,13 +24,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 
 
 def clone_model(
-    model,
-    input_tensors=None,
-    clone_function=None,
-    call_function=None,
-    recursive=False,
-    **kwargs,
-):
+    model: Model,
+    input_tensors: Any = None,
+    clone_function: Callable[..., Any] | None = None,
+    call_function: Callable[..., Any] | None = None,
+    recursive: bool = False,
+    **kwargs: Any,
+) -> Model:
     """``keras.models.clone_model``: the same architecture and layer names, freshly drawn weights."""
     from ..saving import clone_model as _clone
 
@@ -29,14 +39,18 @@ def clone_model(
     )
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(
+    json_string: str, custom_objects: dict[str, Any] | None = None
+) -> Model:
     """``keras.models.model_from_json``: the model that ``model.to_json()`` wrote."""
     from ..saving import model_from_json as _from_json
 
     return _from_json(json_string, custom_objects=custom_objects)
 
 
-def model_from_config(config, custom_objects=None):
+def model_from_config(
+    config: dict[str, Any], custom_objects: dict[str, Any] | None = None
+) -> Model:
     """``keras.models.model_from_config``: ``{"class_name": ..., "config": ...}`` -> a model."""
     from ..saving import model_config_from_dict
 

@@ -1,6 +1,11 @@
 """``keras.utils``."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..data.dataset import Dataset  # noqa: F401  (what image_dataset_from_directory returns)
 from ..data.directory import image_dataset_from_directory
@@ -10,8 +15,11 @@ from ..data.py_dataset import PyDataset
 from ..layers.graph import get_source_inputs
 from ..random import set_seed as set_random_seed
 
+if TYPE_CHECKING:
+    from ..model import Model
 
-def to_categorical(x, num_classes=None):
+
+def to_categorical(x: ArrayLike, num_classes: int | None = None) -> np.ndarray:
     """Integer labels ``(N,)`` -> one-hot ``(N, num_classes)`` float32, as Keras."""
     x = np.asarray(x, dtype=np.int64)
     if x.ndim > 1 and x.shape[-1] == 1:
@@ -27,7 +35,9 @@ def to_categorical(x, num_classes=None):
     return out
 
 
-def plot_model(model, to_file="model.png", *args, **kwargs):
+def plot_model(
+    model: Model, to_file: str = "model.png", *args: Any, **kwargs: Any
+) -> NoReturn:
     """Keras draws the graph with pydot and Graphviz; cnnlab does not: say so, and where to look instead."""
     from ..errors import CnnlabError
 

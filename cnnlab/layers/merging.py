@@ -17,7 +17,7 @@ class Merge(Layer):
 
     _op = "add"
     min_inputs = 1
-    exact_inputs = None
+    exact_inputs: int | None = None
 
     def check_input_shape(self, input_shape):
         kind = type(self).__name__

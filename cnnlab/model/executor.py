@@ -206,7 +206,7 @@ def run_backward(
     for slot, dy in zip(program.output_slots, dys):
         if dy is not None:
             _accumulate(grads, slot, dy)
-    weight_grads = {}
+    weight_grads: dict = {}
     # Only the weights need gradients here: a step that trains nothing and reads nothing a trained
     # weight computed (a frozen base under a new head) is skipped, and no dx is formed below the
     # trained part of the graph.

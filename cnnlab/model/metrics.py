@@ -36,7 +36,7 @@ class Metric:
 
     name = "metric"
     #: "up" or "down": which way is better (``mode="auto"`` of the monitoring callbacks reads it).
-    _direction = None
+    _direction: str | None = None
     #: Whether ``fit``/``evaluate`` give it the sample weights (``compile(weighted_metrics=...)``); an
     #: ``update_state(..., sample_weight=w)`` call by hand always weighs.
     weighted = False

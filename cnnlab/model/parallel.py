@@ -17,7 +17,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-_settings = {"threads": None}
+_settings: dict[str, int | None] = {"threads": None}
 _pool = {"executor": None, "size": 0, "controller": None}
 
 #: Below this many samples per part, splitting costs more than it saves.

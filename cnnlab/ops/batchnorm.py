@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backend import xp
+from ..backend import Array, xp
 from ..errors import ShapeError
 
 
@@ -29,13 +29,15 @@ from ..errors import ShapeError
 class BatchNormCache:
     """What the backward pass needs from the forward pass."""
 
-    x_hat: object  # the normalized input, x's shape
-    inv_std: object  # 1 / sqrt(var + epsilon), broadcastable to x
-    gamma: object  # (C,) or None (scale=False)
+    x_hat: Array  # the normalized input, x's shape
+    inv_std: Array  # 1 / sqrt(var + epsilon), broadcastable to x
+    gamma: Array | None  # (C,) or None (scale=False)
     axes: tuple  # the reduction axes (all but ``axis``)
     training: bool  # batch statistics (gradient through them) or moving ones
-    batch_mean: object = None  # (C,), training mode only: for the moving-average update
-    batch_var: object = None
+    batch_mean: Array | None = (
+        None  # (C,), training mode only: for the moving-average update
+    )
+    batch_var: Array | None = None
 
 
 def channel_axis(ndim: int, axis: int, where: str = "batch_norm") -> int:
@@ -53,15 +55,22 @@ def channel_axis(ndim: int, axis: int, where: str = "batch_norm") -> int:
     return axis
 
 
-def _broadcast(v, ndim, axis):
+def _broadcast(v: Array, ndim: int, axis: int) -> Array:
     shape = [1] * ndim
     shape[axis] = -1
     return v.reshape(shape)
 
 
 def batch_norm_forward(
-    x, gamma, beta, moving_mean, moving_variance, axis=-1, epsilon=1e-3, training=False
-):
+    x: Array,
+    gamma: Array | None,
+    beta: Array | None,
+    moving_mean: Array,
+    moving_variance: Array,
+    axis: int = -1,
+    epsilon: float = 1e-3,
+    training: bool = False,
+) -> tuple[Array, BatchNormCache]:
     """``x (N, ..., C at axis, ...)``, ``gamma, beta, moving_mean, moving_variance (C,)`` -> ``(y, cache)``.
 
     ``gamma``/``beta`` may be None (``scale=False``/``center=False``). In training
@@ -107,7 +116,9 @@ def batch_norm_forward(
     return y, cache
 
 
-def batch_norm_backward(dy, cache: BatchNormCache, need_dx=True):
+def batch_norm_backward(
+    dy: Array, cache: BatchNormCache, need_dx: bool = True
+) -> tuple[Array | None, Array | None, Array | None]:
     """``dy (x's shape)`` -> ``(dx or None, dgamma (C,) or None, dbeta (C,))``.
 
     With ``g = dy * gamma`` and means over the reduction axes, training mode gives
@@ -142,7 +153,7 @@ def batch_norm_backward(dy, cache: BatchNormCache, need_dx=True):
     return dx, dgamma, dbeta
 
 
-def moving_average(moving, batch, momentum: float):
+def moving_average(moving: Array, batch: Array, momentum: float) -> Array:
     """Keras's update ``moving * momentum + batch * (1 - momentum)`` (a new array)."""
     momentum = moving.dtype.type(momentum)
     return moving * momentum + batch.astype(moving.dtype) * (1 - momentum)

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
-from ..backend import xp
+from ..backend import Array, xp
 from ..errors import ShapeError
 from . import shapes
+from .shapes import IntOrTuple, Padding, Pads
 from .windows import interior, kernel_offsets, offset_slice, pad, window_view
 
 
@@ -35,8 +37,8 @@ from .windows import interior, kernel_offsets, offset_slice, pad, window_view
 class ConvCache:
     """What the backward pass needs from the forward pass."""
 
-    cols: object  # (N*prod(out), prod(k)*C_in) im2col matrix; (g, N*prod(out), prod(k)*C_in/g) grouped
-    kernel: object  # (*k, C_in, C_out)
+    cols: Array  # (N*prod(out), prod(k)*C_in) im2col matrix; (g, N*prod(out), prod(k)*C_in/g) grouped
+    kernel: Array  # (*k, C_in, C_out)
     x_shape: tuple
     pads: tuple
     strides: tuple
@@ -47,14 +49,14 @@ class ConvCache:
 
 
 def conv_geometry(
-    x_shape,
-    kernel_shape,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    where="conv",
-    groups=1,
-):
+    x_shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    strides: IntOrTuple = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrTuple = 1,
+    where: str = "conv",
+    groups: int = 1,
+) -> tuple[tuple[int, ...], tuple[int, ...], Pads, tuple[int, ...]]:
     """Check shapes and return ``(strides, dilation, pads, out_spatial)``.
 
     With ``groups > 1`` the kernel holds ``C_in / groups`` input channels."""
@@ -96,7 +98,14 @@ def conv_geometry(
     return strides, dilation, pads, out
 
 
-def im2col(x, kernel, strides, dilation, pads, out):
+def im2col(
+    x: Array,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    pads: Pads,
+    out: Sequence[int],
+) -> Array:
     """Windows of ``x (N, *S, C)`` as one matrix ``cols (N*prod(out), prod(kernel)*C)``.
 
     Row ``m`` holds window ``m``'s cells, kernel offsets outer and channels
@@ -118,15 +127,15 @@ def im2col(x, kernel, strides, dilation, pads, out):
 
 
 def conv_forward(
-    x,
-    kernel,
-    bias=None,
-    strides=1,
-    padding="valid",
-    dilation_rate=1,
-    crop_to=None,
-    groups=1,
-):
+    x: Array,
+    kernel: Array,
+    bias: Array | None = None,
+    strides: IntOrTuple = 1,
+    padding: Padding = "valid",
+    dilation_rate: IntOrTuple = 1,
+    crop_to: Sequence[int] | None = None,
+    groups: int = 1,
+) -> tuple[Array, ConvCache]:
     """N-d convolution (cross-correlation), ``channels_last``.
 
     Shapes: ``x (N, *S, C_in)``, ``kernel (*k, C_in/groups, C_out)``, ``bias (C_out,)``
@@ -164,7 +173,7 @@ def conv_forward(
     return y.reshape(x.shape[0], *out, c_out), cache
 
 
-def _split_groups(cols, offsets, groups):
+def _split_groups(cols: Array, offsets: int, groups: int) -> Array:
     """``(M, P*C_in)`` (offset outer, channel inner) -> ``(g, M, P*C_in/g)``: group ``j``'s
     columns, in the order of its own kernel block."""
     m = cols.shape[0]
@@ -173,7 +182,7 @@ def _split_groups(cols, offsets, groups):
     ).reshape(groups, m, -1)
 
 
-def _group_kernel(kernel, groups):
+def _group_kernel(kernel: Array, groups: int) -> Array:
     """``(*k, C_in/g, C_out)`` -> ``(g, P*C_in/g, C_out/g)``: group ``j`` owns output channels
     ``j*C_out/g ... (j+1)*C_out/g - 1``, as TensorFlow and Keras order them."""
     c_g, c_out = kernel.shape[-2], kernel.shape[-1]
@@ -184,24 +193,26 @@ def _group_kernel(kernel, groups):
     )
 
 
-def _join_groups(y):
+def _join_groups(y: Array) -> Array:
     """``(g, M, C_out/g)`` -> ``(M, C_out)``, group blocks side by side."""
     return y.transpose(1, 0, 2).reshape(y.shape[1], -1)
 
 
-def depthwise_kernel_as_grouped(kernel):
+def depthwise_kernel_as_grouped(kernel: Array) -> Array:
     """A depthwise kernel ``(*k, C, dm)`` as a grouped one ``(*k, 1, C*dm)`` (``groups = C``):
     output channel ``c*dm + m`` is input channel ``c`` filtered by ``kernel[..., c, m]``,
     which is exactly group ``c``'s block. A view, no copy."""
     return kernel.reshape(depthwise_kernel_as_grouped_shape(kernel.shape))
 
 
-def depthwise_kernel_as_grouped_shape(shape):
+def depthwise_kernel_as_grouped_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """``(*k, C, dm)`` -> ``(*k, 1, C*dm)``."""
     return (*shape[:-2], 1, shape[-2] * shape[-1])
 
 
-def conv_backward(dy, cache: ConvCache, need_dx=True):
+def conv_backward(
+    dy: Array, cache: ConvCache, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`conv_forward`.
 
     ``dy (N, *out, C_out)`` -> ``(dx (N, *S, C_in) or None, dkernel (*k, C_in, C_out), dbias (C_out,) or None)``.

@@ -19,18 +19,20 @@ bias ``(filters,)``, output ``(N, *out, filters)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
-from ..backend import xp
+from ..backend import Array, xp
 from ..errors import ShapeError
 from . import shapes
 from .conv import conv_forward
+from .shapes import IntOrTuple, Pads
 from .windows import kernel_offsets, offset_slice
 
 
 @dataclass
 class ConvTransposeCache:
-    x2: object  # (N*prod(S), C_in): the input as a matrix, for dkernel
-    kernel: object  # (*k, filters, C_in)
+    x2: Array  # (N*prod(S), C_in): the input as a matrix, for dkernel
+    kernel: Array  # (*k, filters, C_in)
     x_shape: tuple
     strides: tuple
     dilation: tuple
@@ -39,14 +41,16 @@ class ConvTransposeCache:
 
 
 def conv_transpose_geometry(
-    x_shape,
-    kernel_shape,
-    strides=1,
-    padding="valid",
-    output_padding=None,
-    dilation_rate=1,
-    where="conv_transpose",
-):
+    x_shape: Sequence[int],
+    kernel_shape: Sequence[int],
+    strides: IntOrTuple = 1,
+    padding: str = "valid",
+    output_padding: IntOrTuple | None = None,
+    dilation_rate: IntOrTuple = 1,
+    where: str = "conv_transpose",
+) -> tuple[
+    tuple[int, ...], tuple[int, ...], tuple[int | None, ...], tuple[int, ...], Pads
+]:
     """Check shapes; return ``(strides, dilation, output_padding, out_spatial, pads)``.
 
     ``output_padding`` is None or one int per axis, each ``< stride`` (Keras refuses
@@ -83,7 +87,11 @@ def conv_transpose_geometry(
     return strides, dilation, ops_, tuple(out), tuple(pads)
 
 
-def normalize_output_padding(output_padding, strides, where="conv_transpose"):
+def normalize_output_padding(
+    output_padding: IntOrTuple | None,
+    strides: Sequence[int],
+    where: str = "conv_transpose",
+) -> tuple[int | None, ...]:
     """``None`` stays None on every axis; ints must be ``0 <= op < stride``."""
     nd = len(strides)
     if output_padding is None:
@@ -111,14 +119,14 @@ def normalize_output_padding(output_padding, strides, where="conv_transpose"):
 
 
 def conv_transpose_forward(
-    x,
-    kernel,
-    bias=None,
-    strides=1,
-    padding="valid",
-    output_padding=None,
-    dilation_rate=1,
-):
+    x: Array,
+    kernel: Array,
+    bias: Array | None = None,
+    strides: IntOrTuple = 1,
+    padding: str = "valid",
+    output_padding: IntOrTuple | None = None,
+    dilation_rate: IntOrTuple = 1,
+) -> tuple[Array, ConvTransposeCache]:
     """``x (N, *S, C_in)``, ``kernel (*k, filters, C_in)``, ``bias (filters,)`` ->
     ``(y (N, *out, filters), cache)``, ``out`` as :func:`shapes.transpose_output_size`.
 
@@ -161,7 +169,9 @@ def conv_transpose_forward(
     )
 
 
-def conv_transpose_backward(dy, cache: ConvTransposeCache, need_dx=True):
+def conv_transpose_backward(
+    dy: Array, cache: ConvTransposeCache, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
     """``dy (N, *out, filters)`` -> ``(dx (N, *S, C_in) or None, dkernel (*k, filters, C_in), dbias or None)``.
 
     ``dy`` goes back into the full grid (the cut cells become zero padding, the

@@ -7,11 +7,18 @@ every output neuron has its own bias.
 
 from __future__ import annotations
 
-from ..backend import xp
+from typing import Sequence
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 
+#: What :func:`dense_backward` needs: ``(x, kernel, has_bias)``.
+DenseCache = tuple[Array, Array, bool]
 
-def dense_forward(x, kernel, bias=None):
+
+def dense_forward(
+    x: Array, kernel: Array, bias: Array | None = None
+) -> tuple[Array, DenseCache]:
     """``x (N, ..., in)``, ``kernel (in, out)``, ``bias (out,)`` -> ``(y (N, ..., out), cache)``.
 
     Like Keras, a higher-rank input is transformed along its last axis.
@@ -27,7 +34,9 @@ def dense_forward(x, kernel, bias=None):
     return y, (x, kernel, bias is not None)
 
 
-def dense_backward(dy, cache, need_dx=True):
+def dense_backward(
+    dy: Array, cache: DenseCache, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
     """``dy (N, ..., out)`` -> ``(dx (N, ..., in) or None, dkernel (in, out), dbias (out,) or None)``."""
     x, kernel, has_bias = cache
     x2 = x.reshape(-1, x.shape[-1])
@@ -38,7 +47,7 @@ def dense_backward(dy, cache, need_dx=True):
     return dx, dkernel, dbias
 
 
-def flatten_forward(x):
+def flatten_forward(x: Array) -> tuple[Array, tuple[int, ...]]:
     """``x (N, *rest)`` -> ``(N, prod(rest))``, row-major over ``rest``, as Keras does.
 
     (Seed 002 flattens column by column; Keras and cnnlab read each row of
@@ -47,11 +56,13 @@ def flatten_forward(x):
     return x.reshape(x.shape[0], -1), tuple(x.shape)
 
 
-def flatten_backward(dy, x_shape):
+def flatten_backward(dy: Array, x_shape: Sequence[int]) -> Array:
     return dy.reshape(x_shape)
 
 
-def reshape_forward(x, target_shape):
+def reshape_forward(
+    x: Array, target_shape: Sequence[int]
+) -> tuple[Array, tuple[int, ...]]:
     """``x (N, *rest)`` -> ``(N, *target_shape)``; one entry of ``target_shape`` may be -1."""
     try:
         return x.reshape((x.shape[0], *target_shape)), tuple(x.shape)
@@ -63,5 +74,5 @@ def reshape_forward(x, target_shape):
         ) from None
 
 
-def reshape_backward(dy, x_shape):
+def reshape_backward(dy: Array, x_shape: Sequence[int]) -> Array:
     return dy.reshape(x_shape)

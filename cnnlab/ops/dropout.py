@@ -11,12 +11,21 @@ Every op takes a ``numpy.random.Generator`` and returns what its backward needs.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import Array, xp
 from .activations import SELU_ALPHA, SELU_SCALE
 
 
-def dropout_forward(x, rate, rng, training=True, noise_shape=None):
+def dropout_forward(
+    x: Array,
+    rate: float,
+    rng: np.random.Generator,
+    training: bool = True,
+    noise_shape: Sequence[int] | None = None,
+) -> tuple[Array, Array | None]:
     """``x (any shape)`` -> ``(y, mask)``; the mask (0 or ``1/(1-rate)``, of ``noise_shape``,
     broadcast against ``x``) is reused by backward.
 
@@ -34,17 +43,19 @@ def dropout_forward(x, rate, rng, training=True, noise_shape=None):
     return x * mask, mask
 
 
-def dropout_backward(dy, mask):
+def dropout_backward(dy: Array, mask: Array | None) -> Array:
     """Gradient flows only through the units that were kept, scaled the same way."""
     return dy if mask is None else dy * mask
 
 
-def spatial_noise_shape(x_shape):
+def spatial_noise_shape(x_shape: Sequence[int]) -> tuple[int, ...]:
     """Spatial dropout's mask: one draw per sample and channel, ``(N, 1, ..., 1, C)``."""
     return (x_shape[0],) + (1,) * (len(x_shape) - 2) + (x_shape[-1],)
 
 
-def gaussian_noise_forward(x, stddev, rng, training=True):
+def gaussian_noise_forward(
+    x: Array, stddev: float, rng: np.random.Generator, training: bool = True
+) -> tuple[Array, None]:
     """``x + N(0, stddev^2)`` in training, ``x`` otherwise; the gradient passes unchanged."""
     if not training or stddev == 0:
         return x, None
@@ -53,7 +64,9 @@ def gaussian_noise_forward(x, stddev, rng, training=True):
     ) * x.dtype.type(stddev), None
 
 
-def gaussian_dropout_forward(x, rate, rng, training=True):
+def gaussian_dropout_forward(
+    x: Array, rate: float, rng: np.random.Generator, training: bool = True
+) -> tuple[Array, Array | None]:
     """``x * N(1, rate / (1 - rate))`` in training (multiplicative noise with the variance of
     dropout at ``rate``); the mask is reused by :func:`dropout_backward`."""
     if not training or rate == 0:
@@ -65,7 +78,13 @@ def gaussian_dropout_forward(x, rate, rng, training=True):
     return x * mask, mask
 
 
-def alpha_dropout_forward(x, rate, rng, training=True, noise_shape=None):
+def alpha_dropout_forward(
+    x: Array,
+    rate: float,
+    rng: np.random.Generator,
+    training: bool = True,
+    noise_shape: Sequence[int] | None = None,
+) -> tuple[Array, Array | None]:
     """Dropout that keeps SELU's self-normalization (Klambauer et al. 2017, as Keras computes it):
     dropped units are set to SELU's negative saturation ``alpha' = -scale * alpha``, then
     ``a * x + b`` restores mean 0 and variance 1, with ``a = ((1 - rate)(1 + rate alpha'^2))^-1/2``

@@ -18,11 +18,18 @@ from typing import Sequence
 
 from ..errors import ShapeError
 
+#: An argument given as one int for every spatial axis or one per axis (``strides=2``, ``(2, 1)``).
+IntOrTuple = int | Sequence[int]
+#: ``"valid"``, ``"same"``, an int, one int per axis or one ``(before, after)`` pair per axis.
+Padding = str | int | Sequence[int | tuple[int, int]]
+#: Resolved padding: ``((before, after), ...)``, one pair per spatial axis.
+Pads = tuple[tuple[int, int], ...]
 
-def normalize_tuple(value, n: int, name: str) -> tuple[int, ...]:
+
+def normalize_tuple(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
     """``3`` -> ``(3, 3)`` for ``n = 2``; a sequence must have length ``n``."""
-    if isinstance(value, numbers.Integral):
-        values = (value,) * n
+    if isinstance(value, (int, numbers.Integral)):  # NumPy's integers too
+        values: tuple = (value,) * n
     else:
         try:
             values = tuple(value)
@@ -80,8 +87,8 @@ def resolve_padding(
     kernel: Sequence[int],
     strides: Sequence[int],
     dilation: Sequence[int],
-    padding,
-) -> tuple[tuple[int, int], ...]:
+    padding: Padding,
+) -> Pads:
     """Turn ``"valid"``, ``"same"``, an int, a tuple of ints (one per axis) or a
     tuple of ``(before, after)`` pairs into one ``(before, after)`` per axis."""
     n = len(spatial)
@@ -97,6 +104,7 @@ def resolve_padding(
         raise ShapeError(
             f'`padding` must be "valid", "same" or explicit integers. Received: padding={padding!r}'
         )
+    pairs: tuple[tuple[int, ...], ...]  # checked to be pairs below
     if isinstance(padding, int):
         pairs = ((padding, padding),) * n
     else:

@@ -461,7 +461,7 @@ def _fn():
     return functions
 
 
-_UFUNC_OPS = {}
+_UFUNC_OPS: dict = {}
 # Ufuncs whose result carries no gradient anyway (comparisons, tests): computing them on plain
 # arrays loses nothing.
 _NO_GRADIENT_UFUNCS = {

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Sequence
 
-from ..backend import as_strided, xp
+from ..backend import Array, as_strided, xp
 
 
-def pad(x, pads, value=0.0):
+def pad(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Array:
     """Pad the spatial axes of ``x (N, *spatial, C)`` by ``pads = ((before, after), ...)``."""
     if not any(b or a for b, a in pads):
         return x
@@ -28,7 +29,9 @@ def pad(x, pads, value=0.0):
     return out
 
 
-def interior(pads, spatial):
+def interior(
+    pads: Sequence[tuple[int, int]], spatial: Sequence[int]
+) -> tuple[slice, ...]:
     """The index that selects the unpadded part of a padded array."""
     return (
         (slice(None),)
@@ -37,7 +40,13 @@ def interior(pads, spatial):
     )
 
 
-def window_view(x_padded, kernel, strides, dilation, out):
+def window_view(
+    x_padded: Array,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+) -> Array:
     """View ``x_padded (N, *P, C)`` as windows ``(N, *out, *kernel, C)``.
 
     Window ``o`` along an axis starts at ``o*stride``; its cells are ``dilation`` apart.
@@ -53,12 +62,17 @@ def window_view(x_padded, kernel, strides, dilation, out):
     return as_strided(x_padded, shape, strides)
 
 
-def kernel_offsets(kernel):
+def kernel_offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:
     """Every offset inside a kernel, row-major: ``(0, 0), (0, 1), ...``."""
     return list(itertools.product(*(range(k) for k in kernel)))
 
 
-def offset_slice(offset, strides, dilation, out):
+def offset_slice(
+    offset: Sequence[int],
+    strides: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+) -> tuple[slice, ...]:
     """The cells that kernel offset ``offset`` touches, over every output
     position: along each axis ``offset*d, offset*d + s, ...`` (``out`` cells)."""
     return (
@@ -71,5 +85,5 @@ def offset_slice(offset, strides, dilation, out):
     )
 
 
-def window_count(kernel):
+def window_count(kernel: Sequence[int]) -> int:
     return math.prod(kernel)

@@ -257,13 +257,13 @@ def read(path, model):
                         f"no tensor {key!r} for layer '{layer.name}' ({type(layer).__name__}); it was "
                         f"written for another model"
                     )
-                e = st.entries[key]
+                entry = st.entries[key]
                 check_array(
                     layer,
                     name,
                     f"{reader.path}: {key}",
-                    e.shape,
-                    e.dtype,
+                    entry.shape,
+                    entry.dtype,
                     w.shape,
                     w.dtype,
                 )
@@ -304,10 +304,10 @@ def read(path, model):
                         key = f"optimizer/{slot_name}/{i}"
                         if key not in st.entries:
                             reader.fail(f"no tensor {key!r}")
-                        e = st.entries[key]
-                        if e.shape != p.shape or e.dtype.newbyteorder("=") != p.dtype:
+                        entry = st.entries[key]
+                        if entry.shape != p.shape or entry.dtype.newbyteorder("=") != p.dtype:
                             reader.fail(
-                                f"tensor {key!r} has shape {e.shape} and dtype {e.dtype}, the optimizer "
+                                f"tensor {key!r} has shape {entry.shape} and dtype {entry.dtype}, the optimizer "
                                 f"needs {p.shape} {p.dtype}"
                             )
                         keys.append(key)
@@ -330,10 +330,10 @@ def read(path, model):
             reader.fail(f"it has tensors this model does not: {extra_tensors[:5]}")
         order = None
         if order_key:
-            e = st.entries["order"]
-            if len(e.shape) != 1 or e.dtype.kind != "i":
+            entry = st.entries["order"]
+            if len(entry.shape) != 1 or entry.dtype.kind != "i":
                 reader.fail(
-                    f"the shuffle order has shape {e.shape} and dtype {e.dtype}"
+                    f"the shuffle order has shape {entry.shape} and dtype {entry.dtype}"
                 )
             order = st.read("order").astype(np.int64)
             if not np.array_equal(np.sort(order), np.arange(len(order))):
