@@ -38,7 +38,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -219,7 +218,8 @@ def bench_model(name, args):
         n_batches = len(xs) // batch
         cursor = {}
 
-        def walker(key):
+        # The closures take this batch size's values as defaults: each is used within its own iteration.
+        def walker(key, cursor=cursor, steps=steps, n_batches=n_batches, batch=batch):
             cursor.setdefault(key, 0)
 
             def slices():
@@ -232,7 +232,7 @@ def bench_model(name, args):
 
         next_c = walker("cnnlab")
 
-        def cnnlab_round():
+        def cnnlab_round(next_c=next_c):
             for sl in next_c():
                 model.train_on_batch(xs[sl], ys[sl])
 

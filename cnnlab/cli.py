@@ -658,9 +658,9 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    for name, (add, run) in COMMANDS.items():
+    for add, run in COMMANDS.values():
         add(sub).set_defaults(func=run)
-    for name, module_name in PACKAGE_COMMANDS.items():
+    for module_name in PACKAGE_COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:

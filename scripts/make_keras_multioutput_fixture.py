@@ -58,7 +58,7 @@ out = {
     "history2_keys": list(h2.history),
     "history3_keys": list(h3.history),
     "predict_type": type(model.predict([xa, xb], verbose=0)).__name__,
-    "layers": [l.name for l in model.layers],
+    "layers": [layer.name for layer in model.layers],
 }
 path = (
     pathlib.Path(__file__).resolve().parents[1]

@@ -15,7 +15,8 @@ SHOWN = ("convolution", "dying-relu", "optimizers")
 WIDTH = 1300
 
 
-def main(out=os.path.join("docs", "lessons.png")):
+def main(out=None):
+    out = out or os.path.join("docs", "lessons.png")
     with tempfile.TemporaryDirectory() as tmp:
         tiles = []
         for name in SHOWN:

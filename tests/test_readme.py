@@ -21,7 +21,6 @@ import shlex
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cnnlab import cli
@@ -48,13 +47,25 @@ def first_line(body):
 
 #: First line of a block -> why it is not run here.
 SKIPPED = {
-    "make demo": "creates .venv and installs cnnlab (CI runs `make test` itself; tests/faces/test_cli.py::test_demo "
-    "runs the demo)",
-    "cnnlab train --data photos/ --image-size 64 --epochs 5 --out runs/photos   # photos/cats/*.jpg, photos/dogs/*.png": "needs a folder of the reader's own photos: tests/faces/test_image_folder_cli.py trains, predicts, evaluates "
-    "and explains on a folder of generated pictures",
-    "from cnnlab import keras\nfrom cnnlab.data import AUTOTUNE          # tf.data.AUTOTUNE": "needs the same photos/ folder and a `model` built for it: tests/faces/test_image_folder_cli.py and "
-    "tests/data cover image_dataset_from_directory, map, cache, shuffle and prefetch",
-    "cnnlab tune --study mnist --storage postgresql://user:password@dbhost:5432/optuna --space space.yaml --trials 20": "needs a PostgreSQL server: tests/tune/test_tune_distributed.py starts one and runs three workers on a study",
+    "make demo": (
+        "creates .venv and installs cnnlab (CI runs `make test` itself; "
+        "tests/faces/test_cli.py::test_demo runs the demo)"
+    ),
+    "cnnlab train --data photos/ --image-size 64 --epochs 5 --out runs/photos"
+    "   # photos/cats/*.jpg, photos/dogs/*.png": (
+        "needs a folder of the reader's own photos: tests/faces/test_image_folder_cli.py "
+        "trains, predicts, evaluates and explains on a folder of generated pictures"
+    ),
+    "from cnnlab import keras\nfrom cnnlab.data import AUTOTUNE          # tf.data.AUTOTUNE": (
+        "needs the same photos/ folder and a `model` built for it: "
+        "tests/faces/test_image_folder_cli.py and tests/data cover "
+        "image_dataset_from_directory, map, cache, shuffle and prefetch"
+    ),
+    "cnnlab tune --study mnist --storage postgresql://user:password@dbhost:5432/optuna"
+    " --space space.yaml --trials 20": (
+        "needs a PostgreSQL server: tests/tune/test_tune_distributed.py starts one and "
+        "runs three workers on a study"
+    ),
 }
 
 

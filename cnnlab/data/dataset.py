@@ -416,7 +416,7 @@ def stack_elements(elements: list):
     first = elements[0]
     columns = list(zip(*(_flatten(e) for e in elements)))
     stacked = []
-    for k, column in enumerate(columns):
+    for column in columns:
         arrays = [np.asarray(v) for v in column]
         shape = arrays[0].shape
         for i, a in enumerate(arrays):

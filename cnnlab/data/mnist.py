@@ -350,10 +350,12 @@ def _read_idx(filename, expected_magic):
                     )
                 count = int(np.prod(dims, dtype=np.int64))
                 if not compressed and raw_size != len(header) + count:
+                    short = raw_size < len(header) + count
+                    problem = "truncated" if short else "extra bytes at the end"
                     raise CnnlabError(
                         f"mnist.load_data: {filename} declares {tuple(dims)} = {count} bytes of "
                         f"{kind} after its {len(header)}-byte header, but the file is "
-                        f"{raw_size} bytes ({'truncated' if raw_size < len(header) + count else 'extra bytes at the end'}). "
+                        f"{raw_size} bytes ({problem}). "
                         f"Download the file again. Received: {raw_size} bytes"
                     )
                 data = _read_exact(f, count, filename, kind)

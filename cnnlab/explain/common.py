@@ -75,7 +75,7 @@ def find_layer(model, layer, where):
     """``(index, layer)`` for ``layer`` given as a name, an index into ``model.layers``
     or a layer object; the error lists the model's layers."""
     layers = model.layers
-    names = [l.name for l in layers]
+    names = [layer.name for layer in layers]
     if isinstance(layer, str):
         if layer in names:
             i = names.index(layer)
@@ -125,7 +125,7 @@ def is_pool(layer):
 
 def conv_layers(model):
     """``[(index, layer)]`` of the convolution layers."""
-    return [(i, l) for i, l in enumerate(model.layers) if is_conv(l)]
+    return [(i, layer) for i, layer in enumerate(model.layers) if is_conv(layer)]
 
 
 def layer_input(x_batch, outputs, index):

@@ -99,7 +99,7 @@ def no_spatial_layer(model, where="grad_cam"):
         f"{where}: the model '{model.name}' has no layer with spatial output (height, width, ...) "
         f"before its output layer, so there is nothing to localize. Grad-CAM needs a convolution "
         f"or pooling layer. Received: layers "
-        f"{', '.join(f'{l.name} {l.output_shape}' for l in model.layers)}"
+        f"{', '.join(f'{layer.name} {layer.output_shape}' for layer in model.layers)}"
     )
 
 
@@ -126,7 +126,7 @@ def _find_nested(model, name):
     found = []
     for i, candidate in enumerate(model.layers):
         if _is_nested_model(candidate):
-            if name in [l.name for l in candidate.layers]:
+            if name in [layer.name for layer in candidate.layers]:
                 found.append([(i, candidate), find_layer(candidate, name, "grad_cam")])
             found += [
                 [(i, candidate)] + inner for inner in _find_nested(candidate, name)
@@ -165,14 +165,14 @@ def gradcam_path(model, layer, where="grad_cam"):
                 )
             path.append(find_layer(current, part, where))
             current = path[-1][1]
-    elif isinstance(layer, str) and layer not in [l.name for l in model.layers]:
+    elif isinstance(layer, str) and layer not in [lyr.name for lyr in model.layers]:
         paths = _find_nested(model, layer)
         if len(paths) != 1:
             if not paths:
                 find_layer(
                     model, layer, where
                 )  # raises: no such layer, listing the model's layers
-            names = ", ".join("/".join(l.name for _, l in p) for p in paths)
+            names = ", ".join("/".join(layer.name for _, layer in p) for p in paths)
             raise ExplainError(
                 f"{where}: more than one nested model has a layer named '{layer}' ({names}); give its "
                 f"path. Received: layer={layer!r}"
@@ -189,7 +189,7 @@ def gradcam_path(model, layer, where="grad_cam"):
             )
     found = path[-1][1]
     if spatial_rank(found) == 0:
-        usable = [l.name for l in model.layers[:-1] if spatial_rank(l) > 0]
+        usable = [layer.name for layer in model.layers[:-1] if spatial_rank(layer) > 0]
         raise ExplainError(
             f"{where}: layer {describe(found)} has output shape {found.output_shape}: no spatial "
             f"axes, so it cannot show *where* the evidence is. Choose a convolution or pooling "
@@ -302,7 +302,7 @@ def grad_cam(model, x, class_index=None, layer=None, counterfactual=False):
         heatmap=heatmap.astype(np.float32),
         cam=cam.astype(np.float32),
         weights=weights.astype(np.float32),
-        layer="/".join(l.name for _, l in path),
+        layer="/".join(lyr.name for _, lyr in path),
         layer_index=index,
         class_index=class_index,
         score=score,

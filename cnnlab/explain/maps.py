@@ -98,7 +98,7 @@ def _default_conv(model, where):
     if not convs:
         raise ExplainError(
             f"{where}: the model '{model.name}' has no convolution layer. Received: layers "
-            f"{', '.join(describe(l) for l in model.layers)}"
+            f"{', '.join(describe(layer) for layer in model.layers)}"
         )
     return convs[0]
 
@@ -119,7 +119,7 @@ def filters(model, layer=None, channels="mean"):
         else find_layer(model, layer, where)
     )
     if not is_conv(target):
-        names = [l.name for _, l in conv_layers(model)]
+        names = [layer.name for _, layer in conv_layers(model)]
         raise ExplainError(
             f"{where}: layer {describe(target)} is not a convolution, so it has no filters to "
             f"show. Convolution layers: {', '.join(names) or '(none)'}. Received: layer={layer!r}"
@@ -148,7 +148,7 @@ def feature_maps(model, x, layer=None):
         else find_layer(model, layer, where)
     )
     if spatial_rank(target) == 0:
-        usable = [l.name for l in model.layers if spatial_rank(l) > 0]
+        usable = [layer.name for layer in model.layers if spatial_rank(layer) > 0]
         raise ExplainError(
             f"{where}: layer {describe(target)} has output shape {target.output_shape}: no spatial "
             f"axes, so there are no maps to draw. Layers with feature maps: "
@@ -164,15 +164,15 @@ def all_feature_maps(model, x, layers=None):
     batch = as_single_batch(model, x, "feature_maps")
     chosen = (
         [
-            (i, l)
-            for i, l in enumerate(model.layers)
-            if (is_conv(l) or is_pool(l)) and spatial_rank(l) > 0
+            (i, layer)
+            for i, layer in enumerate(model.layers)
+            if (is_conv(layer) or is_pool(layer)) and spatial_rank(layer) > 0
         ]
         if layers is None
-        else [find_layer(model, l, "feature_maps") for l in layers]
+        else [find_layer(model, layer, "feature_maps") for layer in layers]
     )
     outputs, _ = model.layer_outputs(batch)
     return [
-        FeatureMaps(l.name, i, np.moveaxis(outputs[i][0], -1, 0).copy())
-        for i, l in chosen
+        FeatureMaps(layer.name, i, np.moveaxis(outputs[i][0], -1, 0).copy())
+        for i, layer in chosen
     ]

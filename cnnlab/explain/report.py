@@ -514,7 +514,10 @@ def build_report(
     body.append(section)
     if conv_layers(model):
         body.append(_filters_section(model, out, files))
-    if any((is_conv(l) or is_pool(l)) and spatial_rank(l) > 0 for l in model.layers):
+    if any(
+        (is_conv(layer) or is_pool(layer)) and spatial_rank(layer) > 0
+        for layer in model.layers
+    ):
         body.append(_feature_maps_section(model, batch, out, files))
     section, trace = _trace_section(model, batch, out, files)
     body.append(section)

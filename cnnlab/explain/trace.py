@@ -273,7 +273,7 @@ def trace_conv(model, x, layer=None, position=None, filter=0):
     else:
         index, target = find_layer(model, layer, where)
     if not is_conv(target):
-        names = [l.name for _, l in conv_layers(model)]
+        names = [layer.name for _, layer in conv_layers(model)]
         raise ExplainError(
             f"{where}: layer {describe(target)} is not a convolution, so there is no filter "
             f"sliding over it to trace. Convolution layers: {', '.join(names) or '(none)'}. "

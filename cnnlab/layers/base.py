@@ -352,7 +352,7 @@ class Layer:
             raise TypeError(
                 f"{where}() takes at most 3 positional arguments but {len(args)} were given."
             )
-        for key, given in zip(("shape", "initializer", "dtype"), args):
+        for key in ("shape", "initializer", "dtype")[: len(args)]:
             if locals()[key] is not None:
                 raise TypeError(
                     f"{where}: `{key}` was passed both positionally and as a keyword argument."
@@ -686,8 +686,8 @@ class Layer:
             cache.inputs,
             cache.output,
             dy,
-            [(id(l), k) for l, k in slots],
-            {(id(l), k) for l, k in self.weight_slots()},
+            [(id(layer), k) for layer, k in slots],
+            {(id(layer), k) for layer, k in self.weight_slots()},
         )
         return dx, [
             np.zeros_like(layer._weights[key]) if g is None else g

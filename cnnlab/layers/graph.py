@@ -218,7 +218,8 @@ def keras_layer_order(nodes, first_seen, inputs):
             layer_depth[id(t.node.layer)] = 0
             first_seen[id(t.node.layer)] = -1
     return sorted(
-        layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)])
+        layers.values(),
+        key=lambda layer: (-layer_depth[id(layer)], first_seen[id(layer)]),
     )
 
 

@@ -99,7 +99,9 @@ def resolve(output_names, loss, loss_weights, metrics, weighted_metrics=None):
         else [None] * len(names)
     )
     heads = []
-    for name, l, w, m, wm in zip(names, losses, weights, metric_lists, weighted_lists):
+    for name, loss_spec, w, m, wm in zip(
+        names, losses, weights, metric_lists, weighted_lists
+    ):
         specs = [] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m])
         weighted_specs = (
             [] if wm is None else (list(wm) if isinstance(wm, (list, tuple)) else [wm])
@@ -107,7 +109,7 @@ def resolve(output_names, loss, loss_weights, metrics, weighted_metrics=None):
         heads.append(
             OutputHead(
                 name,
-                losses_mod.get(l) if l is not None else None,
+                losses_mod.get(loss_spec) if loss_spec is not None else None,
                 1.0 if w is None else float(w),
                 specs,
                 prefix=f"{name}_" if prefix else "",

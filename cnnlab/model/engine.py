@@ -162,7 +162,8 @@ def batch_parts(
         return [slice(0, n)]
     return parallel.split(
         n,
-        whole=training and any(getattr(l, "needs_whole_batch", False) for l in layers),
+        whole=training
+        and any(getattr(layer, "needs_whole_batch", False) for layer in layers),
     )
 
 

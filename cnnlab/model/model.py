@@ -116,7 +116,7 @@ class Model(Layer):
             self._inputs, self._outputs, f"Model '{self.name}'"
         )
         layers = graph_mod.keras_layer_order(nodes, first_seen, self._inputs)
-        names = [l.name for l in layers]
+        names = [layer.name for layer in layers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise CnnlabError(
@@ -237,7 +237,7 @@ class Model(Layer):
             if layer.name == name:
                 return layer
         raise ValueError(
-            f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}."
+            f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}."
         )
 
     # ---- freezing -----------------------------------------------------
@@ -253,7 +253,7 @@ class Model(Layer):
             layer.trainable = value
 
     def _sublayers(self):
-        return [l for l in self.layers if not isinstance(l, InputLayer)]
+        return [layer for layer in self.layers if not isinstance(layer, InputLayer)]
 
     def _trained_leaves(self):
         """``[(layer, its trainable weights)]`` for the layers training updates now, each once."""
@@ -296,9 +296,9 @@ class Model(Layer):
         """``[(path, array)]``, each array once: ``"<layer>/<weight>"`` (nested models add their path)."""
         out, seen = [], set()
         pairs = list(self._weights.items()) + [
-            (f"{l.name}/{n}", w)
-            for l in self._sublayers()
-            for n, w in zip(l.weight_names, l.weights)
+            (f"{layer.name}/{n}", w)
+            for layer in self._sublayers()
+            for n, w in zip(layer.weight_names, layer.weights)
         ]
         for name, w in pairs:
             if id(w) not in seen:
@@ -320,7 +320,7 @@ class Model(Layer):
             return []
         return self._unique(
             list(self._weights.values())
-            + [w for l in self._sublayers() for w in l.trainable_weights]
+            + [w for layer in self._sublayers() for w in layer.trainable_weights]
         )
 
     @property
@@ -417,7 +417,9 @@ class Model(Layer):
         _, grads = run_backward(
             self._last_program(), dys, caches, skip_activation=skip - {None}
         )
-        return self._grads_in_order(grads, [(l, ws) for l, ws in self._weight_owners()])
+        return self._grads_in_order(
+            grads, [(layer, ws) for layer, ws in self._weight_owners()]
+        )
 
     def _backward_by_layer(self, dy, trace, need_dx=True, skip_activation=False):
         """As a step of an outer model: ``(dx, {id(layer): grads})``."""
@@ -900,7 +902,9 @@ class Model(Layer):
             share = (sl.stop - sl.start) / n  # each part's loss is its own mean
             if share != 1:
                 dys = [None if d is None else d * d.dtype.type(share) for d in dys]
-                per_output = [None if l is None else l * share for l in per_output]
+                per_output = [
+                    None if loss is None else loss * share for loss in per_output
+                ]
             _, grads = run_backward(program, dys, trace, skip_activation=fused)
             return loss * share, per_output, outs, grads
 
@@ -934,8 +938,8 @@ class Model(Layer):
         else:
             loss = sum(r[0] for r in results)
             self._last_output_losses = [
-                None if l is None else sum(r[1][i] for r in results)
-                for i, l in enumerate(results[0][1])
+                None if loss is None else sum(r[1][i] for r in results)
+                for i, loss in enumerate(results[0][1])
             ]
             outs = [
                 np.concatenate([r[2][i] for r in results])
@@ -990,7 +994,10 @@ class Model(Layer):
             return (
                 outs,
                 loss * share,
-                [None if l is None else l * share for l in per_output],
+                [
+                    None if loss_value is None else loss_value * share
+                    for loss_value in per_output
+                ],
             )
 
         results = parallel.run(part, parts)
@@ -1004,8 +1011,8 @@ class Model(Layer):
         if ys is None:
             return out, None
         self._last_output_losses = [
-            None if l is None else sum(r[2][i] for r in results)
-            for i, l in enumerate(results[0][2])
+            None if loss is None else sum(r[2][i] for r in results)
+            for i, loss in enumerate(results[0][2])
         ]
         return out, sum(r[1] for r in results) + self._weight_penalty()
 

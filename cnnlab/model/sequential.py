@@ -89,7 +89,7 @@ class Sequential(Model):
             self._input_shape = tuple(
                 layer.input_shape[1:]
             )  # Keras: a built model first gives its input
-        names = {l.name for l in self._layers}
+        names = {layer.name for layer in self._layers}
         if layer.name in names:
             raise ValueError(
                 f"All layers added to a Sequential model should have unique names. "

@@ -433,8 +433,8 @@ def _shapes(arrays):
 
 def _add_output_losses(sums, losses, count):
     return [
-        None if s is None or l is None else s + l * count
-        for s, l in zip(sums, losses or [None] * len(sums))
+        None if s is None or loss is None else s + loss * count
+        for s, loss in zip(sums, losses or [None] * len(sums))
     ]
 
 

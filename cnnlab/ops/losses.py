@@ -83,8 +83,9 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         bad = int(y.max()) if y.max() >= num_classes else int(y.min())
         raise ShapeError(
-            f"{name}: label {bad} is out of range for a model with {num_classes} outputs (classes 0..{num_classes - 1}). "
-            f"Give the last layer as many units as there are classes. Received: labels in [{int(y.min())}, {int(y.max())}]"
+            f"{name}: label {bad} is out of range for a model with {num_classes} outputs "
+            f"(classes 0..{num_classes - 1}). Give the last layer as many units as there are classes. "
+            f"Received: labels in [{int(y.min())}, {int(y.max())}]"
         )
     return y
 

@@ -305,7 +305,10 @@ def read(path, model):
                         if key not in st.entries:
                             reader.fail(f"no tensor {key!r}")
                         entry = st.entries[key]
-                        if entry.shape != p.shape or entry.dtype.newbyteorder("=") != p.dtype:
+                        if (
+                            entry.shape != p.shape
+                            or entry.dtype.newbyteorder("=") != p.dtype
+                        ):
                             reader.fail(
                                 f"tensor {key!r} has shape {entry.shape} and dtype {entry.dtype}, the optimizer "
                                 f"needs {p.shape} {p.dtype}"

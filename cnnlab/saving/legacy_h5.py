@@ -289,7 +289,7 @@ def _check_layers(reader, group, model):
     if len(file_layers) != len(model_layers):
         raise CnnlabError(
             f"{reader.where}: layer count mismatch: the model has {len(model_layers)} layers with "
-            f"weights ({[l.name for l, _ in model_layers]}), the file {len(file_layers)} "
+            f"weights ({[layer.name for layer, _ in model_layers]}), the file {len(file_layers)} "
             f"({[n for n, _, _ in file_layers][:20]}). It was saved from a different architecture. "
             f"Received: {len(file_layers)} saved layers"
         )

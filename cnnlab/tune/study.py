@@ -185,10 +185,13 @@ class TuneResult:
         return self.study.trials
 
 
+DEFAULT_OUT = os.path.join("runs", "tune")
+
+
 def run_study(
     space=None,
     *,
-    out=os.path.join("runs", "tune"),
+    out=DEFAULT_OUT,
     trials=None,
     total=None,
     timeout=None,

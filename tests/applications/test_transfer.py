@@ -150,7 +150,9 @@ def fine_tune(top_layers=3, epochs=3):
 
 def test_fine_tuning_trains_the_top_layers_and_keeps_bn_in_inference_mode():
     base, model, x, y = fine_tune(top_layers=3)  # conv2, bn2, relu2
-    trainable_names = [l.name for l in base.layers if l.trainable and l.weights]
+    trainable_names = [
+        layer.name for layer in base.layers if layer.trainable and layer.weights
+    ]
     assert trainable_names == ["conv2", "bn2"]
     # conv2's kernel and bias, bn2's gamma and beta, the head's kernel and bias.
     assert [w.shape for w in model.trainable_weights] == [
@@ -161,9 +163,9 @@ def test_fine_tuning_trains_the_top_layers_and_keeps_bn_in_inference_mode():
         (8, 2),
         (2,),
     ]
-    before = {l.name: snapshot(l) for l in base.layers if l.weights}
+    before = {layer.name: snapshot(layer) for layer in base.layers if layer.weights}
     model.fit(x, y, epochs=3, batch_size=16, verbose=0)
-    after = {l.name: snapshot(l) for l in base.layers if l.weights}
+    after = {layer.name: snapshot(layer) for layer in base.layers if layer.weights}
     assert_bit_identical(before["conv1"], after["conv1"])
     assert_bit_identical(before["bn1"], after["bn1"])
     assert not np.array_equal(after["conv2"]["kernel"], before["conv2"]["kernel"])
@@ -226,7 +228,7 @@ def test_a_saved_transfer_model_reloads_frozen_and_with_training_false(tmp_path)
     loaded = keras.models.load_model(path)
     loaded_base = loaded.get_layer("base")
     assert loaded_base.trainable is False and not any(
-        l.trainable for l in loaded_base.layers
+        layer.trainable for layer in loaded_base.layers
     )
     assert (
         loaded.layer_nodes(loaded_base)[0].training is False

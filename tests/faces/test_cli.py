@@ -278,7 +278,7 @@ def test_predict_images(capsys, tmp_path, trained, monkeypatch):
     predictions = parse_predictions(out)
     assert set(predictions) == {str(plain), str(inverted), str(big)}
     assert predictions[str(plain)][0] == 7 and predictions[str(inverted)][0] == 7
-    for k, probs in predictions.values():
+    for _digit, probs in predictions.values():
         assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-3
     assert out.count("inverted the image") == 1
 

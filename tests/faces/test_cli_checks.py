@@ -314,7 +314,7 @@ def test_bad_model_paths_say_what_they_are(capsys, tmp_path, tiny_spec):
 
 
 def test_samples_writes_the_pictures_the_readme_uses(capsys, tmp_path, monkeypatch):
-    PIL = pytest.importorskip("PIL")
+    pytest.importorskip("PIL")
     from PIL import Image
 
     monkeypatch.chdir(tmp_path)

@@ -331,7 +331,7 @@ def test_all_zero_map_warns_and_returns_zeros():
             keras.layers.Dense(2, activation="softmax"),
         ]
     )
-    conv, dense = model.layers[0], model.layers[2]
+    conv = model.layers[0]
     conv.set_weights(
         [np.zeros((3, 3, 1, 2), np.float32), np.zeros(2, np.float32)]
     )  # activations all 0

@@ -4,7 +4,6 @@ clear errors for nonsense arguments; the backward pass is the forward's adjoint;
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 

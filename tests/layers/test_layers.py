@@ -44,7 +44,7 @@ def test_automatic_names_follow_keras():
         L.AveragePooling1D(2),
         L.MaxPooling3D(),
     ]
-    assert [l.name for l in made] == [
+    assert [layer.name for layer in made] == [
         "conv2d",
         "conv2d_1",
         "max_pooling2d",
@@ -90,7 +90,7 @@ def test_input_layer_not_listed():
     model = keras.Sequential(
         [keras.Input(shape=(6, 6, 1)), L.Conv2D(2, 3), L.Flatten(), L.Dense(3)]
     )
-    assert [l.name for l in model.layers] == ["conv2d", "flatten", "dense"]
+    assert [layer.name for layer in model.layers] == ["conv2d", "flatten", "dense"]
     assert model.input_shape == (None, 6, 6, 1)
     assert model.output_shape == (None, 3)
 
@@ -284,11 +284,11 @@ def test_sequential_config_round_trip():
         ]
     )
     clone = keras.Sequential.from_config(model.get_config())
-    assert [l.output_shape for l in clone.layers] == [
-        l.output_shape for l in model.layers
+    assert [layer.output_shape for layer in clone.layers] == [
+        layer.output_shape for layer in model.layers
     ]
-    assert [type(l).__name__ for l in clone.layers] == [
-        type(l).__name__ for l in model.layers
+    assert [type(layer).__name__ for layer in clone.layers] == [
+        type(layer).__name__ for layer in model.layers
     ]
     assert clone.count_params() == model.count_params()
     clone.set_weights(model.get_weights())
@@ -458,7 +458,7 @@ def test_output_shapes(make, input_shape, expected):
 
 def test_seed004_shapes_and_params(seed004_model):
     model = seed004_model()
-    assert [l.output_shape for l in model.layers] == [
+    assert [layer.output_shape for layer in model.layers] == [
         (None, 26, 26, 32),
         (None, 13, 13, 32),
         (None, 11, 11, 64),
@@ -467,7 +467,7 @@ def test_seed004_shapes_and_params(seed004_model):
         (None, 128),
         (None, 10),
     ]
-    assert [l.count_params() for l in model.layers] == [
+    assert [layer.count_params() for layer in model.layers] == [
         320,
         0,
         18496,

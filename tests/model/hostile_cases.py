@@ -944,7 +944,7 @@ def generate(seed, workdir):
         "load_model",
         "any",
     )
-    for k, path in enumerate(paths):
+    for path in paths:
         corrupted = _corrupted_gzip_chunk(weights_h5, path)
         add(f"h5 gzip chunk of {path} corrupted", corrupted, "g.weights.h5", "cnn")
         add(

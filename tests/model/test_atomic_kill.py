@@ -75,7 +75,7 @@ def test_random_sigkills_during_large_saves_always_leave_a_loadable_file(tmp_pat
             first = proc.stdout.readline()  # one complete save exists before any kill
             assert first.startswith("saved "), proc.stderr.read()
             procs.append((path, proc, time.monotonic() + rng.uniform(0.0, 0.35)))
-        for path, proc, when in procs:
+        for _path, proc, when in procs:
             time.sleep(max(0.0, when - time.monotonic()))
             proc.send_signal(signal.SIGKILL)
         for path, proc, _ in procs:

@@ -21,10 +21,10 @@ from bn_models import bn_model  # noqa: E402
 from test_keras_fixtures import (
     archive,
     comparable_layers,
-    fresh_names,
+    fresh_names,  # noqa: F401 (an autouse fixture: importing it applies it here)
     h5_layout,
     io_arrays,
-)  # noqa: E402,F401
+)
 
 #: The biases feeding BN directly (conv2d's, dense's): cnnlab's gradient there is exactly zero,
 #: Keras's is float noise that Adam turns into steps of about 1e-4.

@@ -469,7 +469,8 @@ def test_verbose_2_prints_one_line_per_epoch():
     ]
     epoch_lines = [line for line in lines if not line.startswith("Epoch")]
     assert len(epoch_lines) == 2 and all(
-        l.startswith("2/2 - ") and "/step - accuracy: " in l for l in epoch_lines
+        line.startswith("2/2 - ") and "/step - accuracy: " in line
+        for line in epoch_lines
     )
     assert "━" not in text
 

@@ -12,7 +12,6 @@ import cnnlab
 from cnnlab import keras
 from cnnlab.errors import ShapeError
 from cnnlab.keras import layers
-from cnnlab.model.executor import run_backward
 
 
 def to_float64(model):
@@ -101,11 +100,11 @@ def test_symbolic_tensors_nodes_and_layer_attributes():
     model = keras.models.Model(inp, out, name="m")
     assert model.name == "m" and model.inputs == [inp] and model.outputs == [out]
     assert model.get_layer("d") is dense and model.get_layer(index=0).name == "x"
-    assert [l.name for l in model.layers] == ["x", "d"]
+    assert [layer.name for layer in model.layers] == ["x", "d"]
     node = model.layer_nodes(dense)[0]
     assert node.inbound == [(inp.node.layer, 0, 0)]
     with pytest.raises(AttributeError, match="never been called"):
-        layers.Dense(2).output
+        _ = layers.Dense(2).output
 
 
 def test_dict_inputs_and_outputs():
@@ -215,7 +214,9 @@ def test_functional_model_freezing_and_recompile_semantics():
     assert not np.allclose(middle.get_weights()[0], before[0])
     # model.trainable = False freezes every layer.
     model.trainable = False
-    assert model.trainable_weights == [] and all(not l.trainable for l in model.layers)
+    assert model.trainable_weights == [] and all(
+        not layer.trainable for layer in model.layers
+    )
     assert len(model.non_trainable_weights) == 6
 
 
@@ -443,7 +444,7 @@ def test_names_and_order_of_logs_as_real_keras_3():
     cls = layers.Dense(3, activation="softmax", name="cls")(h)
     reg = layers.Dense(1, name="reg")(h)
     model = keras.Model([a, b], [cls, reg])
-    assert [l.name for l in model.layers] == fx["layers"]
+    assert [layer.name for layer in model.layers] == fx["layers"]
     model.compile(
         "sgd",
         loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
@@ -520,7 +521,7 @@ def test_trace_conv_reads_a_branch_input_through_the_graph():
     )
     img = np.random.default_rng(0).standard_normal((6, 6, 1)).astype(np.float32)
     outputs, _ = model.layer_outputs(img[None])
-    i = [l.name for l in model.layers].index("b")
+    i = [layer.name for layer in model.layers].index("b")
     np.testing.assert_array_equal(outputs.inputs[i], np.maximum(img[None], 0))
     tr = trace_conv(model, img, layer="b")
     assert (tr.window >= 0).all()  # the window comes from act's (ReLU) output
@@ -647,10 +648,10 @@ def test_issue12_freezing_any_layer_of_a_sequential(frozen):
             layers.Dense(3, activation="softmax"),
         ]
     )
-    trained = [l for l in model.layers if l.weights]
+    trained = [layer for layer in model.layers if layer.weights]
     trained[frozen].trainable = False
     model.compile("adam", "sparse_categorical_crossentropy")
-    before = [l.get_weights() for l in trained]
+    before = [layer.get_weights() for layer in trained]
     rng = np.random.default_rng(0)
     model.fit(
         rng.random((32, 6, 6, 1)),

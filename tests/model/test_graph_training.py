@@ -136,9 +136,9 @@ def test_two_inputs_two_outputs_loss_dict_and_weights(data):
     reg = layers.Dense(1, name="reg")(h)
     model = keras.Model([img, vec], [cls, reg])
     w = [t(v) for v in model.get_weights()]
-    names = [l.name for l in model.layers]
+    names = [layer.name for layer in model.layers]
     # Keras's order: by depth from the outputs (img 4, conv 3, vec 3, ...), ties as first met from the outputs.
-    kinds = [type(l).__name__ for l in model.layers]
+    kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "InputLayer",
         "Conv2D",

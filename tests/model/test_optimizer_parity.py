@@ -316,7 +316,7 @@ def summary_lines(model):
 
 
 def footer(lines, label):
-    found = [l for l in lines if l.strip().startswith(label)]
+    found = [line for line in lines if line.strip().startswith(label)]
     assert len(found) == 1, f"expected one '{label}' line in:\n" + "\n".join(lines)
     return found[0]
 
@@ -329,7 +329,7 @@ def test_summary_counts_adam_variables_after_fit(seed004_model):
     )
 
     before = summary_lines(model)
-    assert not any("Optimizer params" in l for l in before), (
+    assert not any("Optimizer params" in layer for layer in before), (
         "no optimizer line before the optimizer is built"
     )
     assert re.search(
@@ -352,7 +352,9 @@ def test_summary_counts_adam_variables_after_fit(seed004_model):
     assert re.search(
         r"Non-trainable params: 0 \(0\.00 B\)", footer(after, "Non-trainable params:")
     )
-    assert all(len(l) <= 88 for l in after if l.startswith(("┏", "│", "└", "┃")))
+    assert all(
+        len(layer) <= 88 for layer in after if layer.startswith(("┏", "│", "└", "┃"))
+    )
 
 
 @pytest.mark.parametrize(

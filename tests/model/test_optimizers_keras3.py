@@ -82,9 +82,7 @@ def adam_family(
             state["m"] = [torch.zeros_like(p) for p in params]
             state["v"] = [torch.zeros_like(p) for p in params]
             state["vh"] = [torch.zeros_like(p) for p in params]
-        for i, (p, m, v, vh) in enumerate(
-            zip(params, state["m"], state["v"], state["vh"])
-        ):
+        for p, m, v, vh in zip(params, state["m"], state["v"], state["vh"]):
             g = p.grad
             decays = wd is not None and not (skip_bias and p.ndim == 1)
             if decays and not decay_after:

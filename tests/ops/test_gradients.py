@@ -797,7 +797,10 @@ def test_small_network_gradient_end_to_end():
 
     # keep clear of relu kinks and max ties for a clean finite difference
     assert np.min(np.abs(h)) > 1e-4
-    f = lambda: forward()[0]
+
+    def f():
+        return forward()[0]
+
     for name, analytic, param in [
         ("w2", dw2, w2),
         ("b2", db2, b2),

@@ -164,7 +164,7 @@ def test_contrast_brightness_flip_crop_gradients_match_numerical(case):
     for axes in ((1,), (2,), (1, 2)):
         assert_grad(
             aug.flip_forward(r, flips, axes),
-            lambda: float(np.sum(aug.flip_forward(x, flips, axes) * r)),
+            lambda axes=axes: float(np.sum(aug.flip_forward(x, flips, axes) * r)),
             x,
             f"flip {axes}",
         )

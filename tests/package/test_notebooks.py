@@ -4,8 +4,6 @@ The settings come in through the cell tagged ``parameters``: the test adds a cel
 papermill does), so the notebooks stay as a learner opens them. A cell that raises fails the test.
 """
 
-import copy
-import os
 from pathlib import Path
 
 import pytest

@@ -108,7 +108,7 @@ def test_the_loaded_graphs_have_keras_s_structure():
     nested = keras.models.load_model(FIXTURES / "nested.keras")
     features = nested.get_layer("features")
     assert isinstance(features, keras.Sequential) and [
-        type(l).__name__ for l in features.layers
+        type(layer).__name__ for layer in features.layers
     ] == ["Conv2D", "MaxPooling2D", "Flatten"]
     residual = keras.models.load_model(FIXTURES / "residual.keras")
     assert residual.compiled and type(residual.optimizer).__name__ == "Adam"
@@ -156,7 +156,9 @@ def test_get_config_from_config_json_and_clone_keep_the_graph():
     config = model.get_config()
     assert config["input_layers"] == [["image", 0, 0], ["meta", 0, 0]]
     rebuilt = keras.Model.from_config(config)
-    assert [l.name for l in rebuilt.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in rebuilt.layers] == [
+        layer.name for layer in model.layers
+    ]
     rebuilt.set_weights(model.get_weights())
     for a, b in zip(predict(rebuilt, xs), predict(model, xs)):
         np.testing.assert_array_equal(a, b)
@@ -168,8 +170,8 @@ def test_get_config_from_config_json_and_clone_keep_the_graph():
 
     keras.utils.set_random_seed(1)
     clone = keras.models.clone_model(model)
-    assert [l.name for l in clone.layers] == [
-        l.name for l in model.layers
+    assert [layer.name for layer in clone.layers] == [
+        layer.name for layer in model.layers
     ] and clone.name == model.name
     assert all(c is not o for c, o in zip(clone.layers, model.layers))
     assert any(

@@ -5,7 +5,6 @@ tests/model/test_hostile_files.py, feeds these and more through load_model in a 
 from __future__ import annotations
 
 import json
-import sys
 import zipfile
 from pathlib import Path
 
