@@ -66,6 +66,7 @@ from ..layers import (
     MaxPooling3D,
     Minimum,
     Multiply,
+    Normalization,
     Permute,
     PReLU,
     RandomBrightness,

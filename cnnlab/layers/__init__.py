@@ -79,6 +79,7 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from .preprocessing import Normalization
 from .reshaping import (
     CenterCrop,
     Cropping1D,
@@ -202,6 +203,8 @@ LAYER_CLASSES.update(
         )
     }
 )
+# keras.applications' layers.
+LAYER_CLASSES["Normalization"] = Normalization
 #: Keras's other spellings of the same classes (``keras.layers.MaxPool2D`` is ``MaxPooling2D``).
 ALIASES = {
     f"{short}{d}D": f"{long}{d}D"

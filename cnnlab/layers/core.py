@@ -166,7 +166,10 @@ class Reshape(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: during training each unit is zeroed with probability
-    ``rate`` and survivors scaled by ``1/(1-rate)``; at inference, identity."""
+    ``rate`` and survivors scaled by ``1/(1-rate)``; at inference, identity.
+    ``noise_shape`` (e.g. ``(None, 1, 1, 1)``, EfficientNet's stochastic depth) draws one
+    decision per entry of that shape, broadcast over the others; ``None`` entries take the
+    input's size."""
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -174,20 +177,53 @@ class Dropout(Layer):
             raise ShapeError(
                 f"Dropout '{self.name}': `rate` must be in [0, 1). Received: rate={rate}"
             )
-        if noise_shape is not None:
-            raise ShapeError(
-                f"Dropout '{self.name}': cnnlab does not support `noise_shape` yet. "
-                f"Received: noise_shape={noise_shape!r}"
-            )
         self.rate = float(rate)
+        self.noise_shape = self._checked_noise_shape(noise_shape)
         self.seed = seed
         self.rng = cnn_random.make_generator(seed)
 
     stochastic = True
 
+    def _checked_noise_shape(self, noise_shape):
+        """Keras's checks: a tuple of positive ints or None entries."""
+        if noise_shape is None:
+            return None
+        try:
+            entries = None if isinstance(noise_shape, str) else tuple(noise_shape)
+        except TypeError:
+            entries = None
+        if entries is None or any(
+            d is not None and (not isinstance(d, int) or isinstance(d, bool) or d <= 0)
+            for d in entries
+        ):
+            raise ShapeError(
+                f"Dropout '{self.name}': Invalid value received for argument `noise_shape`. Expected a "
+                f"tuple of positive integers or None (one entry per input axis). "
+                f"Received: noise_shape={noise_shape!r}"
+            )
+        return entries
+
+    def check_input_shape(self, input_shape):
+        shape = self.noise_shape
+        if shape is None:
+            return
+        if len(shape) != len(input_shape) or any(
+            d not in (None, 1, s) and s is not None for d, s in zip(shape, input_shape)
+        ):
+            raise ShapeError(
+                f"Dropout '{self.name}': `noise_shape` {shape} must have one entry per input axis, each "
+                f"None, 1 or the axis's size, to broadcast against the input. "
+                f"Received: input shape={tuple(input_shape)}, noise_shape={shape}"
+            )
+
     def _forward(self, x, training):
+        noise_shape = (
+            None
+            if self.noise_shape is None
+            else tuple(s if d is None else d for d, s in zip(self.noise_shape, x.shape))
+        )
         return dropout_ops.dropout_forward(
-            x, self.rate, cnn_random.stream(self.rng), training
+            x, self.rate, cnn_random.stream(self.rng), training, noise_shape
         )
 
     def _backward(self, dz, mask, need_dx=True):
@@ -198,7 +234,7 @@ class Dropout(Layer):
             **super().get_config(),
             "rate": self.rate,
             "seed": self.seed,
-            "noise_shape": None,
+            "noise_shape": self.noise_shape,
         }
 
 

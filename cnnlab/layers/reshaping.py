@@ -391,27 +391,53 @@ class CenterCrop(Layer):
 
 
 class Rescaling(Layer):
-    """``x * scale + offset`` (``Rescaling(1/255)`` turns pixels into [0, 1])."""
+    """``x * scale + offset`` (``Rescaling(1/255)`` turns pixels into [0, 1]). ``scale`` and
+    ``offset`` may also be a list, one value per channel (EfficientNet divides by the ImageNet
+    standard deviations so), broadcast against the last axes as NumPy broadcasts."""
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        for key, value in (("scale", scale), ("offset", offset)):
-            if (
-                not isinstance(value, numbers.Real)
-                or isinstance(value, bool)
-                or not np.isfinite(value)
-            ):
-                raise ShapeError(
-                    f"Rescaling '{self.name}': cnnlab takes `{key}` as one finite number. "
-                    f"Received: {key}={value!r}"
+        self.scale = self._number_or_numbers("scale", scale)
+        self.offset = self._number_or_numbers("offset", offset)
+
+    def _number_or_numbers(self, key, value):
+        numbers_given = (
+            np.asarray(value) if not isinstance(value, (str, bytes)) else None
+        )
+        if (
+            numbers_given is None
+            or numbers_given.dtype.kind not in "iuf"
+            or numbers_given.size == 0
+            or not np.all(np.isfinite(numbers_given))
+        ):
+            raise ShapeError(
+                f"Rescaling '{self.name}': cnnlab takes `{key}` as one finite number or a list of them "
+                f"(one per channel). Received: {key}={value!r}"
+            )
+        if numbers_given.ndim == 0:
+            return float(numbers_given)
+        return numbers_given.astype(float).tolist()
+
+    def check_input_shape(self, input_shape):
+        for key in ("scale", "offset"):
+            shape = np.shape(getattr(self, key))
+            try:
+                np.broadcast_shapes(
+                    tuple(1 if s is None else s for s in input_shape[1:]), shape
                 )
-        self.scale, self.offset = float(scale), float(offset)
+            except ValueError:
+                raise ShapeError(
+                    f"Rescaling '{self.name}': `{key}` of shape {shape} does not broadcast against one "
+                    f"sample of shape {tuple(input_shape[1:])} (a list gives one value per channel, the "
+                    f"last axis). Received: input shape={tuple(input_shape)}"
+                ) from None
 
     def _forward(self, x, training):
-        return x * np.float32(self.scale) + np.float32(self.offset), None
+        scale = np.asarray(self.scale, dtype=x.dtype)
+        return x * scale + np.asarray(self.offset, dtype=x.dtype), scale
 
-    def _backward(self, dz, cache, need_dx=True):
-        return dz * np.float32(self.scale), []
+    def _backward(self, dz, scale, need_dx=True):
+        return dz * scale, []
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}

@@ -95,6 +95,7 @@ KERAS_BUILD_CONFIG |= {
     "RandomContrast",
     "RandomBrightness",
     "RandomCrop",
+    "Normalization",
 }
 #: Initializers whose Keras 3.15 config also holds ``input_axes`` / ``output_axes`` (VarianceScaling's family).
 AXES_INITIALIZERS = {
