@@ -125,8 +125,14 @@ def calibrate_batch_norm(model, module, rng):
     momentum 0 on other random images sets each BatchNormalization's moving mean and variance to its
     input's batch statistics there, then each is moved off them at random (a few tenths of a
     standard deviation, a variance factor between about 0.7 and 1.4)."""
-    calibration = module.preprocess_input(np.round(rng.uniform(0, 255, (6, *model.input.shape[1:]))))
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    calibration = module.preprocess_input(
+        np.round(rng.uniform(0, 255, (6, *model.input.shape[1:])))
+    )
+    norms = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     for layer in norms:
         layer.momentum = 0.0
     model(np.asarray(calibration, dtype="float32"), training=True)
