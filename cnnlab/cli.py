@@ -246,9 +246,8 @@ def add_train(sub):
     )
     g.add_argument(
         "--image-size",
-        default="32",
         metavar="N|HxW",
-        help="images are resized to this (height x width) as Keras resizes them (default 32)",
+        help="images are resized to this (height x width) as Keras resizes them (default 32; 96 with --base)",
     )
     g.add_argument(
         "--color-mode",
@@ -261,6 +260,35 @@ def add_train(sub):
         action="store_true",
         help="random horizontal flips and small rotations while training (RandomFlip, "
         "RandomRotation(0.1) in front of the model; they pass images through unchanged at inference)",
+    )
+    t = p.add_argument_group(
+        "transfer learning (with --data DIR of your own images): a frozen pretrained base and a new head"
+    )
+    t.add_argument(
+        "--base",
+        metavar="NAME",
+        help="the base network from keras.applications (include_top=False), frozen and called with "
+        "training=False: mobilenet_v2, mobilenet, resnet50, resnet50_v2, vgg16, xception, densenet121, "
+        "efficientnet_b0 (those this build has)",
+    )
+    t.add_argument(
+        "--weights",
+        metavar="PATH|imagenet",
+        help="the base's weights: a Keras weights file (.weights.h5 or the applications' .h5), or imagenet "
+        "(Keras's cache ~/.keras/models/, else a download); default: random weights",
+    )
+    t.add_argument(
+        "--alpha",
+        type=float,
+        metavar="X",
+        help="MobileNet's width multiplier (default 1.0, as Keras)",
+    )
+    t.add_argument(
+        "--fine-tune",
+        type=positive_int,
+        metavar="N",
+        help="after training the head, unfreeze the base's top N layers and train --epochs more at a "
+        "learning rate 100 times lower (BN layers stay in inference mode)",
     )
     return p
 
@@ -316,6 +344,16 @@ def run_train(args):
     check_train_args(args)
     if is_image_folder(args.data):
         return run_train_folder(args)
+    transfer_options = [
+        f"--{k.replace('_', '-')}"
+        for k in ("base", "weights", "alpha", "fine_tune")
+        if getattr(args, k, None)
+    ]
+    if transfer_options:
+        raise CnnlabError(
+            f"{' '.join(transfer_options)} train a pretrained base on a folder of your own images: give --data DIR "
+            f"with one sub-folder of images per class. Received: --data {args.data}"
+        )
     spec = spec_from_args(
         args
     )  # fills in --batch-size, --epochs, --seed from the spec's "fit"
@@ -348,11 +386,31 @@ def run_train_folder(args):
     from .model.divergence import StopOnDivergence
     from .random import set_seed
 
-    image_size = image_folder.parse_image_size(args.image_size)
+    transfer = args.base is not None
+    if not transfer and (args.weights or args.fine_tune or args.alpha is not None):
+        raise CnnlabError(
+            "--weights, --alpha and --fine-tune belong to transfer learning: give --base NAME too. "
+            "Received: --base None"
+        )
+    if transfer and args.spec:
+        raise CnnlabError(
+            f"give either --spec FILE (a model of your own) or --base NAME (a pretrained base and a new head), "
+            f"not both. Received: --spec {args.spec} --base {args.base}"
+        )
+    image_size = image_folder.parse_image_size(
+        args.image_size or ("96" if transfer else "32")
+    )
     spec = spec_from_args(args)
     set_seed(args.seed)
     paths, _, _ = index_directory(args.data, "inferred", shuffle=False, verbose=False)
-    color_mode = image_folder.choose_color_mode(paths, args.color_mode)
+    if transfer and args.color_mode in ("grayscale", "rgba"):
+        raise CnnlabError(
+            f"the pretrained bases read RGB images (3 channels): use --color-mode rgb or auto. "
+            f"Received: --color-mode {args.color_mode}"
+        )
+    color_mode = (
+        "rgb" if transfer else image_folder.choose_color_mode(paths, args.color_mode)
+    )
     split = args.validation_split
     common = dict(
         image_size=image_size,
@@ -380,33 +438,57 @@ def run_train_folder(args):
             f"Received: classes {names}"
         )
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color_mode]
-    spec = image_folder.spec_for(
-        spec, image_size, channels, len(names), custom=bool(args.spec)
-    )
-    if args.augment:
-        spec = image_folder.with_augmentation(spec)
-    model = model_from_args(args, spec)
+    if transfer:
+        from .faces import transfer as transfer_mod
+
+        model, base = transfer_mod.model_for_args(args, spec, image_size, len(names))
+        prepare = lambda ds: ds  # noqa: E731  (the model preprocesses raw pixels itself)
+    else:
+        spec = image_folder.spec_for(
+            spec, image_size, channels, len(names), custom=bool(args.spec)
+        )
+        if args.augment:
+            spec = image_folder.with_augmentation(spec)
+        model = model_from_args(args, spec)
+        prepare = image_folder.scaled
     if not args.quiet:
         model.summary()
     guard = StopOnDivergence()
     history = model.fit(
-        image_folder.scaled(train),
+        prepare(train),
         epochs=args.epochs,
         callbacks=backup_callbacks(args) + [guard],
-        validation_data=None if val is None else image_folder.scaled(val),
+        validation_data=None if val is None else prepare(val),
         verbose=0 if args.quiet else 1,
     )
+    if not guard.diverged and transfer and args.fine_tune:
+        history = transfer_mod.fine_tune(
+            model,
+            base,
+            args,
+            spec,
+            history,
+            prepare(train),
+            None if val is None else prepare(val),
+            guard,
+        )
     if guard.diverged:
         return report_divergence(model, history, args, guard.diverged)
     if val is not None:
-        scores = model.evaluate(image_folder.scaled(val), verbose=0, return_dict=True)
+        scores = model.evaluate(prepare(val), verbose=0, return_dict=True)
         print(
             f"Validation accuracy: {scores['accuracy']:.4f}, validation loss: {scores['loss']:.4f}"
             if "accuracy" in scores
             else f"Validation loss: {scores['loss']:.4f}"
         )
     save_run(model, history, args.out)
-    image_folder.write_preprocessing(args.out, names, image_size, color_mode)
+    image_folder.write_preprocessing(
+        args.out,
+        names,
+        image_size,
+        color_mode,
+        scale=1.0 if transfer else image_folder.SCALE,
+    )
     print(
         f"Class names and image preparation: {os.path.join(args.out, image_folder.PREPROCESSING_FILE)}"
     )

@@ -131,8 +131,10 @@ def scaled(dataset):
 
 
 def write_preprocessing(
-    out, class_names, image_size, color_mode, interpolation="bilinear"
+    out, class_names, image_size, color_mode, interpolation="bilinear", scale=SCALE
 ):
+    """``preprocessing.json``; ``scale`` 1 for a model that reads raw pixels (a pretrained base's
+    preprocessing is inside the model)."""
     path = os.path.join(out, PREPROCESSING_FILE)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(
@@ -141,7 +143,7 @@ def write_preprocessing(
                 "image_size": list(image_size),
                 "color_mode": color_mode,
                 "interpolation": interpolation,
-                "scale": SCALE,
+                "scale": scale,
                 "crop_to_aspect_ratio": False,
             },
             f,
