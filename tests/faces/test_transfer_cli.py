@@ -4,17 +4,14 @@ base) on the saved model, fine-tuning with ``--fine-tune N``, and the errors a u
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 
 pytest.importorskip("PIL")
 pytest.importorskip("h5py")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-import synthetic_photos  # noqa: E402
-
 from cnnlab import cli, keras  # noqa: E402
+from cnnlab.data import synthetic_photos  # noqa: E402
 from cnnlab.layers import clear_session  # noqa: E402
 
 ALPHA, SIZE = 0.35, 32

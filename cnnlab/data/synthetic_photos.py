@@ -1,9 +1,10 @@
 """Generated colour pictures for transfer learning: one class per kind of object or texture.
 
 ``draw(kind, rng, size)`` paints one ``uint8 (size, size, 3)`` picture of ``kind`` at a random
-place, scale, colour and background, with sensor noise. The source kinds pretrain the base
-(``scripts/make_transfer_base.py``); the target kinds are the new task the tests and the example
-learn from few images (the base never saw them).
+place, scale, colour and background, with sensor noise (needs Pillow). The :data:`SOURCE` kinds
+pretrain a small base (``scripts/make_transfer_base.py``); the :data:`TARGET` kinds are a new task
+that the tests and ``examples/04_transfer_learning.ipynb`` learn from few images (the base never
+saw them). ``write_folder`` lays them out as ``image_dataset_from_directory`` reads a folder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ TARGET = ("triangle", "dots", "diamond")
 
 
 def draw(kind, rng, size=64):
-    from PIL import Image, ImageDraw
+    from .images import pillow
+
+    Image = pillow()
+    from PIL import ImageDraw
 
     background = rng.uniform(0, 255, 3)
     colour = rng.uniform(0, 255, 3)
@@ -107,8 +111,9 @@ def batch(kinds, per_class, seed=0, size=64):
 
 def write_folder(folder, kinds=TARGET, per_class=10, seed=0, size=64):
     """A folder of PNG files, one sub-folder per kind (``image_dataset_from_directory``'s layout)."""
-    from PIL import Image
+    from .images import pillow
 
+    Image = pillow()
     rng = np.random.default_rng(seed)
     for kind in kinds:
         os.makedirs(os.path.join(folder, kind), exist_ok=True)
