@@ -192,3 +192,45 @@ def test_random_weights_and_the_errors(setting, capsys, tmp_path, monkeypatch):
         assert code == 2 and message in err, (extra, err)
     code = cli.main(["train", "--base", "mobilenet_v2", "--out", str(tmp_path / "bad")])
     assert code == 2 and "a folder of your own images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["tf", "torch", "caffe"])
+def test_the_in_model_preprocessing_is_keras_preprocess_input(mode):
+    from cnnlab.applications import imagenet_utils
+    from cnnlab.faces import transfer
+
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 5, 4, 3)).astype(np.float32)
+    x = inp = keras.Input((5, 4, 3))
+    for layer, weights in transfer.preprocessing(mode):
+        x = layer(x)
+        if weights is not None:
+            layer.set_weights(weights)
+    got = keras.Model(inp, x).predict(pixels, verbose=0)
+    expected = imagenet_utils.preprocess_input(pixels.copy(), mode=mode)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_each_base_name_uses_its_modules_preprocess_input():
+    from cnnlab import applications
+    from cnnlab.faces import transfer
+
+    assert "mobilenet_v2" in transfer.available_bases()
+    pixels = np.random.default_rng(1).uniform(0, 255, (1, 4, 4, 3)).astype(np.float32)
+    for name in transfer.available_bases():
+        info = transfer.BASES[name]
+        module = getattr(applications, info.module)
+        expected = module.preprocess_input(pixels.copy())
+        mode = next(
+            m
+            for m in ("tf", "torch", "caffe", None)
+            if np.allclose(
+                expected,
+                pixels
+                if m is None
+                else applications.imagenet_utils.preprocess_input(
+                    pixels.copy(), mode=m
+                ),
+                atol=1e-4,
+            )
+        )
+        assert info.mode == mode, name
