@@ -30,7 +30,9 @@ def fresh_names():
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_mobilenet_v2_twin_predicts_as_cnnlab(channels_last):
     keras.utils.set_random_seed(0)
-    model = keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=(32, 32, 3), classes=10)
+    model = keras.applications.MobileNetV2(
+        alpha=0.35, weights=None, input_shape=(32, 32, 3), classes=10
+    )
     common.randomize_batchnorm(model, seed=1)
     twin = application_twins.torch_twin(model, channels_last=channels_last)
     x = np.random.default_rng(2).uniform(-1, 1, (6, 32, 32, 3)).astype(np.float32)
@@ -43,19 +45,27 @@ def test_mobilenet_v2_twin_predicts_as_cnnlab(channels_last):
 def test_feature_maps_at_an_odd_size_and_the_copy_back():
     # 35x35: every stride-2 layer pads asymmetrically in one size and symmetrically in the next.
     keras.utils.set_random_seed(0)
-    base = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights=None, input_shape=(35, 35, 3))
+    base = keras.applications.MobileNetV2(
+        alpha=0.35, include_top=False, weights=None, input_shape=(35, 35, 3)
+    )
     common.randomize_batchnorm(base, seed=3)
     twin = application_twins.torch_twin(base)
     x = np.random.default_rng(4).uniform(-1, 1, (3, 35, 35, 3)).astype(np.float32)
     expected = base.predict_on_batch(x)
-    np.testing.assert_allclose(application_twins.twin_outputs(twin, x), expected, atol=1e-5, rtol=1e-4)
-    with torch.no_grad():  # change the torch weights, copy them into cnnlab: the outputs follow
+    np.testing.assert_allclose(
+        application_twins.twin_outputs(twin, x), expected, atol=1e-5, rtol=1e-4
+    )
+    with (
+        torch.no_grad()
+    ):  # change the torch weights, copy them into cnnlab: the outputs follow
         for p in twin.parameters():
             p.mul_(0.9)
     application_twins.copy_weights_to_cnnlab(twin)
     moved = base.predict_on_batch(x)
     assert np.abs(moved - expected).max() > 1e-3
-    np.testing.assert_allclose(application_twins.twin_outputs(twin, x), moved, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(
+        application_twins.twin_outputs(twin, x), moved, atol=1e-5, rtol=1e-4
+    )
 
 
 def test_a_layer_without_a_twin_is_named():
