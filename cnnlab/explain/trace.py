@@ -233,6 +233,29 @@ def _grid(values, padded=None):
     return ["    " + " ".join(c.rjust(width) for c in row) for row in cells]
 
 
+def input_window(x_in, position, kernel, strides, dilation, pads, fill=0.0):
+    """The cells of ``x_in (*spatial, C)`` that a window of ``kernel`` cells reads at output
+    ``position``: ``(window (*kernel, C) float64, padded (*kernel,) bool, coords)``. ``coords``
+    holds, per axis, the input coordinate of each window cell (start + offset * dilation;
+    outside the input where the window lies on padding, whose cells get ``fill``: 0 for a
+    convolution, -inf for max pooling)."""
+    in_spatial = x_in.shape[:-1]
+    coords = tuple(
+        p * st - pb + np.arange(kk) * dd
+        for p, st, (pb, _), kk, dd in zip(position, strides, pads, kernel, dilation)
+    )
+    inside = [(c >= 0) & (c < n) for c, n in zip(coords, in_spatial)]
+    along = [
+        m.reshape([-1 if a == b else 1 for b in range(len(kernel))])
+        for a, m in enumerate(inside)
+    ]
+    padded = ~np.broadcast_to(functools.reduce(np.logical_and, along), tuple(kernel))
+    clipped = [np.clip(c, 0, n - 1) for c, n in zip(coords, in_spatial)]
+    window = np.asarray(x_in, dtype=np.float64)[np.ix_(*clipped)]  # (*kernel, C)
+    window[padded] = fill
+    return window, padded, coords
+
+
 def _position(position, out_spatial, layer):
     if isinstance(position, (int, np.integer)):
         position = (int(position),)
@@ -314,20 +337,7 @@ def trace_conv(model, x, layer=None, position=None, filter=0):
             f"the output-size formula gives {tuple(expected_out)}."
         )
 
-    # Input coordinate of every kernel cell along each axis: start + offset * dilation.
-    coords = tuple(
-        p * st - pb + np.arange(kk) * dd
-        for p, st, (pb, _), kk, dd in zip(position, s, pads, k, d)
-    )
-    inside = [(c >= 0) & (c < n) for c, n in zip(coords, in_spatial)]
-    along = [
-        m.reshape([-1 if a == b else 1 for b in range(len(k))])
-        for a, m in enumerate(inside)
-    ]
-    padded = ~np.broadcast_to(functools.reduce(np.logical_and, along), k)
-    clipped = [np.clip(c, 0, n - 1) for c, n in zip(coords, in_spatial)]
-    window = np.asarray(x_in, dtype=np.float64)[np.ix_(*clipped)]  # (*k, C_in)
-    window[padded] = 0.0
+    window, padded, coords = input_window(x_in, position, k, s, d, pads)
 
     kernel = kernel_all[..., filter]
     products = window * kernel
@@ -387,5 +397,6 @@ __all__ = [
     "trace_conv",
     "strongest_position",
     "fmt",
+    "input_window",
     "MAX_LISTED_PRODUCTS",
 ]
