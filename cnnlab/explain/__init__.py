@@ -10,6 +10,7 @@ Works on any ``Sequential`` model cnnlab can train or load::
     print(explain.trace_conv(model, x, "conv2d", (12, 12), 0))   # one output cell, step by step
     print(explain.shape_walk(model))            # output sizes and parameter counts, with the arithmetic
     explain.build_report(model, x, "out/")      # all of it as PNGs and one report.html
+    explain.interactive(model, images, "out/")  # one page to click through: any cell, any class
 
 ``x`` is one image, ``(H, W)``, ``(H, W, C)`` or a batch of one. Layers are
 given by name, index or object. The command line does the same:
@@ -23,6 +24,7 @@ from .maps import FeatureMaps, Filters, all_feature_maps, feature_maps, filters
 from .resize import resize_linear
 from .shapes_walk import LayerShape, ShapeWalk, shape_walk
 from .trace import ConvTrace, trace_conv
+from .trace_pool import PoolTrace, trace_pool
 
 
 def build_report(model, x, out, **kwargs):
@@ -31,6 +33,14 @@ def build_report(model, x, out, **kwargs):
     from .report import build_report as _build
 
     return _build(model, x, out, **kwargs)
+
+
+def interactive(model, images, out, **kwargs):
+    """Write the interactive explainer, one self-contained HTML page, for a handful of
+    ``images`` (see :func:`cnnlab.explain.interactive.interactive`)."""
+    from .explainer import interactive as _interactive
+
+    return _interactive(model, images, out, **kwargs)
 
 
 __all__ = [
@@ -49,5 +59,8 @@ __all__ = [
     "shape_walk",
     "ConvTrace",
     "trace_conv",
+    "PoolTrace",
+    "trace_pool",
     "build_report",
+    "interactive",
 ]

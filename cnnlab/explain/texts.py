@@ -207,3 +207,69 @@ FOOTER = (
     "cnnlab {version} · 이미지가 모두 이 페이지 안에 들어 있어서 인터넷 없이도 열립니다.",
     "cnnlab {version} · Every image is inside this page, so it opens without a network.",
 )
+
+# --------------------------------------------------------------------------- the interactive page
+# Labels of the interactive explainer (``explain.interactive``); the page switches between the two.
+INTERACTIVE = {
+    "title": ("CNN 속 들여다보기", "Inside the CNN"),
+    "intro": (
+        "모델 '{model}'이 이미지 한 장을 층마다 어떻게 계산하는지 직접 눌러 보며 따라갑니다. 모든 숫자는 cnnlab이 "
+        "이 모델로 계산한 값입니다.",
+        "Follow, by clicking, how the model '{model}' computes one image layer by layer. Every number is what "
+        "cnnlab computed with this model.",
+    ),
+    "language": ("English", "한국어"),
+    "images": ("이미지 고르기", "Choose an image"),
+    "label": ("정답", "label"),
+    "network": (
+        "네트워크: 층마다 출력 모양과 파라미터",
+        "The network: each layer's output shape and parameters",
+    ),
+    "from": ("입력", "from"),
+    "params": ("파라미터", "parameters"),
+    "maps": (
+        "특징 맵: 층을 고른 뒤 채널(맵)을 누르세요",
+        "Feature maps: choose a layer above, then a channel (map)",
+    ),
+    "cells": (
+        "칸을 누르거나, 마우스를 올리거나, 화살표 키로 옮기면 그 칸의 계산이 아래에 나옵니다.",
+        "Click a cell, hover over it or move with the arrow keys: its computation appears below.",
+    ),
+    "depth": ("깊이", "depth"),
+    "channel_of": (
+        "층 '{layer}', 채널 {channel}",
+        "layer '{layer}', channel {channel}",
+    ),
+    "setup": (
+        "스트라이드 {s}, 패딩 '{p}' (앞, 뒤) {pads}, 팽창 {d}",
+        "stride {s}, padding '{p}' (before, after) {pads}, dilation {d}",
+    ),
+    "where": (
+        "입력에서 창이 놓인 곳 (회색 테두리 = 패딩)",
+        "Where the window lies on the input (grey border = padding)",
+    ),
+    "pool_window": ("풀링 창 (채널 {channel})", "Pooling window (channel {channel})"),
+    "winner": (
+        "가장 큰 값은 굵게 표시한 칸입니다(같은 값이 여럿이면 행 우선 순서의 첫 칸). 창 안의 위치:",
+        "The largest value is the bold cell (on a tie, the first in row-major order). Its place in the window:",
+    ),
+    "average": (
+        "실제 칸 {n}개의 평균 (패딩은 세지 않음)",
+        "The mean of the {n} real cells (padding not counted)",
+    ),
+    "no_trace": (
+        "이 층은 칸별 계산을 보여 주지 않습니다(특징 맵만 보여 줍니다).",
+        "This layer shows its maps only, not the arithmetic of a cell.",
+    ),
+    "dense": ("Dense 층의 출력", "The dense layers' outputs"),
+    "cam_class": ("Grad-CAM 클래스", "Grad-CAM class"),
+    "cam_none": (
+        "이 모델에서는 Grad-CAM을 그릴 수 없습니다.",
+        "Grad-CAM is not available for this model.",
+    ),
+    "cam_zero": (
+        "이 층에서는 이 클래스 쪽 근거가 어디에도 없어서 지도가 비어 있습니다.",
+        "At this layer no position speaks for this class, so the map is empty.",
+    ),
+    "cam_layer": ("층 '{layer}'의 Grad-CAM", "Grad-CAM at layer '{layer}'"),
+}
