@@ -6,7 +6,9 @@ the MNIST sample bundled with cnnlab (well under a minute), its Keras summary,
 the test accuracy and the files written; last ``cnnlab explain
 runs/demo/model.keras --out runs/demo/explain``: what that model learned
 (filters, feature maps, Grad-CAM, one convolution traced), as PNGs and one
-self-contained ``report.html``, whose path it prints.
+self-contained ``report.html``; and last the interactive explainer beside it
+(``cnnlab explain ... --interactive``: ``explainer.html``, to click through every feature
+map, the arithmetic of any cell and Grad-CAM for any class). It prints both paths.
 """
 
 import os
@@ -61,9 +63,27 @@ def main(argv=None):
             *(["--data", known.data] if known.data else []),
         ]
     )
+    if code != 0:
+        return code
+    print(
+        f"\nThe interactive explainer (cnnlab explain {model_path} --out {out} --interactive)\n"
+    )
+    code = cli.main(
+        [
+            "explain",
+            model_path,
+            "--out",
+            out,
+            "--interactive",
+            *(["--data", known.data] if known.data else []),
+        ]
+    )
     if code == 0:
         print(
             f"\nOpen the report in a browser: {os.path.abspath(os.path.join(out, 'report.html'))}"
+        )
+        print(
+            f"Click through the model: {os.path.abspath(os.path.join(out, 'explainer.html'))}"
         )
     return code
 

@@ -1,4 +1,5 @@
-"""``cnnlab explain MODEL [IMAGE] --out DIR``: the explain report of a saved model.
+"""``cnnlab explain MODEL [IMAGE] --out DIR``: the explain report of a saved model;
+with ``--interactive``, the interactive explainer page instead (``explainer.html``).
 
 Registered by :data:`cnnlab.cli.PACKAGE_COMMANDS`. Without ``IMAGE`` it explains a
 test image of the MNIST sample bundled with cnnlab (``--index N``); with a PNG or
@@ -55,7 +56,30 @@ def add(sub):
         help="the class Grad-CAM explains (default: the predicted one)",
     )
     p.add_argument("--data", metavar="DIR", help="the test images: " + DATA_HELP)
+    p.add_argument(
+        "--interactive",
+        action="store_true",
+        help="write the interactive explainer instead: one self-contained explainer.html to click "
+        "through (every feature map, the arithmetic of any cell, Grad-CAM for any class)",
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=6,
+        metavar="N",
+        help="with --interactive and no IMAGE: how many test images the page holds, from --index on (default 6)",
+    )
     return p
+
+
+def _write_interactive(model, images, out, **kwargs):
+    from .explainer import interactive
+
+    page = interactive(model, images, out, **kwargs)
+    print(
+        f"Interactive explainer ({page.images} image(s), {page.size / 1e6:.2f} MB): {os.path.abspath(page.path)}"
+    )
+    return 0
 
 
 def _test_split(args, model):
@@ -97,6 +121,10 @@ def _run_folder_model(args, info):
         f"{os.path.basename(args.image)} (read as {info['color_mode']} "
         f"{info['image_size'][0]}x{info['image_size'][1]}, as in training)"
     )
+    if args.interactive:
+        return _write_interactive(
+            model, [x], out, sources=[source], class_names=names, layer=args.layer
+        )
     try:
         report = build_report(
             model,
@@ -122,6 +150,27 @@ def _run_folder_model(args, info):
     print(f"Wrote {len(report.files)} files to {os.path.join(out, '')}")
     print(f"Report: {os.path.abspath(report.html_path)}")
     return 0
+
+
+def _interactive_from_test(args, model, out, xt, yt, which):
+    """The interactive page for ``--images`` test images from ``--index`` on."""
+    from ..errors import CnnlabError
+    from .explainer import MAX_IMAGES
+
+    if not 1 <= args.images <= MAX_IMAGES:
+        raise CnnlabError(
+            f"--images must be between 1 and {MAX_IMAGES}. Received: --images {args.images}"
+        )
+    first = args.index % len(xt)
+    chosen = [(first + k) % len(xt) for k in range(min(args.images, len(xt)))]
+    return _write_interactive(
+        model,
+        [xt[i] for i in chosen],
+        out,
+        labels=[int(yt[i]) for i in chosen],
+        sources=[f"MNIST {which} image #{i}" for i in chosen],
+        layer=args.layer,
+    )
 
 
 def _history(model_path):
@@ -171,6 +220,10 @@ def run(args):
         source = os.path.basename(image_path) + (
             f" ({'; '.join(notes)})" if notes else ""
         )
+        if args.interactive:
+            return _write_interactive(
+                model, [x], out, sources=[source], layer=args.layer
+            )
     else:
         if test is None:
             raise CnnlabError(
@@ -183,6 +236,8 @@ def run(args):
                 f"--index must be between 0 and {len(xt) - 1} (the test split has {len(xt)} images). "
                 f"Received: --index {args.index}"
             )
+        if args.interactive:
+            return _interactive_from_test(args, model, out, xt, yt, which)
         x, label = xt[args.index], int(yt[args.index])
         source = f"MNIST {which} image #{args.index % len(xt)} (label {label})"
     history = _history(args.model)

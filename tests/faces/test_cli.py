@@ -349,3 +349,7 @@ def test_demo(capsys, tmp_path, tiny_spec, monkeypatch):
     out = capsys.readouterr().out
     assert "Seed 000" in out and "Test accuracy:" in out and "runs/demo" in out
     assert (tmp_path / "runs" / "demo" / "history.json").exists()
+    page = (
+        tmp_path / "runs" / "demo" / "explain" / "explainer.html"
+    )  # the interactive page, beside the report
+    assert page.exists() and (page.parent / "report.html").exists() and str(page) in out
