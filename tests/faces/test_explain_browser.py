@@ -1,169 +1,27 @@
-"""The explain report opens in a real browser: headless Chromium (Debian's ``chromium``).
+"""The explain report opens in a real browser: headless Chromium (Debian's ``chromium``),
+driven by Playwright (``browser_pages.py``, fixtures in ``conftest.py``).
 
-The browser is driven through the DevTools protocol over ``--remote-debugging-pipe``
-(file descriptors 3 and 4, messages separated by NUL bytes), with the standard
-library only. Checks: no console errors or exceptions, no request leaves the page
-(only ``file:`` and ``data:`` URLs), every image decoded (natural width > 0), no
-horizontal scrolling on a phone-sized screen, and screenshots that are not blank.
+Checks: no console errors or exceptions, no request leaves the page (only ``file:`` and
+``data:`` URLs), every image decoded (natural width > 0), no horizontal scrolling on a
+phone-sized screen, and screenshots that are not blank.
 
 Chromium is installed by ``scripts/ensure_chromium.sh`` when it is missing (as root,
 with Debian's package archive: CI has both); if that cannot work the test is
 skipped and the reason says why.
 """
 
-import base64
-import io
-import json
 import os
-import select
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_pages import LAPTOP, PHONE, blank, launched, screenshot, visit
 
 from cnnlab import keras
 from cnnlab.data.mnist import load_sample
 from cnnlab.explain import build_report
 from cnnlab.keras.backend import clear_session
 from cnnlab.random import set_seed
-
-ROOT = Path(__file__).resolve().parents[2]
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--mute-audio",
-    "--remote-debugging-pipe",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    """The path of a chromium executable, installing Debian's package when missing."""
-    for name in ("chromium", "chromium-browser"):
-        if shutil.which(name):
-            return shutil.which(name)
-    script = ROOT / "scripts" / "ensure_chromium.sh"
-    try:
-        done = subprocess.run(
-            ["sh", str(script)], capture_output=True, text=True, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"chromium is not installed and {script.name} could not run: {e}")
-    path = (
-        done.stdout.strip().splitlines()[-1]
-        if done.returncode == 0 and done.stdout.strip()
-        else ""
-    )
-    if not path or not os.path.exists(path):
-        reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        pytest.skip(
-            f"chromium is not installed and could not be installed ({script.name}): {reason}"
-        )
-    return path
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over the pipe transport."""
-
-    def __init__(self, executable, user_data_dir):
-        self.to_browser_r, self.to_browser_w = os.pipe()
-        self.from_browser_r, self.from_browser_w = os.pipe()
-        # The browser reads commands on fd 3 and writes answers on fd 4: a small Python
-        # trampoline puts the pipe ends there, then becomes the browser.
-        trampoline = (
-            "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
-            "os.execv(sys.argv[3], sys.argv[3:])"
-        )
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                trampoline,
-                str(self.to_browser_r),
-                str(self.from_browser_w),
-                executable,
-                *FLAGS,
-                f"--user-data-dir={user_data_dir}",
-                "about:blank",
-            ],
-            pass_fds=(self.to_browser_r, self.from_browser_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        os.close(self.to_browser_r)
-        os.close(self.from_browser_w)
-        self.buffer = b""
-        self.next_id = 0
-        self.events = []
-
-    def _read_message(self, deadline):
-        while b"\0" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no answer from chromium")
-            ready, _, _ = select.select([self.from_browser_r], [], [], left)
-            if ready:
-                chunk = os.read(self.from_browser_r, 1 << 20)
-                if not chunk:
-                    raise RuntimeError(
-                        "chromium closed the pipe: "
-                        + self.proc.stderr.read().decode(errors="replace")[-2000:]
-                    )
-                self.buffer += chunk
-        message, self.buffer = self.buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method, params=None, session=None, timeout=30):
-        self.next_id += 1
-        message = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self.to_browser_w, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self._read_message(deadline)
-            if answer.get("id") == self.next_id:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer.get("result", {})
-            self.events.append(answer)
-
-    def wait_for(self, method, timeout=30):
-        deadline = time.monotonic() + timeout
-        for i, event in enumerate(self.events):
-            if event.get("method") == method:
-                return self.events.pop(i)
-        while True:
-            event = self._read_message(deadline)
-            if event.get("method") == method:
-                return event
-            self.events.append(event)
-
-    def close(self):
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.to_browser_w)
-        os.close(self.from_browser_r)
-        self.proc.stderr.close()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +61,7 @@ def report(tmp_path_factory):
     return Path(result.html_path)
 
 
-CHECK_PAGE = """JSON.stringify({
+CHECK_PAGE = """() => ({
   images: Array.from(document.images).map(i => ({complete: i.complete, width: i.naturalWidth,
                                                    src: i.currentSrc.slice(0, 22)})),
   scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
@@ -211,87 +69,29 @@ CHECK_PAGE = """JSON.stringify({
   lang: document.documentElement.lang, viewport: !!document.querySelector('meta[name=viewport]')})"""
 
 
-def _screenshot(tools, session):
-    from PIL import Image
-
-    data = tools.send("Page.captureScreenshot", {"format": "png"}, session)["data"]
-    return Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
-
-
-def _open(tools, session, url, width, height, mobile):
-    tools.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
-        session,
-    )
-    tools.send("Page.navigate", {"url": url}, session)
-    tools.wait_for("Page.loadEventFired")
-    return json.loads(
-        tools.send(
-            "Runtime.evaluate",
-            {"expression": CHECK_PAGE, "returnByValue": True},
-            session,
-        )["result"]["value"]
-    )
-
-
-def load_in_chromium(chromium, page, profile):
+def load_in_chromium(browser, page):
     """Open ``page`` at laptop and phone size; return what the page reported, both
-    screenshots, and the problems seen: console errors, failed loads, requests
-    that left the page."""
-    tools = DevTools(chromium, profile)
-    try:
-        target = tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = tools.send(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            tools.send(f"{domain}.enable", {}, session)
-        url = Path(page).as_uri()
-        laptop = _open(tools, session, url, 1280, 900, mobile=False)
-        laptop_shot = _screenshot(tools, session)
-        phone = _open(tools, session, url, 390, 844, mobile=True)
-        phone_shot = _screenshot(tools, session)
-    finally:
-        tools.close()
-    errors = [
-        e
-        for e in tools.events
-        if (
-            e.get("method") == "Runtime.consoleAPICalled"
-            and e["params"]["type"] in ("error", "assert")
-        )
-        or e.get("method") == "Runtime.exceptionThrown"
-        or (
-            e.get("method") == "Log.entryAdded"
-            and e["params"]["entry"]["level"] == "error"
-        )
-        or e.get("method") == "Network.loadingFailed"
-    ]
-    requests = {
-        e["params"]["request"]["url"][:60]
-        for e in tools.events
-        if e.get("method") == "Network.requestWillBeSent"
-    }
-    outside = {u for u in requests if not u.startswith(("file:", "data:"))}
+    screenshots, and the problems seen: console errors and exceptions, failed loads,
+    requests that left the page, images that did not decode."""
+    found, shots, errors, outside = [], [], [], set()
+    for size, mobile in ((LAPTOP, False), (PHONE, True)):
+        with visit(browser, page, size, mobile) as (tab, problems):
+            found.append(tab.evaluate(CHECK_PAGE))
+            shots.append(screenshot(tab))
+        errors += problems.errors
+        outside |= problems.outside
+    laptop, phone = found
     broken = [
         i
-        for page in (laptop, phone)
+        for page in found
         for i in page["images"]
         if not (i["complete"] and i["width"] > 0)
     ]
-    return laptop, phone, (laptop_shot, phone_shot), errors, outside, broken
+    return laptop, phone, shots, errors, outside, broken
 
 
-def blank(shot):
-    pixels = np.asarray(shot, dtype=np.float64)
-    return pixels.std() <= 10 or (pixels < 128).mean() <= 0.01
-
-
-def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
-    laptop, phone, shots, errors, outside, broken = load_in_chromium(
-        chromium, report, tmp_path / "profile"
-    )
+def test_report_opens_in_headless_chromium(browser, report):
+    laptop, phone, shots, errors, outside, broken = load_in_chromium(browser, report)
     assert not errors, f"console errors: {errors}"
     assert not outside, f"the page fetched from outside itself: {outside}"
     assert not broken, f"images that did not load: {broken}"
@@ -308,7 +108,7 @@ def test_report_opens_in_headless_chromium(chromium, report, tmp_path):
     assert not any(blank(s) for s in shots), "a screenshot is blank"
 
 
-def test_the_browser_checks_can_fail(chromium, tmp_path):
+def test_the_browser_checks_can_fail(browser, tmp_path):
     """A page with a script error, a broken image, an outside request, too wide for a
     phone, and an empty page: each check must notice."""
     bad = tmp_path / "bad.html"
@@ -318,17 +118,18 @@ def test_the_browser_checks_can_fail(chromium, tmp_path):
         '<img src="data:image/png;base64,AAAA"><img src="https://example.invalid/x.png">'
         '<div style="width:2000px">wide</div></body></html>'
     )
-    _, phone, _, errors, outside, broken = load_in_chromium(
-        chromium, bad, tmp_path / "profile"
-    )
-    assert any(e.get("method") == "Runtime.consoleAPICalled" for e in errors)
-    assert any(e.get("method") == "Runtime.exceptionThrown" for e in errors)
+    with visit(browser, bad) as (_, problems):
+        pass
+    assert any("boom" in e for e in problems.console)
+    assert any("undefined_function" in e for e in problems.exceptions)
+    _, phone, _, errors, outside, broken = load_in_chromium(browser, bad)
+    assert len(errors) >= 4  # at both sizes: the console error and the exception
     assert outside == {"https://example.invalid/x.png"}
     assert len(broken) == 4  # both images, at both sizes
     assert phone["scrollWidth"] > phone["innerWidth"]
     empty = tmp_path / "empty.html"
     empty.write_text("<!DOCTYPE html><html><body></body></html>")
-    *_, shots, _, _, _ = load_in_chromium(chromium, empty, tmp_path / "profile2")
+    *_, shots, _, _, _ = load_in_chromium(browser, empty)
     assert all(blank(s) for s in shots)
 
 
@@ -359,7 +160,7 @@ def _cells(shot):
 
 
 def test_korean_reads_without_korean_fonts_on_the_machine(
-    chromium, report, tmp_path, monkeypatch
+    playwright, chromium, report, tmp_path
 ):
     """Chromium sees no Korean font (a fontconfig with DejaVu only, a Latin font, when there is
     one): with the report's embedded font every syllable is drawn, each different; without it
@@ -372,19 +173,21 @@ def test_korean_reads_without_korean_fonts_on_the_machine(
         f'<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
         f"<dir>{folder}</dir><cachedir>{tmp_path / 'fc_cache'}</cachedir></fontconfig>"
     )
-    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}  # the browser's own fontconfig
     style = report.read_text(encoding="utf-8").split("<style>", 1)[1]
     face = style[: style.index("}") + 1]
     assert face.startswith('@font-face{font-family:"cnnlab Hangul"')
     with_font = _glyph_page(tmp_path / "with.html", face)
     without = _glyph_page(tmp_path / "without.html", "")
     shots = {}
-    for name, page in (("with", with_font), ("without", without)):
-        _, _, (laptop, _), errors, outside, _ = load_in_chromium(
-            chromium, page, tmp_path / f"profile_{name}"
-        )
-        assert not errors and not outside
-        shots[name] = _cells(laptop)
+    with launched(playwright, chromium, env=env) as browser:
+        for name, page in (("with", with_font), ("without", without)):
+            _, _, (laptop, _), errors, outside, _ = load_in_chromium(browser, page)
+            assert not errors and not outside
+            shots[name] = _cells(laptop)
+        # and the report itself, on that machine, loads the font for its Korean
+        _, _, (laptop, _), errors, _, _ = load_in_chromium(browser, report)
+        assert not errors and not blank(laptop)
     drawn = shots["with"]
     assert all(cell.sum() > 150 for cell in drawn), [int(c.sum()) for c in drawn]
     assert len({cell.tobytes() for cell in drawn}) == len(
@@ -393,8 +196,3 @@ def test_korean_reads_without_korean_fonts_on_the_machine(
     assert (
         len({cell.tobytes() for cell in shots["without"]}) == 1
     )  # the failure this font prevents
-    # and the report itself, on that machine, loads the font for its Korean
-    _, _, (laptop, _), errors, _, _ = load_in_chromium(
-        chromium, report, tmp_path / "profile_report"
-    )
-    assert not errors and not blank(laptop)
