@@ -268,7 +268,8 @@ def export(model, images, *, labels=None, sources=None, class_names=None, layer=
     batches = _batches(model, images)
     walk = shape_walk(model)
     layers = [
-        _layer_entry(i, l, row) for i, (l, row) in enumerate(zip(model.layers, walk))
+        _layer_entry(i, layer, row)
+        for i, (layer, row) in enumerate(zip(model.layers, walk))
     ]
     shown = {
         e["index"] for e in layers if e["view"] in ("conv", "pool", "maps", "bars")

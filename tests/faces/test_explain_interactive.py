@@ -159,7 +159,7 @@ def test_the_page_is_self_contained_and_small(seed004_model, tmp_path):
         .replace("<\\/", "</")
     )
     assert len(data["images"]) == 6 and [e["name"] for e in data["layers"]] == [
-        l.name for l in model.layers
+        layer.name for layer in model.layers
     ]
     assert "6 image(s)" in repr(page) and page.path in page._repr_html_()
 
