@@ -20,6 +20,8 @@ FONT_FILE = os.path.join(os.path.dirname(__file__), "cnnlab-hangul.ttf")
 #: Hangul jamo, compatibility jamo and syllables: what the font covers (Latin comes from the system's fonts).
 UNICODE_RANGE = "U+1100-11FF, U+3130-318F, U+AC00-D7A3"
 _RANGES = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7A3))
+#: The files that hold cnnlab's texts.
+TEXT_FILES = ("*.py", "*.md", "*.html", "*.js", "*.css")
 
 
 def is_hangul(ch: str) -> bool:
@@ -27,11 +29,13 @@ def is_hangul(ch: str) -> bool:
 
 
 def hangul_in_sources(root=None) -> set:
-    """Every Hangul character in cnnlab's Python source (where all its Korean texts are)."""
+    """Every Hangul character in cnnlab's source: its Python and its text templates (the lessons'
+    Markdown, the pages' HTML and script), where all its Korean texts are."""
     root = Path(root or Path(__file__).resolve().parents[1])
     found = set()
-    for path in root.rglob("*.py"):
-        found.update(ch for ch in path.read_text(encoding="utf-8") if is_hangul(ch))
+    for pattern in TEXT_FILES:
+        for path in root.rglob(pattern):
+            found.update(ch for ch in path.read_text(encoding="utf-8") if is_hangul(ch))
     return found
 
 
