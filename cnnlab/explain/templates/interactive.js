@@ -451,7 +451,8 @@
     if (hs.length === (x.shape.length - 1)) {
       for (let i = 0; i < canvas.height; i++) for (let j = 0; j < w; j++) {
         const v = heat.data[(d * canvas.height + i) * w + j] / 255, o = 4 * (i * w + j);
-        const r = 255 * Math.min(1, 2 * v), g = 255 * (1 - Math.abs(2 * v - 1)), b = 255 * Math.max(0, 1 - 2 * v), a = 0.55;
+        // red through yellow, as opaque as the evidence is strong (no evidence: the image shows through)
+        const r = 255, g = 255 * Math.max(0, 2 * v - 1), b = 0, a = 0.75 * Math.sqrt(v);
         img.data[o] = (1 - a) * img.data[o] + a * r;
         img.data[o + 1] = (1 - a) * img.data[o + 1] + a * g;
         img.data[o + 2] = (1 - a) * img.data[o + 2] + a * b;
