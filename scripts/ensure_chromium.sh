@@ -1,9 +1,10 @@
 #!/bin/sh
-# Make sure Debian's headless-capable `chromium` is installed, for the test that opens
-# the explain report (tests/faces/test_explain_browser.py). Idempotent: when chromium
-# is already on PATH it prints its path and exits at once. Installing needs root and
-# Debian's package archive (CI has both); otherwise it says why and exits with 1,
-# and the browser test is skipped with that reason.
+# Make sure Debian's headless-capable `chromium` is installed, for the browser tests that
+# open the explain pages (tests/faces/test_explain_browser.py, test_explainer_browser.py;
+# Playwright drives it). .ci/run calls this before the suite; the tests install nothing.
+# Idempotent: when chromium is already on PATH it prints its path and exits at once.
+# Installing needs root and Debian's package archive (CI has both); otherwise it says why
+# and exits with 1, and the browser tests are skipped, saying so.
 set -eu
 for name in chromium chromium-browser; do
     if command -v "$name" >/dev/null 2>&1; then

@@ -28,7 +28,9 @@ import json
 import os
 import string
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +264,15 @@ def _texts():
     return texts
 
 
-def export(model, images, *, labels=None, sources=None, class_names=None, layer=None):
+def export(
+    model: Any,
+    images: Any,
+    *,
+    labels: Sequence[int] | None = None,
+    sources: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    layer: str | int | None = None,
+) -> dict:
     """The page's data (a JSON-ready dict): the layers, and for each image every
     output the page shows, the prediction and Grad-CAM per class."""
     batches = _batches(model, images)
@@ -315,7 +325,7 @@ def export(model, images, *, labels=None, sources=None, class_names=None, layer=
         "version": __version__,
         "rank": rank,
         "axes": [list(AXIS_NAMES_KO.get(rank, ())), list(AXIS_NAMES.get(rank, ()))],
-        "input": {"shape": shape_text(walk.input_shape), "from": []},
+        "input": {"shape": shape_text(walk.input_shape)},
         "layers": layers,
         "classes": names,
         "images": pictures,
@@ -333,8 +343,15 @@ def _json_for_script(data):
 
 
 def interactive(
-    model, images, out, *, labels=None, sources=None, class_names=None, layer=None
-):
+    model: Any,
+    images: Any,
+    out: str | os.PathLike,
+    *,
+    labels: Sequence[int] | None = None,
+    sources: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    layer: str | int | None = None,
+) -> Explainer:
     """Write the interactive explainer of ``model`` for ``images`` (one sample or up to
     :data:`MAX_IMAGES` of them) as one self-contained HTML file.
 

@@ -11,6 +11,7 @@ not counted in an average. The window comes from the same geometry as the layer'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,12 +52,14 @@ class PoolTrace:
         )
 
 
-def max_winner(window):
+def max_winner(window: np.ndarray) -> tuple:
     """The index (a tuple) of the first maximum of ``window`` in row-major order."""
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(window)), window.shape))
 
 
-def trace_pool(model, x, layer, position, channel=0):
+def trace_pool(
+    model: Any, x: Any, layer: Any, position: Any, channel: int = 0
+) -> PoolTrace:
     """Trace pooling layer ``layer`` (name, index or object) at output ``position``
     for ``channel`` on the image ``x``. Returns a :class:`PoolTrace`."""
     where = "trace_pool"

@@ -2,24 +2,22 @@
 
 Playwright for Python drives Debian's ``chromium`` through ``executable_path`` (Playwright's
 own browser download is never used: this machine and CI have no network for it).
-``scripts/ensure_chromium.sh`` installs Debian's chromium when it is missing (as root,
-with apt, as in CI); when that cannot work the tests are skipped, with the reason.
+The tests install nothing: ``scripts/ensure_chromium.sh`` installs Debian's chromium when it
+is missing (as root, with apt; ``.ci/run`` calls it before the suite); without chromium the
+tests are skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 #: Headless Chromium in a container: no sandbox (root), no GPU, nothing fetched in the background.
 ARGS = [
     "--no-sandbox",
@@ -37,29 +35,15 @@ PHONE = (390, 844)
 
 
 def find_chromium():
-    """The path of a chromium executable, installing Debian's package when missing; skips
-    the calling test, with the reason, when there is none and none can be installed."""
+    """The path of Debian's chromium; skips the calling test, with the reason, when there is none.
+    The tests install nothing: ``scripts/ensure_chromium.sh`` does (``.ci/run`` calls it)."""
     for name in ("chromium", "chromium-browser"):
         if shutil.which(name):
             return shutil.which(name)
-    script = ROOT / "scripts" / "ensure_chromium.sh"
-    try:
-        done = subprocess.run(
-            ["sh", str(script)], capture_output=True, text=True, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        pytest.skip(f"chromium is not installed and {script.name} could not run: {e}")
-    path = (
-        done.stdout.strip().splitlines()[-1]
-        if done.returncode == 0 and done.stdout.strip()
-        else ""
+    pytest.skip(
+        "chromium is not installed: run scripts/ensure_chromium.sh (as root: it installs Debian's chromium "
+        "with apt; .ci/run does so before the suite)"
     )
-    if not path or not os.path.exists(path):
-        reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-        pytest.skip(
-            f"chromium is not installed and could not be installed ({script.name}): {reason}"
-        )
-    return path
 
 
 @contextlib.contextmanager

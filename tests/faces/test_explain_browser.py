@@ -5,9 +5,9 @@ Checks: no console errors or exceptions, no request leaves the page (only ``file
 ``data:`` URLs), every image decoded (natural width > 0), no horizontal scrolling on a
 phone-sized screen, and screenshots that are not blank.
 
-Chromium is installed by ``scripts/ensure_chromium.sh`` when it is missing (as root,
-with Debian's package archive: CI has both); if that cannot work the test is
-skipped and the reason says why.
+The test installs nothing: ``scripts/ensure_chromium.sh`` installs Debian's chromium when it
+is missing (as root, with apt; ``.ci/run`` calls it); without chromium the test is skipped and
+the reason says why.
 """
 
 import os
