@@ -132,7 +132,9 @@ class Progbar:
             timing = format_time(elapsed / max(step, 1) * max(self.target - step, 0))
         return f"{self.count(step, self.target)} {bar} {timing}{tail}"
 
-    def update(self, step, logs=None, finalize=False):
+    def update(self, step, logs=None, finalize=False, force=False):
+        """Draw the bar after ``step`` steps; at most every 0.05 s unless ``finalize`` or ``force`` (the
+        caller printed a line of its own over the bar, which must come back at once)."""
         if self.verbose == 0:
             return
         now = time.perf_counter()
@@ -149,7 +151,9 @@ class Progbar:
                     redraw=False,
                 )
             return
-        if not finalize and (not self.dynamic or now - self._last_draw < 0.05):
+        if not (finalize or force) and (
+            not self.dynamic or now - self._last_draw < 0.05
+        ):
             return
         self._last_draw = now
         self._write(

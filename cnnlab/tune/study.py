@@ -207,6 +207,7 @@ def run_study(
     plots=True,
     print_fn=print,
     other_data=False,
+    progress_bar=True,
 ):
     """Search ``space`` (a dict, a :class:`~cnnlab.tune.space.SearchSpace`, or ``None``: the
     study's stored space, else :data:`~cnnlab.tune.space.DEFAULT_SPACE`) with Optuna.
@@ -220,7 +221,9 @@ def run_study(
     stored ones. The data too: where it came from and a fingerprint of it are stored, a
     resumed run (or a joining worker) without ``data`` uses the study's, and one whose data
     differ is refused unless ``other_data=True``. ``enqueue``: parameter dicts to try first.
-    Returns a :class:`TuneResult`.
+    ``print_fn`` prints a line per finished trial (and the headers and summary); on a terminal or in a
+    notebook a bar over the trials with the best value so far is drawn under them on standard output
+    (``progress_bar=False``: the lines alone). Returns a :class:`TuneResult`.
     """
     optuna = require_optuna()
     from optuna.trial import TrialState
@@ -334,7 +337,7 @@ def run_study(
             f"Data: {len(train_data[0]):,} training and {len(val_data[0]):,} validation images of "
             f"{choice.describe()}; pruner: {pruner}."
         )
-        progress = _Progress(n_trials, print_fn)
+        progress = _Progress(n_trials, print_fn, study_bar(n_trials, progress_bar))
         callbacks = [progress]
         if total is not None:
             callbacks.append(
@@ -345,6 +348,7 @@ def run_study(
             )
         interrupted = False
         if n_trials:
+            progress.draw()  # 0/N while the first trial trains
             try:
                 study.optimize(
                     objective,
@@ -355,11 +359,15 @@ def run_study(
                 )
             except KeyboardInterrupt:
                 interrupted = True
+                progress.draw(finalize=True)
                 _retry_interrupted(study)
                 print_fn(
                     f"interrupted: {len(progress.numbers)} trial(s) finished in this run; continue the "
                     f"study with --resume (or the same --storage and --study)"
                 )
+            progress.draw(
+                finalize=True
+            )  # stopped early (timeout, --total): the bar ends where it got
         result = finish(
             study,
             space,
@@ -549,16 +557,30 @@ def _remove(path):
         pass
 
 
-class _Progress:
-    """One line per finished trial (an Optuna callback)."""
+def study_bar(n_trials, wanted=True):
+    """The study's bar over its trials (cnnlab's one progress display, :class:`cnnlab.progress.Progbar`,
+    on standard output) with the best value so far, as Optuna's own progress bar shows it; ``None`` where
+    it would not redraw in place (a log file, a pipe: the trial lines say it all there) or is not wanted."""
+    from ..progress import Progbar
 
-    def __init__(self, n_trials, print_fn):
+    if not n_trials or not wanted:
+        return None
+    bar = Progbar(n_trials, unit_name="trial")
+    return bar if bar.dynamic else None
+
+
+class _Progress:
+    """One line per finished trial (an Optuna callback), and on a terminal or in a notebook the
+    study's bar under them (``bar``, from :func:`study_bar`)."""
+
+    def __init__(self, n_trials, print_fn, bar=None):
         self.n, self.print_fn, self.numbers, self.started = (
             n_trials,
             print_fn,
             [],
             time.time(),
         )
+        self.bar, self.best = bar, {}
 
     def __call__(self, study, trial):
         self.numbers.append(trial.number)
@@ -576,11 +598,26 @@ class _Progress:
         except ValueError:
             best = "no completed trial yet"
         seconds = trial.duration.total_seconds() if trial.duration else 0.0
+        if self.bar is not None and not self.bar.notebook:
+            # the bar's line gives way to the trial's line, then is drawn again under it
+            self.bar.stream.write("\r\033[K")
         self.print_fn(
             f"{count} trial {trial.number:>3} {trial.state.name:<8} {what}  |  {best}  |  {seconds:.1f} s"
             f"  |  {_format_params(trial.params)}"
         )
         sys.stdout.flush()
+        if self.bar is not None:
+            try:
+                self.best = {"best val_accuracy": study.best_value}
+            except ValueError:
+                pass
+            self.draw(finalize=len(self.numbers) >= self.n)
+
+    def draw(self, finalize=False):
+        """Redraw the bar; ``finalize`` ends its line (every trial done, or the study stopped early)."""
+        if self.bar is not None and not getattr(self, "_closed", False):
+            self.bar.update(len(self.numbers), self.best, finalize=finalize, force=True)
+            self._closed = finalize
 
 
 def _format_params(params):

@@ -1,6 +1,7 @@
 """Studies on the bundled MNIST sample: the best model, diverging trials, stop and resume with SQLite."""
 
 import csv
+import io
 import json
 import math
 import os
@@ -311,3 +312,65 @@ def test_ctrl_c_keeps_the_study_and_the_interrupted_trial_is_tried_again(
     retry = result.trials[2]
     assert retry.state == TrialState.COMPLETE and retry.params == study.trials[1].params
     assert retry.user_attrs["retry_of"] == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_study_bar_counts_trials_with_the_best_value_under_the_trial_lines():
+    """On a terminal the one progress display (cnnlab.progress.Progbar) draws a bar over the trials with
+    the best value so far; each trial's line, the one a user greps, is printed above it."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from cnnlab.progress import Progbar
+    from cnnlab.tune import study as study_mod
+
+    screen = _Terminal()
+    progress = study_mod._Progress(
+        2,
+        lambda line: screen.write(line + "\n"),
+        Progbar(2, stream=screen, unit_name="trial"),
+    )
+    progress.draw()
+    assert screen.getvalue().startswith("\r0/2 ")
+    values = {0: 0.8, 1: 0.9}
+    for number in (0, 1):
+        trial = SimpleNamespace(
+            number=number,
+            value=values[number],
+            state=TrialState.COMPLETE,
+            params={"filters": 4},
+            user_attrs={},
+            duration=timedelta(seconds=1),
+        )
+        best = max(values[n] for n in range(number + 1))
+        study = SimpleNamespace(
+            best_value=best, best_trial=SimpleNamespace(number=number)
+        )
+        progress(study, trial)
+    lines = screen.getvalue().split("\r\033[K")
+    assert "[1/2] trial   0 COMPLETE val_accuracy 0.8000" in lines[1]
+    assert (
+        "\r1/2 " + "━" * 10 + " " * 10 in lines[1]
+    )  # the bar drawn again under the line, half full
+    assert "best val_accuracy: 0.8000" in lines[1]
+    assert "[2/2] trial   1 COMPLETE val_accuracy 0.9000" in lines[2]
+    assert (
+        "2/2 " + "━" * 20 in lines[2]
+        and "s/trial - best val_accuracy: 0.9000\n" in lines[2]
+    )
+    progress.draw(finalize=True)  # already ended: nothing more
+    assert screen.getvalue().endswith("best val_accuracy: 0.9000\n")
+
+
+def test_no_study_bar_in_a_log_or_when_not_wanted(monkeypatch):
+    from cnnlab.tune.study import study_bar
+
+    # pytest's captured stdout is not a terminal: the trial lines alone
+    assert study_bar(5) is None
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    assert study_bar(5) is not None and study_bar(5).target == 5
+    assert study_bar(5, wanted=False) is None and study_bar(0) is None
