@@ -19,13 +19,18 @@ one gradient per input, each summed back to its input's shape.
 
 from __future__ import annotations
 
-from ..backend import xp
+from typing import Any, Callable, Sequence
+
+from ..backend import Array, xp
 
 #: Keras's l2-normalisation floor on the sum of squares.
 L2_EPSILON = 1e-12
 
+#: What maximum/minimum's backward needs: the inputs and the result.
+ExtremeCache = tuple[list[Array], Array]
 
-def unbroadcast(g, shape):
+
+def unbroadcast(g: Array, shape: Sequence[int]) -> Array:
     """Sum ``g`` over the axes that broadcasting stretched, back to ``shape``."""
     if g.shape == tuple(shape):
         return g
@@ -36,7 +41,7 @@ def unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
-def add_forward(xs):
+def add_forward(xs: Sequence[Array]) -> tuple[Array, list[tuple[int, ...]]]:
     """``xs`` list of ``(N, ...)`` -> ``(sum, shapes)``."""
     y = xs[0] + xs[1] if len(xs) > 1 else xs[0].copy()
     for x in xs[2:]:
@@ -44,31 +49,31 @@ def add_forward(xs):
     return y, [x.shape for x in xs]
 
 
-def add_backward(dy, shapes):
+def add_backward(dy: Array, shapes: list[tuple[int, ...]]) -> list[Array]:
     return [unbroadcast(dy, s) for s in shapes]
 
 
-def subtract_forward(xs):
+def subtract_forward(xs: Sequence[Array]) -> tuple[Array, list[tuple[int, ...]]]:
     """``[x0, x1]`` -> ``(x0 - x1, shapes)``."""
     return xs[0] - xs[1], [x.shape for x in xs]
 
 
-def subtract_backward(dy, shapes):
+def subtract_backward(dy: Array, shapes: list[tuple[int, ...]]) -> list[Array]:
     return [unbroadcast(dy, shapes[0]), unbroadcast(-dy, shapes[1])]
 
 
-def average_forward(xs):
+def average_forward(xs: Sequence[Array]) -> tuple[Array, list[tuple[int, ...]]]:
     y, shapes = add_forward(xs)
     y *= y.dtype.type(1.0 / len(xs))
     return y, shapes
 
 
-def average_backward(dy, shapes):
+def average_backward(dy: Array, shapes: list[tuple[int, ...]]) -> list[Array]:
     scaled = dy * dy.dtype.type(1.0 / len(shapes))
     return [unbroadcast(scaled, s) for s in shapes]
 
 
-def multiply_forward(xs):
+def multiply_forward(xs: Sequence[Array]) -> tuple[Array, list[Array]]:
     """``xs`` -> ``(product, xs)``."""
     y = xs[0] * xs[1] if len(xs) > 1 else xs[0].copy()
     for x in xs[2:]:
@@ -76,7 +81,7 @@ def multiply_forward(xs):
     return y, list(xs)
 
 
-def multiply_backward(dy, xs):
+def multiply_backward(dy: Array, xs: Sequence[Array]) -> list[Array]:
     """Input i gets ``dy * prod(x_j, j != i)`` (a product, not ``y / x_i``: zeros are allowed)."""
     grads = []
     for i, x in enumerate(xs):
@@ -88,14 +93,16 @@ def multiply_backward(dy, xs):
     return grads
 
 
-def _extreme_forward(xs, pick):
+def _extreme_forward(
+    xs: Sequence[Array], pick: Callable[[Array, Array], Array]
+) -> tuple[Array, ExtremeCache]:
     y = xs[0]
     for x in xs[1:]:
         y = pick(y, x)
     return y, (list(xs), y)
 
 
-def _extreme_backward(dy, cache):
+def _extreme_backward(dy: Array, cache: ExtremeCache) -> list[Array]:
     xs, y = cache
     taken = xp.zeros(y.shape, dtype=bool)
     grads = []
@@ -108,12 +115,12 @@ def _extreme_backward(dy, cache):
     return grads
 
 
-def maximum_forward(xs):
+def maximum_forward(xs: Sequence[Array]) -> tuple[Array, ExtremeCache]:
     """Elementwise maximum -> ``(y, cache)``; ties: the first input wins."""
     return _extreme_forward(xs, xp.maximum)
 
 
-def minimum_forward(xs):
+def minimum_forward(xs: Sequence[Array]) -> tuple[Array, ExtremeCache]:
     """Elementwise minimum -> ``(y, cache)``; ties: the first input wins."""
     return _extreme_forward(xs, xp.minimum)
 
@@ -121,33 +128,39 @@ def minimum_forward(xs):
 maximum_backward = minimum_backward = _extreme_backward
 
 
-def concatenate_forward(xs, axis=-1):
+def concatenate_forward(
+    xs: Sequence[Array], axis: int = -1
+) -> tuple[Array, tuple[int, list[int]]]:
     """``xs`` (equal except along ``axis``) -> ``(y, (axis, sizes))``."""
     axis = axis % xs[0].ndim
     return xp.concatenate(xs, axis=axis), (axis, [x.shape[axis] for x in xs])
 
 
-def concatenate_backward(dy, cache):
+def concatenate_backward(dy: Array, cache: tuple[int, list[int]]) -> list[Array]:
     axis, sizes = cache
     bounds = xp.cumsum(sizes)[:-1]
     return [xp.ascontiguousarray(g) for g in xp.split(dy, bounds, axis=axis)]
 
 
-def _l2_normalize(x, axis):
+def _l2_normalize(x: Array, axis: int) -> tuple[Array, Array]:
     norm = xp.sqrt(
         xp.maximum((x * x).sum(axis=axis, keepdims=True), x.dtype.type(L2_EPSILON))
     )
     return x / norm, norm
 
 
-def _l2_normalize_backward(dn, n, norm, axis, x):
+def _l2_normalize_backward(
+    dn: Array, n: Array, norm: Array, axis: int, x: Array
+) -> Array:
     ss = (x * x).sum(axis=axis, keepdims=True)
     inside = ss > L2_EPSILON  # below the floor the norm is a constant
     along = (dn * n).sum(axis=axis, keepdims=True)
     return xp.where(inside, (dn - n * along) / norm, dn / norm)
 
 
-def dot_forward(xs, axes, normalize=False):
+def dot_forward(
+    xs: Sequence[Array], axes: Sequence[int], normalize: bool = False
+) -> tuple[Array, tuple[Any, ...]]:
     """``[x (N, ...), y (N, ...)]``, ``axes = (ax, ay)`` (not the batch axis) -> ``(z, cache)``.
 
     ``z[n] = sum_k x[n, ..k..] * y[n, ..k..]`` over ``x``'s axis ``ax`` and ``y``'s
@@ -169,7 +182,7 @@ def dot_forward(xs, axes, normalize=False):
     return z, (xs, x, y, nx, ny, ax, ay, rx, ry)
 
 
-def dot_backward(dz, cache):
+def dot_backward(dz: Array, cache: tuple[Any, ...]) -> list[Array]:
     (x0, y0), x, y, nx, ny, ax, ay, rx, ry = cache
     n = len(x)
     xm = xp.moveaxis(x, ax, -1)

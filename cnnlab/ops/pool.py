@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Sequence
 
-from ..backend import xp
+from ..backend import Array, xp
 from ..errors import ShapeError
 from . import shapes
+from .shapes import IntOrTuple, Pads
 from .windows import interior, kernel_offsets, offset_slice, pad
 
 
@@ -36,10 +38,16 @@ class PoolCache:
     strides: tuple
     pads: tuple
     out: tuple
-    extra: object = None  # max: index of the winning offset; average: cell counts
+    extra: Any = None  # max: index of the winning offset; average: cell counts
 
 
-def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pooling"):
+def pool_geometry(
+    x_shape: Sequence[int],
+    pool_size: Sequence[int],
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+    where: str = "pooling",
+) -> tuple[tuple[int, ...], tuple[int, ...], Pads, tuple[int, ...]]:
     """Check shapes and return ``(pool, strides, pads, out_spatial)``."""
     if isinstance(pool_size, int):
         raise ShapeError(
@@ -65,7 +73,12 @@ def pool_geometry(x_shape, pool_size, strides=None, padding="valid", where="pool
     return pool, strides, pads, out
 
 
-def max_pool_forward(x, pool_size, strides=None, padding="valid"):
+def max_pool_forward(
+    x: Array,
+    pool_size: Sequence[int],
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+) -> tuple[Array, PoolCache]:
     """Max pooling. ``x (N, *S, C)`` -> ``(y (N, *out, C), cache)``.
 
     The cache records where each window's first maximum is, so that the
@@ -75,6 +88,7 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid"):
         x.shape, pool_size, strides, padding, "max_pool"
     )
     x_padded = pad(x, pads, value=-xp.inf)
+    winners: Any  # tiled: (axis, size, winner) per axis; sliding: the winning offset per window
     if strides == pool:
         y, winners = _tiled_max(x_padded, pool, out)
     else:
@@ -82,14 +96,16 @@ def max_pool_forward(x, pool_size, strides=None, padding="valid"):
     return y, PoolCache(tuple(x.shape), pool, strides, pads, out, winners)
 
 
-def max_pool_backward(dy, cache: PoolCache):
+def max_pool_backward(dy: Array, cache: PoolCache) -> Array:
     """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient goes to its first maximum."""
     if cache.strides == cache.pool:
         return _tiled_max_backward(dy, cache)
     return _sliding_max_backward(dy, cache)
 
 
-def _sliding_max(x_padded, pool, strides, out):
+def _sliding_max(
+    x_padded: Array, pool: Sequence[int], strides: Sequence[int], out: Sequence[int]
+) -> tuple[Array, Array]:
     """Any windows: walk the kernel offsets in row-major order, keeping the best
     value and the offset it came from (strictly greater wins, so ties keep the first)."""
     ones = (1,) * len(pool)
@@ -103,7 +119,7 @@ def _sliding_max(x_padded, pool, strides, out):
     return y, winner
 
 
-def _sliding_max_backward(dy, cache):
+def _sliding_max_backward(dy: Array, cache: PoolCache) -> Array:
     ones = (1,) * len(cache.pool)
     dx = xp.zeros(_padded_shape(cache), dtype=dy.dtype)
     disjoint = all(s >= p for s, p in zip(cache.strides, cache.pool))
@@ -116,14 +132,16 @@ def _sliding_max_backward(dy, cache):
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 
-def _along(a, axis, k, step, count):
+def _along(a: Array, axis: int, k: int, step: int, count: int) -> Array:
     """Cells ``k, k + step, ...`` (``count`` of them) of ``a`` along ``axis``."""
     index = [slice(None)] * a.ndim
     index[axis] = slice(k, k + (count - 1) * step + 1, step)
     return a[tuple(index)]
 
 
-def _tiled_max(x_padded, pool, out):
+def _tiled_max(
+    x_padded: Array, pool: Sequence[int], out: Sequence[int]
+) -> tuple[Array, list[tuple[int, int, Array]]]:
     """Windows that tile the input (stride = pool size): reduce one axis at a
     time, the last spatial axis first. Each reduction keeps, per cell, which of
     the ``p`` candidates won; taking ties to the lower index on every axis, last
@@ -158,7 +176,7 @@ def _tiled_max(x_padded, pool, out):
     return current, winners
 
 
-def _tiled_max_backward(dy, cache):
+def _tiled_max_backward(dy: Array, cache: PoolCache) -> Array:
     grad = dy
     for axis, p, winner in reversed(cache.extra):  # first spatial axis first
         shape = list(grad.shape)
@@ -183,7 +201,12 @@ def _tiled_max_backward(dy, cache):
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 
-def avg_pool_forward(x, pool_size, strides=None, padding="valid"):
+def avg_pool_forward(
+    x: Array,
+    pool_size: Sequence[int],
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+) -> tuple[Array, PoolCache]:
     """Average pooling. ``x (N, *S, C)`` -> ``(y (N, *out, C), cache)``.
 
     With ``"same"`` padding, border windows divide by the number of real cells.
@@ -201,7 +224,7 @@ def avg_pool_forward(x, pool_size, strides=None, padding="valid"):
     return y, PoolCache(tuple(x.shape), pool, strides, pads, out, counts)
 
 
-def avg_pool_backward(dy, cache: PoolCache):
+def avg_pool_backward(dy: Array, cache: PoolCache) -> Array:
     """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient is spread evenly over its real cells."""
     ones = (1,) * len(cache.pool)
     share = dy / cache.extra
@@ -211,7 +234,14 @@ def avg_pool_backward(dy, cache: PoolCache):
     return dx[interior(cache.pads, cache.x_shape[1:-1])]
 
 
-def _real_cell_counts(x_shape, pool, strides, pads, out, dtype):
+def _real_cell_counts(
+    x_shape: Sequence[int],
+    pool: Sequence[int],
+    strides: Sequence[int],
+    pads: Pads,
+    out: Sequence[int],
+    dtype: Any,
+) -> int | Array:
     """How many unpadded cells each window covers: ``prod(pool)`` without padding,
     an array ``(1, *out, 1)`` with it."""
     if not any(b or a for b, a in pads):
@@ -224,7 +254,7 @@ def _real_cell_counts(x_shape, pool, strides, pads, out, dtype):
     return counts
 
 
-def _padded_shape(cache: PoolCache):
+def _padded_shape(cache: PoolCache) -> tuple[int, ...]:
     return (
         (cache.x_shape[0],)
         + tuple(s + b + a for s, (b, a) in zip(cache.x_shape[1:-1], cache.pads))
@@ -232,7 +262,7 @@ def _padded_shape(cache: PoolCache):
     )
 
 
-def global_max_pool_forward(x):
+def global_max_pool_forward(x: Array) -> tuple[Array, tuple[tuple[int, ...], Array]]:
     """``x (N, *S, C)`` -> ``(y (N, C), cache)``: the largest value of each channel."""
     _check_spatial(x, "global_max_pool")
     flat = x.reshape(x.shape[0], -1, x.shape[-1])
@@ -241,7 +271,7 @@ def global_max_pool_forward(x):
     return y, (tuple(x.shape), winner)
 
 
-def global_max_pool_backward(dy, cache):
+def global_max_pool_backward(dy: Array, cache: tuple[tuple[int, ...], Array]) -> Array:
     """``dy (N, C)`` -> ``dx (N, *S, C)``, all of it to the first maximum."""
     x_shape, winner = cache
     dx = xp.zeros((x_shape[0], math.prod(x_shape[1:-1]), x_shape[-1]), dtype=dy.dtype)
@@ -249,21 +279,21 @@ def global_max_pool_backward(dy, cache):
     return dx.reshape(x_shape)
 
 
-def global_avg_pool_forward(x):
+def global_avg_pool_forward(x: Array) -> tuple[Array, tuple[int, ...]]:
     """``x (N, *S, C)`` -> ``(y (N, C), cache)``: the mean of each channel."""
     _check_spatial(x, "global_avg_pool")
     axes = tuple(range(1, x.ndim - 1))
     return x.mean(axis=axes), tuple(x.shape)
 
 
-def global_avg_pool_backward(dy, x_shape):
+def global_avg_pool_backward(dy: Array, x_shape: Sequence[int]) -> Array:
     """``dy (N, C)`` -> ``dx (N, *S, C)``, spread evenly."""
     cells = math.prod(x_shape[1:-1])
     shape = (x_shape[0],) + (1,) * (len(x_shape) - 2) + (x_shape[-1],)
     return xp.broadcast_to((dy / cells).reshape(shape), x_shape).copy()
 
 
-def _check_spatial(x, where):
+def _check_spatial(x: Array, where: str) -> None:
     if x.ndim < 3:
         raise ShapeError(
             f"{where}: expects (batch, *spatial, channels) with at least one spatial axis. "

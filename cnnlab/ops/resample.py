@@ -12,25 +12,32 @@ Layout ``(N, *spatial, C)``; each function works for any number of spatial axes.
 
 from __future__ import annotations
 
-from ..backend import xp
+from typing import Any, Sequence
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 from .resize import resize
+from .shapes import Pads
 from .windows import interior, pad
 
 
-def zero_pad_forward(x, pads):
+def zero_pad_forward(
+    x: Array, pads: Pads
+) -> tuple[Array, tuple[Pads, tuple[int, ...]]]:
     """``x (N, *S, C)``, ``pads = ((before, after), ...)`` -> ``(y (N, *(S + before + after), C), cache)``."""
     _check_pairs(x, pads, "zero_pad")
     return pad(x, pads), (tuple(pads), tuple(x.shape[1:-1]))
 
 
-def zero_pad_backward(dy, cache):
+def zero_pad_backward(dy: Array, cache: tuple[Pads, tuple[int, ...]]) -> Array:
     """The gradient of the padded cells is dropped: ``dx = dy[interior]``."""
     pads, spatial = cache
     return dy[interior(pads, spatial)]
 
 
-def crop_forward(x, crops, where="crop"):
+def crop_forward(
+    x: Array, crops: Pads, where: str = "crop"
+) -> tuple[Array, tuple[Pads, tuple[int, ...]]]:
     """``x (N, *S, C)`` -> ``(y (N, *(S - before - after), C), cache)``; refuses a crop that leaves nothing."""
     _check_pairs(x, crops, where)
     spatial = x.shape[1:-1]
@@ -45,7 +52,7 @@ def crop_forward(x, crops, where="crop"):
     return x[interior(crops, kept)], (tuple(crops), tuple(x.shape))
 
 
-def crop_backward(dy, cache):
+def crop_backward(dy: Array, cache: tuple[Pads, tuple[int, ...]]) -> Array:
     """The cropped cells get zero gradient."""
     crops, x_shape = cache
     dx = xp.zeros(x_shape, dtype=dy.dtype)
@@ -53,7 +60,7 @@ def crop_backward(dy, cache):
     return dx
 
 
-def _check_pairs(x, pairs, where):
+def _check_pairs(x: Array, pairs: Sequence[Any], where: str) -> None:
     if x.ndim != len(pairs) + 2:
         raise ShapeError(
             f"{where}: expects input of rank {len(pairs) + 2} (batch, {len(pairs)} spatial axes, "
@@ -61,7 +68,9 @@ def _check_pairs(x, pairs, where):
         )
 
 
-def repeat_forward(x, factors):
+def repeat_forward(
+    x: Array, factors: Sequence[int]
+) -> tuple[Array, tuple[tuple[int, ...], tuple[int, ...]]]:
     """Nearest-neighbour upsampling by whole factors: ``(N, *S, C) -> (N, *(S*f), C)``."""
     y = x
     for axis, f in enumerate(factors, start=1):
@@ -70,7 +79,7 @@ def repeat_forward(x, factors):
     return y, (tuple(factors), tuple(x.shape))
 
 
-def repeat_backward(dy, cache):
+def repeat_backward(dy: Array, cache: tuple[tuple[int, ...], tuple[int, ...]]) -> Array:
     """Each input cell's gradient is the sum over its block of copies."""
     factors, x_shape = cache
     split = [x_shape[0]]
@@ -81,7 +90,9 @@ def repeat_backward(dy, cache):
     return dy.reshape(split).sum(axis=axes)
 
 
-def spatial_resize(x, size, interpolation="bilinear"):
+def spatial_resize(
+    x: Array, size: Sequence[int], interpolation: str = "bilinear"
+) -> tuple[Array, Any]:
     """``x (N, *S, C)`` -> ``(y (N, *size, C), cache)`` with :func:`cnnlab.ops.resize.resize`."""
     if x.ndim != len(size) + 2:
         raise ShapeError(
@@ -93,7 +104,9 @@ def spatial_resize(x, size, interpolation="bilinear"):
     )
 
 
-def pad_constant_forward(x, pads, value):
+def pad_constant_forward(
+    x: Array, pads: Pads, value: float
+) -> tuple[Array, tuple[Pads, tuple[int, ...]]]:
     """Pad with ``value`` (Resizing's ``fill_value``); backward is :func:`zero_pad_backward`."""
     _check_pairs(x, pads, "pad")
     return pad(x, pads, value), (tuple(pads), tuple(x.shape[1:-1]))
