@@ -228,8 +228,8 @@ INTERACTIVE = {
     "from": ("입력", "from"),
     "params": ("파라미터", "parameters"),
     "maps": (
-        "특징 맵: 층을 고른 뒤 채널(맵)을 누르세요",
-        "Feature maps: choose a layer above, then a channel (map)",
+        "특징 맵: 합성곱 층과 풀링 층의 채널마다 맵 하나. 맵을 누르면 아래에 칸이 나옵니다.",
+        "Feature maps: one map per channel of every convolution and pooling layer. Click a map to see its cells.",
     ),
     "cells": (
         "칸을 누르거나, 마우스를 올리거나, 화살표 키로 옮기면 그 칸의 계산이 아래에 나옵니다.",

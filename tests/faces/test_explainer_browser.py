@@ -55,7 +55,7 @@ def open_cell(page, layer, channel, position):
             " s.dispatchEvent(new Event('input')); }",
             position[0],
         )
-    page.click(f'#maps button[data-channel="{channel}"]')
+    page.click(f'#maps [data-layer="{layer}"] button[data-channel="{channel}"]')
     page.click(f'#grid .cell[data-pos="{",".join(map(str, position))}"]')
     return page.evaluate(READ_DETAIL)
 
@@ -404,9 +404,7 @@ def test_one_and_three_dimensional_and_graph_models(browser, tmp_path):
                 pool_problems(shown, trace_pool(model, xs[0], "p", pool_at, 0)) == []
             ), model.name
             assert not blank(screenshot(page))
-            strips = page.evaluate(
-                "document.getElementById('maps').classList.contains('strips')"
-            )
+            strips = page.evaluate("!!document.querySelector('#maps .block.strips')")
             slider = page.evaluate("!document.getElementById('depth-box').hidden")
             assert (strips, slider) == (model.name == "one_d", model.name == "three_d")
             assert not seen.errors and not seen.outside, model.name

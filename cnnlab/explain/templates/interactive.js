@@ -172,13 +172,12 @@
     return null;
   }
 
+  // Every channel of every convolution and pooling layer, a block of small maps per layer; the chosen
+  // map opens below as a grid of cells.
   function renderMaps() {
     const section = $("maps-section");
     if (S.layer === null) { section.hidden = true; return; }
-    const L = layerOf(S.layer), y = output(S.layer), C = y.shape[y.shape.length - 1];
-    const box = $("maps");
-    box.replaceChildren();
-    box.classList.toggle("strips", y.shape.length === 2);
+    const y = output(S.layer);
     const depthBox = $("depth-box");
     depthBox.hidden = y.shape.length !== 4;
     if (y.shape.length === 4) {
@@ -187,14 +186,29 @@
       $("depth").value = String(S.depth);
       $("depth-value").textContent = S.depth + " / " + (y.shape[0] - 1);
     }
-    for (let c = 0; c < C; c++) {
-      const canvas = el("canvas");
-      const [lo, hi] = range(y, c);
-      drawPlane(canvas, plane(y, c, S.depth), lo, hi);
-      const b = el("button", { type: "button", "aria-pressed": String(c === S.ch), "data-channel": String(c),
-        "aria-label": tf("channel_of", { layer: L.name, channel: c }) }, [canvas]);
-      b.addEventListener("click", () => { S.ch = c; renderMaps(); });
-      box.append(b);
+    const box = $("maps");
+    box.replaceChildren();
+    for (const L of D.layers) {
+      if (!["conv", "pool", "maps"].includes(L.view)) continue;
+      const out = output(L.index), C = out.shape[out.shape.length - 1];
+      const row = el("div", { cls: "row" });
+      for (let c = 0; c < C; c++) {
+        const canvas = el("canvas");
+        const [lo, hi] = range(out, c);
+        drawPlane(canvas, plane(out, c, S.depth), lo, hi);
+        const b = el("button", { type: "button", "data-channel": String(c),
+          "aria-pressed": String(L.index === S.layer && c === S.ch),
+          "aria-label": tf("channel_of", { layer: L.name, channel: c }) }, [canvas]);
+        b.addEventListener("click", () => {
+          if (L.index !== S.layer) { S.layer = L.index; S.cell = null; }
+          S.ch = c;
+          renderMaps(); renderNetwork();
+        });
+        row.append(b);
+      }
+      const block = el("div", { cls: "block" + (out.shape.length === 2 ? " strips" : ""), "data-layer": L.name },
+        [el("h4", { text: L.name + " · " + L.out }), row]);
+      box.append(block);
     }
     renderGrid();
   }
