@@ -59,6 +59,8 @@ MAX_IMAGES = 8
 MAX_CAM_CLASSES = 20
 #: A layer with a flat output wider than this is not drawn as bars.
 MAX_BARS = 1024
+#: A page heavier than this (its arrays, before the font and script) is refused with the reason.
+MAX_PAGE_BYTES = 60_000_000
 #: The page's file name when ``out`` is a folder.
 FILE_NAME = "explainer.html"
 
@@ -216,6 +218,37 @@ def _sources(model, outputs, batch):
     return found
 
 
+def _check_size(model, layers, outputs, needed, n_images):
+    """Refuse a page too heavy to open (a large network at full resolution), before the work."""
+    per_image = sum(outputs[i][0].size for i in needed) + int(
+        np.prod(model.input_shape[1:])
+    )
+    weights = sum(
+        np.size(w)
+        for e in layers
+        if e["view"] == "conv"
+        for w in model.layers[e["index"]].get_weights()
+    )
+    size = (per_image * n_images + weights) * 4 * 4 / 3  # float32 as base64
+    if size > MAX_PAGE_BYTES:
+        one = (per_image + weights) * 4 * 4 / 3
+        fewer = (
+            int((MAX_PAGE_BYTES / (4 * 4 / 3) - weights) // per_image)
+            if one <= MAX_PAGE_BYTES
+            else 0
+        )
+        hint = (
+            f"Pass fewer images (images[:{fewer}])."
+            if fewer >= 1
+            else "Even one image is too much: explain a smaller model, or use explain.build_report for this one."
+        )
+        raise ExplainError(
+            f"interactive: the page of model '{model.name}' would hold about {size / 1e6:.0f} MB of layer outputs "
+            f"and kernels for {n_images} image(s), more than a browser opens comfortably "
+            f"({MAX_PAGE_BYTES / 1e6:.0f} MB). {hint} Received: {n_images} image(s) of shape {model.input_shape[1:]}"
+        )
+
+
 def _probabilities(last):
     p = np.ravel(last).astype(np.float64)
     return np.array([1 - p[0], p[0]]) if p.size == 1 else p
@@ -296,6 +329,8 @@ def export(
         for e in layers:
             if e["view"] in ("conv", "pool"):
                 needed.update(j for j in e["from"] if j >= 0)
+        if n == 0:
+            _check_size(model, layers, outputs, needed, len(batches))
         probs = _probabilities(outputs[-1][0])
         picture = {
             "x": _f32(batch[0]),

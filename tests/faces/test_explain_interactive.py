@@ -200,3 +200,22 @@ def test_cli_writes_the_interactive_page(capsys, tmp_path, seed004_model):
         )
         != 0
     )
+
+
+def test_a_page_too_heavy_is_refused(monkeypatch, small, tmp_path):
+    from cnnlab.explain import explainer
+
+    model, xs = small
+    # per image: the input (144), c's maps (432), p's maps (108), d (8) and out (4); c's kernel and bias: 30
+    per_image, weights = 144 + 432 + 108 + 8 + 4, 30
+    monkeypatch.setattr(
+        explainer, "MAX_PAGE_BYTES", (2 * per_image + weights) * 4 * 4 / 3
+    )
+    assert interactive(model, xs[:2], tmp_path).images == 2  # exactly at the limit
+    with pytest.raises(
+        explain.ExplainError, match=r"Pass fewer images \(images\[:2\]\)"
+    ):
+        interactive(model, xs[:3], tmp_path)
+    monkeypatch.setattr(explainer, "MAX_PAGE_BYTES", 100)
+    with pytest.raises(explain.ExplainError, match="Even one image is too much"):
+        interactive(model, xs[:1], tmp_path)

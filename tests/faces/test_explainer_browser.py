@@ -383,12 +383,32 @@ def _reduced_models():
         layers.Flatten()(layers.MaxPooling2D(name="p")(r))
     )
     graph = keras.Model(inp, head, name="graph")
-    return [(one, (4,), (4,)), (three, (4, 1, 5), (1, 2, 1)), (graph, (0, 9), (4, 0))]
+    colour = keras.Sequential(
+        [
+            keras.Input((9, 9, 3)),
+            layers.Conv2D(
+                2, 3, dilation_rate=2, padding="same", name="c"
+            ),  # a 5x5 reach, pads (2, 2)
+            layers.AveragePooling2D(
+                2, padding="same", name="p"
+            ),  # 9 -> 5: the last window is half padding
+            layers.Flatten(),
+            layers.Dense(3, activation="softmax"),
+        ],
+        name="colour",
+    )
+    return [
+        (one, (4,), (4,)),
+        (three, (4, 1, 5), (1, 2, 1)),
+        (graph, (0, 9), (4, 0)),
+        (colour, (8, 0), (4, 4)),
+    ]
 
 
 def test_one_and_three_dimensional_and_graph_models(browser, tmp_path):
     """1-D maps as strips, 3-D maps slice by slice (a depth slider), a functional model's layers
-    in topological order (the second convolution reads the first one's output)."""
+    in topological order (the second convolution reads the first one's output), a colour image
+    with a dilated convolution and average pooling."""
     rng = np.random.default_rng(0)
     for model, conv_at, pool_at in _reduced_models():
         xs = rng.random((2, *model.input_shape[1:])).astype("float32") - 0.3
