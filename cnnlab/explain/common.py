@@ -123,6 +123,13 @@ def is_pool(layer):
     return hasattr(layer, "pool_size") and hasattr(layer, "strides")
 
 
+def conv_padding(layer):
+    """A convolution's padding as its op gets it: Conv1D's ``"causal"`` is explicit zeros before
+    each sequence (the layer's ``op_padding``), ``"valid"``/``"same"`` stay as they are."""
+    op_padding = getattr(layer, "op_padding", None)
+    return op_padding() if callable(op_padding) else layer.padding
+
+
 def conv_layers(model):
     """``[(index, layer)]`` of the convolution layers."""
     return [(i, layer) for i, layer in enumerate(model.layers) if is_conv(layer)]

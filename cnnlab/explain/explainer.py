@@ -36,12 +36,14 @@ import numpy as np
 
 from .. import __version__
 from ..fonts import css_font_face
+from ..layers.conv import Conv
 from . import texts as T
 from .common import (
     AXIS_NAMES,
     AXIS_NAMES_KO,
     ExplainError,
     as_single_batch,
+    conv_padding,
     is_conv,
     is_pool,
     model_input_shape,
@@ -123,11 +125,13 @@ def _kind_of(layer):
     (maps and the window of a cell), ``maps`` (maps only), ``bars`` or ``plain``."""
     rank = spatial_rank(layer)
     if rank > 0 and is_conv(layer):
-        plain_conv = (
-            type(layer).__name__ in ("Conv1D", "Conv2D", "Conv3D")
-            and getattr(layer, "groups", 1) == 1
-        )
+        # the sliding inner product of trace_conv: Conv1D/2D/3D (and subclasses) without groups
+        plain_conv = isinstance(layer, Conv) and layer.groups == 1
         return "conv" if plain_conv else "maps"
+    if rank > 0 and hasattr(
+        layer, "kernel_size"
+    ):  # depthwise, separable, transposed: their maps
+        return "maps"
     if rank > 0 and is_pool(layer):
         return "pool"
     shape = layer.output_shape
@@ -173,7 +177,9 @@ def _layer_entry(index, layer, row):
             padding=layer.padding,
             pads=[
                 list(p)
-                for p in shapes.resolve_padding(in_spatial, k, s, d, layer.padding)
+                for p in shapes.resolve_padding(
+                    in_spatial, k, s, d, conv_padding(layer)
+                )
             ],
             activation=layer.activation_name,
         )

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..ops import shapes
-from .common import AXIS_NAMES, is_conv, is_pool
+from .common import AXIS_NAMES, conv_padding, is_conv, is_pool
 
 
 @dataclass
@@ -101,7 +101,7 @@ def _row(layer):
             layer.kernel_size,
             layer.strides,
             layer.dilation_rate,
-            layer.padding,
+            conv_padding(layer),
         )
         row.arithmetic.append(f"channels: filters = {layer.filters}")
         act = layer.activation_name

@@ -26,6 +26,7 @@ from .common import (
     ExplainError,
     as_single_batch,
     conv_layers,
+    conv_padding,
     describe,
     find_layer,
     is_conv,
@@ -329,7 +330,7 @@ def trace_conv(model, x, layer=None, position=None, filter=0):
         tuple(target.strides),
         tuple(target.dilation_rate),
     )
-    pads = shapes.resolve_padding(in_spatial, k, s, d, target.padding)
+    pads = shapes.resolve_padding(in_spatial, k, s, d, conv_padding(target))
     expected_out = shapes.output_shape(in_spatial, k, s, d, pads, where)
     if tuple(expected_out) != tuple(out_spatial):
         raise ExplainError(

@@ -219,3 +219,32 @@ def test_a_page_too_heavy_is_refused(monkeypatch, small, tmp_path):
     monkeypatch.setattr(explainer, "MAX_PAGE_BYTES", 100)
     with pytest.raises(explain.ExplainError, match="Even one image is too much"):
         interactive(model, xs[:1], tmp_path)
+
+
+def test_causal_and_depthwise_convolutions(tmp_path):
+    """Conv1D's 'causal' padding (zeros before each sequence) in the shape walk, the trace and the
+    page; a depthwise convolution shows its maps."""
+    keras.backend.clear_session()
+    set_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input((10, 2)),
+            layers.Conv1D(3, 3, dilation_rate=2, padding="causal", name="c"),
+            layers.DepthwiseConv1D(3, padding="same", name="dw"),
+            layers.Flatten(),
+            layers.Dense(2, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(3).random((10, 2)).astype("float32")
+    assert "10" in explain.shape_walk(model)[0].arithmetic[0]  # 10 steps stay 10
+    trace = explain.trace_conv(model, x, "c", (0,), 1)
+    assert (
+        trace.pads == ((4, 0),)
+        and trace.padded.tolist() == [True, True, False]
+        and trace.matches
+    )
+    data = export(model, x)
+    assert data["layers"][0]["pads"] == [[4, 0]] and [
+        e["view"] for e in data["layers"][:2]
+    ] == ["conv", "maps"]
+    assert interactive(model, x, tmp_path).images == 1
