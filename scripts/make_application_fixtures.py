@@ -26,7 +26,10 @@ batch-norm statistics far from 0 and 1), and the script writes:
   parameter counts (total / trainable / non-trainable) and ``summary()``'s three total lines.
 
 ``applications.json`` also holds ``counts``: the parameter counts of the default configurations
-(ImageNet sizes, with and without the top, the pooling variants), built by Keras without weights.
+(ImageNet sizes, with and without the top, the pooling variants) and their layer names, built by Keras
+without weights.
+
+``signatures``: each function's parameters and their defaults (``inspect.signature``).
 
 ``imagenet_utils.npz`` / ``decode.json``: Keras's ``preprocess_input`` in the three modes (a float32
 batch, a uint8 batch, one float64 image) and ``decode_predictions`` (top 5 and top 3) against the
@@ -35,6 +38,7 @@ made-up class index ``recipe.class_index()`` (written as ``class_index.json``).
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -57,36 +61,58 @@ from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
 A = keras.applications
 # (case, module, function, kwargs, file kind, legacy copy, image size (H, W))
 CASES = [
-    (
-        "mobilenet_v2_top",
-        "mobilenet_v2",
-        "MobileNetV2",
-        dict(input_shape=(96, 96, 3), alpha=0.35, classes=10),
-        "keras",
-        False,
-        (96, 96),
-    ),
-    (
-        "mobilenet_v2_notop",
-        "mobilenet_v2",
-        "MobileNetV2",
-        dict(input_shape=(75, 83, 3), alpha=0.1, include_top=False),
-        "keras",
-        True,
-        (75, 83),
-    ),
-]
+    # small widths: the Keras-written files themselves are committed
+    ("mobilenet_v2_top", "mobilenet_v2", "MobileNetV2",
+     {"input_shape": (96, 96, 3), "alpha": 0.35, "classes": 10}, "keras", False, (96, 96)),
+    ("mobilenet_v2_notop", "mobilenet_v2", "MobileNetV2",
+     {"input_shape": (75, 83, 3), "alpha": 0.1, "include_top": False}, "keras", True, (75, 83)),
+    ("mobilenet_top", "mobilenet", "MobileNet",
+     {"input_shape": (64, 64, 3), "alpha": 0.25, "classes": 10}, "keras", False, (64, 64)),
+    ("mobilenet_notop", "mobilenet", "MobileNet",
+     {"input_shape": (67, 70, 3), "alpha": 0.125, "depth_multiplier": 2, "include_top": False, "pooling": "max"},
+     "keras", False, (67, 70)),
+    # 15-25 M parameters at any input size: the file's layout is committed, the file rebuilt by the test.
+    # These deep stacks without normalization (VGG) or with many residual additions grow their outputs to
+    # 1e2-1e5, where softmax would saturate to one-hot rows: the classifiers give logits.
+    ("vgg16_top", "vgg16", "VGG16",
+     {"input_shape": (32, 32, 3), "classes": 10, "classifier_activation": None}, "manifest", False, (32, 32)),
+    ("vgg16_notop", "vgg16", "VGG16",
+     {"input_shape": (48, 40, 3), "include_top": False, "pooling": "avg"}, "manifest", False, (48, 40)),
+    ("resnet50_top", "resnet", "ResNet50",
+     {"input_shape": (32, 32, 3), "classes": 10, "classifier_activation": None}, "manifest", False, (32, 32)),
+    ("resnet50_notop", "resnet", "ResNet50",
+     {"input_shape": (45, 38, 3), "include_top": False}, "manifest", False, (45, 38)),
+    ("resnet50v2_top", "resnet_v2", "ResNet50V2",
+     {"input_shape": (32, 32, 3), "classes": 10, "classifier_activation": None}, "manifest", False, (32, 32)),
+    ("resnet50v2_notop", "resnet_v2", "ResNet50V2",
+     {"input_shape": (45, 38, 3), "include_top": False, "pooling": "max"}, "manifest", False, (45, 38)),
+]  # fmt: skip
 # default configurations whose parameter counts are checked: (module, function, kwargs)
+NO_TOP = {"include_top": False, "input_shape": (224, 224, 3)}
 COUNTS = [
-    ("mobilenet_v2", "MobileNetV2", dict()),
-    ("mobilenet_v2", "MobileNetV2", dict(include_top=False, input_shape=(224, 224, 3))),
+    ("mobilenet_v2", "MobileNetV2", {}),
+    ("mobilenet_v2", "MobileNetV2", NO_TOP),
+    ("mobilenet_v2", "MobileNetV2", {**NO_TOP, "pooling": "avg"}),
+    ("mobilenet_v2", "MobileNetV2", {"alpha": 1.4}),
+    ("mobilenet_v2", "MobileNetV2", {"alpha": 0.5, "input_shape": (128, 128, 3)}),
+    ("mobilenet", "MobileNet", {}),
+    ("mobilenet", "MobileNet", NO_TOP),
+    ("mobilenet", "MobileNet", {"alpha": 0.5, "input_shape": (128, 128, 3)}),
     (
-        "mobilenet_v2",
-        "MobileNetV2",
-        dict(include_top=False, input_shape=(224, 224, 3), pooling="avg"),
+        "mobilenet",
+        "MobileNet",
+        {"depth_multiplier": 2, "classes": 7, "input_shape": (160, 160, 3)},
     ),
-    ("mobilenet_v2", "MobileNetV2", dict(alpha=1.4)),
-    ("mobilenet_v2", "MobileNetV2", dict(alpha=0.5, input_shape=(128, 128, 3))),
+    ("vgg16", "VGG16", NO_TOP),
+    ("vgg16", "VGG16", {**NO_TOP, "pooling": "max"}),
+    ("resnet", "ResNet50", {}),
+    ("resnet", "ResNet50", NO_TOP),
+    ("resnet", "ResNet101", {}),
+    ("resnet", "ResNet152", NO_TOP),
+    ("resnet_v2", "ResNet50V2", {}),
+    ("resnet_v2", "ResNet50V2", {**NO_TOP, "pooling": "avg"}),
+    ("resnet_v2", "ResNet101V2", NO_TOP),
+    ("resnet_v2", "ResNet152V2", {}),
 ]
 
 
@@ -192,6 +218,23 @@ def write_case(case, module, function, kwargs, kind, legacy, size, seed):
     return entry
 
 
+def signatures():
+    """Every function's parameters and defaults, as ``inspect.signature`` shows them."""
+    out = {}
+    for module in sorted({m for m, _, _ in COUNTS}):
+        for function in sorted({f for m, f, _ in COUNTS if m == module}):
+            sig = inspect.signature(getattr(getattr(A, module), function))
+            out[f"{module}.{function}"] = [
+                [p.name, repr(p.default)] for p in sig.parameters.values()
+            ]
+        for helper in ("preprocess_input", "decode_predictions"):
+            sig = inspect.signature(getattr(getattr(A, module), helper))
+            out[f"{module}.{helper}"] = [
+                [p.name, repr(p.default)] for p in sig.parameters.values()
+            ]
+    return out
+
+
 def imagenet_fixtures():
     rng = np.random.default_rng(7)
     batch = rng.uniform(0, 255, (2, 5, 4, 3)).astype(np.float32)
@@ -263,12 +306,14 @@ def main():
                         for k, v in kwargs.items()
                     },
                     "name": model.name,
+                    "layers": [layer.name for layer in model.layers],
                     "counts": counts(model),
                     "summary_totals": summary_totals(model),
                 }
             )
             print(function, kwargs, data["counts"][-1]["counts"])
         imagenet_fixtures()
+        data["signatures"] = signatures()
     with open(path, "w") as f:
         json.dump(data, f, indent=1)
 

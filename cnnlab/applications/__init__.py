@@ -5,9 +5,30 @@ Each architecture module has the model function(s), ``preprocess_input`` and
 so Keras's weight files load (``weights=`` a path, or ``"imagenet"``: see ``files``).
 Shared pieces: ``common`` (argument checks, input, pooling, loading), ``imagenet_utils``
 (preprocessing modes, class index, input-shape rules), ``files`` (finding Keras's files).
+``mobilenet_v2.py`` is the model for a new architecture module.
 """
 
-from . import imagenet_utils, mobilenet_v2
+from . import imagenet_utils, mobilenet, mobilenet_v2, resnet, resnet_v2, vgg16
+from .mobilenet import MobileNet
 from .mobilenet_v2 import MobileNetV2
+from .resnet import ResNet50, ResNet101, ResNet152
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from .vgg16 import VGG16
 
-__all__ = ["MobileNetV2", "imagenet_utils", "mobilenet_v2"]
+__all__ = [
+    "MobileNet",
+    "MobileNetV2",
+    "ResNet50",
+    "ResNet50V2",
+    "ResNet101",
+    "ResNet101V2",
+    "ResNet152",
+    "ResNet152V2",
+    "VGG16",
+    "imagenet_utils",
+    "mobilenet",
+    "mobilenet_v2",
+    "resnet",
+    "resnet_v2",
+    "vgg16",
+]

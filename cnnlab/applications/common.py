@@ -3,9 +3,7 @@
 An architecture module (``mobilenet_v2.py`` is the model to follow) does, in Keras's order::
 
     check_arguments(weights, include_top, classes, pooling)
-    input_shape = imagenet_utils.obtain_input_shape(input_shape, default_size=224, min_size=32,
-                                                    data_format="channels_last",
-                                                    require_flatten=include_top, weights=weights)
+    input_shape = input_shape_for(input_shape, include_top, weights)  # default_size=224, min_size=32
     img_input, inputs = image_input(input_tensor, input_shape)
     x = ...the layers, with Keras's names...
     if include_top:
@@ -24,12 +22,14 @@ model's ``load_weights``, which checks every array's shape before copying any), 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import NamedTuple
 
 from ..errors import CnnlabError
 from ..layers import GlobalAveragePooling2D, GlobalMaxPooling2D, Input, KerasTensor
 from ..layers.graph import get_source_inputs
 from ..model import Model
+from . import imagenet_utils
 from .files import keras_file
 
 BASE_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -71,6 +71,32 @@ def check_arguments(weights, include_top, classes, pooling=None):
         raise CnnlabError(
             f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}"
         )
+
+
+def input_shape_for(input_shape, include_top, weights, default_size=224, min_size=32):
+    """Keras's ``obtain_input_shape`` for an application (channels_last; a classifier needs a fixed size)."""
+    return imagenet_utils.obtain_input_shape(
+        input_shape,
+        default_size=default_size,
+        min_size=min_size,
+        data_format="channels_last",
+        require_flatten=include_top,
+        weights=weights,
+    )
+
+
+def weights_rows(rows, cols, published):
+    """The image side in the name of the ImageNet file to load: ``rows`` when Keras publishes weights
+    for that square size, else 224 with Keras's warning (the MobileNets)."""
+    if rows == cols and rows in published:
+        return rows
+    sizes = ", ".join(str(r) for r in published)
+    warnings.warn(
+        f"`input_shape` is undefined or non-square, or `rows` is not in [{sizes}]. "
+        "Weights for input shape (224, 224) will be loaded as the default.",
+        stacklevel=3,
+    )
+    return 224
 
 
 def image_input(input_tensor, input_shape):

@@ -86,6 +86,26 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return x
 
 
+_MODE_DOCS = {
+    "caffe": 'RGB to BGR and the ImageNet channel means subtracted (mode ``"caffe"``)',
+    "tf": 'Pixels scaled from ``[0, 255]`` to ``[-1, 1]`` (mode ``"tf"``)',
+    "torch": 'Pixels scaled to ``[0, 1]``, then standardized per channel (mode ``"torch"``)',
+}
+
+
+def preprocessor(mode: str):
+    """An architecture module's ``preprocess_input(x, data_format=None)``: this module's in ``mode``."""
+
+    def preprocess(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+
+    preprocess.__name__ = preprocess.__qualname__ = "preprocess_input"
+    preprocess.__doc__ = (
+        f"{_MODE_DOCS[mode]}, as the network was trained; see ``imagenet_utils``."
+    )
+    return preprocess
+
+
 def _class_index():
     path = files.keras_file(
         CLASS_INDEX_FILE,

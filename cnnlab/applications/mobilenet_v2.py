@@ -8,8 +8,6 @@ weight order and parameter counts are Keras's: 3,538,984 parameters with the top
 
 from __future__ import annotations
 
-import warnings
-
 from ..errors import CnnlabError
 from ..layers import (
     Add,
@@ -28,7 +26,9 @@ from .common import (
     check_arguments,
     finish,
     image_input,
+    input_shape_for,
     pool,
+    weights_rows,
 )
 
 WEIGHTS_URL = BASE_WEIGHTS_URL + "mobilenet_v2/"
@@ -142,13 +142,11 @@ def MobileNetV2(
                 "input_tensor.shape[2] must equal input_shape[1]; Received "
                 f"`input_tensor.shape={input_tensor.shape}`, `input_shape={input_shape}`"
             )
-    input_shape = imagenet_utils.obtain_input_shape(
+    input_shape = input_shape_for(
         input_shape,
+        include_top,
+        weights,
         default_size=_default_size(input_shape, input_tensor),
-        min_size=32,
-        data_format="channels_last",
-        require_flatten=include_top,
-        weights=weights,
     )
     rows, cols = input_shape[0], input_shape[1]
     if weights == "imagenet":
@@ -157,13 +155,7 @@ def MobileNetV2(
                 "If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, "
                 f"`1.0`, `1.3` or `1.4` only; Received `alpha={alpha}`"
             )
-        if rows != cols or rows not in IMAGENET_ROWS:
-            rows = 224
-            warnings.warn(
-                "`input_shape` is undefined or non-square, or `rows` is not in [96, 128, 160, 192, 224]. "
-                "Weights for input shape (224, 224) will be loaded as the default.",
-                stacklevel=2,
-            )
+        rows = weights_rows(rows, cols, IMAGENET_ROWS)
     img_input, inputs = image_input(input_tensor, input_shape)
 
     x = Conv2D(
@@ -205,11 +197,5 @@ def MobileNetV2(
     return finish(inputs, x, name, weights, KerasWeights(fname, WEIGHTS_URL + fname))
 
 
-def preprocess_input(x, data_format=None):
-    """Scale pixels from ``[0, 255]`` to ``[-1, 1]`` (mode ``"tf"``), as MobileNetV2 was trained."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """The ``top`` ImageNet classes of each prediction row (see ``imagenet_utils.decode_predictions``)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.preprocessor("tf")
+decode_predictions = imagenet_utils.decode_predictions

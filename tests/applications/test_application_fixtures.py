@@ -9,6 +9,7 @@ the same predictions. Cases whose Keras file would be tens of MB carry the file'
 
 from __future__ import annotations
 
+import inspect
 import io
 from contextlib import redirect_stdout
 
@@ -24,6 +25,8 @@ from app_fixtures import (
     seeded_weights,
     write_from_manifest,
 )
+
+from cnnlab import applications
 
 pytest.importorskip("h5py")
 TOLERANCE = 1e-4
@@ -98,8 +101,29 @@ def test_names_counts_and_summary_equal_keras(case):
 def test_default_configurations_count_as_keras(entry):
     model = build(entry)
     assert model.name == entry["name"]
+    assert [layer.name for layer in model.layers] == entry["layers"]
     assert counts(model) == entry["counts"]
     assert summary_totals(model) == entry["summary_totals"]
+
+
+@pytest.mark.parametrize("qualified", sorted(DATA["signatures"]))
+def test_arguments_and_defaults_are_keras(qualified):
+    module, function = qualified.split(".")
+    signature = inspect.signature(getattr(getattr(applications, module), function))
+    got = [[p.name, repr(p.default)] for p in signature.parameters.values()]
+    assert got == DATA["signatures"][qualified]
+
+
+def test_keras_namespace_holds_every_function():
+    from cnnlab import keras
+
+    for qualified in DATA["signatures"]:
+        module, function = qualified.split(".")
+        ours = getattr(getattr(applications, module), function)
+        assert getattr(getattr(keras.applications, module), function) is ours
+        if function[0].isupper():
+            assert getattr(keras.applications, function) is ours
+    assert keras.applications.resnet50.ResNet50 is applications.ResNet50
 
 
 def test_the_brief_figures_for_mobilenet_v2():

@@ -145,3 +145,103 @@ def test_keras_namespace():
         keras_applications.imagenet_utils.decode_predictions
         is imagenet_utils.decode_predictions
     )
+
+
+@pytest.mark.parametrize(
+    "function, kwargs, fname, file_hash",
+    [
+        (
+            "VGG16",
+            {},
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            "64373286793e3c8b2b4e3219cbf3544b",
+        ),
+        (
+            "VGG16",
+            {"include_top": False, "input_shape": (64, 64, 3)},
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "6d6bbae143d832006294945121d1f1fc",
+        ),
+        (
+            "ResNet50",
+            {},
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            "2cb95161c43110f7111970584f804107",
+        ),
+        (
+            "ResNet152",
+            {"include_top": False, "input_shape": (64, 64, 3)},
+            "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "ee4c566cf9a93f14d82f913c2dc6dd0c",
+        ),
+        (
+            "ResNet50V2",
+            {"include_top": False, "input_shape": (64, 64, 3)},
+            "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "fac2f116257151a9d068a22e544a4917",
+        ),
+        (
+            "ResNet101V2",
+            {},
+            "resnet101v2_weights_tf_dim_ordering_tf_kernels.h5",
+            "6343647c601c52e1368623803854d971",
+        ),
+        (
+            "MobileNet",
+            {"alpha": 0.5, "input_shape": (160, 160, 3)},
+            "mobilenet_5_0_160_tf.h5",
+            None,
+        ),
+        (
+            "MobileNet",
+            {"alpha": 0.25, "include_top": False, "input_shape": (128, 128, 3)},
+            "mobilenet_2_5_128_tf_no_top.h5",
+            None,
+        ),
+        (
+            "MobileNetV2",
+            {"alpha": 1.4},
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.4_224.h5",
+            None,
+        ),
+    ],
+)
+def test_imagenet_file_names_and_hashes_are_keras(
+    function, kwargs, fname, file_hash, monkeypatch
+):
+    """The name, URL and MD5 each architecture asks for (Keras's source: WEIGHTS_PATH, WEIGHTS_HASHES)."""
+    from cnnlab import applications
+    from cnnlab.applications import common
+
+    asked = []
+
+    def fake(name, origin, digest, what):
+        asked.append((name, origin, digest))
+        raise CnnlabError("stop here")
+
+    monkeypatch.setattr(common, "keras_file", fake)
+    with pytest.raises(CnnlabError, match="stop here"):
+        getattr(applications, function)(weights="imagenet", **kwargs)
+    ((name, origin, digest),) = asked
+    assert (name, digest) == (fname, file_hash)
+    assert origin.startswith(
+        "https://storage.googleapis.com/tensorflow/keras-applications/"
+    )
+    assert origin.endswith("/" + fname)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"depth_multiplier": 2},
+            r"depth multiplier must be 1.  Received depth_multiplier=2",
+        ),
+        ({"alpha": 0.35}, r"alpha can be one of.*Received alpha=0.35"),
+    ],
+)
+def test_mobilenet_imagenet_checks(kwargs, message):
+    from cnnlab.applications import MobileNet
+
+    with pytest.raises(CnnlabError, match=message):
+        MobileNet(weights="imagenet", **kwargs)

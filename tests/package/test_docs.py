@@ -99,7 +99,8 @@ def test_keras_table_is_cnnlab_now():
     # Each row says what cnnlab's namespace holds at build time: present names and absent ones both.
     assert rows[("layers", "Conv2D")] is True and hasattr(keras.layers, "Conv2D")
     assert rows[("optimizers.schedules", "ExponentialDecay")] is True
-    assert rows[("applications", "ResNet50")] is False
+    assert rows[("applications", "ResNet50")] is True
+    assert rows[("applications", "InceptionV3")] is False
     for (space, name), has in rows.items():
         module = hooks().cnnlab_namespace(space)
         assert has == (module is not None and hasattr(module, name)), (space, name)

@@ -1,0 +1,3 @@
+"""``keras.applications.mobilenet``."""
+
+from ...applications.mobilenet import MobileNet, decode_predictions, preprocess_input
