@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ..errors import CnnlabError
+from ..layers import KerasTensor, Rescaling
 from . import files
 
 CLASS_INDEX_FILE = "imagenet_class_index.json"
@@ -60,6 +61,8 @@ def preprocess_input(x, data_format=None, mode="caffe"):
             f"Expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode}"
         )
     data_format = _check_data_format(data_format)
+    if isinstance(x, KerasTensor):
+        return _symbolic(x, data_format, mode)
     if not isinstance(x, np.ndarray):
         # Keras's tensor branch returns a new tensor; a list or scalar becomes a fresh array here.
         x = np.asarray(x)
@@ -84,6 +87,24 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     if std is not None:
         x /= np.asarray(std, dtype=x.dtype).reshape(shape)
     return x
+
+
+def _symbolic(x, data_format, mode):
+    """``preprocess_input`` on a model's tensor (``x = preprocess_input(inputs)``, TensorFlow's
+    transfer-learning idiom): the same arithmetic as a ``Rescaling`` layer in the graph."""
+    if mode == "caffe" or data_format != "channels_last":
+        # caffe's RGB -> BGR reorders channels, which no cnnlab layer does without weights of its own
+        raise CnnlabError(
+            f"preprocess_input(mode={mode!r}, data_format={data_format!r}) on a model's tensor is not "
+            "available in cnnlab (it reorders the channels); preprocess the image arrays before the model "
+            f"instead: model.predict(preprocess_input(images)). Received: a KerasTensor of shape {x.shape}"
+        )
+    if mode == "tf":
+        return Rescaling(1 / 127.5, offset=-1.0)(x)
+    # torch: (x / 255 - mean) / std, as one scale and offset per channel
+    scale = [1 / (255.0 * s) for s in TORCH_STD]
+    offset = [-m / s for m, s in zip(TORCH_MEAN, TORCH_STD)]
+    return Rescaling(scale, offset=offset)(x)
 
 
 _MODE_DOCS = {

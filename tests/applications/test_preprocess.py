@@ -46,3 +46,28 @@ def test_unknown_mode_and_format():
         imagenet_utils.preprocess_input(VALUES["batch"].copy(), mode="keras")
     with pytest.raises(CnnlabError, match="Received: data_format=nhwc"):
         imagenet_utils.preprocess_input(VALUES["batch"].copy(), data_format="nhwc")
+
+
+@pytest.mark.parametrize("mode", ["tf", "torch"])
+def test_on_a_model_tensor_it_adds_the_same_arithmetic(mode):
+    """TensorFlow's transfer-learning tutorial writes ``x = preprocess_input(inputs)`` in the model."""
+    from cnnlab import keras
+
+    inputs = keras.Input(shape=(5, 4, 3))
+    model = keras.Model(inputs, imagenet_utils.preprocess_input(inputs, mode=mode))
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer",
+        "Rescaling",
+    ]
+    got = model.predict(VALUES["batch"], verbose=0)
+    np.testing.assert_allclose(got, VALUES[f"{mode}_batch"], rtol=1e-6, atol=1e-6)
+
+
+def test_caffe_on_a_model_tensor_says_what_to_do():
+    from cnnlab import keras
+
+    with pytest.raises(
+        CnnlabError,
+        match=r"preprocess the image arrays before the model.*Received: a KerasTensor",
+    ):
+        imagenet_utils.preprocess_input(keras.Input(shape=(5, 4, 3)), mode="caffe")
