@@ -23,7 +23,7 @@ SOURCE = (
     "square",
     "cross",
 )
-TARGET = ("triangle", "dots", "diamond")
+TARGET = ("triangle", "grid", "diamond")
 
 
 def draw(kind, rng, size=64):
@@ -55,11 +55,21 @@ def draw(kind, rng, size=64):
     elif kind == "rings":
         cy, cx = rng.uniform(0.3, 0.7, 2) * size
         wave = np.sin(2 * np.pi * np.hypot(rows - cy, cols - cx) / period + phase)
+    elif (
+        kind == "grid"
+    ):  # thin lines both ways: stripes the base knows, in a new arrangement
+        thin = np.cos(np.pi / 6)
+        wave = np.where(
+            (np.abs(np.sin(np.pi * rows / period + phase)) > thin)
+            | (np.abs(np.sin(np.pi * cols / period + phase)) > thin),
+            1.0,
+            -1.0,
+        )
     elif kind == "dots":
         wave = -np.ones((size, size))
-        for _ in range(int(rng.integers(5, 12))):
+        for _ in range(int(rng.integers(4, 9))):
             cy, cx = rng.uniform(0, size, 2)
-            wave[np.hypot(rows - cy, cols - cx) < rng.uniform(size / 20, size / 12)] = 1
+            wave[np.hypot(rows - cy, cols - cx) < rng.uniform(size / 12, size / 7)] = 1
     if wave is not None:
         mix = (np.clip(wave, -1, 1)[..., None] + 1) / 2
         picture = colour * mix + background * (1 - mix)

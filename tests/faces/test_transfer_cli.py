@@ -83,7 +83,7 @@ def test_train_with_a_frozen_base_then_predict_and_explain(setting, capsys, tmp_
             got, expected
         )  # training left the base bit-identical
 
-    image = os.path.join(folder, "dots", "000.png")
+    image = os.path.join(folder, "grid", "000.png")
     assert cli.main(["predict", os.path.join(out, "model.keras"), image]) == 0
     assert "(top 3: " in capsys.readouterr().out
     assert (
