@@ -13,7 +13,21 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SMALL = {"EPOCHS": 1, "TRAIN_IMAGES": 256, "IMAGES_PER_CLASS": 12}
+#: The transfer-learning notebook's base: the small MobileNetV2 pretrained on other generated pictures
+#: (scripts/make_transfer_base.py), at its 32x32 (no ImageNet file offline).
+TRANSFER_BASE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "applications"
+    / "transfer_base.weights.h5"
+)
+SMALL = {
+    "EPOCHS": 1,
+    "TRAIN_IMAGES": 256,
+    "IMAGES_PER_CLASS": 12,
+    "WEIGHTS": str(TRANSFER_BASE),
+    "IMAGE_SIZE": 32,
+}
 NOTEBOOKS = sorted(p.name for p in EXAMPLES.glob("*.ipynb"))
 
 
@@ -49,6 +63,7 @@ def test_examples_are_stored_without_outputs():
         "01_seeds_walkthrough.ipynb",
         "02_your_own_images.ipynb",
         "03_grad_cam.ipynb",
+        "04_transfer_learning.ipynb",
     ]
     for name in NOTEBOOKS:
         nb = nbformat.read(EXAMPLES / name, as_version=4)
@@ -73,6 +88,8 @@ def test_notebook_runs(name, tmp_path):
         check_walkthrough(nb)
     if name.startswith("03"):
         check_grad_cam(nb)
+    if name.startswith("04"):
+        check_transfer(nb)
 
 
 def check_walkthrough(nb):
@@ -126,3 +143,14 @@ def check_grad_cam(nb):
         report.data["text/plain"].startswith("<Report ")
         and len(report.data["text/plain"]) < 300
     )
+
+
+def check_transfer(nb):
+    printed = "".join(o.get("text", "") for o in outputs_of(nb, "mobilenet(WEIGHTS)"))
+    assert "going on with random weights" not in printed and "all frozen" in printed
+    summary = "".join(o.get("text", "") for o in outputs_of(nb, "model.summary()"))
+    assert "Trainable params: 3,843 " in summary
+    fit = "".join(o.get("text", "") for o in outputs_of(nb, "history = model.fit("))
+    assert "every base weight unchanged, BN statistics included: True" in fit
+    printed = "".join(o.get("text", "") for o in outputs_of(nb, "print(cam)"))
+    assert printed.count("/out_relu'") == 1, printed
