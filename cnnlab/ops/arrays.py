@@ -8,12 +8,16 @@ an index repeats), repeat and broadcast sum.
 
 from __future__ import annotations
 
-from ..backend import xp
+from typing import Any, Sequence
+
+from numpy.typing import ArrayLike
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 from .merge import unbroadcast
 
 
-def inverse_permutation(order):
+def inverse_permutation(order: Sequence[int]) -> list[int]:
     """The permutation that undoes ``order``: ``transpose(transpose(x, order), inverse) == x``."""
     inverse = [0] * len(order)
     for position, axis in enumerate(order):
@@ -21,7 +25,7 @@ def inverse_permutation(order):
     return inverse
 
 
-def reshape_forward(x, shape):
+def reshape_forward(x: Array, shape: Sequence[int]) -> tuple[Array, tuple[int, ...]]:
     """``x`` with a new ``shape`` (one entry may be -1), same values in row-major order."""
     try:
         y = xp.reshape(x, shape)
@@ -34,26 +38,30 @@ def reshape_forward(x, shape):
     return y, x.shape
 
 
-def reshape_backward(dy, x_shape):
+def reshape_backward(dy: Array, x_shape: Sequence[int]) -> tuple[Array, ...]:
     return (dy.reshape(x_shape),)
 
 
-def transpose_forward(x, axes=None):
+def transpose_forward(
+    x: Array, axes: Sequence[int] | None = None
+) -> tuple[Array, list[int]]:
     """Axes permuted by ``axes`` (None: reversed)."""
     order = list(range(x.ndim))[::-1] if axes is None else [a % x.ndim for a in axes]
     return xp.transpose(x, order), order
 
 
-def transpose_backward(dy, order):
+def transpose_backward(dy: Array, order: Sequence[int]) -> tuple[Array, ...]:
     return (xp.transpose(dy, inverse_permutation(order)),)
 
 
-def getitem_forward(x, key):
+def getitem_forward(x: Array, key: Any) -> tuple[Array, tuple[tuple[int, ...], Any]]:
     """``x[key]``: slices, integers, ``None``, ``...``, integer or boolean arrays."""
     return x[key], (x.shape, key)
 
 
-def getitem_backward(dy, cache):
+def getitem_backward(
+    dy: Array, cache: tuple[tuple[int, ...], Any]
+) -> tuple[Array, ...]:
     """Scatter ``dy`` into zeros of ``x``'s shape; ``np.add.at`` adds where fancy indices repeat."""
     shape, key = cache
     dx = xp.zeros(shape, dtype=dy.dtype)
@@ -61,31 +69,37 @@ def getitem_backward(dy, cache):
     return (dx,)
 
 
-def stack_forward(*xs, axis=0):
+def stack_forward(*xs: Array, axis: int = 0) -> tuple[Array, tuple[int, int]]:
     """``xs`` (same shape) joined along a new ``axis``."""
     return xp.stack(xs, axis=axis), (axis, len(xs))
 
 
-def stack_backward(dy, cache):
+def stack_backward(dy: Array, cache: tuple[int, int]) -> tuple[Array, ...]:
     axis, count = cache
     return tuple(xp.take(dy, i, axis=axis) for i in range(count))
 
 
-def broadcast_to_forward(x, shape):
+def broadcast_to_forward(
+    x: Array, shape: Sequence[int]
+) -> tuple[Array, tuple[int, ...]]:
     return xp.broadcast_to(x, shape), x.shape
 
 
-def broadcast_to_backward(dy, x_shape):
+def broadcast_to_backward(dy: Array, x_shape: Sequence[int]) -> tuple[Array, ...]:
     return (unbroadcast(dy, x_shape).reshape(x_shape),)
 
 
-def tile_forward(x, repeats):
+def tile_forward(
+    x: Array, repeats: int | Sequence[int]
+) -> tuple[Array, tuple[tuple[int, ...], tuple[int, ...]]]:
     """``x`` repeated as whole blocks ``repeats`` times along each axis (``np.tile``)."""
     y = xp.tile(x, repeats)
     return y, (x.shape, y.shape)
 
 
-def tile_backward(dy, cache):
+def tile_backward(
+    dy: Array, cache: tuple[tuple[int, ...], tuple[int, ...]]
+) -> tuple[Array, ...]:
     """Sum the copies: view ``dy`` as (copies, original) pairs of axes and add over the copies."""
     x_shape, y_shape = cache
     shape = (1,) * (len(y_shape) - len(x_shape)) + tuple(x_shape)
@@ -96,12 +110,16 @@ def tile_backward(dy, cache):
     return (g.reshape(x_shape),)
 
 
-def repeat_forward(x, repeats, axis=None):
+def repeat_forward(
+    x: Array, repeats: int | Sequence[int], axis: int | None = None
+) -> tuple[Array, tuple[tuple[int, ...], int | Sequence[int], int | None]]:
     """Each entry repeated ``repeats`` times along ``axis`` (``np.repeat``; None flattens first)."""
     return xp.repeat(x, repeats, axis=axis), (x.shape, repeats, axis)
 
 
-def repeat_backward(dy, cache):
+def repeat_backward(
+    dy: Array, cache: tuple[tuple[int, ...], int | Sequence[int], int | None]
+) -> tuple[Array, ...]:
     """Each input entry collects the gradients of its copies (none if repeated 0 times)."""
     x_shape, repeats, axis = cache
     along = 0 if axis is None else axis % len(x_shape)
@@ -115,14 +133,16 @@ def repeat_backward(dy, cache):
     return (xp.moveaxis(g, 0, along).reshape(x_shape),)
 
 
-def pad_forward(x, pad_width, constant_values=0):
+def pad_forward(
+    x: Array, pad_width: ArrayLike, constant_values: float = 0
+) -> tuple[Array, tuple[tuple[int, ...], Array]]:
     """``x`` padded with ``constant_values``; ``pad_width`` as NumPy's ``((before, after), ...)``."""
     widths = xp.broadcast_to(xp.asarray(pad_width, dtype=int), (x.ndim, 2))
     y = xp.pad(x, widths, mode="constant", constant_values=constant_values)
     return y, (x.shape, widths)
 
 
-def pad_backward(dy, cache):
+def pad_backward(dy: Array, cache: tuple[tuple[int, ...], Array]) -> tuple[Array, ...]:
     shape, widths = cache
     return (
         dy[
@@ -134,9 +154,11 @@ def pad_backward(dy, cache):
     )
 
 
-def flip_forward(x, axis=None):
+def flip_forward(
+    x: Array, axis: int | tuple[int, ...] | None = None
+) -> tuple[Array, int | tuple[int, ...] | None]:
     return xp.flip(x, axis=axis), axis
 
 
-def flip_backward(dy, axis):
+def flip_backward(dy: Array, axis: int | tuple[int, ...] | None) -> tuple[Array, ...]:
     return (xp.flip(dy, axis=axis),)

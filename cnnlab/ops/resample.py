@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from ..backend import Array, xp
 from ..errors import ShapeError
-from .resize import resize
+from .resize import ResizeCache, resize
 from .shapes import Pads
 from .windows import interior, pad
 
@@ -92,7 +92,7 @@ def repeat_backward(dy: Array, cache: tuple[tuple[int, ...], tuple[int, ...]]) -
 
 def spatial_resize(
     x: Array, size: Sequence[int], interpolation: str = "bilinear"
-) -> tuple[Array, Any]:
+) -> tuple[Array, ResizeCache]:
     """``x (N, *S, C)`` -> ``(y (N, *size, C), cache)`` with :func:`cnnlab.ops.resize.resize`."""
     if x.ndim != len(size) + 2:
         raise ShapeError(

@@ -28,8 +28,11 @@ the cells it was made of, with the same weights (the transpose of the forward).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence
 
-from ..backend import xp
+from numpy.typing import ArrayLike
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 
 #: What :func:`resize` computes; Keras also names bicubic, area, lanczos3/5,
@@ -45,7 +48,7 @@ class ResizeCache:
     method: str
 
 
-def check_interpolation(interpolation, where="resize"):
+def check_interpolation(interpolation: str, where: str = "resize") -> str:
     """The interpolation's name in lower case, or a clear error."""
     name = str(interpolation).lower()
     if name not in INTERPOLATIONS:
@@ -57,11 +60,11 @@ def check_interpolation(interpolation, where="resize"):
     return name
 
 
-def _coordinate_dtype(x):
+def _coordinate_dtype(x: Array) -> Any:
     return xp.float64 if x.dtype == xp.float64 else xp.float32
 
 
-def _axis_plan(n_in, n_out, method, dtype):
+def _axis_plan(n_in: int, n_out: int, method: str, dtype: Any) -> tuple[Array, ...]:
     """Which input cells (and weights) make each of the ``n_out`` output cells."""
     scale = dtype(n_in) / dtype(n_out)
     centres = (xp.arange(n_out, dtype=dtype) + dtype(0.5)) * scale
@@ -74,13 +77,18 @@ def _axis_plan(n_in, n_out, method, dtype):
     return lo, hi, (src - floor).astype(dtype)
 
 
-def _along(t, axis, ndim):
+def _along(t: Array, axis: int, ndim: int) -> Array:
     shape = [1] * ndim
     shape[axis] = t.shape[0]
     return t.reshape(shape)
 
 
-def resize(x, size, axes=None, interpolation="bilinear"):
+def resize(
+    x: ArrayLike,
+    size: Sequence[int],
+    axes: Sequence[int] | None = None,
+    interpolation: str = "bilinear",
+) -> tuple[Array, ResizeCache]:
     """Resize ``x`` along ``axes`` to ``size``. Returns ``(out, cache)``.
 
     ``x``: any array (integers are computed in float32, as TensorFlow casts them);
@@ -104,7 +112,7 @@ def resize(x, size, axes=None, interpolation="bilinear"):
             f"resize: cannot resize an empty axis. Received: x shape={x.shape}, axes={axes}"
         )
     out = x if method == "nearest" else x.astype(dtype, copy=False)
-    plans = [None] * len(axes)
+    plans: list[tuple[Array, ...] | None] = [None] * len(axes)
     for k in reversed(
         range(len(axes))
     ):  # last axis first: TensorFlow's order of operations
@@ -120,7 +128,7 @@ def resize(x, size, axes=None, interpolation="bilinear"):
     return out, ResizeCache(tuple(x.shape), axes, tuple(plans), method)
 
 
-def resize_backward(grad_out, cache):
+def resize_backward(grad_out: Array, cache: ResizeCache) -> Array:
     """``d out -> d x`` for :func:`resize`: each output gradient goes back to the
     cells it was interpolated from, with the forward's weights."""
     g = xp.asarray(grad_out)
@@ -142,7 +150,9 @@ def resize_backward(grad_out, cache):
     return g
 
 
-def resize_images(images, size, interpolation="bilinear"):
+def resize_images(
+    images: ArrayLike, size: Sequence[int], interpolation: str = "bilinear"
+) -> Array:
     """``tf.image.resize`` for channels-last images: ``(H, W, C)`` or ``(N, H, W, C)``
     to ``size = (height, width)``; float32 out (``"nearest"`` keeps the dtype). Forward only
     (see :func:`resize`)."""

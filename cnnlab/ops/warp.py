@@ -26,8 +26,11 @@ each output gradient back to those pixels with the same weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
-from ..backend import xp
+from numpy.typing import ArrayLike
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -43,7 +46,7 @@ class WarpCache:
     out_shape: tuple
 
 
-def source_index(i, size: int, fill_mode: str):
+def source_index(i: Array, size: int, fill_mode: str) -> tuple[Array, Array | None]:
     """Integer indices ``i`` (any, possibly outside ``[0, size)``) -> ``(index, inside)``
     following ``fill_mode``; ``inside`` is False only where ``constant`` reads ``fill_value``."""
     if fill_mode == "reflect":  # period 2*size, the second half mirrored
@@ -57,7 +60,7 @@ def source_index(i, size: int, fill_mode: str):
     return xp.clip(i, 0, size - 1), inside
 
 
-def sample_points(transforms, out_hw):
+def sample_points(transforms: Array, out_hw: Sequence[int]) -> tuple[Array, Array]:
     """``transforms (N, 8)`` -> input coordinates ``(rows, cols)``, each ``(N, H_out, W_out)`` (float64)."""
     t = xp.asarray(transforms, dtype=xp.float64)
     ys, xs = xp.meshgrid(
@@ -71,13 +74,13 @@ def sample_points(transforms, out_hw):
 
 
 def warp_forward(
-    x,
-    transforms,
-    output_size=None,
-    interpolation="bilinear",
-    fill_mode="reflect",
-    fill_value=0.0,
-):
+    x: Array,
+    transforms: Array,
+    output_size: Sequence[int] | None = None,
+    interpolation: str = "bilinear",
+    fill_mode: str = "reflect",
+    fill_value: float = 0.0,
+) -> tuple[Array, WarpCache]:
     """``x (N, H, W, C)``, ``transforms (N, 8)`` -> ``(y (N, H_out, W_out, C), cache)``.
 
     ``output_size`` is ``(H_out, W_out)``, by default ``(H, W)``.
@@ -137,7 +140,7 @@ def warp_forward(
     return y.reshape(n, *out_hw, c), WarpCache(taps, tuple(x.shape), (n, *out_hw, c))
 
 
-def warp_backward(dy, cache: WarpCache):
+def warp_backward(dy: Array, cache: WarpCache) -> Array:
     """``dy (N, H_out, W_out, C)`` -> ``dx (N, H, W, C)``: each tap's weight times ``dy``, added
     back at the pixel it read (``np.add.at``: several outputs may read one pixel)."""
     c = cache.x_shape[-1]
@@ -150,7 +153,7 @@ def warp_backward(dy, cache: WarpCache):
     return dx.reshape(cache.x_shape)
 
 
-def rotation_transforms(angles, height: int, width: int):
+def rotation_transforms(angles: ArrayLike, height: int, width: int) -> Array:
     """Keras's rotation about the image centre ``((W-1)/2, (H-1)/2)`` by ``angles`` (radians, (N,))."""
     angles = xp.asarray(angles, dtype=xp.float64)
     cx, cy = (width - 1) / 2, (height - 1) / 2
@@ -163,7 +166,9 @@ def rotation_transforms(angles, height: int, width: int):
     )
 
 
-def zoom_transforms(height_zoom, width_zoom, height: int, width: int):
+def zoom_transforms(
+    height_zoom: ArrayLike, width_zoom: ArrayLike, height: int, width: int
+) -> Array:
     """Keras's zoom about the centre: a factor above 1 samples a larger area (zooms out)."""
     zh, zw = (
         xp.asarray(height_zoom, dtype=xp.float64),
@@ -185,7 +190,7 @@ def zoom_transforms(height_zoom, width_zoom, height: int, width: int):
     )
 
 
-def translation_transforms(dy_pixels, dx_pixels):
+def translation_transforms(dy_pixels: ArrayLike, dx_pixels: ArrayLike) -> Array:
     """Shift the content by ``(dy, dx)`` pixels (down and right for positive values)."""
     ty, tx = (
         xp.asarray(dy_pixels, dtype=xp.float64),
