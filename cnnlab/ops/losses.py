@@ -16,14 +16,19 @@ Keras's conventions:
 
 from __future__ import annotations
 
-from ..backend import xp
+from numpy.typing import ArrayLike
+
+from ..backend import Array, xp
 from ..errors import ShapeError
 from .activations import sigmoid, softmax
+
+#: A loss's per-sample values and their gradient with respect to ``y_pred``.
+ValuesAndGrad = tuple[Array, Array]
 
 EPSILON = 1e-7
 
 
-def _check_same_shape(y_true, y_pred, name, hint=""):
+def _check_same_shape(y_true: Array, y_pred: Array, name: str, hint: str = "") -> None:
     if y_true.shape != y_pred.shape:
         raise ShapeError(
             f"{name}: labels and predictions must have the same shape. {hint}"
@@ -31,12 +36,12 @@ def _check_same_shape(y_true, y_pred, name, hint=""):
         )
 
 
-def _log_softmax(z):
+def _log_softmax(z: Array) -> Array:
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _mean(values_and_grads):
+def _mean(values_and_grads: ValuesAndGrad) -> tuple[float, Array]:
     """The batch mean of per-sample values and its gradient."""
     values, dvalues = values_and_grads
     return float(values.mean()), (dvalues / values.size).astype(
@@ -44,7 +49,9 @@ def _mean(values_and_grads):
     )
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False):
+def categorical_crossentropy(
+    y_true: Array, y_pred: Array, from_logits: bool = False
+) -> tuple[float, Array]:
     """``-sum(y * log p)`` per sample, mean over samples.
 
     ``y_true (N, K)`` one-hot (or soft) labels; ``y_pred (N, K)`` probabilities
@@ -53,7 +60,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
     return _mean(categorical_crossentropy_values(y_true, y_pred, from_logits))
 
 
-def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
+def sparse_labels(
+    y_true: ArrayLike, num_classes: int, name: str = "sparse_categorical_crossentropy"
+) -> Array:
     """Integer class labels ``(N,)`` (or ``(N, 1)``) checked against ``num_classes``."""
     y = xp.asarray(y_true)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -90,7 +99,9 @@ def sparse_labels(y_true, num_classes, name="sparse_categorical_crossentropy"):
     return y
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def sparse_categorical_crossentropy(
+    y_true: Array, y_pred: Array, from_logits: bool = False
+) -> tuple[float, Array]:
     """Like :func:`categorical_crossentropy` but ``y_true (N,)`` holds class numbers."""
     if y_pred.ndim != 2:
         raise ShapeError(
@@ -108,7 +119,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return categorical_crossentropy(one_hot, y_pred, from_logits)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False):
+def binary_crossentropy(
+    y_true: Array, y_pred: Array, from_logits: bool = False
+) -> tuple[float, Array]:
     """``-(y log p + (1-y) log(1-p))``, mean over the last axis, then over samples.
 
     ``y_true`` and ``y_pred`` have the same shape, e.g. ``(N, 1)``; labels in [0, 1].
@@ -116,12 +129,12 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
     return _mean(binary_crossentropy_values(y_true, y_pred, from_logits))
 
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: Array, y_pred: Array) -> tuple[float, Array]:
     """L2: ``mean((y - p)^2)`` over the last axis, then over samples."""
     return _mean(mean_squared_error_values(y_true, y_pred))
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true: Array, y_pred: Array) -> tuple[float, Array]:
     """L1: ``mean(|y - p|)`` over the last axis, then over samples."""
     return _mean(mean_absolute_error_values(y_true, y_pred))
 
@@ -134,19 +147,21 @@ def mean_absolute_error(y_true, y_pred):
 # sample weights) is then ``loss = sum(w * values) / d`` with gradient ``w * dvalues / d``.
 
 
-def _f(y_true, y_pred):
+def _f(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
     y_pred = xp.asarray(y_pred)
     if y_pred.dtype.kind != "f":
         y_pred = y_pred.astype(xp.float32)
     return xp.asarray(y_true).astype(y_pred.dtype, copy=False), y_pred
 
 
-def softmax_backward(p, dp):
+def softmax_backward(p: Array, dp: Array) -> Array:
     """``dz`` for ``p = softmax(z)`` given ``dp`` (last axis)."""
     return p * (dp - (dp * p).sum(axis=-1, keepdims=True))
 
 
-def categorical_crossentropy_values(y_true, y_pred, from_logits=False):
+def categorical_crossentropy_values(
+    y_true: Array, y_pred: Array, from_logits: bool = False
+) -> ValuesAndGrad:
     """``-sum(y log q)`` over the last axis; ``q`` is ``y_pred`` renormalised and clipped to [1e-7, 1 - 1e-7]
     (or ``softmax(y_pred)`` with ``from_logits``)."""
     _check_same_shape(
@@ -171,7 +186,9 @@ def categorical_crossentropy_values(y_true, y_pred, from_logits=False):
     )
 
 
-def binary_crossentropy_values(y_true, y_pred, from_logits=False):
+def binary_crossentropy_values(
+    y_true: Array, y_pred: Array, from_logits: bool = False
+) -> ValuesAndGrad:
     """``-(y log p + (1-y) log(1-p))``, ``p`` clipped to [1e-7, 1 - 1e-7], mean over the last axis."""
     _check_same_shape(y_true, y_pred, "binary_crossentropy")
     y_true, y_pred = _f(y_true, y_pred)
@@ -190,26 +207,28 @@ def binary_crossentropy_values(y_true, y_pred, from_logits=False):
     ).astype(y_pred.dtype, copy=False)
 
 
-def _elementwise(y_true, y_pred, name):
+def _elementwise(y_true: Array, y_pred: Array, name: str) -> tuple[Array, Array]:
     _check_same_shape(y_true, y_pred, name)
     return _f(y_true, y_pred)
 
 
-def mean_squared_error_values(y_true, y_pred):
+def mean_squared_error_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``mean((p - y)^2)`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "mean_squared_error")
     d = y_pred - y_true
     return (d * d).mean(axis=-1), 2 * d / d.shape[-1]
 
 
-def mean_absolute_error_values(y_true, y_pred):
+def mean_absolute_error_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``mean(|p - y|)`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "mean_absolute_error")
     d = y_pred - y_true
     return xp.abs(d).mean(axis=-1), xp.sign(d) / d.shape[-1]
 
 
-def mean_absolute_percentage_error_values(y_true, y_pred):
+def mean_absolute_percentage_error_values(
+    y_true: Array, y_pred: Array
+) -> ValuesAndGrad:
     """``100 * mean(|y - p| / max(|y|, 1e-7))`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "mean_absolute_percentage_error")
     scale = xp.maximum(xp.abs(y_true), y_pred.dtype.type(EPSILON))
@@ -219,7 +238,9 @@ def mean_absolute_percentage_error_values(y_true, y_pred):
     ]
 
 
-def mean_squared_logarithmic_error_values(y_true, y_pred):
+def mean_squared_logarithmic_error_values(
+    y_true: Array, y_pred: Array
+) -> ValuesAndGrad:
     """``mean((log(max(p, 1e-7) + 1) - log(max(y, 1e-7) + 1))^2)`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "mean_squared_logarithmic_error")
     eps = y_pred.dtype.type(EPSILON)
@@ -230,7 +251,7 @@ def mean_squared_logarithmic_error_values(y_true, y_pred):
     ]
 
 
-def huber_values(y_true, y_pred, delta=1.0):
+def huber_values(y_true: Array, y_pred: Array, delta: float = 1.0) -> ValuesAndGrad:
     """``0.5 e^2`` where ``|e| <= delta``, else ``delta |e| - 0.5 delta^2`` (``e = p - y``), mean over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "huber")
     delta = y_pred.dtype.type(delta)
@@ -240,7 +261,7 @@ def huber_values(y_true, y_pred, delta=1.0):
     return per.mean(axis=-1), xp.where(small, e, delta * xp.sign(e)) / e.shape[-1]
 
 
-def log_cosh_values(y_true, y_pred):
+def log_cosh_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``log(cosh(p - y))``, written ``x + softplus(-2x) - log 2`` (no overflow), mean over the last axis.
     Its derivative is ``tanh(x)``."""
     y_true, y_pred = _elementwise(y_true, y_pred, "log_cosh")
@@ -250,7 +271,7 @@ def log_cosh_values(y_true, y_pred):
     return per.mean(axis=-1), xp.tanh(x) / x.shape[-1]
 
 
-def kl_divergence_values(y_true, y_pred):
+def kl_divergence_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``sum(y log(y / p))`` over the last axis, both clipped to [1e-7, 1]."""
     y_true, y_pred = _elementwise(y_true, y_pred, "kl_divergence")
     yc, pc = xp.clip(y_true, EPSILON, 1), xp.clip(y_pred, EPSILON, 1)
@@ -260,7 +281,7 @@ def kl_divergence_values(y_true, y_pred):
     )
 
 
-def poisson_values(y_true, y_pred):
+def poisson_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``mean(p - y log(p + 1e-7))`` over the last axis."""
     y_true, y_pred = _elementwise(y_true, y_pred, "poisson")
     eps = y_pred.dtype.type(EPSILON)
@@ -269,12 +290,12 @@ def poisson_values(y_true, y_pred):
     ) / y_pred.shape[-1]
 
 
-def hinge_labels(y_true):
+def hinge_labels(y_true: Array) -> Array:
     """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0 or 1 become -1 or 1; others stay."""
     return 2 * y_true - 1 if xp.all((y_true == 0) | (y_true == 1)) else y_true
 
 
-def hinge_values(y_true, y_pred):
+def hinge_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``mean(max(1 - y p, 0))`` over the last axis, labels -1/1 (0/1 converted)."""
     y_true, y_pred = _elementwise(y_true, y_pred, "hinge")
     t = hinge_labels(y_true)
@@ -284,7 +305,7 @@ def hinge_values(y_true, y_pred):
     ) / y_pred.shape[-1]
 
 
-def squared_hinge_values(y_true, y_pred):
+def squared_hinge_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``mean(max(1 - y p, 0)^2)`` over the last axis, labels -1/1 (0/1 converted)."""
     y_true, y_pred = _elementwise(y_true, y_pred, "squared_hinge")
     t = hinge_labels(y_true)
@@ -292,7 +313,7 @@ def squared_hinge_values(y_true, y_pred):
     return (m * m).mean(axis=-1), -2 * t * m / y_pred.shape[-1]
 
 
-def categorical_hinge_values(y_true, y_pred):
+def categorical_hinge_values(y_true: Array, y_pred: Array) -> ValuesAndGrad:
     """``max(max((1 - y) p) - sum(y p) + 1, 0)``: the best wrong score against the true one."""
     y_true, y_pred = _elementwise(y_true, y_pred, "categorical_hinge")
     wrong = (1 - y_true) * y_pred
@@ -309,8 +330,12 @@ def categorical_hinge_values(y_true, y_pred):
 
 
 def categorical_focal_crossentropy_values(
-    y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False
-):
+    y_true: Array,
+    y_pred: Array,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+) -> ValuesAndGrad:
     """``sum(alpha (1 - q)^gamma (-y log q))`` over the last axis, ``q`` as in categorical cross-entropy."""
     _check_same_shape(y_true, y_pred, "categorical_focal_crossentropy")
     y_true, y_pred = _f(y_true, y_pred)
@@ -332,13 +357,13 @@ def categorical_focal_crossentropy_values(
 
 
 def binary_focal_crossentropy_values(
-    y_true,
-    y_pred,
-    apply_class_balancing=False,
-    alpha=0.25,
-    gamma=2.0,
-    from_logits=False,
-):
+    y_true: Array,
+    y_pred: Array,
+    apply_class_balancing: bool = False,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    from_logits: bool = False,
+) -> ValuesAndGrad:
     """``mean(w (1 - p_t)^gamma bce)`` over the last axis: ``p_t = y p + (1-y)(1-p)``, ``bce`` with ``p`` clipped
     to [1e-7, 1 - 1e-7], ``w = y alpha + (1-y)(1-alpha)`` with ``apply_class_balancing`` (else 1); with
     ``from_logits``, ``p = sigmoid(y_pred)`` first (as Keras does)."""
@@ -360,7 +385,9 @@ def binary_focal_crossentropy_values(
     return (weight * focal * bce).mean(axis=-1), grad.astype(y_pred.dtype, copy=False)
 
 
-def sparse_to_one_hot(y_true, y_pred, name="sparse_categorical_crossentropy"):
+def sparse_to_one_hot(
+    y_true: Array, y_pred: Array, name: str = "sparse_categorical_crossentropy"
+) -> Array:
     """Integer labels shaped like ``y_pred`` without its class axis (or with a class axis of 1), int or float,
     checked, as one-hot rows of ``y_pred``'s dtype."""
     y = xp.asarray(y_true)

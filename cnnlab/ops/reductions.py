@@ -13,12 +13,18 @@ reduced axes back (:func:`_keep_axes`) so that ``dy`` broadcasts against ``x``.
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
-from ..backend import xp
+from ..backend import Array, xp
 from .arrays import inverse_permutation
 
+#: An ``axis`` argument: None (every axis), one axis or several.
+Axis = int | Sequence[int] | None
+#: What a reduction's backward needs (shapes, axes and the arrays it reads), as its forward returns it.
+Cache = tuple[Any, ...]
 
-def _axes(ndim, axis):
+
+def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     if isinstance(axis, int):
@@ -26,50 +32,58 @@ def _axes(ndim, axis):
     return tuple(sorted(a % ndim for a in axis))
 
 
-def _keep_axes(g, ndim, axes, keepdims):
+def _keep_axes(g: Array, ndim: int, axes: tuple[int, ...], keepdims: bool) -> Array:
     """``g`` reduced over ``axes`` -> the same values with those axes kept as length 1."""
     return g if keepdims else xp.expand_dims(g, axes)
 
 
-def _count(shape, axes):
+def _count(shape: Sequence[int], axes: Sequence[int]) -> int:
     return math.prod(shape[a] for a in axes)
 
 
-def sum_forward(x, axis=None, keepdims=False):
+def sum_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     """``x (...)`` -> ``sum over axis``."""
     axes = _axes(x.ndim, axis)
     return x.sum(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims)
 
 
-def sum_backward(dy, cache):
+def sum_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     shape, axes, keepdims = cache
     return (xp.broadcast_to(_keep_axes(dy, len(shape), axes, keepdims), shape),)
 
 
-def mean_forward(x, axis=None, keepdims=False):
+def mean_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     axes = _axes(x.ndim, axis)
     return x.mean(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims)
 
 
-def mean_backward(dy, cache):
+def mean_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     shape, axes, keepdims = cache
     g = _keep_axes(dy, len(shape), axes, keepdims) / dy.dtype.type(_count(shape, axes))
     return (xp.broadcast_to(g, shape),)
 
 
-def max_forward(x, axis=None, keepdims=False):
+def max_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     axes = _axes(x.ndim, axis)
     y = x.max(axis=axes, keepdims=keepdims)
     return y, (x, y, axes, keepdims)
 
 
-def min_forward(x, axis=None, keepdims=False):
+def min_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     axes = _axes(x.ndim, axis)
     y = x.min(axis=axes, keepdims=keepdims)
     return y, (x, y, axes, keepdims)
 
 
-def extreme_backward(dy, cache):
+def extreme_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     """Backward of max and min: the gradient goes to the winners, split evenly among ties."""
     x, y, axes, keepdims = cache
     winners = x == _keep_axes(y, x.ndim, axes, keepdims)
@@ -84,12 +98,14 @@ def extreme_backward(dy, cache):
 max_backward = min_backward = extreme_backward
 
 
-def prod_forward(x, axis=None, keepdims=False):
+def prod_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     axes = _axes(x.ndim, axis)
     return x.prod(axis=axes, keepdims=keepdims), (x, axes, keepdims)
 
 
-def prod_backward(dy, cache):
+def prod_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     """``dx_i = dy * prod_{j != i} x_j``, from products of the entries before and after ``i``."""
     x, axes, keepdims = cache
     kept = [a for a in range(x.ndim) if a not in axes]
@@ -108,7 +124,9 @@ def prod_backward(dy, cache):
     return (others * _keep_axes(dy, x.ndim, axes, keepdims),)
 
 
-def var_forward(x, axis=None, keepdims=False):
+def var_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     """Population variance (divides by n, as Keras's ``ops.var``)."""
     axes = _axes(x.ndim, axis)
     centred = x - x.mean(axis=axes, keepdims=True)
@@ -116,25 +134,29 @@ def var_forward(x, axis=None, keepdims=False):
     return y, (centred, axes, keepdims)
 
 
-def var_backward(dy, cache):
+def var_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     centred, axes, keepdims = cache
     n = dy.dtype.type(_count(centred.shape, axes))
     return (_keep_axes(dy, centred.ndim, axes, keepdims) * (centred + centred) / n,)
 
 
-def std_forward(x, axis=None, keepdims=False):
+def std_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     y, (centred, axes, keepdims) = var_forward(x, axis, keepdims)
     y = xp.sqrt(y)
     return y, (centred, y, axes, keepdims)
 
 
-def std_backward(dy, cache):
+def std_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     centred, y, axes, keepdims = cache
     n = dy.dtype.type(_count(centred.shape, axes))
     return (_keep_axes(dy / y, centred.ndim, axes, keepdims) * centred / n,)
 
 
-def logsumexp_forward(x, axis=None, keepdims=False):
+def logsumexp_forward(
+    x: Array, axis: Axis = None, keepdims: bool = False
+) -> tuple[Array, Cache]:
     """``log(sum(exp(x)))``, shifted by the max so it never overflows."""
     axes = _axes(x.ndim, axis)
     top = x.max(axis=axes, keepdims=True)
@@ -143,20 +165,20 @@ def logsumexp_forward(x, axis=None, keepdims=False):
     return y, (x, y_kept, axes, keepdims)
 
 
-def logsumexp_backward(dy, cache):
+def logsumexp_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     """The gradient of logsumexp is the softmax over the reduced axes."""
     x, y_kept, axes, keepdims = cache
     return (_keep_axes(dy, x.ndim, axes, keepdims) * xp.exp(x - y_kept),)
 
 
-def cumsum_forward(x, axis=None):
+def cumsum_forward(x: Array, axis: int | None = None) -> tuple[Array, Cache]:
     """Running sum along ``axis`` (None: over the flattened array)."""
     if axis is None:
         return xp.cumsum(x.reshape(-1)), (x.shape, None)
     return xp.cumsum(x, axis=axis), (x.shape, axis)
 
 
-def cumsum_backward(dy, cache):
+def cumsum_backward(dy: Array, cache: Cache) -> tuple[Array, ...]:
     """Each entry feeds every later running sum: the running sum of ``dy`` from the end."""
     shape, axis = cache
     along = 0 if axis is None else axis
