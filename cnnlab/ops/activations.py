@@ -10,94 +10,110 @@ Seed 002 uses Leaky ReLU with slope 0.01; Keras's function
 
 from __future__ import annotations
 
-from ..backend import xp
+from typing import Callable
+
+from numpy.typing import ArrayLike
+
+from ..backend import Array, xp
 
 
-def linear(x):
+def linear(x: Array) -> Array:
     return x
 
 
-def linear_backward(dy, x, y):
+def linear_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy
 
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+def relu(
+    x: Array,
+    negative_slope: float = 0.0,
+    max_value: float | None = None,
+    threshold: float = 0.0,
+) -> Array:
     """max(0, x); with Keras's options (``keras.activations.relu``), as :func:`relu_general`."""
     if negative_slope == 0 and max_value is None and threshold == 0:
         return xp.maximum(x, 0)
     return relu_general(x, negative_slope, max_value, threshold)
 
 
-def relu_backward(dy, x, y):
+def relu_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * (y > 0)
 
 
-def leaky_relu(x, negative_slope=0.2):
+def leaky_relu(x: Array, negative_slope: float = 0.2) -> Array:
     """x for x > 0, ``negative_slope * x`` otherwise."""
     return xp.where(x > 0, x, x * x.dtype.type(negative_slope))
 
 
-def leaky_relu_backward(dy, x, y, negative_slope=0.2):
+def leaky_relu_backward(
+    dy: Array, x: Array, y: Array, negative_slope: float = 0.2
+) -> Array:
     return xp.where(x > 0, dy, dy * dy.dtype.type(negative_slope))
 
 
-def sigmoid(x):
+def sigmoid(x: Array) -> Array:
     """1 / (1 + e^-x), computed without overflow for large |x|."""
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-def sigmoid_backward(dy, x, y):
+def sigmoid_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * y * (1 - y)
 
 
-def tanh(x):
+def tanh(x: Array) -> Array:
     return xp.tanh(x)
 
 
-def tanh_backward(dy, x, y):
+def tanh_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * (1 - y * y)
 
 
-def softmax(x, axis=-1):
+def softmax(x: Array, axis: int = -1) -> Array:
     """e^x / sum(e^x) along ``axis``, shifted by the max so it never overflows."""
     e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def softmax_backward(dy, x, y, axis=-1):
+def softmax_backward(dy: Array, x: Array, y: Array, axis: int = -1) -> Array:
     """The full Jacobian-vector product: ``dx = y * (dy - sum(dy * y))``."""
     return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
 
 
-def elu(x, alpha=1.0):
+def elu(x: Array, alpha: float = 1.0) -> Array:
     return xp.where(x > 0, x, x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0)))
 
 
-def elu_backward(dy, x, y, alpha=1.0):
+def elu_backward(dy: Array, x: Array, y: Array, alpha: float = 1.0) -> Array:
     return xp.where(x > 0, dy, dy * (y + x.dtype.type(alpha)))
 
 
-def softplus(x):
+def softplus(x: Array) -> Array:
     """log(1 + e^x), stable for large |x|."""
     return xp.logaddexp(x, x.dtype.type(0))
 
 
-def softplus_backward(dy, x, y):
+def softplus_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * sigmoid(x)
 
 
-def silu(x):
+def silu(x: Array) -> Array:
     """x * sigmoid(x) (Keras calls it ``swish`` too)."""
     return x * sigmoid(x)
 
 
-def silu_backward(dy, x, y):
+def silu_backward(dy: Array, x: Array, y: Array) -> Array:
     s = sigmoid(x)
     return dy * (s * (1 + x * (1 - s)))
 
 
-def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
+def relu_general(
+    x: Array,
+    negative_slope: float = 0.0,
+    max_value: float | None = None,
+    threshold: float = 0.0,
+) -> Array:
     """Keras's full ReLU, computed as Keras computes it: a positive part
     ``x * (x > threshold)``, clipped to ``[0, max_value]`` when ``max_value`` is
     given, minus ``negative_slope * relu(threshold - x)``. So below the threshold
@@ -113,7 +129,14 @@ def relu_general(x, negative_slope=0.0, max_value=None, threshold=0.0):
     return positive + x.dtype.type(negative_slope) * xp.minimum(x - t, x.dtype.type(0))
 
 
-def relu_general_backward(dy, x, y, negative_slope=0.0, max_value=None, threshold=0.0):
+def relu_general_backward(
+    dy: Array,
+    x: Array,
+    y: Array,
+    negative_slope: float = 0.0,
+    max_value: float | None = None,
+    threshold: float = 0.0,
+) -> Array:
     one, zero = dy.dtype.type(1), dy.dtype.type(0)
     through = x > x.dtype.type(threshold)
     if max_value is not None:
@@ -132,12 +155,12 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(x):
+def selu(x: Array) -> Array:
     """``scale * elu(x, alpha)`` with Klambauer et al.'s constants (Keras's and PyTorch's)."""
     return x.dtype.type(SELU_SCALE) * elu(x, SELU_ALPHA)
 
 
-def selu_backward(dy, x, y):
+def selu_backward(dy: Array, x: Array, y: Array) -> Array:
     return xp.where(
         x > 0,
         dy * dy.dtype.type(SELU_SCALE),
@@ -145,68 +168,68 @@ def selu_backward(dy, x, y):
     )
 
 
-def relu6(x):
+def relu6(x: Array) -> Array:
     """min(max(x, 0), 6)."""
     return xp.clip(x, x.dtype.type(0), x.dtype.type(6))
 
 
-def relu6_backward(dy, x, y):
+def relu6_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * ((x > 0) & (x < 6))
 
 
-def hard_sigmoid(x):
+def hard_sigmoid(x: Array) -> Array:
     """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a straight line between (Keras 3's definition)."""
     return relu6(x + x.dtype.type(3)) / x.dtype.type(6)
 
 
-def hard_sigmoid_backward(dy, x, y):
+def hard_sigmoid_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * ((x > -3) & (x < 3)) / dy.dtype.type(6)
 
 
-def hard_silu(x):
+def hard_silu(x: Array) -> Array:
     """``x * hard_sigmoid(x)`` (Keras also calls it ``hard_swish``)."""
     return x * hard_sigmoid(x)
 
 
-def hard_silu_backward(dy, x, y):
+def hard_silu_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * (hard_sigmoid(x) + x * ((x > -3) & (x < 3)) / x.dtype.type(6))
 
 
-def softsign(x):
+def softsign(x: Array) -> Array:
     """x / (|x| + 1)."""
     return x / (xp.abs(x) + x.dtype.type(1))
 
 
-def softsign_backward(dy, x, y):
+def softsign_backward(dy: Array, x: Array, y: Array) -> Array:
     d = xp.abs(x) + x.dtype.type(1)
     return dy / (d * d)
 
 
-def mish(x):
+def mish(x: Array) -> Array:
     """``x * tanh(softplus(x))`` (Misra 2019)."""
     return x * xp.tanh(softplus(x))
 
 
-def mish_backward(dy, x, y):
+def mish_backward(dy: Array, x: Array, y: Array) -> Array:
     t = xp.tanh(softplus(x))
     return dy * (t + x * (1 - t * t) * sigmoid(x))
 
 
-def exponential(x):
+def exponential(x: Array) -> Array:
     return xp.exp(x)
 
 
-def exponential_backward(dy, x, y):
+def exponential_backward(dy: Array, x: Array, y: Array) -> Array:
     return dy * y
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: Array, axis: int = -1) -> Array:
     """``x - log(sum(e^x))`` along ``axis``, shifted by the max so it never overflows."""
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def log_softmax_backward(dy, x, y, axis=-1):
+def log_softmax_backward(dy: Array, x: Array, y: Array, axis: int = -1) -> Array:
     return dy - xp.exp(y) * dy.sum(axis=axis, keepdims=True)
 
 
@@ -264,7 +287,7 @@ _ERF_Q = (
 _INV_SQRT_PI = 5.6418958354775628695e-1
 
 
-def erf(x):
+def erf(x: ArrayLike) -> Array:
     """The error function, elementwise, in float64 (``x`` of any float dtype)."""
     x = xp.asarray(x, dtype=xp.float64)
     with xp.errstate(
@@ -273,7 +296,7 @@ def erf(x):
         return _erf(x)
 
 
-def _erf(x):
+def _erf(x: Array) -> Array:
     y = xp.abs(x)
     # |x| <= 0.46875: erf directly
     z = y * y
@@ -300,7 +323,7 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 _INV_SQRT_2PI = 0.3989422804014327
 
 
-def gelu(x, approximate=False):
+def gelu(x: Array, approximate: bool = False) -> Array:
     """Gaussian error linear unit ``x * Phi(x)``: the exact form
     ``0.5 x (1 + erf(x / sqrt 2))`` by default (Keras 3's default), or with
     ``approximate=True`` the tanh form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
@@ -310,7 +333,7 @@ def gelu(x, approximate=False):
     return (0.5 * x * (1.0 + erf(x / 2**0.5))).astype(x.dtype, copy=False)
 
 
-def gelu_backward(dy, x, y, approximate=False):
+def gelu_backward(dy: Array, x: Array, y: Array, approximate: bool = False) -> Array:
     if approximate:
         inner = x.dtype.type(_SQRT_2_OVER_PI) * (x + x.dtype.type(0.044715) * x * x * x)
         t = xp.tanh(inner)
@@ -325,13 +348,13 @@ def gelu_backward(dy, x, y, approximate=False):
     return (dy * phi).astype(dy.dtype, copy=False)
 
 
-def prelu_forward(x, alpha):
+def prelu_forward(x: Array, alpha: Array) -> tuple[Array, Array]:
     """Parametric ReLU: ``x`` for ``x > 0``, ``alpha * x`` otherwise; ``alpha`` broadcasts
     against one sample (``x (N, *shape)``, ``alpha`` of ``shape`` with 1 on shared axes)."""
     return xp.where(x > 0, x, alpha * x), x
 
 
-def prelu_backward(dy, x, alpha):
+def prelu_backward(dy: Array, x: Array, alpha: Array) -> tuple[Array, Array]:
     """``(dx, dalpha)``: ``dalpha`` sums ``dy * x`` over the negative cells, over the batch and
     the shared axes (where ``alpha`` has size 1)."""
     dx = xp.where(x > 0, dy, dy * alpha)
@@ -386,7 +409,7 @@ NON_DECREASING = {
 }
 
 
-def get(name):
+def get(name: str | None) -> tuple[Callable[..., Array], Callable[..., Array]]:
     """``(forward, backward)`` for an activation name; ``None`` means linear.
 
     This is the op table for cnnlab's own code (layers store their activation's name, the

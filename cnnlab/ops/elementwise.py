@@ -16,19 +16,27 @@ operators of the arrays a custom layer's ``call`` receives (``cnnlab.ops.tape``)
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable, Sequence
 
-from ..backend import xp
+from ..backend import Array, xp
 from . import activations as act
 from .arrays import inverse_permutation
 from .merge import unbroadcast
 
+#: An operand: an array or a Python number (which gets no gradient).
+Operand = Array | float
+#: What a backward needs, as its forward returns it.
+Cache = tuple[Any, ...]
+#: One gradient per operand (None for a Python number).
+Grads = tuple[Array | None, ...]
 
-def _is_number(a):
+
+def _is_number(a: object) -> bool:
     """A Python number (not a NumPy scalar, which may be a recorded 0-d result)."""
     return isinstance(a, (int, float, complex))
 
 
-def _grad_for(a, grad):
+def _grad_for(a: Operand, grad: Array) -> Array | None:
     """The gradient for input ``a``: None for a Python number, else summed to ``a``'s shape."""
     return None if _is_number(a) else unbroadcast(grad, xp.shape(a))
 
@@ -36,30 +44,30 @@ def _grad_for(a, grad):
 # --------------------------------------------------------------------------- binary
 
 
-def add_forward(a, b):
+def add_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     """``a + b`` (broadcasting) -> ``(y, cache)``."""
     return a + b, (a, b)
 
 
-def add_backward(dy, cache):
+def add_backward(dy: Array, cache: Cache) -> Grads:
     a, b = cache
     return _grad_for(a, dy), _grad_for(b, dy)
 
 
-def subtract_forward(a, b):
+def subtract_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     return a - b, (a, b)
 
 
-def subtract_backward(dy, cache):
+def subtract_backward(dy: Array, cache: Cache) -> Grads:
     a, b = cache
     return _grad_for(a, dy), (None if _is_number(b) else unbroadcast(-dy, xp.shape(b)))
 
 
-def multiply_forward(a, b):
+def multiply_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     return a * b, (a, b)
 
 
-def multiply_backward(dy, cache):
+def multiply_backward(dy: Array, cache: Cache) -> Grads:
     a, b = cache
     return (
         None if _is_number(a) else unbroadcast(dy * b, xp.shape(a)),
@@ -67,13 +75,13 @@ def multiply_backward(dy, cache):
     )
 
 
-def divide_forward(a, b):
+def divide_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     """``a / b`` (true division)."""
     y = a / b
     return y, (a, b, y)
 
 
-def divide_backward(dy, cache):
+def divide_backward(dy: Array, cache: Cache) -> Grads:
     a, b, y = cache
     da = dy / b
     return (
@@ -82,13 +90,13 @@ def divide_backward(dy, cache):
     )
 
 
-def power_forward(a, b):
+def power_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     """``a ** b``."""
     y = a**b
     return y, (a, b, y)
 
 
-def power_backward(dy, cache):
+def power_backward(dy: Array, cache: Cache) -> Grads:
     """``d/da = b a^(b-1)``; ``d/db = a^b ln a``, taken as 0 where ``a = 0`` and ``b >= 0``
     (PyTorch's convention: ``0^b`` is flat in ``b`` there)."""
     a, b, y = cache
@@ -101,13 +109,13 @@ def power_backward(dy, cache):
     return da, db
 
 
-def maximum_forward(a, b):
+def maximum_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     """Element-wise larger value. A tie sends half the gradient each way (as PyTorch)."""
     y = xp.maximum(a, b)
     return y, (a, b)
 
 
-def _pick_backward(dy, cache, first_wins):
+def _pick_backward(dy: Array, cache: Cache, first_wins: Array) -> Grads:
     a, b = cache
     share = xp.where(first_wins, dy.dtype.type(1), dy.dtype.type(0))
     share = xp.where(a == b, dy.dtype.type(0.5), share)
@@ -117,28 +125,28 @@ def _pick_backward(dy, cache, first_wins):
     )
 
 
-def maximum_backward(dy, cache):
+def maximum_backward(dy: Array, cache: Cache) -> Grads:
     a, b = cache
     return _pick_backward(dy, cache, a > b)
 
 
-def minimum_forward(a, b):
+def minimum_forward(a: Operand, b: Operand) -> tuple[Array | float, Cache]:
     y = xp.minimum(a, b)
     return y, (a, b)
 
 
-def minimum_backward(dy, cache):
+def minimum_backward(dy: Array, cache: Cache) -> Grads:
     a, b = cache
     return _pick_backward(dy, cache, a < b)
 
 
-def where_forward(condition, a, b):
+def where_forward(condition: Array, a: Operand, b: Operand) -> tuple[Array, Cache]:
     """``a`` where ``condition`` holds, else ``b``. ``condition`` gets no gradient."""
     condition = xp.asarray(condition, dtype=bool)
     return xp.where(condition, a, b), (condition, a, b)
 
 
-def where_backward(dy, cache):
+def where_backward(dy: Array, cache: Cache) -> Grads:
     condition, a, b = cache
     zero = dy.dtype.type(0)
     return (
@@ -152,12 +160,14 @@ def where_backward(dy, cache):
     )
 
 
-def clip_forward(x, x_min, x_max):
+def clip_forward(
+    x: Array, x_min: Operand | None, x_max: Operand | None
+) -> tuple[Array, Cache]:
     """``x`` limited to ``[x_min, x_max]``; the gradient passes where ``x_min <= x <= x_max``."""
     return xp.clip(x, x_min, x_max), (x, x_min, x_max)
 
 
-def clip_backward(dy, cache):
+def clip_backward(dy: Array, cache: Cache) -> Grads:
     x, x_min, x_max = cache
     inside = (x >= x_min) & (x <= x_max)
     return xp.where(inside, dy, dy.dtype.type(0)), None, None
@@ -168,12 +178,12 @@ def clip_backward(dy, cache):
 # the output y, whichever is cheaper (exp reads y, log reads x).
 
 
-def _zero_gradient(dy, x, y):
+def _zero_gradient(dy: Array, x: Array, y: Array) -> Array:
     """Piecewise-constant functions (sign, floor, round): the gradient is 0 almost everywhere."""
     return xp.zeros_like(dy)
 
 
-UNARY = {
+UNARY: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "negative": (xp.negative, lambda dy, x, y: -dy),
     "abs": (xp.abs, lambda dy, x, y: dy * xp.sign(x)),
     "square": (xp.square, lambda dy, x, y: dy * (x + x)),
@@ -193,7 +203,7 @@ UNARY = {
 }
 
 
-def unary_forward(x, function, **params):
+def unary_forward(x: Array, function: str, **params: Any) -> tuple[Array, Cache]:
     """``UNARY[function]`` applied to ``x`` -> ``(y, cache)``; ``params`` go to the function
     (``negative_slope`` of leaky_relu, ``axis`` of softmax)."""
     f, df = UNARY[function]
@@ -201,19 +211,19 @@ def unary_forward(x, function, **params):
     return y, (df, x, y, params)
 
 
-def unary_backward(dy, cache):
+def unary_backward(dy: Array, cache: Cache) -> Grads:
     df, x, y, params = cache
     return (df(dy, x, y, **params),)
 
 
-def log_softmax_forward(x, axis=-1):
+def log_softmax_forward(x: Array, axis: int = -1) -> tuple[Array, Cache]:
     """``x - logsumexp(x)`` along ``axis``, shifted by the max so it never overflows."""
     shifted = x - x.max(axis=axis, keepdims=True)
     y = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
     return y, (y, axis)
 
 
-def log_softmax_backward(dy, cache):
+def log_softmax_backward(dy: Array, cache: Cache) -> Grads:
     """``dx = dy - softmax(x) * sum(dy)``."""
     y, axis = cache
     return (dy - xp.exp(y) * dy.sum(axis=axis, keepdims=True),)
@@ -222,13 +232,13 @@ def log_softmax_backward(dy, cache):
 # --------------------------------------------------------------------------- products
 
 
-def matmul_forward(a, b):
+def matmul_forward(a: Array, b: Array) -> tuple[Array, Cache]:
     """``a @ b`` with NumPy's rules: 1-D operands are a row / a column, leading axes broadcast.
     ``a (..., n, k)``, ``b (..., k, m)`` -> ``(..., n, m)``."""
     return xp.matmul(a, b), (a, b)
 
 
-def matmul_backward(dy, cache):
+def matmul_backward(dy: Array, cache: Cache) -> Grads:
     """``da = dy @ bᵀ``, ``db = aᵀ @ dy``, summed over broadcast batch axes."""
     a, b = cache
     if a.ndim == 1 and b.ndim == 1:  # the inner product of two vectors
@@ -245,23 +255,27 @@ def matmul_backward(dy, cache):
     return da, db
 
 
-def tensordot_forward(a, b, axes=2):
+def tensordot_forward(
+    a: Array, b: Array, axes: int | Sequence[Any] = 2
+) -> tuple[Array, Cache]:
     """``np.tensordot``: sum over ``axes`` of ``a`` against ``axes`` of ``b``;
     ``y`` has ``a``'s free axes, then ``b``'s."""
     axes_a, axes_b = _tensordot_axes(a.ndim, b.ndim, axes)
     return xp.tensordot(a, b, axes=(axes_a, axes_b)), (a, b, axes_a, axes_b)
 
 
-def _tensordot_axes(ndim_a, ndim_b, axes):
+def _tensordot_axes(ndim_a: int, ndim_b: int, axes: Any) -> tuple[list[int], list[int]]:
+    """``axes`` (an int, or a pair of ints or of sequences of ints) as two lists of axes."""
     if isinstance(axes, numbers.Integral):
-        return list(range(ndim_a - axes, ndim_a)), list(range(axes))
+        k = int(axes)
+        return list(range(ndim_a - k, ndim_a)), list(range(k))
     axes_a, axes_b = axes
     axes_a = [axes_a] if isinstance(axes_a, numbers.Integral) else list(axes_a)
     axes_b = [axes_b] if isinstance(axes_b, numbers.Integral) else list(axes_b)
     return [i % ndim_a for i in axes_a], [i % ndim_b for i in axes_b]
 
 
-def tensordot_backward(dy, cache):
+def tensordot_backward(dy: Array, cache: Cache) -> Grads:
     """Each input's gradient is ``dy`` contracted with the other input over the other's free
     axes, then put back in the input's axis order."""
     a, b, axes_a, axes_b = cache
@@ -284,10 +298,10 @@ def tensordot_backward(dy, cache):
     return da, db
 
 
-def cast_forward(x, dtype):
+def cast_forward(x: Array, dtype: Any) -> tuple[Array, Any]:
     """``x`` as ``dtype``; the gradient comes back in ``x``'s dtype."""
     return x.astype(dtype), x.dtype
 
 
-def cast_backward(dy, dtype):
+def cast_backward(dy: Array, dtype: Any) -> Grads:
     return (dy.astype(dtype),)
