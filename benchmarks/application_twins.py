@@ -7,8 +7,10 @@ graph's order (the same architecture, layer for layer, as torchvision would have
 TensorFlow's asymmetric "same" padding written as an explicit ``F.pad`` where Keras needs it).
 
 ``torch_twin(model)`` builds it and copies the weights in (NCHW inside; channels_last optional);
-``copy_weights_to_torch`` / ``copy_weights_to_cnnlab`` move weights either way (Keras layouts:
-conv kernel ``(kh, kw, in, out)``, depthwise ``(kh, kw, in, multiplier)``, dense ``(in, out)``).
+``build_pair(name, size)`` gives a ``keras.applications`` network and both twins, checked to agree
+(what applications_speed.py times); ``copy_weights_to_torch`` / ``copy_weights_to_cnnlab`` move
+weights either way (Keras layouts: conv kernel ``(kh, kw, in, out)``, depthwise
+``(kh, kw, in, multiplier)``, dense ``(in, out)``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,19 @@ def _pads(layer, in_shape):
         for i in range(2)
     )
     return (t, b, lft, r)
+
+
+#: ``--models`` names -> keras.applications functions (those this build has are run).
+MODELS = {
+    "mobilenet_v2": "MobileNetV2",
+    "mobilenet": "MobileNet",
+    "resnet50": "ResNet50",
+    "resnet50_v2": "ResNet50V2",
+    "vgg16": "VGG16",
+    "xception": "Xception",
+    "densenet121": "DenseNet121",
+    "efficientnet_b0": "EfficientNetB0",
+}
 
 
 # The graph's operations in NCHW (module-level functions: the twin holds partials of them).
@@ -312,3 +327,32 @@ def twin_outputs(twin, x, channels_last=False):
     with torch.inference_mode():
         y = twin(nchw(x, channels_last)).numpy()
     return y.transpose(0, 2, 3, 1) if y.ndim == 4 else y
+
+
+def build_pair(name, size, seed=0):
+    """``(cnnlab model, {layout: torch twin})`` with the same weights, outputs checked to agree."""
+    import common
+
+    from cnnlab import applications, keras
+
+    keras.utils.set_random_seed(seed)
+    model = getattr(applications, MODELS[name])(
+        weights=None, input_shape=(size, size, 3)
+    )
+    common.randomize_batchnorm(model, seed=seed)
+    twins = {
+        "nchw": torch_twin(model),
+        "channels_last": torch_twin(model, channels_last=True),
+    }
+    x = (
+        np.random.default_rng(seed)
+        .uniform(-1, 1, (2, size, size, 3))
+        .astype(np.float32)
+    )
+    expected = model.predict_on_batch(x)
+    for layout, twin in twins.items():
+        got = twin_outputs(twin, x, channels_last=layout == "channels_last")
+        np.testing.assert_allclose(
+            got, expected, atol=2e-5, err_msg=f"{name} twin ({layout}) disagrees"
+        )
+    return model, twins

@@ -28,18 +28,7 @@ import common  # noqa: E402
 common.clean_environment()
 
 import numpy as np  # noqa: E402
-
-#: ``--models`` names -> keras.applications functions (those this build has are run).
-MODELS = {
-    "mobilenet_v2": "MobileNetV2",
-    "mobilenet": "MobileNet",
-    "resnet50": "ResNet50",
-    "resnet50_v2": "ResNet50V2",
-    "vgg16": "VGG16",
-    "xception": "Xception",
-    "densenet121": "DenseNet121",
-    "efficientnet_b0": "EfficientNetB0",
-}
+from application_twins import MODELS, build_pair  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -61,35 +50,6 @@ def parse_args(argv=None):
     )
     p.add_argument("--out", default=common.DEFAULT_OUT)
     return p.parse_args(argv)
-
-
-def build_pair(name, size, seed=0):
-    """``(cnnlab model, {layout: torch twin})`` with the same weights, outputs checked to agree."""
-    from application_twins import torch_twin, twin_outputs
-
-    from cnnlab import applications, keras
-
-    keras.utils.set_random_seed(seed)
-    model = getattr(applications, MODELS[name])(
-        weights=None, input_shape=(size, size, 3)
-    )
-    common.randomize_batchnorm(model, seed=seed)
-    twins = {
-        "nchw": torch_twin(model),
-        "channels_last": torch_twin(model, channels_last=True),
-    }
-    x = (
-        np.random.default_rng(seed)
-        .uniform(-1, 1, (2, size, size, 3))
-        .astype(np.float32)
-    )
-    expected = model.predict_on_batch(x)
-    for layout, twin in twins.items():
-        got = twin_outputs(twin, x, channels_last=layout == "channels_last")
-        np.testing.assert_allclose(
-            got, expected, atol=2e-5, err_msg=f"{name} twin ({layout}) disagrees"
-        )
-    return model, twins
 
 
 def bench_batch(name, model, twins, batch, args):

@@ -73,3 +73,15 @@ def test_a_layer_without_a_twin_is_named():
     model = keras.Model(inp, keras.layers.LeakyReLU(name="leaky")(inp))
     with pytest.raises(ValueError, match="leaky"):
         application_twins.torch_twin(model)
+
+
+@pytest.mark.parametrize("name", ["mobilenet", "resnet50", "resnet50_v2", "vgg16"])
+def test_the_benchmarks_pairs_agree(name):
+    # build_pair (what the speed benchmark times) asserts the agreement of both memory formats.
+    from cnnlab import applications
+
+    if not hasattr(applications, application_twins.MODELS[name]):
+        pytest.skip(f"{application_twins.MODELS[name]} is not in this build")
+    model, twins = application_twins.build_pair(name, 32)
+    assert set(twins) == {"nchw", "channels_last"}
+    assert model.output_shape == (None, 1000)
