@@ -113,6 +113,12 @@ COUNTS = [
     ("resnet_v2", "ResNet50V2", {**NO_TOP, "pooling": "avg"}),
     ("resnet_v2", "ResNet101V2", NO_TOP),
     ("resnet_v2", "ResNet152V2", {}),
+    # Keras's default without the top: any image size (None, None, 3)
+    ("mobilenet_v2", "MobileNetV2", {"include_top": False, "alpha": 0.35}),
+    ("mobilenet", "MobileNet", {"include_top": False, "pooling": "avg"}),
+    ("vgg16", "VGG16", {"include_top": False}),
+    ("resnet", "ResNet50", {"include_top": False}),
+    ("resnet_v2", "ResNet50V2", {"include_top": False, "pooling": "max"}),
 ]
 
 

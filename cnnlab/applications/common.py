@@ -107,18 +107,6 @@ def image_input(input_tensor, input_shape):
             "input_tensor is not a Keras tensor (cnnlab builds on keras.Input or a layer's output); "
             f"Received `input_tensor={input_tensor!r}`"
         )
-    shape = (
-        tuple(input_tensor.shape[1:])
-        if input_tensor is not None
-        else tuple(input_shape)
-    )
-    if None in shape[:2]:
-        # Keras leaves the image size open without the top; cnnlab's layers are built for one size.
-        raise CnnlabError(
-            "cnnlab builds the network for a fixed image size, but the height or width is None (Keras's "
-            "default without the top). Pass input_shape=(height, width, 3), e.g. input_shape=(224, 224, 3). "
-            f"Received: input_shape={shape}"
-        )
     if input_tensor is None:
         x = Input(shape=input_shape)
         return x, x

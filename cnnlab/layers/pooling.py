@@ -61,6 +61,8 @@ class Pooling(SpatialLayer):
         if self.padding != "valid":
             return None
         out = self.compute_output_shape(input_shape)[1:-1]
+        if None in out:
+            return None  # an image size left open (None): the extent is known only per batch
         return tuple(
             (o - 1) * s + p for o, s, p in zip(out, self.strides, self.pool_size)
         )

@@ -62,8 +62,11 @@ def output_size(
 ) -> int:
     """Cells along one axis after a conv or pooling window slides over it.
 
-    May be zero or negative; :func:`output_shape` turns that into an error.
+    May be zero or negative; :func:`output_shape` turns that into an error. An unknown size
+    (None: a model built for any image size) gives None.
     """
+    if size is None:
+        return None
     return (
         size + pad_before + pad_after - effective_kernel(kernel, dilation)
     ) // stride + 1
@@ -75,8 +78,11 @@ def same_padding(
     """TensorFlow's ``"same"`` rule: ``out = ceil(in / s)``.
 
     The total padding is ``max((out - 1)*s + k_eff - in, 0)``; the smaller half
-    goes before, the extra cell after (asymmetric for even kernels/strides).
+    goes before, the extra cell after (asymmetric for even kernels/strides). An unknown size
+    (None) gives ``(None, None)``: the padding is known once the input is.
     """
+    if size is None:
+        return None, None
     out = -(-size // stride)
     total = max((out - 1) * stride + effective_kernel(kernel, dilation) - size, 0)
     return total // 2, total - total // 2
@@ -137,7 +143,7 @@ def output_shape(
         zip(spatial, kernel, strides, dilation, pads)
     ):
         o = output_size(i, k, s, d, pb, pa)
-        if o < 1:
+        if o is not None and o < 1:
             raise ShapeError(
                 f"{where}: the output size along spatial axis {axis} would be {o}: "
                 f"{size_arithmetic(i, k, s, d, pb, pa)}. "

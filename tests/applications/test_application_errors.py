@@ -129,8 +129,8 @@ def test_a_mismatch_leaves_the_weights_untouched(tmp_path):
             r"alpha must be one of .*Received `alpha=0.4`",
         ),
         (
-            dict(weights=None, include_top=False),
-            r"Pass input_shape=\(height, width, 3\).*\(None, None, 3\)",
+            dict(weights=None, input_shape=(None, None, 3)),
+            r"If `include_top` is True, you should specify a static `input_shape`",
         ),
         (
             dict(weights=None, input_tensor=np.zeros((1, 96, 96, 3))),

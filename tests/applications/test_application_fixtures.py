@@ -126,6 +126,22 @@ def test_keras_namespace_holds_every_function():
     assert keras.applications.resnet50.ResNet50 is applications.ResNet50
 
 
+@pytest.mark.parametrize(
+    "case", ["mobilenet_notop", "resnet50_notop", "resnet50v2_notop"]
+)
+def test_without_the_top_any_image_size_predicts_as_the_fixed_size(case, tmp_path):
+    """Keras's default ``input_shape=None`` leaves height and width open, (None, None, 3); the same
+    weights give the same predictions as the model built for the images' size (these architectures
+    pad the same whatever the size; MobileNetV2's stride-2 padding follows the size when it is known,
+    in Keras as here)."""
+    entry = CASES[case]
+    model = build(entry, input_shape=None, weights=weights_path(case, entry, tmp_path))
+    assert model.input_shape == (None, None, None, 3)
+    assert model.output_shape[1:-1] in ((None, None), ())
+    got, expected = predict(model, entry, case)
+    assert relative_difference(got, expected) < TOLERANCE
+
+
 def test_the_brief_figures_for_mobilenet_v2():
     """The published counts (Keras's documentation table): with and without the top."""
     from cnnlab.applications import MobileNetV2
