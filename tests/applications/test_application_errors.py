@@ -187,6 +187,17 @@ def test_input_tensor_builds_on_the_given_graph():
     assert model.output_shape == (None, 2, 2, 1280)
 
 
+def test_get_source_inputs_finds_the_inputs_behind_a_tensor():
+    from cnnlab import keras
+
+    a, b = Input(shape=(4,)), Input(shape=(4,))
+    joined = keras.layers.Add()([keras.layers.Dense(4)(a), b])
+    assert keras.utils.get_source_inputs(joined) == [a, b]
+    assert keras.utils.get_source_inputs(a) == [a]
+    with pytest.raises(CnnlabError, match="expects a KerasTensor"):
+        keras.utils.get_source_inputs(np.zeros(3))
+
+
 def test_imagenet_with_an_unusual_size_warns_and_names_the_224_file(monkeypatch):
     """Keras's rule: rows not in [96, 128, 160, 192, 224] load the 224 weights, with a warning."""
     from cnnlab.applications import common
