@@ -3,6 +3,17 @@
 
 from ...applications import (
     VGG16,
+    DenseNet121,
+    DenseNet169,
+    DenseNet201,
+    EfficientNetB0,
+    EfficientNetB1,
+    EfficientNetB2,
+    EfficientNetB3,
+    EfficientNetB4,
+    EfficientNetB5,
+    EfficientNetB6,
+    EfficientNetB7,
     MobileNet,
     MobileNetV2,
     ResNet50,
@@ -11,8 +22,11 @@ from ...applications import (
     ResNet101V2,
     ResNet152,
     ResNet152V2,
+    Xception,
 )
 from . import (
+    densenet,
+    efficientnet,
     imagenet_utils,
     mobilenet,
     mobilenet_v2,
@@ -20,4 +34,5 @@ from . import (
     resnet50,
     resnet_v2,
     vgg16,
+    xception,
 )
