@@ -20,6 +20,7 @@ the top is included:
   gamma and beta spread around 1 and 0, its moving statistics near the real ones
   (:func:`calibrate_batch_norm`), the classifier's logits about 2 apart (:func:`spread_logits`), and
   EfficientNet's Normalization holds a non-trivial per-channel mean and variance.
+  The model without the top holds the same weights as the one with it, less the classifier.
 * ``<arch>_<top>_io.npz``: ``x`` (a few images, pixel values 0-255), ``x_pre`` (Keras's
   ``<module>.preprocess_input(x)``) and ``y`` (Keras's predictions on ``x_pre``).
 * ``<arch>.json``: per top, Keras's parameter counts (total, trainable, non-trainable), the summary's
@@ -121,27 +122,29 @@ def tiled_weights(model, seed):
 
 def calibrate_batch_norm(model, module, rng):
     """Moving statistics near the real ones, so that activations stay about unit size through the
-    network (random statistics would let them grow layer after layer): one training-mode pass with
-    momentum 0 on other random images sets each BatchNormalization's moving mean and variance to its
-    input's batch statistics there, then each is moved off them at random (a few tenths of a
-    standard deviation, a variance factor between about 0.7 and 1.4)."""
-    calibration = module.preprocess_input(
-        np.round(rng.uniform(0, 255, (6, *model.input.shape[1:])))
+    network (random statistics would let them grow layer after layer). Layer by layer, in the
+    model's order, each BatchNormalization's moving statistics are set from its input on other random
+    images in inference mode (what it sees once the layers before it are set), moved off at random
+    (a fifth of a standard deviation, a variance factor between about 0.7 and 1.4) and floored at a
+    tenth of the squared mean plus 0.01 (deep in a network, images this alike differ little, and a
+    tiny variance would blow a test image's small difference up)."""
+    calibration = np.asarray(
+        module.preprocess_input(
+            np.round(rng.uniform(0, 255, (6, *model.input.shape[1:])))
+        ),
+        dtype="float32",
     )
-    norms = [
-        layer
-        for layer in model.layers
-        if isinstance(layer, keras.layers.BatchNormalization)
-    ]
-    for layer in norms:
-        layer.momentum = 0.0
-    model(np.asarray(calibration, dtype="float32"), training=True)
-    for layer in norms:
-        layer.momentum = 0.99
-        gamma, beta, mean, var = (np.asarray(w) for w in layer.get_weights())
-        mean = mean + 0.2 * np.sqrt(var) * tiled(rng, mean.size)
-        var = var * np.exp(0.3 * tiled(rng, var.size))
-        layer.set_weights([gamma, beta, mean.astype("float32"), var.astype("float32")])
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        features = keras.Model(model.input, layer.input).predict(calibration, verbose=0)
+        gamma, beta = (np.asarray(w) for w in layer.get_weights()[:2])
+        mean, var = features.mean(axis=(0, 1, 2)), features.var(axis=(0, 1, 2))
+        mean_out = mean + 0.2 * np.sqrt(var) * tiled(rng, mean.size)
+        var_out = (var + 0.1 * mean**2 + 0.01) * np.exp(0.3 * tiled(rng, var.size))
+        layer.set_weights(
+            [gamma, beta, mean_out.astype("float32"), var_out.astype("float32")]
+        )
 
 
 def spread_logits(model, x_pre, target=2.0):
@@ -187,11 +190,16 @@ def application(name):
             else {"include_top": False}
         )
         model = build(weights=None, input_shape=(size, size, 3), **kwargs)
-        model.set_weights(tiled_weights(model, seed=len(name) + (top == "top")))
         x_pre = np.asarray(module.preprocess_input(x.copy()))
-        calibrate_batch_norm(model, module, rng)
         if top == "top":
+            model.set_weights(tiled_weights(model, seed=len(name)))
+            calibrate_batch_norm(model, module, rng)
             spread_logits(model, x_pre)
+            with_top = model
+        else:  # the same base (calibrating takes minutes); its own file and predictions
+            for layer in model.layers:
+                if layer.weights:
+                    layer.set_weights(with_top.get_layer(layer.name).get_weights())
         y = np.asarray(model.predict(x_pre, verbose=0))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "w.weights.h5"
