@@ -225,7 +225,14 @@ def torch_twin(model, channels_last=False):
         elif kind in ("Dropout", "SpatialDropout2D", "InputLayer"):
             fn = _identity  # (inference)
         elif kind == "Rescaling":
-            fn = partial(_affine, np.float32(layer.scale), np.float32(layer.offset))
+            scale, offset = np.float32(layer.scale), np.float32(layer.offset)
+            if (
+                scale.ndim or offset.ndim
+            ):  # per channel: would broadcast over NCHW's width
+                raise ValueError(
+                    f"no PyTorch twin for {layer.name}: Rescaling per channel"
+                )
+            fn = partial(_affine, scale, offset)
         else:
             raise ValueError(f"no PyTorch twin for layer {layer.name} ({kind})")
         if len(node.output_tensors) != 1:

@@ -73,6 +73,9 @@ def test_a_layer_without_a_twin_is_named():
     model = keras.Model(inp, keras.layers.LeakyReLU(name="leaky")(inp))
     with pytest.raises(ValueError, match="leaky"):
         application_twins.torch_twin(model)
+    per_channel = keras.layers.Rescaling([1.0, 2.0, 3.0], name="per_channel")
+    with pytest.raises(ValueError, match="per_channel"):
+        application_twins.torch_twin(keras.Model(inp, per_channel(inp)))
 
 
 @pytest.mark.parametrize("name", ["mobilenet", "resnet50", "resnet50_v2", "vgg16"])
