@@ -78,7 +78,9 @@ def test_a_layer_without_a_twin_is_named():
         application_twins.torch_twin(keras.Model(inp, per_channel(inp)))
 
 
-@pytest.mark.parametrize("name", ["mobilenet", "resnet50", "resnet50_v2", "vgg16"])
+@pytest.mark.parametrize(
+    "name", ["mobilenet", "resnet50", "resnet50_v2", "vgg16", "densenet121"]
+)
 def test_the_benchmarks_pairs_agree(name):
     # build_pair (what the speed benchmark times) asserts the agreement of both memory formats.
     from cnnlab import applications
