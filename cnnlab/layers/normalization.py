@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from .. import part_sums
 from ..errors import ShapeError
 from ..ops import batchnorm as bn_ops
 from ..ops import shapes
@@ -27,7 +28,9 @@ class BatchNormalization(Layer):
     ``moving_mean``, ``moving_variance``; the last two are never trained.
     """
 
-    needs_whole_batch = True  # batch statistics are over the whole batch
+    # Batch statistics are over the whole batch: on a batch split across threads each part
+    # adds its sums to the others' (cnnlab.part_sums), so the split needs no whole batch.
+    needs_whole_batch = False
     non_trainable_names = ("moving_mean", "moving_variance")
 
     def __init__(
@@ -147,6 +150,7 @@ class BatchNormalization(Layer):
     def _forward(self, x, training):
         w = self._weights
         batch_stats = self.uses_batch_statistics(training)
+        part = part_sums.current() if batch_stats else None
         y, cache = bn_ops.batch_norm_forward(
             x,
             w.get("gamma"),
@@ -156,9 +160,11 @@ class BatchNormalization(Layer):
             self.axis,
             self.epsilon,
             batch_stats,
+            None if part is None else part.total,
         )
-        if batch_stats:
-            # Once per training step: the step runs this layer on the whole batch (needs_whole_batch).
+        if batch_stats and (part is None or part.first):
+            # Once per training step: on a split batch, part 0 moves them (all parts hold the same
+            # whole-batch statistics).
             np.copyto(
                 w["moving_mean"],
                 bn_ops.moving_average(

@@ -10,7 +10,9 @@ compares outputs, losses and gradients) and is one named step here:
    smaller map (``maxpool(act(conv + b)) == act(maxpool(conv) + b)`` for a
    non-decreasing activation; see ``Conv.bias_activation``).
 3. :func:`batch_parts` -- a large batch is split across threads
-   (``cnnlab.model.parallel``), unless a layer needs the whole batch (BatchNormalization).
+   (``cnnlab.model.parallel``), unless a layer needs the whole batch (an activity
+   regularizer). BatchNormalization is split too: its parts add their sums
+   (``cnnlab.part_sums``), so every part normalizes with the whole batch's statistics.
 4. :class:`FlatParameters` -- every trained weight lives in one flat buffer, so the
    optimizer updates all of them in a few large passes.
 

@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from .. import part_sums
 from .. import random as cnn_random
 from ..backend import fast_path, keep_freed_memory
 from ..errors import CnnlabError, ShapeError
@@ -887,7 +888,14 @@ class Model(Layer):
             else [None] * len(parts)
         )
 
+        # The parts add their batch statistics together (BatchNormalization, cnnlab.part_sums).
+        group = part_sums.PartGroup(len(parts)) if len(parts) > 1 else None
+
         def part_step(index):
+            with part_sums.running_part(group, index):
+                return one_part(index)
+
+        def one_part(index):
             sl = parts[index]
             with cnn_random.thread_stream(streams[index]):
                 outs, trace = run_forward(program, [v[sl] for v in xs], training=True)

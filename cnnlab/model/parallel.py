@@ -14,6 +14,7 @@ without threadpoolctl, with a warning that says how to get the split back.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -90,5 +91,22 @@ def run(fn, parts):
         _pool["size"] = len(parts) - 1
     with _blas_controller().limit(limits=1, user_api="blas"):
         futures = [_pool["executor"].submit(fn, part) for part in parts[1:]]
-        first = fn(parts[0])
+        try:
+            first = fn(parts[0])
+        except Exception as error:
+            # (waits for the other parts, which an aborted group releases)
+            raise _root_cause([error] + [f.exception() for f in futures]) from None
+        errors = [f.exception() for f in futures]
+        if any(errors):
+            raise _root_cause(errors)
         return [first] + [f.result() for f in futures]
+
+
+def _root_cause(errors):
+    """The error a part raised itself, rather than the others' being released from a wait
+    for it (``threading.BrokenBarrierError``, cnnlab.part_sums)."""
+    errors = [e for e in errors if e is not None]
+    return next(
+        (e for e in errors if not isinstance(e, threading.BrokenBarrierError)),
+        errors[0],
+    )

@@ -19,6 +19,7 @@ the opposite weight)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..backend import Array, xp
@@ -38,6 +39,10 @@ class BatchNormCache:
         None  # (C,), training mode only: for the moving-average update
     )
     batch_var: Array | None = None
+    total: Callable | None = (
+        None  # training on a part of a split batch: adds sums over all parts
+    )
+    count: int = 0  # the values per channel in the whole batch (training mode)
 
 
 def channel_axis(ndim: int, axis: int, where: str = "batch_norm") -> int:
@@ -70,12 +75,17 @@ def batch_norm_forward(
     axis: int = -1,
     epsilon: float = 1e-3,
     training: bool = False,
+    total: Callable | None = None,
 ) -> tuple[Array, BatchNormCache]:
     """``x (N, ..., C at axis, ...)``, ``gamma, beta, moving_mean, moving_variance (C,)`` -> ``(y, cache)``.
 
     ``gamma``/``beta`` may be None (``scale=False``/``center=False``). In training
     mode the cache carries the batch mean and variance (``(C,)``) for
     :func:`moving_average`; ``y`` has ``x``'s shape and dtype.
+
+    ``total``: when ``x`` is one part of a batch split across threads, a function that
+    adds a list of per-part sums over all parts (``cnnlab.part_sums``); the statistics
+    are then the whole batch's, computed from each part's sums (the backward uses it too).
     """
     axis = channel_axis(x.ndim, axis)
     c = x.shape[axis]
@@ -92,12 +102,21 @@ def batch_norm_forward(
             )
     axes = tuple(i for i in range(x.ndim) if i != axis)
     eps = x.dtype.type(epsilon)
+    count = x.size // c
     if training:
-        mean = x.mean(axis=axes, keepdims=True)
+        if total is None:
+            mean = x.mean(axis=axes, keepdims=True)
+        else:
+            part_sum, count = total([x.sum(axis=axes, keepdims=True), count])
+            mean = part_sum / x.dtype.type(count)
         centered = x - mean
-        var = (centered * centered).mean(
-            axis=axes, keepdims=True
-        )  # divides by m, as Keras
+        if total is None:
+            var = (centered * centered).mean(
+                axis=axes, keepdims=True
+            )  # divides by m, as Keras
+        else:
+            (squares,) = total([(centered * centered).sum(axis=axes, keepdims=True)])
+            var = squares / x.dtype.type(count)
         inv_std = 1 / xp.sqrt(var + eps)
         x_hat = centered * inv_std
         batch_mean, batch_var = mean.reshape(c), var.reshape(c)
@@ -111,7 +130,15 @@ def batch_norm_forward(
     if beta is not None:
         y = y + _broadcast(beta, x.ndim, axis)
     cache = BatchNormCache(
-        x_hat, inv_std, gamma, axes, bool(training), batch_mean, batch_var
+        x_hat,
+        inv_std,
+        gamma,
+        axes,
+        bool(training),
+        batch_mean,
+        batch_var,
+        total if training else None,
+        count,
     )
     return y, cache
 
@@ -137,15 +164,26 @@ def batch_norm_backward(
     g = dy if cache.gamma is None else dy * _broadcast(cache.gamma, dy.ndim, axis)
     if not cache.training:
         return g * cache.inv_std, dgamma, dbeta
-    m = dy.size // dy.shape[axis]
+    m = cache.count
+    # The means below are over the whole batch: a part of a split batch adds the parts' sums
+    # (its own dgamma and dbeta stay its share of the weight gradients, summed later).
+    sum_dgamma, sum_dbeta = (
+        (dgamma, dbeta) if cache.total is None else cache.total([dgamma, dbeta])
+    )
     # mean(g) = sum(g)/m and mean(g * x_hat) = dgamma*gamma/m, reusing the sums above.
     g_mean = (
-        _broadcast(dbeta if cache.gamma is None else dbeta * cache.gamma, dy.ndim, axis)
+        _broadcast(
+            sum_dbeta if cache.gamma is None else sum_dbeta * cache.gamma,
+            dy.ndim,
+            axis,
+        )
         / m
     )
     gx_mean = (
         _broadcast(
-            dgamma if cache.gamma is None else dgamma * cache.gamma, dy.ndim, axis
+            sum_dgamma if cache.gamma is None else sum_dgamma * cache.gamma,
+            dy.ndim,
+            axis,
         )
         / m
     )
