@@ -13,6 +13,7 @@ images, as deep as the input has channels.
 
 from __future__ import annotations
 
+from ..backend import fast_path
 from ..errors import ShapeError
 from ..ops import activations as act_ops
 from ..ops import conv as conv_ops
@@ -153,7 +154,7 @@ class Conv(SpatialLayer):
         )
 
     def _backward(self, dz, cache, need_dx=True):
-        dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx)
+        dx, dkernel, dbias = conv_ops.conv_backward(dz, cache, need_dx, fast_path())
         return dx, [dkernel] + ([dbias] if self.use_bias else [])
 
     # ---- pooling first, then bias and activation (an exact reordering) -------------
@@ -163,10 +164,7 @@ class Conv(SpatialLayer):
     # adds the bias and applies the activation on a map 4x smaller (2x2 pool).
     # The model's plan uses these four methods for a Conv followed by MaxPooling.
     def defers_to_pooling(self):
-        slope = self._act_kwargs.get("negative_slope", 0.0)
-        return self.activation_name in act_ops.NON_DECREASING or (
-            self.activation_name in ("leaky_relu", "relu_general") and slope >= 0
-        )
+        return act_ops.is_non_decreasing(self.activation_name, self._act_kwargs)
 
     def forward_linear(self, x, crop_to=None):
         """The convolution alone, no bias, no activation: ``(z, cache)``."""
@@ -183,7 +181,7 @@ class Conv(SpatialLayer):
 
     def backward_linear(self, dz, cache, need_dx=True):
         """``(dx, dkernel)`` of :meth:`forward_linear`."""
-        dx, dkernel, _ = conv_ops.conv_backward(dz, cache, need_dx)
+        dx, dkernel, _ = conv_ops.conv_backward(dz, cache, need_dx, fast_path())
         return dx, dkernel
 
     def bias_activation(self, p):

@@ -16,10 +16,20 @@ compares outputs, losses and gradients) and is one named step here:
 4. :class:`FlatParameters` -- every trained weight lives in one flat buffer, so the
    optimizer updates all of them in a few large passes.
 
+5. :func:`fuse_inference_convs` (predict and evaluate only, never a training or a
+   ``model.forward`` pass, whose backward needs every layer's cache) -- a Conv and
+   what alone reads it, an inference-mode BatchNormalization (folded into the
+   kernel and bias: ``gamma * (conv(x, k) + b - mean) / sqrt(var + eps) + beta`` is
+   ``conv(x, k * s) + (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``),
+   an activation layer and a MaxPooling, run as one :class:`InferenceConv`: a few
+   samples at a time, pooling first, bias and activation in place, keeping no cache.
+6. The input gradient of a stride-1 Conv with few channels as one GEMM
+   (``ops.conv.input_grad_one_gemm``; the Conv layer asks for it when the fast path is on).
+
 A Conv whose output also goes elsewhere (fan-out, or a model output) is left as it
 is: the rewrites would change what the other readers see.
 
-``cnnlab.backend.set_fast_path(False)`` (or ``CNNLAB_FAST_PATH=0``) switches all four off.
+``cnnlab.backend.set_fast_path(False)`` (or ``CNNLAB_FAST_PATH=0``) switches all of them off.
 """
 
 from __future__ import annotations
@@ -27,20 +37,38 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import fast_path, floatx
+from ..errors import CnnlabError
 from . import parallel
 from .executor import Program, Step
 
 
-def plan(program: Program) -> tuple[Program, dict, set]:
+def plan(program: Program, inference: bool = False) -> tuple[Program, dict, set]:
     """The fast program for ``program``, with the crops (step index -> extent) and the
-    fused steps (indices of the Convs that pool first), both in ``program``'s numbering."""
+    fused steps (indices of the Convs that pool first), both in ``program``'s numbering.
+    ``inference``: the program of predict and evaluate (step 5 too)."""
     crops = crop_steps(program)
     fused = fuse_conv_max_pool(program)
+    chains = fuse_inference_convs(program) if inference else {}
     steps, skip = [], set()
     for k, step in enumerate(program.steps):
         if k in skip:
             continue
-        if k in fused:
+        if k in chains:
+            absorbed = [program.steps[j] for j in chains[k]]
+            steps.append(
+                Step(
+                    InferenceConv(
+                        step.layer, [a.layer for a in absorbed], crops.get(k)
+                    ),
+                    step.inputs,
+                    (absorbed[-1] if absorbed else step).outputs,
+                    owner=step.layer,
+                    layers=(step.layer, *(a.layer for a in absorbed)),
+                    training=False,
+                )
+            )
+            skip.update(chains[k])
+        elif k in fused:
             j = fused[k]
             steps.append(
                 Step(
@@ -132,6 +160,175 @@ def fuse_conv_max_pool(program: Program) -> dict:
         ):
             fused[k] = j
     return fused
+
+
+def _inference_batch_norm(step, conv) -> bool:
+    """A BatchNormalization that infers with its moving statistics (not a training call of a
+    trainable one) along the channels, with nothing else of its own to do."""
+    from ..layers.normalization import BatchNormalization
+
+    bn = step.layer
+    return (
+        type(bn) is BatchNormalization
+        and not bn.uses_batch_statistics(bool(step.training))
+        and bn.axis % (conv.rank + 2) == conv.rank + 1
+        and bn.activity_regularizer is None
+    )
+
+
+def _activation_layer(layer) -> bool:
+    """A layer that only applies its activation (ReLU, Activation, LeakyReLU, ...)."""
+    from ..layers.base import Layer
+
+    return (
+        isinstance(layer, Layer)
+        and not layer._custom_call
+        and type(layer)._forward is Layer._forward
+        and type(layer).compute_output_shape is Layer.compute_output_shape
+        and layer.activation_name != "linear"
+        and layer.activity_regularizer is None
+    )
+
+
+def fuse_inference_convs(program: Program) -> dict:
+    """Step 5: ``{conv step: [the steps it absorbs, in order]}`` for inference: each plain Conv,
+    with the inference BatchNormalization, activation layer and linear MaxPooling that read
+    it one after another (each the only reader of the one before)."""
+    from ..layers.conv import Conv
+    from ..ops import activations as act_ops
+
+    chains, taken = {}, set()
+    for k, step in enumerate(program.steps):
+        conv = step.layer
+        if (
+            not isinstance(conv, Conv)
+            or conv._custom_call
+            or type(conv)._forward is not Conv._forward
+            or conv.activity_regularizer is not None
+            or step.list_input
+            or k in taken
+        ):
+            continue
+        chain, act = [], conv
+        j = _single_reader(program, k)
+        if (
+            conv.activation_name == "linear"
+            and j is not None
+            and _inference_batch_norm(program.steps[j], conv)
+        ):
+            chain.append(j)
+            j = _single_reader(program, j)
+        if (
+            act.activation_name == "linear"
+            and j is not None
+            and _activation_layer(program.steps[j].layer)
+        ):
+            chain.append(j)
+            act = program.steps[j].layer
+            j = _single_reader(program, j)
+        if (
+            j is not None
+            and act_ops.is_non_decreasing(act.activation_name, act._act_kwargs)
+            and getattr(program.steps[j].layer, "mode", None) == "max"
+            and getattr(program.steps[j].layer, "activation_name", None) == "linear"
+            and hasattr(program.steps[j].layer, "pool_size")
+            and getattr(program.steps[j].layer, "rank", None) == conv.rank
+        ):
+            chain.append(j)
+        chains[k] = chain
+        taken.update(chain)
+    return chains
+
+
+class InferenceConv:
+    """A Conv with the BatchNormalization (folded), activation and MaxPooling after it, for
+    inference (:func:`fuse_inference_convs`). Runs on a few samples at a time, so that the
+    im2col matrix and the raw map stay in the CPU's cache; keeps no cache (no backward)."""
+
+    #: Bytes of im2col matrix per chunk of samples.
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, conv, absorbed, crop_to=None):
+        from ..layers.normalization import BatchNormalization
+
+        self.conv, self.crop_to = conv, crop_to
+        self.bn = next((a for a in absorbed if isinstance(a, BatchNormalization)), None)
+        self.pool = next((a for a in absorbed if hasattr(a, "pool_size")), None)
+        acts = [a for a in absorbed if a is not self.bn and a is not self.pool]
+        self.act = acts[0] if acts else conv
+
+    def folded(self):
+        """The kernel and bias that compute conv then BN in one convolution (BN's arithmetic
+        in float32, as the layer does it)."""
+        w = self.conv._weights
+        kernel, bias = w["kernel"], w.get("bias")
+        if self.bn is None:
+            return kernel, bias
+        b = self.bn._weights
+        dtype = kernel.dtype
+        scale = 1 / np.sqrt(
+            b["moving_variance"].astype(dtype) + dtype.type(self.bn.epsilon)
+        )
+        if "gamma" in b:
+            scale = scale * b["gamma"]
+        shift = (
+            -b["moving_mean"].astype(dtype) if bias is None else bias - b["moving_mean"]
+        )
+        shift = shift * scale
+        if "beta" in b:
+            shift = shift + b["beta"]
+        return kernel * scale, shift
+
+    def forward(self, x, training=False, crop_to=None):
+        from ..ops import conv as conv_ops
+        from ..ops import pool as pool_ops
+
+        conv, act = self.conv, self.act
+        kernel, bias = self.folded()
+        n, crop_to = len(x), self.crop_to
+        if self.pool is not None:
+            # Compute only the cells the pooling reads (step 1's crop, past the BN and activation).
+            out = conv.compute_output_shape(x.shape)
+            extent = self.pool.used_input_extent(out)
+            crop_to = (
+                None if extent is None or tuple(extent) == tuple(out[1:-1]) else extent
+            )
+        # (im2col holds about prod(kernel) values per input value, at stride 1)
+        per_sample = x[0].size * np.prod(conv.kernel_size) * x.itemsize
+        chunk = max(1, int(self.CHUNK_BYTES // max(per_sample, 1)))
+        out = None
+        for start in range(0, n, chunk):
+            z, _ = conv_ops.conv_forward(
+                x[start : start + chunk],
+                kernel,
+                None,
+                conv.strides,
+                conv.op_padding(),
+                conv.dilation_rate,
+                crop_to,
+                conv.groups,
+            )
+            if self.pool is not None:
+                p = self.pool
+                z = pool_ops.max_pool_values(z, p.pool_size, p.strides, p.padding)
+            if bias is not None:
+                z += bias
+            if act.activation_name == "relu":
+                np.maximum(z, 0, out=z)
+            elif act.activation_name != "linear":
+                z = act._act_forward(z, **act._act_kwargs)
+            if chunk >= n:
+                return z, None
+            if out is None:
+                out = np.empty((n, *z.shape[1:]), dtype=z.dtype)
+            out[start : start + len(z)] = z
+        return out, None
+
+    def backward(self, dy, cache, skip_activation=False, need_dx=True):
+        raise CnnlabError(
+            f"Layer '{self.conv.name}': the inference program (predict, evaluate) keeps no cache "
+            "for a backward pass; use model.forward(x) then model.backward(...)."
+        )
 
 
 class ConvThenMaxPool:

@@ -513,16 +513,22 @@ class Model(Layer):
             )
         return self._program
 
-    def _run_program(self, training=False, fast=None):
-        """The program a forward pass runs: the fast engine's plan, or the reference."""
+    def _run_program(self, training=False, fast=None, inference=False):
+        """The program a forward pass runs: the fast engine's plan, or the reference.
+        ``inference``: predict's and evaluate's, which never runs backward (engine step 5)."""
         program = self._require_program()
         if not (fast_path() if fast is None else fast):
-            self._last = program
+            if not inference:
+                self._last = program
             return program
-        # The plan depends on the layers' activations (pooling first), which may be assigned later.
-        activations = [
-            getattr(step.layer, "activation_name", None) for step in program.steps
-        ]
+        if inference:
+            key = self._plan_key(program)
+            cached = self.__dict__.get("_fast_inference")
+            if cached is None or cached[0] is not program or cached[1] != key:
+                cached = (program, key, engine.plan(program, inference=True)[0])
+                self._fast_inference = cached
+            return cached[2]
+        activations = self._plan_key(program)
         if (
             self._fast is None
             or self._fast[3] is not program
@@ -532,6 +538,18 @@ class Model(Layer):
             self._fast = (fast, crops, fused, program, activations)
         self._last = self._fast[0]
         return self._fast[0]
+
+    @staticmethod
+    def _plan_key(program):
+        """What a plan depends on beyond the program: the layers' activations (pooling
+        first), which may be assigned later, and which layers train (a frozen BN infers)."""
+        return [
+            (
+                getattr(step.layer, "activation_name", None),
+                getattr(step.layer, "trainable", None),
+            )
+            for step in program.steps
+        ]
 
     def _last_program(self):
         return getattr(self, "_last", None) or self._require_program()
@@ -982,7 +1000,7 @@ class Model(Layer):
         xs = x if isinstance(x, list) else [x]  # lists, as in _train_step
         ys = y if y is None or isinstance(y, list) else [y]
         fast = fast_path()
-        program = self._run_program(fast=fast)
+        program = self._run_program(fast=fast, inference=True)
         n = len(xs[0])
         parts = engine.batch_parts(n, self._all_leaves(), training=False, fast=fast)
 

@@ -409,6 +409,15 @@ NON_DECREASING = {
 }
 
 
+def is_non_decreasing(name: str, kwargs: dict) -> bool:
+    """True when the activation ``name`` with arguments ``kwargs`` never decreases (a leaky or
+    general ReLU too, unless its negative slope is negative)."""
+    slope = kwargs.get("negative_slope", 0.0)
+    return name in NON_DECREASING or (
+        name in ("leaky_relu", "relu_general") and slope >= 0
+    )
+
+
 def get(name: str | None) -> tuple[Callable[..., Array], Callable[..., Array]]:
     """``(forward, backward)`` for an activation name; ``None`` means linear.
 

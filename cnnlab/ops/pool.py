@@ -96,6 +96,26 @@ def max_pool_forward(
     return y, PoolCache(tuple(x.shape), pool, strides, pads, out, winners)
 
 
+def max_pool_values(
+    x: Array,
+    pool_size: Sequence[int],
+    strides: IntOrTuple | None = None,
+    padding: str = "valid",
+) -> Array:
+    """Max pooling's ``y (N, *out, C)`` alone, for inference: :func:`max_pool_forward`
+    without finding where each maximum is (no backward will ask)."""
+    pool, strides, pads, out = pool_geometry(
+        x.shape, pool_size, strides, padding, "max_pool"
+    )
+    x_padded = pad(x, pads, value=-xp.inf)
+    ones = (1,) * len(pool)
+    offsets = kernel_offsets(pool)
+    y = x_padded[offset_slice(offsets[0], strides, ones, out)].copy()
+    for offset in offsets[1:]:
+        xp.maximum(y, x_padded[offset_slice(offset, strides, ones, out)], out=y)
+    return y
+
+
 def max_pool_backward(dy: Array, cache: PoolCache) -> Array:
     """``dy (N, *out, C)`` -> ``dx (N, *S, C)``: each window's gradient goes to its first maximum."""
     if cache.strides == cache.pool:
