@@ -298,7 +298,7 @@ def uses_one_gemm_input_grad(cache: ConvCache) -> bool:
     )
 
 
-def _input_grad_pads(cache: ConvCache):
+def _input_grad_pads(cache: ConvCache) -> tuple:
     """How much to pad ``dy`` so that its windows are ``dx``'s: ``d*(k-1) - before`` before
     and ``S + before - out`` after, along each spatial axis."""
     k = cache.kernel.shape[:-2]
