@@ -66,6 +66,22 @@ def _broadcast(v: Array, ndim: int, axis: int) -> Array:
     return v.reshape(shape)
 
 
+def channel_sum(a: Array, axis: int) -> Array:
+    """``a`` summed over every axis but ``axis`` -> ``(C,)``. Channels last (the usual layout):
+    one matrix-vector product, which BLAS does about 8x faster than NumPy's reduction over
+    the leading axes of a map with few channels."""
+    if axis == a.ndim - 1 and a.flags.c_contiguous:
+        rows = a.reshape(-1, a.shape[-1])
+        return xp.ones(rows.shape[0], dtype=a.dtype) @ rows
+    return a.sum(axis=tuple(i for i in range(a.ndim) if i != axis))
+
+
+def channel_dot(a: Array, b: Array, axis: int) -> Array:
+    """``(a * b)`` summed over every axis but ``axis`` -> ``(C,)``, without the product map."""
+    letters = "abcdefghijklmnopqrstuvwxyz"[: a.ndim]
+    return xp.einsum(f"{letters},{letters}->{letters[axis]}", a, b)
+
+
 def batch_norm_forward(
     x: Array,
     gamma: Array | None,
@@ -104,31 +120,31 @@ def batch_norm_forward(
     eps = x.dtype.type(epsilon)
     count = x.size // c
     if training:
-        if total is None:
-            mean = x.mean(axis=axes, keepdims=True)
-        else:
-            part_sum, count = total([x.sum(axis=axes, keepdims=True), count])
-            mean = part_sum / x.dtype.type(count)
-        centered = x - mean
-        if total is None:
-            var = (centered * centered).mean(
-                axis=axes, keepdims=True
-            )  # divides by m, as Keras
-        else:
-            (squares,) = total([(centered * centered).sum(axis=axes, keepdims=True)])
-            var = squares / x.dtype.type(count)
-        inv_std = 1 / xp.sqrt(var + eps)
-        x_hat = centered * inv_std
-        batch_mean, batch_var = mean.reshape(c), var.reshape(c)
+        part_sum = channel_sum(x, axis)
+        if total is not None:
+            part_sum, count = total([part_sum, count])
+        batch_mean = part_sum / x.dtype.type(count)
+        x_hat = x - _broadcast(
+            batch_mean, x.ndim, axis
+        )  # centred, normalized in place below
+        squares = channel_dot(x_hat, x_hat, axis)
+        if total is not None:
+            (squares,) = total([squares])
+        batch_var = squares / x.dtype.type(count)  # divides by m, as Keras
+        inv_std = _broadcast(1 / xp.sqrt(batch_var + eps), x.ndim, axis)
     else:
         inv_std = 1 / xp.sqrt(
             _broadcast(moving_variance, x.ndim, axis).astype(x.dtype) + eps
         )
-        x_hat = (x - _broadcast(moving_mean, x.ndim, axis).astype(x.dtype)) * inv_std
+        x_hat = x - _broadcast(moving_mean, x.ndim, axis).astype(x.dtype)
         batch_mean = batch_var = None
+    x_hat *= inv_std
     y = x_hat if gamma is None else x_hat * _broadcast(gamma, x.ndim, axis)
     if beta is not None:
-        y = y + _broadcast(beta, x.ndim, axis)
+        if y is x_hat:
+            y = y + _broadcast(beta, x.ndim, axis)
+        else:
+            y += _broadcast(beta, x.ndim, axis)
     cache = BatchNormCache(
         x_hat,
         inv_std,
@@ -156,13 +172,13 @@ def batch_norm_backward(
     """
     axes = cache.axes
     x_hat = cache.x_hat
-    dgamma = (dy * x_hat).sum(axis=axes)
-    dbeta = dy.sum(axis=axes)
+    axis = next(i for i in range(dy.ndim) if i not in axes)
+    dgamma = channel_dot(dy, x_hat, axis)
+    dbeta = channel_sum(dy, axis)
     if not need_dx:
         return None, dgamma, dbeta
-    axis = next(i for i in range(dy.ndim) if i not in axes)
-    g = dy if cache.gamma is None else dy * _broadcast(cache.gamma, dy.ndim, axis)
     if not cache.training:
+        g = dy if cache.gamma is None else dy * _broadcast(cache.gamma, dy.ndim, axis)
         return g * cache.inv_std, dgamma, dbeta
     m = cache.count
     # The means below are over the whole batch: a part of a split batch adds the parts' sums
@@ -170,24 +186,14 @@ def batch_norm_backward(
     sum_dgamma, sum_dbeta = (
         (dgamma, dbeta) if cache.total is None else cache.total([dgamma, dbeta])
     )
-    # mean(g) = sum(g)/m and mean(g * x_hat) = dgamma*gamma/m, reusing the sums above.
-    g_mean = (
-        _broadcast(
-            sum_dbeta if cache.gamma is None else sum_dbeta * cache.gamma,
-            dy.ndim,
-            axis,
-        )
-        / m
-    )
-    gx_mean = (
-        _broadcast(
-            sum_dgamma if cache.gamma is None else sum_dgamma * cache.gamma,
-            dy.ndim,
-            axis,
-        )
-        / m
-    )
-    dx = cache.inv_std * (g - g_mean - x_hat * gx_mean)
+    # dx = inv_std * gamma * (dy - sum(dy)/m - x_hat * sum(dy * x_hat)/m): per-channel
+    # factors times the two full maps, in place (sum(dy) is dbeta, sum(dy * x_hat) dgamma).
+    scale = inv_std = cache.inv_std.reshape(-1)
+    if cache.gamma is not None:
+        scale = inv_std * cache.gamma
+    dx = dy * _broadcast(scale, dy.ndim, axis)
+    dx -= _broadcast(scale * sum_dbeta / m, dy.ndim, axis)
+    dx -= x_hat * _broadcast(scale * sum_dgamma / m, dy.ndim, axis)
     return dx, dgamma, dbeta
 
 
