@@ -151,6 +151,7 @@ class Conv(SpatialLayer):
             self.dilation_rate,
             crop_to,
             self.groups,
+            keep_cols=not fast_path(),  # fast: rebuilt chunk by chunk in backward (peak memory)
         )
 
     def _backward(self, dz, cache, need_dx=True):
@@ -177,6 +178,7 @@ class Conv(SpatialLayer):
             self.dilation_rate,
             crop_to,
             self.groups,
+            keep_cols=not fast_path(),  # fast: rebuilt chunk by chunk in backward (peak memory)
         )
 
     def backward_linear(self, dz, cache, need_dx=True):

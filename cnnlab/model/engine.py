@@ -245,9 +245,6 @@ class InferenceConv:
     inference (:func:`fuse_inference_convs`). Runs on a few samples at a time, so that the
     im2col matrix and the raw map stay in the CPU's cache; keeps no cache (no backward)."""
 
-    #: Bytes of im2col matrix per chunk of samples.
-    CHUNK_BYTES = 4 << 20
-
     def __init__(self, conv, absorbed, crop_to=None):
         from ..layers.normalization import BatchNormalization
 
@@ -293,9 +290,7 @@ class InferenceConv:
             crop_to = (
                 None if extent is None or tuple(extent) == tuple(out[1:-1]) else extent
             )
-        # (im2col holds about prod(kernel) values per input value, at stride 1)
-        per_sample = x[0].size * np.prod(conv.kernel_size) * x.itemsize
-        chunk = max(1, int(self.CHUNK_BYTES // max(per_sample, 1)))
+        chunk = conv_ops.samples_per_chunk(x, conv.kernel_size)
         out = None
         for start in range(0, n, chunk):
             z, _ = conv_ops.conv_forward(

@@ -196,6 +196,7 @@ def conv_transpose_backward(
         dy_kept, kernel, None, cache.strides, conv_pads, cache.dilation
     )
     # conv_cache.cols is (N*prod(S), P*filters), rows in the order of x2's rows
+    assert conv_cache.cols is not None  # (conv_forward keeps them by default)
     dkernel = (conv_cache.cols.T @ cache.x2).reshape(kernel.shape)
     if (
         dx.shape != cache.x_shape

@@ -88,3 +88,41 @@ def test_the_choice_follows_the_channels_and_strides():
     assert not conv_ops.uses_one_gemm_input_grad(
         cache_for(16, 16, strides=2)
     )  # stride 2: not one correlation
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    case=cases(),
+    strides=st.integers(1, 2),
+    chunk_bytes=st.sampled_from([1, 300, 1 << 22]),
+)
+def test_kept_input_instead_of_cols_gives_the_same_values(case, strides, chunk_bytes):
+    """The fast path keeps the input, not the im2col matrix, building it a few samples at a
+    time in the forward and again in the backward (tiny chunk sizes: one sample per chunk)."""
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], *case["spatial"], case["c_in"]))
+    kernel = rng.standard_normal((*case["kernel"], case["c_in"], case["c_out"]))
+    bias = rng.standard_normal(case["c_out"])
+    strides = strides if max(case["dilation"]) == 1 else 1
+    args = (kernel, bias, strides, case["padding"], case["dilation"])
+    y_ref, cache_ref = conv_ops.conv_forward(x, *args)
+    saved = conv_ops.CHUNK_BYTES, conv_ops.REBUILD_COLS_ABOVE
+    conv_ops.CHUNK_BYTES, conv_ops.REBUILD_COLS_ABOVE = (
+        chunk_bytes,
+        0,
+    )  # every matrix rebuilt
+    try:
+        y, cache = conv_ops.conv_forward(x, *args, keep_cols=False)
+        assert cache.cols is None and cache.x is x
+        dy = rng.standard_normal(y.shape)
+        got, want = (
+            conv_ops.conv_backward(dy, cache),
+            conv_ops.conv_backward(dy, cache_ref),
+        )
+        conv_ops.REBUILD_COLS_ABOVE = 1 << 40  # a small matrix is kept
+        assert conv_ops.conv_forward(x, *args, keep_cols=False)[1].cols is not None
+    finally:
+        conv_ops.CHUNK_BYTES, conv_ops.REBUILD_COLS_ABOVE = saved
+    np.testing.assert_allclose(y, y_ref, rtol=1e-11, atol=1e-12)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
