@@ -344,9 +344,11 @@ ONE_GEMM_CHUNK = 8
 #: the CPU's cache holds between writing it and the GEMM reading it.
 CHUNK_BYTES = 4 << 20
 #: With ``keep_cols=False``, larger im2col matrices are rebuilt in the backward, not kept. They
-#: dominate a training step's peak memory (CIFAR model, batch 32: 113 -> 69 MiB, 393 -> 207 at
-#: 128); rebuilding every matrix cost 6-11 % of the step, so smaller ones are kept.
-REBUILD_COLS_ABOVE = 2 << 20
+#: dominate a training step's peak memory (CIFAR model's peak growth, rebuilding every matrix:
+#: 111 -> 68 MiB at batch 32, 383 -> 202 at 128), but rebuilding costs time (6 % of the CIFAR
+#: model's step, 11 % of seed-004's, one thread). Above 8 MiB per thread's part: the CIFAR
+#: model's largest (111 -> 84 MiB at batch 32, 383 -> 210 at 128); seed-004 keeps all of its own.
+REBUILD_COLS_ABOVE = 8 << 20
 
 
 def samples_per_chunk(x: Array, kernel: Sequence[int]) -> int:
