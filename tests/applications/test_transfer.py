@@ -15,6 +15,7 @@ import pytest
 from cnnlab import keras
 from cnnlab.keras import layers
 from cnnlab.layers import clear_session
+from cnnlab.model import parallel
 
 
 @pytest.fixture(autouse=True)
@@ -246,6 +247,9 @@ def test_a_saved_transfer_model_reloads_frozen_and_with_training_false(tmp_path)
 def test_fit_runs_no_backward_through_a_frozen_base(monkeypatch):
     # Only the head's weights need gradients: the frozen base's backward would be wasted work
     # (most of a transfer-learning step); fine-tuning runs it again, down to the unfrozen layers.
+    # One thread: the calls are counted per step (a batch split across threads, BatchNormalization's
+    # too since the parts add their statistics, runs each backward once per part).
+    monkeypatch.setitem(parallel._settings, "threads", 1)
     base = small_base()
     base.trainable = False
     model = with_head(base)
