@@ -253,6 +253,7 @@ class InferenceConv:
         self.pool = next((a for a in absorbed if hasattr(a, "pool_size")), None)
         acts = [a for a in absorbed if a is not self.bn and a is not self.pool]
         self.act = acts[0] if acts else conv
+        self._crops: dict = {}  # input shape (no batch axis) -> the crop the pooling allows
 
     def folded(self):
         """The kernel and bias that compute conv then BN in one convolution (BN's arithmetic
@@ -284,12 +285,18 @@ class InferenceConv:
         kernel, bias = self.folded()
         n, crop_to = len(x), self.crop_to
         if self.pool is not None:
-            # Compute only the cells the pooling reads (step 1's crop, past the BN and activation).
-            out = conv.compute_output_shape(x.shape)
-            extent = self.pool.used_input_extent(out)
-            crop_to = (
-                None if extent is None or tuple(extent) == tuple(out[1:-1]) else extent
-            )
+            # Compute only the cells the pooling reads (step 1's crop, past the BN and activation);
+            # remembered per input shape (a single-image predict pays for it once).
+            key = tuple(x.shape[1:])
+            if key not in self._crops:
+                out = conv.compute_output_shape((1, *key))
+                extent = self.pool.used_input_extent(out)
+                self._crops[key] = (
+                    None
+                    if extent is None or tuple(extent) == tuple(out[1:-1])
+                    else tuple(extent)
+                )
+            crop_to = self._crops[key]
         chunk = conv_ops.samples_per_chunk(x, conv.kernel_size)
         out = None
         for start in range(0, n, chunk):

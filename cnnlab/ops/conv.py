@@ -335,8 +335,9 @@ def conv_backward(
 #: most output channels per input channel. Both ways are memory-bound on few channels: per pixel,
 #: the offsets move about ``P*(C_out + 3*C_in)`` values, the one GEMM about ``2*P*C_out + C_in``
 #: (its window matrix written and read). Measured on 3x3 kernels, one thread: 16 -> 16 and
-#: 16 -> 32 1.3-2.2x faster, 3 -> 16 1.6x slower, 32 -> 64 (seed-004's conv2) 0.8-1.0x.
-ONE_GEMM_MAX_CHANNELS = 32
+#: 16 -> 32 1.3-2.2x faster, 3 -> 16 1.6x slower, 32 -> 32 0.9-1.9x, 32 -> 64 (seed-004's
+#: conv2) 0.8-1.0x (its training step at batch 32 measured 0.98x PyTorch with it, 1.17x without).
+ONE_GEMM_MAX_CHANNELS = 16
 ONE_GEMM_MAX_GROWTH = 2
 #: Samples per chunk of :func:`input_grad_one_gemm`: its window matrix stays a few MiB.
 ONE_GEMM_CHUNK = 8
