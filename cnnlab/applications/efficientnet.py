@@ -71,8 +71,6 @@ DENSE_KERNEL_INITIALIZER = {
     "class_name": "VarianceScaling",
     "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"},
 }
-#: Keras divides by the square roots of these once more when it loads ImageNet weights (see below).
-IMAGENET_STDDEV_RGB = [0.229, 0.224, 0.225]
 
 
 def EfficientNet(
@@ -126,7 +124,9 @@ def EfficientNet(
     if weights == "imagenet":
         # Keras's note: the original divides by the variance, Normalization by its square root, so
         # ImageNet weights come with one more division by sqrt(stddev) (keras issue tf#49930).
-        x = Rescaling([1.0 / math.sqrt(stddev) for stddev in IMAGENET_STDDEV_RGB])(x)
+        x = Rescaling([1.0 / math.sqrt(stddev) for stddev in imagenet_utils.TORCH_STD])(
+            x
+        )
     x = ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name="stem_conv_pad")(x)
     x = Conv2D(
         round_filters(32),

@@ -50,11 +50,6 @@ BASES = {
     "efficientnet_b0": Base("EfficientNetB0", "efficientnet", None),
 }
 
-#: Keras's ``imagenet_utils`` constants: the ImageNet channel means (RGB) and standard deviations.
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-
 
 def available_bases():
     """The ``--base`` names whose architecture this build of ``keras.applications`` has."""
@@ -80,6 +75,7 @@ def lookup(name) -> Base:
 def preprocessing(mode, channels=3):
     """``(layer, weights or None)`` pairs that compute Keras's ``preprocess_input`` of ``mode`` on
     pixels 0..255 (RGB); the weights are set once the layer is built."""
+    from ..applications.imagenet_utils import CAFFE_MEAN_BGR, TORCH_MEAN, TORCH_STD
     from ..layers import Conv2D, Rescaling
 
     if mode is None:
@@ -89,9 +85,9 @@ def preprocessing(mode, channels=3):
     # The per-channel modes are one affine map per pixel: y = x @ kernel + bias, frozen.
     kernel = np.zeros((1, 1, channels, channels), np.float32)
     if mode == "torch":  # x / 255, then (x - mean) / std per channel
-        std = np.array(IMAGENET_STD_RGB, np.float64)
+        std = np.array(TORCH_STD, np.float64)
         kernel[0, 0] = np.diag(1 / (255 * std))
-        bias = -np.array(IMAGENET_MEAN_RGB) / std
+        bias = -np.array(TORCH_MEAN) / std
     elif mode == "caffe":  # RGB -> BGR, then minus the BGR means (no scaling)
         kernel[0, 0] = np.eye(channels)[::-1]
         bias = -np.array(CAFFE_MEAN_BGR)

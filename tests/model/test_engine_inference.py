@@ -29,18 +29,27 @@ def random_model(seed):
     keras.utils.set_random_seed(seed)
     size = int(rng.integers(7, 12))
     stack = [keras.Input((size, size, int(rng.integers(1, 4))))]
+    side = size  # the maps' side so far: every drawn layer fits the map it reads
     for _ in range(int(rng.integers(1, 3))):
         with_bn = bool(rng.integers(3))
+        kernel = min(int(rng.integers(1, 4)), side)
+        padding = ["valid", "same"][int(rng.integers(2))]
+        strides = int(rng.integers(1, 3)) if rng.integers(4) == 0 else 1
         stack.append(
             layers.Conv2D(
                 int(rng.integers(2, 6)),
-                int(rng.integers(1, 4)),
-                padding=["valid", "same"][int(rng.integers(2))],
-                strides=int(rng.integers(1, 3)) if rng.integers(4) == 0 else 1,
+                kernel,
+                padding=padding,
+                strides=strides,
                 use_bias=bool(rng.integers(2)),
                 activation=None if with_bn or rng.integers(2) else "relu",
                 bias_initializer="random_normal",
             )
+        )
+        side = (
+            (side - kernel) // strides + 1
+            if padding == "valid"
+            else -(-side // strides)
         )
         if with_bn:
             stack.append(
@@ -57,10 +66,10 @@ def random_model(seed):
             )
         if rng.integers(3):
             stack.append(ACTIVATION_LAYERS[int(rng.integers(len(ACTIVATION_LAYERS)))]())
-        if rng.integers(2):
-            stack.append(
-                layers.MaxPooling2D(2, padding=["valid", "same"][int(rng.integers(2))])
-            )
+        if rng.integers(2) and side >= 2:
+            pool_padding = ["valid", "same"][int(rng.integers(2))]
+            stack.append(layers.MaxPooling2D(2, padding=pool_padding))
+            side = side // 2 if pool_padding == "valid" else -(-side // 2)
     stack += [layers.Flatten(), layers.Dense(3, activation="softmax")]
     return keras.Sequential(stack)
 
