@@ -55,28 +55,24 @@ def _positive_steps(name, value):
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their four arguments and the decay's
+    progress ``step / decay_steps`` (its ``floor`` with ``staircase``)."""
+
     def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="ExponentialDecay",
+        self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None
     ):
         self.initial_learning_rate, self.decay_steps, self.decay_rate = (
             initial_learning_rate,
             decay_steps,
             decay_rate,
         )
-        self.staircase, self.name = staircase, name
+        self.staircase, self.name = staircase, name or type(self).__name__
         _positive_steps("decay_steps", decay_steps)
 
-    def __call__(self, step):
+    def progress(self, step):
         p = f32(step) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p)
+        return np.floor(p) if self.staircase else p
 
     def get_config(self):
         return {
@@ -86,6 +82,12 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_StepDecay):
+    def __call__(self, step):
+        rate = f32(self.decay_rate)
+        return f32(self.initial_learning_rate) * np.power(rate, self.progress(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -151,37 +153,10 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    def __init__(
-        self,
-        initial_learning_rate,
-        decay_steps,
-        decay_rate,
-        staircase=False,
-        name="InverseTimeDecay",
-    ):
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = (
-            initial_learning_rate,
-            decay_steps,
-            decay_rate,
-        )
-        self.staircase, self.name = staircase, name
-        _positive_steps("decay_steps", decay_steps)
-
+class InverseTimeDecay(_StepDecay):
     def __call__(self, step):
-        p = f32(step) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+        p = self.progress(step)
         return f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p)
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
 
 
 def _cosine(fraction, alpha):
