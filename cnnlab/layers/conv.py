@@ -67,26 +67,20 @@ class Conv(SpatialLayer):
         self.set_weight_rules("kernel", kernel_regularizer, kernel_constraint)
         self.set_weight_rules("bias", bias_regularizer, bias_constraint)
         self.filters = filters
-        self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
-            where,
-            self.rank,
-            kernel_size=kernel_size,
-            strides=strides,
-            dilation_rate=dilation_rate,
-        )
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ShapeError(
-                f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
         allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        if not isinstance(padding, str) or padding.lower() not in allowed:
-            raise ShapeError(
-                f"{where}: `padding` must be one of {', '.join(repr(a) for a in allowed)}"
-                + ("" if self.rank == 1 else ' ("causal" is for Conv1D only)')
-                + f". Received: padding={padding!r}"
+        note = "" if self.rank == 1 else ' ("causal" is for Conv1D only)'
+        (self.kernel_size, self.strides, self.dilation_rate, self.padding) = (
+            window_arguments(
+                where,
+                self.rank,
+                kernel_size,
+                strides,
+                dilation_rate,
+                padding,
+                allowed,
+                note,
             )
-        self.padding = padding.lower()
+        )
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -233,6 +227,41 @@ def layer_tuples(where, rank, **values):
         return [shapes.normalize_tuple(v, rank, k) for k, v in values.items()]
     except ShapeError as e:
         raise ShapeError(f"{where}: {e}") from None
+
+
+def window_arguments(
+    where,
+    rank,
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    allowed=("valid", "same"),
+    note="",
+):
+    """``(kernel_size, strides, dilation_rate, padding)`` of a sliding-window layer as tuples and
+    a lower-case padding, checked as Keras checks them (every convolution layer shares this)."""
+    kernel_size, strides, dilation_rate = layer_tuples(
+        where,
+        rank,
+        kernel_size=kernel_size,
+        strides=strides,
+        dilation_rate=dilation_rate,
+    )
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ShapeError(
+            f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            f"Received: strides={strides} and dilation_rate={dilation_rate}"
+        )
+    if not isinstance(padding, str) or padding.lower() not in allowed:
+        if allowed == ("valid", "same") and not note:
+            expected = '"valid" or "same"'
+        else:
+            expected = f"one of {', '.join(repr(a) for a in allowed)}{note}"
+        raise ShapeError(
+            f"{where}: `padding` must be {expected}. Received: padding={padding!r}"
+        )
+    return kernel_size, strides, dilation_rate, padding.lower()
 
 
 def _only_default(where, **options):

@@ -13,7 +13,7 @@ from ..ops import conv_transpose as ct_ops
 from ..ops import shapes
 from . import initializers
 from .base import SpatialLayer
-from .conv import _only_default, layer_tuples
+from .conv import _only_default, window_arguments
 
 
 class ConvTranspose(SpatialLayer):
@@ -55,23 +55,11 @@ class ConvTranspose(SpatialLayer):
             bias_constraint=(bias_constraint, (None,)),
         )
         self.filters = filters
-        self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
-            where,
-            self.rank,
-            kernel_size=kernel_size,
-            strides=strides,
-            dilation_rate=dilation_rate,
+        (self.kernel_size, self.strides, self.dilation_rate, self.padding) = (
+            window_arguments(
+                where, self.rank, kernel_size, strides, dilation_rate, padding
+            )
         )
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ShapeError(
-                f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
-        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ShapeError(
-                f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}'
-            )
-        self.padding = padding.lower()
         ops_ = ct_ops.normalize_output_padding(output_padding, self.strides, where)
         self.output_padding = None if output_padding is None else ops_
         self.use_bias = use_bias

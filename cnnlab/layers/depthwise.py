@@ -18,7 +18,7 @@ from ..ops import dense as dense_ops
 from ..ops import shapes
 from . import initializers
 from .base import SpatialLayer
-from .conv import _only_default, layer_tuples
+from .conv import _only_default, window_arguments
 
 
 def _check_depth_multiplier(where, depth_multiplier):
@@ -48,23 +48,11 @@ class _DepthwiseBase(SpatialLayer):
         where = f"{type(self).__name__} '{self.name}'"
         _check_depth_multiplier(where, depth_multiplier)
         self.depth_multiplier = depth_multiplier
-        self.kernel_size, self.strides, self.dilation_rate = layer_tuples(
-            where,
-            self.rank,
-            kernel_size=kernel_size,
-            strides=strides,
-            dilation_rate=dilation_rate,
+        (self.kernel_size, self.strides, self.dilation_rate, self.padding) = (
+            window_arguments(
+                where, self.rank, kernel_size, strides, dilation_rate, padding
+            )
         )
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ShapeError(
-                f"{where}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
-                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
-            )
-        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-            raise ShapeError(
-                f'{where}: `padding` must be "valid" or "same". Received: padding={padding!r}'
-            )
-        self.padding = padding.lower()
         _only_default(where, data_format=(data_format, (None, "channels_last")))
         return where
 
